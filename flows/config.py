@@ -1,0 +1,69 @@
+"""The one typed configuration: the flow's parameters, the CLI's options and the TOML file's schema."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+GraphVariant = Literal["step", "fused", "xla"]
+
+
+class ConfigError(ValueError):
+    """A configuration value or file that cannot be used; the message is one line for the user."""
+
+
+class PipelineConfig(BaseModel):
+    """Everything one training run depends on. Unknown keys are refused, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: Path | None = Field(None, description="CSV or Parquet file, or a folder of Parquet files; synthetic data when unset.")
+    label: str = Field("label", min_length=1, description="Name of the binary label column.")
+    features: list[str] | None = Field(None, description="Feature columns; default: every numeric column but the label.")
+    rows: int = Field(1000, ge=10, description="Rows of synthetic data (ignored with --data).")
+    n_features: int = Field(10, ge=1, description="Features of synthetic data (ignored with --data).")
+    epochs: int = Field(5, gt=0, description="Training epochs, the same for both modes.")
+    batch_size: int = Field(32, gt=0, description="Mini-batch size, the same for both modes.")
+    hidden: int = Field(16, gt=0, description="Units of the hidden ReLU layer.")
+    learning_rate: float = Field(0.01, gt=0, description="Adam learning rate.")
+    seed: int = Field(42, ge=0, description="Seeds the data, the split, the initial weights and the batch order.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation (stratified).")
+    graph_variant: GraphVariant = Field("fused", description="How graph mode runs: step, fused or xla.")
+    artifacts: Path = Field(Path("artifacts"), description="Folder that receives one directory per run.")
+
+    @field_validator("features")
+    @classmethod
+    def _features_unique(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("feature names must be unique")
+        return value
+
+
+def _one_line(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "config"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"invalid {where} in {source}: {first['msg']}{more}"
+
+
+def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
+    """Merge a TOML file (if any) with explicit overrides (None means 'not given') into a validated config."""
+    values: dict[str, Any] = {}
+    source = "options"
+    if file is not None:
+        source = str(file)
+        try:
+            values = tomllib.loads(Path(file).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        values = values.get("eagergraph", values)
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return PipelineConfig.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, source)) from None

@@ -1,0 +1,211 @@
+"""Stage 1, ingest: the synthetic default or the user's CSV/Parquet, validated and snapshotted as raw.parquet."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from prefect import get_run_logger, task
+
+from tasks.common import LABEL, ROW_GROUP_ROWS, DataError, write_batches
+from tasks.paths import RunPaths
+
+CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
+SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = ROW_GROUP_ROWS) -> Iterator[pa.RecordBatch]:
+    """A seeded table the model can learn: a label from a quadratic rule plus noise, on features of mixed scale.
+
+    The rule is linear in (z, z²) of the standardized features, so the squared features of stage 3 make it
+    learnable; the offsets and scales make normalization matter. Chunks are seeded by index, so any chunk
+    size gives the same rows.
+    """
+    coef = np.random.default_rng([seed, 0])
+    quadratic = coef.uniform(-1.0, 1.0, n_features)
+    linear = coef.uniform(-0.5, 0.5, n_features)
+    scale = coef.uniform(0.5, 20.0, n_features)
+    offset = coef.uniform(-50.0, 50.0, n_features)
+    names = [f"x{i}" for i in range(n_features)]
+    threshold = quadratic.sum()  # E[z²] = 1, so the classes come out roughly balanced
+    for index, start in enumerate(range(0, rows, chunk_rows)):
+        n = min(chunk_rows, rows - start)
+        rng = np.random.default_rng([seed, 1, index])
+        z = rng.standard_normal((n, n_features))
+        score = (z**2) @ quadratic + z @ linear + rng.normal(0.0, 0.3, n)
+        label = (score > threshold).astype(np.int8)
+        x = z * scale + offset
+        yield pa.RecordBatch.from_arrays([pa.array(x[:, j]) for j in range(n_features)] + [pa.array(label)], names=[*names, LABEL])
+
+
+# ---------------------------------------------------------------- user data
+
+
+def open_dataset(path: Path) -> ds.Dataset:
+    """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_dir():
+        fmt = "parquet"
+    elif path.suffix.lower() in SUFFIX_FORMATS:
+        fmt = SUFFIX_FORMATS[path.suffix.lower()]
+    else:
+        raise DataError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv, .parquet or a folder of Parquet files")
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    try:
+        return ds.dataset(path, format=fmt)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from None
+
+
+def select_columns(schema: pa.Schema, label: str, features: list[str] | None, where: Path) -> list[str]:
+    """The feature columns to use, checked against the file's schema."""
+    names = schema.names
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise DataError(f"{where}: duplicate column names: {', '.join(duplicated)}")
+    if label not in names:
+        raise DataError(f"{where}: label column {label!r} not found; columns are: {', '.join(names)}")
+    if features is None:
+        chosen = [name for name in names if name != label and _numeric(schema.field(name).type)]
+    else:
+        missing = [name for name in features if name not in names]
+        if missing:
+            raise DataError(f"{where}: feature column(s) not found: {', '.join(missing)}")
+        if label in features:
+            raise DataError(f"{where}: the label column {label!r} cannot also be a feature")
+        chosen = list(features)
+    text = [name for name in chosen if not _numeric(schema.field(name).type)]
+    if text:
+        raise DataError(f"{where}: feature column(s) are not numeric: {', '.join(f'{n} ({schema.field(n).type})' for n in text)}")
+    if not chosen:
+        raise DataError(f"{where}: no numeric feature columns besides the label {label!r}")
+    return chosen
+
+
+@dataclass
+class _Checks:
+    """What one pass over the user's rows learns: label values and invalid-value counts per column."""
+
+    classes: set = field(default_factory=set)
+    invalid: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0
+    rows: int = 0
+
+
+def clean_batches(dataset: ds.Dataset, label: str, features: list[str], drop_invalid: bool, checks: _Checks,
+                  where: Path) -> Iterator[pa.RecordBatch]:
+    """Stream the chosen columns as float64 features plus the raw label, counting (or dropping) invalid rows."""
+    try:
+        for batch in dataset.to_batches(columns=[*features, label]):
+            yield _clean(batch, label, features, drop_invalid, checks, where)
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"{where}: cannot read: {_first_line(exc)}") from None
+
+
+def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid: bool, checks: _Checks, where: Path) -> pa.RecordBatch:
+    columns = [batch.column(name).cast(pa.float64()) for name in features]
+    bad = np.zeros(batch.num_rows, dtype=bool)
+    for name, column in zip(features, columns):
+        values = column.to_numpy(zero_copy_only=False)
+        invalid = ~np.isfinite(values)
+        if invalid.any():
+            checks.invalid[name] = checks.invalid.get(name, 0) + int(invalid.sum())
+            bad |= invalid
+    target = batch.column(label)
+    target_bad = target.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_floating(target.type):
+        target_bad |= ~np.isfinite(target.to_numpy(zero_copy_only=False))
+    if target_bad.any():
+        checks.invalid[label] = checks.invalid.get(label, 0) + int(target_bad.sum())
+        bad |= target_bad
+    out = pa.RecordBatch.from_arrays([*columns, target], names=[*features, LABEL])
+    if bad.any() and drop_invalid:
+        out = out.filter(pa.array(~bad))
+        checks.dropped += int(bad.sum())
+    checks.classes.update(pc.unique(out.column(LABEL).drop_null()).to_pylist())
+    if len(checks.classes) > 2:
+        shown = ", ".join(repr(v) for v in sorted(checks.classes, key=str)[:5])
+        raise DataError(f"{where}: label column {label!r} has more than two distinct values ({shown}, ...); a binary label is needed")
+    checks.rows += out.num_rows
+    return out
+
+
+def encode_label(batch: pa.RecordBatch, classes: list) -> pa.RecordBatch:
+    """Map the label's two values to 0 and 1 (sorted order: the larger value is the positive class)."""
+    positive = pa.scalar(classes[1], type=batch.schema.field(LABEL).type)
+    encoded = pc.cast(pc.equal(batch.column(LABEL), positive), pa.int8())
+    return batch.set_column(batch.schema.get_field_index(LABEL), LABEL, encoded)
+
+
+def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path) -> list:
+    """Refuse what a pass over the rows found wrong; return the two label classes in sorted order."""
+    if checks.invalid and not drop_invalid:
+        counts = ", ".join(f"{name}: {count}" for name, count in checks.invalid.items())
+        raise DataError(f"{where}: missing, NaN or infinite values ({counts}); fix them or pass --drop-invalid")
+    if checks.rows == 0:
+        raise DataError(f"{where}: no data rows" + (" left after dropping invalid rows" if checks.dropped else ""))
+    if len(checks.classes) < 2:
+        raise DataError(f"{where}: label column {label!r} has a single class ({next(iter(checks.classes))!r}); two are needed")
+    return sorted(checks.classes)
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | None, rows: int, n_features: int,
+              seed: int, drop_invalid: bool = False) -> dict:
+    """Write the immutable snapshot `raw.parquet` (features as float64, label as 0/1); return its description."""
+    started = time.perf_counter()
+    if data is None:
+        names = [f"x{i}" for i in range(n_features)]
+        schema = pa.schema([*(pa.field(n, pa.float64()) for n in names), pa.field(LABEL, pa.int8())])
+        classes, dropped = [0, 1], 0
+        written = write_batches(out, schema.with_metadata({CLASSES_KEY: json.dumps(classes)}), synthetic_batches(rows, n_features, seed))
+        source = "synthetic"
+    else:
+        data = Path(data)
+        dataset = open_dataset(data)
+        names = select_columns(dataset.schema, label, features, data)
+        checks = _Checks()
+        for _ in clean_batches(dataset, label, names, drop_invalid, checks, data):
+            pass  # first pass: validate everything before writing anything
+        classes = validate(checks, label, drop_invalid, data)
+        encoded = (encode_label(b, classes) for b in clean_batches(dataset, label, names, drop_invalid, _Checks(), data))
+        schema = pa.schema([*(pa.field(n, pa.float64()) for n in names), pa.field(LABEL, pa.int8())])
+        written = write_batches(out, schema.with_metadata({CLASSES_KEY: json.dumps(classes, default=str)}), encoded)
+        dropped, source = checks.dropped, str(data)
+    seconds = time.perf_counter() - started
+    return {"path": str(out), "rows": written, "features": names, "classes": classes, "dropped_rows": dropped,
+            "source": source, "seconds": seconds, "rows_per_second": written / max(seconds, 1e-9)}
+
+
+@task(name="ingest")
+def ingest(run_dir: str, data: str | None, label: str, features: list[str] | None, rows: int, n_features: int,
+           seed: int, drop_invalid: bool = False) -> dict:
+    """Snapshot the input data into the run directory as raw.parquet."""
+    result = ingest_to(RunPaths.of(run_dir).raw, Path(data) if data else None, label, features, rows, n_features, seed, drop_invalid)
+    message = f"ingested {result['rows']} rows × {len(result['features'])} features from {result['source']}"
+    if result["dropped_rows"]:
+        message += f" (dropped {result['dropped_rows']} rows with missing, NaN or infinite values)"
+    get_run_logger().info(message)
+    return result
