@@ -59,3 +59,55 @@ class RunPaths:
     @property
     def manifest(self) -> Path:
         return self.root / "manifest.json"
+
+
+TMP_PREFIX = ".tmp-"  # a run in progress; never listed among completed runs
+LATEST = "latest"  # a symlink to the last complete run
+
+
+def new_run_id() -> str:
+    """Unique and sortable by time: UTC timestamp to the microsecond plus a random suffix."""
+    import secrets
+    from datetime import datetime, timezone
+
+    return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
+
+
+def completed_runs(artifacts: Path) -> list[Path]:
+    """Completed run directories under `artifacts`, oldest first."""
+    if not artifacts.is_dir():
+        return []
+    return sorted(p for p in artifacts.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", LATEST)))
+
+
+def _point_latest(artifacts: Path, run_dir: Path) -> None:
+    link = artifacts / LATEST
+    staging = artifacts / f"{TMP_PREFIX}{LATEST}-{run_dir.name}"
+    staging.symlink_to(run_dir.name)
+    staging.replace(link)  # atomic: readers see the old run or the new one, never neither
+
+
+class StagedRun:
+    """A run directory written under a temporary name and moved into place only when the run completes.
+
+    A failed or interrupted run leaves nothing among completed runs and never touches earlier ones.
+    """
+
+    def __init__(self, artifacts: Path) -> None:
+        self.artifacts = Path(artifacts)
+        self.run_id = new_run_id()
+        self.work = self.artifacts / f"{TMP_PREFIX}{self.run_id}"
+        self.final = self.artifacts / self.run_id
+
+    def __enter__(self) -> "StagedRun":
+        self.work.mkdir(parents=True)
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, traceback: object) -> None:
+        import shutil
+
+        if kind is not None:
+            shutil.rmtree(self.work, ignore_errors=True)
+            return
+        self.work.rename(self.final)
+        _point_latest(self.artifacts, self.final)

@@ -6,26 +6,26 @@ trained weights agree to float tolerance and any difference in speed is the exec
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is noise for our users
-
 import keras
 import numpy as np
 import pyarrow.parquet as pq
 import tensorflow as tf
+from prefect import get_run_logger, task
 
-from tasks.common import LABEL, read_json, write_json
+from tasks.common import LABEL, write_json
 from tasks.normalize import Normalizer
+from tasks.paths import RunPaths
 
 Mode = Literal["eager", "graph"]
 Variant = Literal["step", "fused", "xla"]
 VARIANTS: tuple[Variant, ...] = ("step", "fused", "xla")
+MODEL_INFO = "eagergraph.json"  # feature names and label classes, stored beside the SavedModel's graph
 
 
 # ---------------------------------------------------------------- data and model
@@ -223,6 +223,8 @@ def export_model(model: keras.Model, normalizer: Normalizer, path: Path) -> Path
     archive.add_endpoint(name="serving_default", fn=serve,
                          input_signature=[tf.TensorSpec([None, n_raw], tf.float32, name="features")])
     archive.write_out(str(path), verbose=False)
+    # TF Serving's place for extra files: lets `eagergraph predict` match input columns by name.
+    write_json(path / "assets.extra" / MODEL_INFO, {"features": normalizer.features, "classes": normalizer.classes})
     return path
 
 
@@ -250,8 +252,6 @@ def weights_max_abs_diff(a: Path, b: Path) -> float:
 def train_to(run_dir: Path, mode: Mode, variant: Variant, epochs: int, batch_size: int, hidden: int,
              learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Stage logic: train on features/train.parquet, export the SavedModel, save weights and history."""
-    from tasks.paths import RunPaths
-
     paths = RunPaths.of(run_dir)
     x, y = load_xy(paths.features("train"))
     model, result = train(x, y, mode, variant, epochs, batch_size, hidden, learning_rate, seed, on_epoch)
@@ -261,3 +261,26 @@ def train_to(run_dir: Path, mode: Mode, variant: Variant, epochs: int, batch_siz
     return {"model": str(paths.model(mode)), "history": str(paths.history(mode)), "weights": str(paths.weights(mode)),
             **{k: v for k, v in asdict(result).items() if k not in ("history", "epoch_seconds")},
             "final_loss": result.history[-1]["loss"], "final_accuracy": result.history[-1]["accuracy"]}
+
+
+def _training_task(mode: Mode, run_dir: str, variant: Variant, **params) -> dict:
+    logger = get_run_logger()
+    result = train_to(Path(run_dir), mode, variant, on_epoch=lambda e: logger.info(
+        f"{mode} epoch {e['epoch']}: loss {e['loss']:.4f} accuracy {e['accuracy']:.4f} ({e['seconds']:.2f}s)"), **params)
+    logger.info(f"{mode} trained in {result['train_seconds']:.2f}s (tracing {result['trace_seconds']:.2f}s, "
+                f"median step {result['median_step_ms']:.3f} ms)")
+    return result
+
+
+@task(name="train-eager")
+def train_eager(run_dir: str, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int) -> dict:
+    """Train with eager execution: the step body runs op by op, no tf.function anywhere on its path."""
+    return _training_task("eager", run_dir, "step", epochs=epochs, batch_size=batch_size, hidden=hidden,
+                          learning_rate=learning_rate, seed=seed)
+
+
+@task(name="train-graph")
+def train_graph(run_dir: str, variant: Variant, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int) -> dict:
+    """Train with graph execution: the same step body inside tf.function, in the configured variant."""
+    return _training_task("graph", run_dir, variant, epochs=epochs, batch_size=batch_size, hidden=hidden,
+                          learning_rate=learning_rate, seed=seed)

@@ -1,0 +1,69 @@
+"""Stage 6, evaluate: both exported models on the test split, side by side, with speedup and parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from prefect import get_run_logger, task
+
+from tasks.common import LABEL, feature_matrix, read_json, write_json
+from tasks.paths import RunPaths
+from tasks.train import load_serving, weights_max_abs_diff
+
+MODES = ("eager", "graph")
+
+
+def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    """Loss, accuracy, AUC, precision and recall of predicted probabilities (threshold 0.5), via Keras metrics."""
+    metrics = {
+        "loss": keras.metrics.BinaryCrossentropy(),
+        "accuracy": keras.metrics.BinaryAccuracy(),
+        "auc": keras.metrics.AUC(num_thresholds=1000),
+        "precision": keras.metrics.Precision(),
+        "recall": keras.metrics.Recall(),
+    }
+    y = np.asarray(y_true, dtype=np.float32).reshape(-1, 1)
+    p = np.asarray(probability, dtype=np.float32).reshape(-1, 1)
+    for metric in metrics.values():
+        metric.update_state(y, p)
+    return {name: float(metric.result()) for name, metric in metrics.items()}
+
+
+def evaluate_run(run_dir: Path) -> dict:
+    """Stage logic: score both SavedModels (reloaded from disk) on the raw test split; write metrics.json."""
+    import pyarrow.parquet as pq
+
+    paths = RunPaths.of(run_dir)
+    table = pq.read_table(paths.test_raw)
+    features = [name for name in table.column_names if name != LABEL]
+    x = feature_matrix(table, features)
+    y = table.column(LABEL).to_numpy()
+    probabilities, report = {}, {}
+    for mode in MODES:
+        probabilities[mode] = load_serving(paths.model(mode))(x)
+        history = read_json(paths.history(mode))
+        report[mode] = {**classification_metrics(y, probabilities[mode]),
+                        "train_seconds": history["train_seconds"], "trace_seconds": history["trace_seconds"],
+                        "steady_seconds": history["steady_seconds"], "median_step_ms": history["median_step_ms"],
+                        "variant": history["variant"],
+                        "history": [{k: e[k] for k in ("epoch", "loss", "accuracy")} for e in history["history"]]}
+    report["speedup"] = report["eager"]["train_seconds"] / report["graph"]["train_seconds"]
+    report["steady_speedup"] = report["eager"]["steady_seconds"] / report["graph"]["steady_seconds"]
+    report["parity_max_abs_diff"] = float(np.max(np.abs(probabilities["eager"] - probabilities["graph"])))
+    report["weights_max_abs_diff"] = weights_max_abs_diff(paths.weights("eager"), paths.weights("graph"))
+    report["graph_variant"] = report["graph"]["variant"]
+    report["test_rows"] = int(len(y))
+    write_json(paths.metrics, report)
+    return report
+
+
+@task(name="evaluate")
+def evaluate(run_dir: str) -> dict:
+    """Compare the eager and the graph model on the test split; write metrics.json."""
+    report = evaluate_run(Path(run_dir))
+    get_run_logger().info(
+        f"test accuracy eager {report['eager']['accuracy']:.4f} / graph {report['graph']['accuracy']:.4f}; "
+        f"speedup {report['speedup']:.1f}x; parity max |diff| {report['parity_max_abs_diff']:.2e}")
+    return report

@@ -1,0 +1,45 @@
+"""The run's manifest: config, versions, flow-run id, per-stage wall time, and every file with size and sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tasks.common import write_json
+from tasks.paths import RunPaths
+
+PACKAGES = ("eagergraph", "tensorflow", "keras", "numpy", "pyarrow", "prefect", "pydantic")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_inventory(root: Path) -> list[dict[str, Any]]:
+    """Every file under the run directory (SavedModel files included), relative path, size and sha256."""
+    return [{"path": str(p.relative_to(root)), "bytes": p.stat().st_size, "sha256": sha256(p)}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != RunPaths.of(root).manifest.name]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_manifest(run_dir: Path, **fields: Any) -> Path:
+    """Write manifest.json from the given fields plus versions and the file inventory."""
+    paths = RunPaths.of(run_dir)
+    return write_json(paths.manifest, {**fields, "run_id": paths.root.name, "packages": package_versions(),
+                                       "files": file_inventory(paths.root)})

@@ -1,0 +1,134 @@
+"""Stage 7, predict: the graph model reloaded from its SavedModel, on one new row and on the whole test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import get_run_logger, task
+
+from tasks.common import LABEL, DataError, feature_matrix, write_json
+from tasks.normalize import Normalizer
+from tasks.paths import RunPaths
+from tasks.train import MODEL_INFO, load_serving
+
+PREDICTED = "probability"
+
+
+def prediction_table(features: pa.Table, probability: np.ndarray, classes: list) -> pa.Table:
+    """The input columns plus the model's probability and the predicted class in the user's label values."""
+    p = probability.reshape(-1)
+    predicted = pa.array([classes[int(v)] for v in (p > 0.5)]) if classes != [0, 1] else pa.array((p > 0.5).astype(np.int8))
+    return features.append_column(PREDICTED, pa.array(p)).append_column("predicted", predicted)
+
+
+def parse_row(text: str, n_features: int) -> np.ndarray:
+    """'v1,v2,...' as one row of floats, checked against the model's feature count."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        bad = next(p for p in parts if not _is_float(p))
+        raise DataError(f"--row: {bad!r} is not a number") from None
+    if len(values) != n_features:
+        raise DataError(f"--row: {len(values)} values given, the model takes {n_features} features")
+    if not np.all(np.isfinite(values)):
+        raise DataError("--row: NaN or infinite values cannot be predicted")
+    return np.asarray([values], dtype=np.float64)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def example_row(normalizer: Normalizer) -> np.ndarray:
+    """A new row in raw feature space that is in no split: the training mean of every feature."""
+    return np.asarray([normalizer.mean], dtype=np.float64)
+
+
+def predict_run(run_dir: Path) -> dict:
+    """Stage logic: reload models/graph from disk, predict the example row and the whole test split."""
+    paths = RunPaths.of(run_dir)
+    normalizer = Normalizer.load(paths.normalizer)
+    serve = load_serving(paths.model("graph"))
+    row = example_row(normalizer)
+    row_probability = float(serve(row)[0, 0])
+    table = pq.read_table(paths.test_raw)
+    probability = serve(feature_matrix(table, normalizer.features))
+    pq.write_table(prediction_table(table, probability, normalizer.classes), paths.predictions)
+    example = {"features": dict(zip(normalizer.features, row[0].tolist())), "probability": row_probability,
+               "predicted": normalizer.classes[int(row_probability > 0.5)]}
+    write_json(paths.prediction_row, example)
+    return {"predictions": str(paths.predictions), "rows": table.num_rows, "example": example}
+
+
+@task(name="predict")
+def predict(run_dir: str) -> dict:
+    """Predict with the graph model's SavedModel reloaded from disk."""
+    result = predict_run(Path(run_dir))
+    get_run_logger().info(f"1 row → [{result['example']['probability']:.2f}]; {result['rows']} test rows → predictions.parquet")
+    return result
+
+
+# ---------------------------------------------------------------- prediction from the command line
+
+
+def resolve_model(path: Path) -> Path:
+    """A SavedModel directory, or a run directory whose graph model is meant."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    if (RunPaths.of(path).model("graph") / "saved_model.pb").is_file():
+        return RunPaths.of(path).model("graph")
+    raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
+
+
+def model_info(model: Path) -> dict:
+    from tasks.common import read_json
+
+    info = model / "assets.extra" / MODEL_INFO
+    if not info.is_file():
+        raise DataError(f"{model}: no assets.extra/{MODEL_INFO}; was this SavedModel exported by eagergraph?")
+    return read_json(info)
+
+
+def predict_row(model_path: Path, text: str) -> dict:
+    """Probability and predicted class for one raw row given as text."""
+    model = resolve_model(model_path)
+    info = model_info(model)
+    row = parse_row(text, len(info["features"]))
+    probability = float(load_serving(model)(row)[0, 0])
+    return {"probability": probability, "predicted": info["classes"][int(probability > 0.5)]}
+
+
+def predict_file(model_path: Path, source: Path, output: Path | None) -> dict:
+    """Predict every row of a CSV or Parquet file that holds the model's feature columns."""
+    import pyarrow.csv as pacsv
+
+    from tasks.ingest import open_dataset, select_columns
+
+    model = resolve_model(model_path)
+    info = model_info(model)
+    dataset = open_dataset(Path(source))
+    missing = [name for name in info["features"] if name not in dataset.schema.names]
+    if missing:
+        raise DataError(f"{source}: missing the model's feature column(s): {', '.join(missing)}")
+    table = dataset.to_table()
+    x = feature_matrix(table, info["features"])
+    bad = ~np.isfinite(x)
+    if bad.any():
+        counts = ", ".join(f"{n}: {int(c)}" for n, c in zip(info["features"], bad.sum(axis=0)) if c)
+        raise DataError(f"{source}: missing, NaN or infinite values ({counts})")
+    result = prediction_table(table, load_serving(model)(x), info["classes"])
+    output = Path(output) if output else Path(source).with_name(Path(source).stem + ".predictions.parquet")
+    if output.suffix.lower() == ".csv":
+        pacsv.write_csv(result, output)
+    else:
+        pq.write_table(result, output)
+    return {"rows": result.num_rows, "output": str(output)}
