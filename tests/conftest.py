@@ -1,0 +1,95 @@
+"""Shared fixtures: one real Prefect server on a free loopback port for the whole test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+EAGERGRAPH = str(Path(sys.executable).with_name("eagergraph"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Prefect server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"Prefect server not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def start_prefect_server(home: Path, port: int, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """A real `prefect server start` on 127.0.0.1:port over its own PREFECT_HOME; returns the process and API URL."""
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_SERVER_UI_API_URL": url, **(extra_env or {})}
+    env.pop("PREFECT_API_URL", None)
+    log = home / "server.log"
+    process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    wait_healthy(url, process, log)
+    return process, url
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API URL of the session's Prefect server; this process and its child processes use it."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    process, url = start_prefect_server(home, free_port())
+    os.environ["PREFECT_API_URL"] = url
+    os.environ["PREFECT_HOME"] = str(home)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_HOME: str(home)}):
+            yield url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def default_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One run of the default pipeline (synthetic data, default config) shared by the flow tests."""
+    from flows.config import PipelineConfig
+    from flows.pipeline import training_pipeline
+
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    return training_pipeline(PipelineConfig(artifacts=artifacts))
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed `eagergraph` command as a user would."""
+    return subprocess.run([EAGERGRAPH, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)

@@ -1,0 +1,51 @@
+"""The CLI as a user runs it: their own CSV file, JSON output, prediction from a saved run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from conftest import run_cli
+
+
+def _user_csv(path: Path, rows: int = 300) -> Path:
+    rng = np.random.default_rng(11)
+    tenure = rng.uniform(0, 72, rows)
+    charges = rng.uniform(20, 120, rows)
+    calls = rng.poisson(2, rows).astype(float)
+    churn = np.where(0.04 * calls * 10 + (charges - 70) ** 2 / 900 - tenure / 30 + rng.normal(0, 0.3, rows) > 0.2, "yes", "no")
+    pacsv.write_csv(pa.table({"customer": [f"c{i}" for i in range(rows)], "tenure": tenure, "charges": charges,
+                              "calls": calls, "churned": churn}), path)
+    return path
+
+
+def test_run_on_a_user_csv_then_predict(tmp_path: Path, prefect_api: str) -> None:
+    source = _user_csv(tmp_path / "customers.csv")
+    done = run_cli("run", "--data", str(source), "--label", "churned", "--epochs", "3", "--artifacts",
+                   str(tmp_path / "artifacts"), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"run_dir", "flow_run_id", "metrics"} <= set(result)
+    assert "Training trace" in done.stdout and "Evaluation" in done.stdout and "1 row →" in done.stdout
+    run_dir = Path(result["run_dir"])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["features"] == ["tenure", "charges", "calls"] and manifest["classes"] == ["no", "yes"]
+    assert manifest["rows"] == {"raw": 300, "train": 240, "test": 60, "dropped": 0}
+    assert len(result["metrics"]["graph"]["history"]) == 3
+
+    one = run_cli("predict", str(run_dir), "--row", "12,95.5,4", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    answer = json.loads(one.stdout)
+    assert 0.0 <= answer["probability"] <= 1.0 and answer["predicted"] in ("no", "yes")
+
+    out = tmp_path / "scored.parquet"
+    batch = run_cli("predict", str(run_dir / "models" / "eager"), "--input", str(source), "--output", str(out), cwd=tmp_path)
+    assert batch.returncode == 0, batch.stderr
+    scored = pq.read_table(out)
+    assert scored.num_rows == 300 and {"probability", "predicted", "customer"} <= set(scored.column_names)
+    assert set(scored.column("predicted").to_pylist()) <= {"no", "yes"}
