@@ -98,5 +98,41 @@ def predict(
         fail(str(exc))
 
 
+@app.command()
+def bench(
+    rows: Annotated[str, typer.Option(help="Training rows, one size or several: 800,32000.")] = "800,32000",
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs.")] = 5,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Batch size.")] = 32,
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden units.")] = 16,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", min=0.0, help="Adam learning rate.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Seed for data, weights and batch order.")] = 42,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per contender; the median is reported.")] = 3,
+    eager_max_steps: Annotated[int, typer.Option("--eager-max-steps", min=2,
+                                                 help="Above this many steps eager is measured on fewer and extrapolated.")] = 400,
+    chart: Annotated[Optional[Path], typer.Option(help="Write a PNG chart of step times here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of every figure.")] = False,
+) -> None:
+    """Benchmark eager, each graph variant and Keras fit on the same data, model and seed, in one process."""
+    prepare_environment()
+    from rich.console import Console
+
+    from flows.bench import plot, render, run_bench
+
+    try:
+        sizes = [int(part) for part in rows.split(",") if part.strip()]
+    except ValueError:
+        fail(f"--rows: {rows!r} is not a comma-separated list of whole numbers")
+    if not sizes or min(sizes) < batch_size:
+        fail(f"--rows: every size must be at least the batch size ({batch_size})")
+    report = run_bench(sizes, epochs, batch_size, hidden, learning_rate, seed, repeats, eager_max_steps)
+    console = Console(width=None if sys.stdout.isatty() else 150)  # a wide table stays readable in logs
+    for item in render(report):
+        console.print(item)
+    if chart is not None:
+        console.print(f"chart: {plot(report, chart)}")
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()

@@ -26,7 +26,7 @@ def _user_csv(path: Path, rows: int = 300) -> Path:
 
 def test_run_on_a_user_csv_then_predict(tmp_path: Path, prefect_api: str) -> None:
     source = _user_csv(tmp_path / "customers.csv")
-    done = run_cli("run", "--data", str(source), "--label", "churned", "--epochs", "3", "--artifacts",
+    done = run_cli("run", "--data", str(source), "--label", "churned", "--epochs", "3", "--graph-variant", "step", "--artifacts",
                    str(tmp_path / "artifacts"), "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -37,6 +37,7 @@ def test_run_on_a_user_csv_then_predict(tmp_path: Path, prefect_api: str) -> Non
     assert manifest["features"] == ["tenure", "charges", "calls"] and manifest["classes"] == ["no", "yes"]
     assert manifest["rows"] == {"raw": 300, "train": 240, "test": 60, "dropped": 0}
     assert len(result["metrics"]["graph"]["history"]) == 3
+    assert result["metrics"]["graph_variant"] == "step" and manifest["config"]["graph_variant"] == "step"
 
     one = run_cli("predict", str(run_dir), "--row", "12,95.5,4", cwd=tmp_path)
     assert one.returncode == 0, one.stderr

@@ -39,6 +39,8 @@ def test_metrics_meet_the_contract(default_run: dict) -> None:
         assert metrics[mode]["accuracy"] >= 0.85
         assert metrics[mode]["history"][-1]["loss"] < metrics[mode]["history"][0]["loss"]
     assert metrics["parity_max_abs_diff"] <= 1e-4
+    assert metrics["weights_max_abs_diff"] <= 1e-4  # same initial weights, same batches: same trained weights
+    assert metrics["graph_variant"] == "fused" and metrics["graph"]["variant"] == "fused"
     assert metrics["speedup"] == metrics["eager"]["train_seconds"] / metrics["graph"]["train_seconds"]
     assert metrics == default_run["metrics"]
 

@@ -45,7 +45,8 @@ def test_graph_variants_match_eager_weights_and_predictions(variant: str) -> Non
         np.testing.assert_allclose(we, wg, atol=1e-4, rtol=0)
     np.testing.assert_allclose(eager.predict(x, verbose=0), graph.predict(x, verbose=0), atol=1e-4, rtol=0)
     assert [h["loss"] for h in eager_result.history] == pytest.approx([h["loss"] for h in graph_result.history], abs=1e-4)
-    assert graph_result.tracing_count == 1  # traced once, the partial last batch included
+    # Traced once, the partial last batch included (xla: the epoch loop and its compiled step, once each).
+    assert graph_result.tracing_count == (2 if variant == "xla" else 1)
     assert eager_result.tracing_count == 0 and eager_result.trace_seconds < graph_result.trace_seconds
 
 
