@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -49,6 +50,7 @@ def run(
     graph_variant: Annotated[Optional[str], typer.Option("--graph-variant", help="step, fused or xla.  [default: fused]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
+    refresh: Annotated[Optional[bool], typer.Option("--refresh", help="Recompute ingest, normalize and engineer-features even when cached.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.")] = False,
 ) -> None:
     """Run the whole pipeline once and print the training trace, the evaluation and a prediction."""
@@ -58,7 +60,8 @@ def run(
     try:
         cfg = build_config(config, data=data, label=label, features=_csv(features), rows=rows, n_features=n_features,
                            epochs=epochs, batch_size=batch_size, hidden=hidden, learning_rate=learning_rate, seed=seed,
-                           test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts)
+                           test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts,
+                           refresh=refresh)
     except ConfigError as exc:
         fail(str(exc))
     from flows.pipeline import training_pipeline
@@ -132,6 +135,53 @@ def bench(
         console.print(f"chart: {plot(report, chart)}")
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
+
+
+@app.command()
+def server(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API and the UI.")] = 4200,
+) -> None:
+    """Start the Prefect server (API and UI) over the same PREFECT_HOME as `run`, until Ctrl-C."""
+    prepare_environment()
+    from flows.server import run_server
+
+    raise typer.Exit(run_server(host, port))
+
+
+def serve(cron: Optional[str] = None, interval: Optional[float] = None, **options: object) -> None:
+    """Serve the pipeline as a deployment on a schedule (cron or interval), with the run options as its parameters."""
+    prepare_environment()
+    from flows.config import ConfigError, build_config
+    from flows.server import schedule, serve_pipeline
+
+    try:
+        when = schedule(cron, interval)
+    except ValueError as exc:
+        fail(str(exc))
+    options.pop("as_json", None)
+    file = options.pop("config", None)
+    options["features"] = _csv(options.get("features"))  # type: ignore[arg-type]
+    try:
+        cfg = build_config(file, **options)
+    except ConfigError as exc:
+        fail(str(exc))
+    serve_pipeline(cfg, when)
+
+
+def _serve_signature() -> inspect.Signature:
+    """`serve` takes its schedule plus every option of `run` (but --json), so the two can never drift apart."""
+    when = [inspect.Parameter("cron", inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=Annotated[Optional[str], typer.Option(help="Cron expression, e.g. '0 * * * *'.")]),
+            inspect.Parameter("interval", inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=Annotated[Optional[float], typer.Option(help="Seconds between runs.")])]
+    options = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+               for p in inspect.signature(run, eval_str=True).parameters.values() if p.name != "as_json"]
+    return inspect.Signature([*when, *options])
+
+
+serve.__signature__ = _serve_signature()  # type: ignore[attr-defined]
+app.command(name="serve")(serve)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -33,6 +33,9 @@ class PipelineConfig(BaseModel):
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation (stratified).")
     graph_variant: GraphVariant = Field("fused", description="How graph mode runs: step, fused or xla.")
     artifacts: Path = Field(Path("artifacts"), description="Folder that receives one directory per run.")
+    refresh: bool = Field(False, description="Recompute ingest, normalize and engineer-features even when cached.")
+    ingest_retries: int = Field(2, ge=0, description="Retries of ingest after a transient read error (OSError).")
+    ingest_retry_delay: float = Field(1.0, ge=0, description="Seconds between ingest retries.")
 
     @field_validator("features")
     @classmethod

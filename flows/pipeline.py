@@ -9,13 +9,15 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.config import PipelineConfig
+from tasks.caching import cached
 from tasks.evaluate import evaluate
 from tasks.features import engineer_features
 from tasks.ingest import ingest
 from tasks.manifest import write_manifest
 from tasks.normalize import normalize
-from tasks.paths import StagedRun
+from tasks.paths import RunPaths, StagedRun
 from tasks.predict import predict
+from tasks.reporting import publish_run_report
 from tasks.train import train_eager, train_graph
 
 FLOW_NAME = "eagergraph-training"
@@ -35,9 +37,10 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     seconds: dict[str, float] = {}
     with StagedRun(c.artifacts) as run:
         work = str(run.work)
-        raw = _timed(seconds, ingest, work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
-        split = _timed(seconds, normalize, work, c.test_fraction, c.seed)
-        feats = _timed(seconds, engineer_features, work)
+        reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
+        raw = _timed(seconds, cached(reading, c.refresh), work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
+        split = _timed(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
+        feats = _timed(seconds, cached(engineer_features, c.refresh), work)
         training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed)
         _timed(seconds, train_eager, work, **training)
         _timed(seconds, train_graph, work, variant=c.graph_variant, **training)
@@ -48,6 +51,9 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                        rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"],
                              "dropped": raw["dropped_rows"]},
                        rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
-                                        "engineer-features": feats["rows_per_second"]})
+                                        "engineer-features": feats["rows_per_second"]},
+                       figures={"training_curves": RunPaths.of(run.final).training_curves.name,
+                                "tensorboard": RunPaths.of(run.final).tensorboard().name})
+    publish_run_report(run.final, metrics, prediction["example"])
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds}

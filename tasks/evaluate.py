@@ -62,7 +62,10 @@ def evaluate_run(run_dir: Path) -> dict:
 @task(name="evaluate")
 def evaluate(run_dir: str) -> dict:
     """Compare the eager and the graph model on the test split; write metrics.json."""
+    from tasks.monitor import plot_training_curves
+
     report = evaluate_run(Path(run_dir))
+    plot_training_curves(run_dir)
     get_run_logger().info(
         f"test accuracy eager {report['eager']['accuracy']:.4f} / graph {report['graph']['accuracy']:.4f}; "
         f"speedup {report['speedup']:.1f}x; parity max |diff| {report['parity_max_abs_diff']:.2e}")

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 
+from tasks.caching import normalized_inputs, publish, stage_options
 from tasks.common import LABEL, iter_batches, write_batches
 from tasks.paths import RunPaths
 
@@ -43,9 +44,10 @@ def engineer_to(run_dir: Path) -> dict:
             "seconds": seconds, "rows_per_second": rows / max(seconds, 1e-9)}
 
 
-@task(name="engineer-features")
+@task(name="engineer-features", **stage_options(normalized_inputs))
 def engineer_features(run_dir: str) -> dict:
     """Append squared features to both normalized splits."""
     result = engineer_to(Path(run_dir))
     get_run_logger().info(f"engineered {len(result['columns'])} model inputs: {', '.join(result['columns'])}")
-    return result
+    paths = RunPaths.of(run_dir)
+    return publish(run_dir, result, [paths.features("train"), paths.features("test")])

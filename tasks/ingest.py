@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from prefect import get_run_logger, task
 
+from tasks.caching import data_input, is_transient, publish, stage_options
 from tasks.common import LABEL, ROW_GROUP_ROWS, DataError, write_batches
 from tasks.paths import RunPaths
 
@@ -199,7 +200,8 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
             "source": source, "seconds": seconds, "rows_per_second": written / max(seconds, 1e-9)}
 
 
-@task(name="ingest")
+@task(name="ingest", retries=2, retry_delay_seconds=1.0, retry_condition_fn=is_transient,
+      **stage_options(data_input, exclude=["data"]))
 def ingest(run_dir: str, data: str | None, label: str, features: list[str] | None, rows: int, n_features: int,
            seed: int, drop_invalid: bool = False) -> dict:
     """Snapshot the input data into the run directory as raw.parquet."""
@@ -208,4 +210,4 @@ def ingest(run_dir: str, data: str | None, label: str, features: list[str] | Non
     if result["dropped_rows"]:
         message += f" (dropped {result['dropped_rows']} rows with missing, NaN or infinite values)"
     get_run_logger().info(message)
-    return result
+    return publish(run_dir, result, [RunPaths.of(run_dir).raw])

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 
+from tasks.caching import publish, raw_input, stage_options
 from tasks.common import LABEL, DataError, feature_matrix, iter_batches, write_batches, write_json
 from tasks.ingest import CLASSES_KEY
 from tasks.paths import RunPaths
@@ -134,9 +135,10 @@ def normalize_to(run_dir: Path, test_fraction: float, seed: int) -> dict:
             "seconds": seconds, "rows_per_second": rows / max(seconds, 1e-9)}
 
 
-@task(name="normalize")
+@task(name="normalize", **stage_options(raw_input))
 def normalize(run_dir: str, test_fraction: float, seed: int) -> dict:
     """Split raw.parquet into train/test and standardize both with statistics of the train split."""
     result = normalize_to(Path(run_dir), test_fraction, seed)
     get_run_logger().info(f"split {result['train_rows']} train / {result['test_rows']} test rows; statistics fitted on train only")
-    return result
+    paths = RunPaths.of(run_dir)
+    return publish(run_dir, result, [paths.normalizer, paths.normalized("train"), paths.normalized("test"), paths.test_raw])

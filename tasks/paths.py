@@ -60,6 +60,22 @@ class RunPaths:
     def manifest(self) -> Path:
         return self.root / "manifest.json"
 
+    def tensorboard(self, mode: str | None = None) -> Path:
+        """TensorBoard event logs; one sibling folder per mode, so `tensorboard --logdir` overlays them."""
+        return self.root / "tensorboard" / mode if mode else self.root / "tensorboard"
+
+    @property
+    def training_curves(self) -> Path:
+        return self.root / "training_curves.png"
+
+
+CACHE_DIR = ".cache"  # under the artifacts folder: cached stage files, addressed by content
+
+
+def cache_object(artifacts: Path, sha256: str) -> Path:
+    """Where the cache keeps a file whose content hashes to `sha256` (git-style fan-out by the first two digits)."""
+    return Path(artifacts) / CACHE_DIR / "objects" / sha256[:2] / sha256
+
 
 TMP_PREFIX = ".tmp-"  # a run in progress; never listed among completed runs
 LATEST = "latest"  # a symlink to the last complete run

@@ -272,9 +272,22 @@ def train_to(run_dir: Path, mode: Mode, variant: Variant, epochs: int, batch_siz
 
 
 def _training_task(mode: Mode, run_dir: str, variant: Variant, **params) -> dict:
+    from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+    from tasks.common import read_json
+    from tasks.monitor import EpochMonitor
+    from tasks.reporting import artifact_key, publish_trace
+
     logger = get_run_logger()
-    result = train_to(Path(run_dir), mode, variant, on_epoch=lambda e: logger.info(
-        f"{mode} epoch {e['epoch']}: loss {e['loss']:.4f} accuracy {e['accuracy']:.4f} ({e['seconds']:.2f}s)"), **params)
+    progress = create_progress_artifact(0.0, key=artifact_key("training-progress", mode),
+                                        description=f"Epochs of the {mode} training done, in percent.")
+    monitor = EpochMonitor(run_dir, mode, params["epochs"], logger.info,
+                           lambda percent: update_progress_artifact(progress, percent))
+    try:
+        result = train_to(Path(run_dir), mode, variant, on_epoch=monitor, **params)
+    finally:
+        monitor.close()
+    publish_trace(mode, read_json(RunPaths.of(run_dir).history(mode))["history"])
     logger.info(f"{mode} trained in {result['train_seconds']:.2f}s (tracing {result['trace_seconds']:.2f}s, "
                 f"median step {result['median_step_ms']:.3f} ms)")
     return result
