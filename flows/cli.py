@@ -48,6 +48,9 @@ def run(
     test_fraction: Annotated[Optional[float], typer.Option("--test-fraction", help="Test share.  [default: 0.2]")] = None,
     graph_variant: Annotated[Optional[str], typer.Option("--graph-variant", help="step, fused or xla.  [default: fused]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
+    modes: Annotated[Optional[str], typer.Option("--modes", help="eager, graph or both.  [default: both]")] = None,
+    eager_max_steps: Annotated[Optional[int], typer.Option("--eager-max-steps", help="Bound eager training (large data); its time is extrapolated.")] = None,
+    in_memory_rows: Annotated[Optional[int], typer.Option("--in-memory-rows", help="Larger train splits stream from Parquet.  [default: 1000000]")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.")] = False,
 ) -> None:
@@ -58,7 +61,8 @@ def run(
     try:
         cfg = build_config(config, data=data, label=label, features=_csv(features), rows=rows, n_features=n_features,
                            epochs=epochs, batch_size=batch_size, hidden=hidden, learning_rate=learning_rate, seed=seed,
-                           test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts)
+                           test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts, modes=modes,
+                           eager_max_steps=eager_max_steps, in_memory_rows=in_memory_rows)
     except ConfigError as exc:
         fail(str(exc))
     from flows.pipeline import training_pipeline

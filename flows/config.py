@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 GraphVariant = Literal["step", "fused", "xla"]
+Modes = Literal["eager", "graph", "both"]
+TaskRunner = Literal["threads", "dask"]
 
 
 class ConfigError(ValueError):
@@ -33,6 +35,16 @@ class PipelineConfig(BaseModel):
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation (stratified).")
     graph_variant: GraphVariant = Field("fused", description="How graph mode runs: step, fused or xla.")
     artifacts: Path = Field(Path("artifacts"), description="Folder that receives one directory per run.")
+    modes: Modes = Field("both", description="Which modes to train: eager, graph or both (speedup and parity need both).")
+    eager_max_steps: int | None = Field(None, gt=0, description="Bound eager training to this many steps in all (large data); its time is extrapolated.")
+    in_memory_rows: int = Field(1_000_000, ge=0, description="Train splits up to this many rows are held as tensors; larger ones stream from Parquet.")
+    runner: TaskRunner = Field("threads", description="Prefect task runner: threads (one machine) or dask (worker processes).")
+    dask_address: str | None = Field(None, description="Scheduler of an existing Dask cluster (tcp://HOST:PORT); a local cluster when unset.")
+    dask_workers: int = Field(2, gt=0, description="Worker processes of the local Dask cluster (one thread each).")
+
+    @property
+    def trained_modes(self) -> tuple[str, ...]:
+        return ("eager", "graph") if self.modes == "both" else (self.modes,)
 
     @field_validator("features")
     @classmethod

@@ -12,7 +12,7 @@ from flows.config import PipelineConfig
 from tasks.evaluate import evaluate
 from tasks.features import engineer_features
 from tasks.ingest import ingest
-from tasks.manifest import write_manifest
+from tasks.manifest import peak_memory_bytes, write_manifest
 from tasks.normalize import normalize
 from tasks.paths import StagedRun
 from tasks.predict import predict
@@ -38,9 +38,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         raw = _timed(seconds, ingest, work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
         split = _timed(seconds, normalize, work, c.test_fraction, c.seed)
         feats = _timed(seconds, engineer_features, work)
-        training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed)
-        _timed(seconds, train_eager, work, **training)
-        _timed(seconds, train_graph, work, variant=c.graph_variant, **training)
+        training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
+                        in_memory_rows=c.in_memory_rows)
+        if "eager" in c.trained_modes:
+            _timed(seconds, train_eager, work, max_steps=c.eager_max_steps, **training)
+        if "graph" in c.trained_modes:
+            _timed(seconds, train_graph, work, variant=c.graph_variant, **training)
         metrics = _timed(seconds, evaluate, work)
         prediction = _timed(seconds, predict, work)
         write_manifest(run.work, config=c.model_dump(mode="json"), flow_run_id=str(flow_run.get_id()),
@@ -48,6 +51,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                        rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"],
                              "dropped": raw["dropped_rows"]},
                        rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
-                                        "engineer-features": feats["rows_per_second"]})
+                                        "engineer-features": feats["rows_per_second"]},
+                       peak_memory_bytes=peak_memory_bytes())
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds}
