@@ -102,5 +102,29 @@ def predict(
         fail(str(exc))
 
 
+@app.command("bench-data")
+def bench_data(
+    rows: Annotated[str, typer.Option(help="Comma-separated table sizes, each run in a fresh process.")] = "1000000,10000000",
+    n_features: Annotated[int, typer.Option("--n-features", help="Synthetic features.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: the results per size.")] = False,
+) -> None:
+    """Rows per second of ingest, normalize and engineer-features, and peak memory, on synthetic data."""
+    prepare_environment()
+    try:
+        sizes = [int(part) for part in _csv(rows) or []]
+    except ValueError:
+        fail(f"--rows: {rows!r} is not a comma-separated list of integers")
+    if not sizes or min(sizes) < 10 or n_features < 1:
+        fail("--rows needs sizes of at least 10 rows and --n-features at least 1")
+    from flows.report import data_bench_table
+    from rich.console import Console
+    from tasks.databench import bench_size
+
+    results = [bench_size(size, n_features) for size in sizes]
+    Console().print(data_bench_table(results))
+    if as_json:
+        sys.stdout.write(json.dumps(results) + "\n")
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()

@@ -67,3 +67,15 @@ def print_run(result: dict, console: Console | None = None) -> None:
     console.print(f"prediction (SavedModel reloaded from disk): 1 row → [{example['probability']:.2f}] "
                   f"class {example['predicted']}")
     console.print(f"run directory: {result['run_dir']}")
+
+
+def data_bench_table(results: list[dict]) -> Table:
+    """`eagergraph bench-data`: rows per second per data stage, together, and peak memory, per table size."""
+    table = Table(title="Data stages on synthetic data (rows per second; one fresh process per size)")
+    for name in ("rows", "ingest", "normalize", "engineer-features", "three together", "peak memory"):
+        table.add_column(name, justify="right")
+    for r in results:
+        rates = r["rows_per_second"]
+        table.add_row(f"{r['rows']:,}", *(f"{rates[s]:,.0f}" for s in ("ingest", "normalize", "engineer-features")),
+                      f"{r['together_rows_per_second']:,.0f}", f"{r['peak_memory_bytes'] / 2**30:.2f} GiB")
+    return table
