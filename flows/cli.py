@@ -51,6 +51,9 @@ def run(
     modes: Annotated[Optional[str], typer.Option("--modes", help="eager, graph or both.  [default: both]")] = None,
     eager_max_steps: Annotated[Optional[int], typer.Option("--eager-max-steps", help="Bound eager training (large data); its time is extrapolated.")] = None,
     in_memory_rows: Annotated[Optional[int], typer.Option("--in-memory-rows", help="Larger train splits stream from Parquet.  [default: 1000000]")] = None,
+    runner: Annotated[Optional[str], typer.Option("--runner", help="threads or dask.  [default: threads]")] = None,
+    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT (default: a local cluster).")] = None,
+    dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.  [default: 2]")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.")] = False,
 ) -> None:
@@ -62,15 +65,16 @@ def run(
         cfg = build_config(config, data=data, label=label, features=_csv(features), rows=rows, n_features=n_features,
                            epochs=epochs, batch_size=batch_size, hidden=hidden, learning_rate=learning_rate, seed=seed,
                            test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts, modes=modes,
-                           eager_max_steps=eager_max_steps, in_memory_rows=in_memory_rows)
+                           eager_max_steps=eager_max_steps, in_memory_rows=in_memory_rows, runner=runner,
+                           dask_address=dask_address, dask_workers=dask_workers)
     except ConfigError as exc:
         fail(str(exc))
-    from flows.pipeline import training_pipeline
+    from flows.pipeline import run_pipeline
     from flows.report import print_run
     from tasks.common import DataError
 
     try:
-        result = training_pipeline(cfg)
+        result = run_pipeline(cfg)
     except DataError as exc:
         fail(str(exc))
     print_run(result)

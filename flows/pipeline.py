@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.config import PipelineConfig
+from flows.runners import task_runner
 from tasks.evaluate import evaluate
 from tasks.features import engineer_features
 from tasks.ingest import ingest
@@ -22,8 +23,9 @@ FLOW_NAME = "eagergraph-training"
 
 
 def _timed(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a stage on the flow's task runner (a thread, or a Dask worker process) and wait for it."""
     started = time.perf_counter()
-    result = stage(*args, **kwargs)
+    result = stage.submit(*args, **kwargs).result()
     seconds[stage.name] = time.perf_counter() - started
     return result
 
@@ -34,7 +36,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     c = config
     seconds: dict[str, float] = {}
     with StagedRun(c.artifacts) as run:
-        work = str(run.work)
+        work = str(run.work.resolve())  # absolute: Dask workers need not share this process's working directory
         raw = _timed(seconds, ingest, work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
         split = _timed(seconds, normalize, work, c.test_fraction, c.seed)
         feats = _timed(seconds, engineer_features, work)
@@ -55,3 +57,8 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                        peak_memory_bytes=peak_memory_bytes())
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds}
+
+
+def run_pipeline(config: PipelineConfig) -> dict:
+    """The training flow on the task runner the config names (threads, or Dask worker processes)."""
+    return training_pipeline.with_options(task_runner=task_runner(config))(config)
