@@ -106,6 +106,59 @@ def predict(
         fail(str(exc))
 
 
+@app.command()
+def sweep(
+    learning_rates: Annotated[Optional[str], typer.Option("--learning-rates", help="Comma-separated learning rates.")] = None,
+    hidden: Annotated[Optional[str], typer.Option("--hidden", help="Comma-separated hidden sizes.")] = None,
+    batch_sizes: Annotated[Optional[str], typer.Option("--batch-sizes", help="Comma-separated batch sizes.")] = None,
+    variants: Annotated[Optional[str], typer.Option("--variants", help="Comma-separated graph variants (step, fused, xla).")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="CSV or Parquet file, or folder of Parquet files (default: synthetic).")] = None,
+    label: Annotated[Optional[str], typer.Option(help="Binary label column.  [default: label]")] = None,
+    rows: Annotated[Optional[int], typer.Option(help="Synthetic rows.  [default: 1000]")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs of every candidate.  [default: 5]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for data, split, weights, batch order.  [default: 42]")] = None,
+    artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
+    runner: Annotated[Optional[str], typer.Option("--runner", help="threads (one candidate at a time) or dask (in parallel).")] = None,
+    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT.")] = None,
+    dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any run option.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, ranking, best, metrics.")] = False,
+) -> None:
+    """Train a grid of graph-mode models, rank them by test metrics and export the best like a normal run."""
+    prepare_environment()
+    from flows.config import ConfigError, SweepGrid, build_config
+
+    try:
+        cfg = build_config(config, data=data, label=label, rows=rows, epochs=epochs, seed=seed, artifacts=artifacts,
+                           runner=runner, dask_address=dask_address, dask_workers=dask_workers)
+        grid = SweepGrid(learning_rates=_numbers(learning_rates, float, "--learning-rates"), hidden=_numbers(hidden, int, "--hidden"),
+                         batch_sizes=_numbers(batch_sizes, int, "--batch-sizes"), variants=_csv(variants))
+    except ConfigError as exc:
+        fail(str(exc))
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        fail(f"invalid sweep grid: {str(exc).splitlines()[1:3]}")
+    from flows.report import print_sweep
+    from flows.sweep import run_sweep
+    from tasks.common import DataError
+
+    try:
+        result = run_sweep(cfg, grid)
+    except DataError as exc:
+        fail(str(exc))
+    print_sweep(result)
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+
+
+def _numbers(value: Optional[str], kind: type, option: str) -> Optional[list]:
+    from flows.config import ConfigError
+
+    try:
+        return [kind(part) for part in _csv(value)] if value else None
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a comma-separated list of {kind.__name__} values") from None
+
+
 @app.command("bench-data")
 def bench_data(
     rows: Annotated[str, typer.Option(help="Comma-separated table sizes, each run in a fresh process.")] = "1000000,10000000",

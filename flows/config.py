@@ -54,6 +54,25 @@ class PipelineConfig(BaseModel):
         return value
 
 
+class SweepGrid(BaseModel):
+    """The hyperparameter grid of `eagergraph sweep`: every combination is one candidate; unset lists take the
+    run config's single value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learning_rates: list[float] | None = Field(None, min_length=1, description="Adam learning rates to try.")
+    hidden: list[int] | None = Field(None, min_length=1, description="Hidden-layer sizes to try.")
+    batch_sizes: list[int] | None = Field(None, min_length=1, description="Batch sizes to try.")
+    variants: list[GraphVariant] | None = Field(None, min_length=1, description="Graph variants to try.")
+
+    @field_validator("learning_rates", "hidden", "batch_sizes")
+    @classmethod
+    def _positive(cls, value: list | None) -> list | None:
+        if value is not None and min(value) <= 0:
+            raise ValueError("values must be greater than 0")
+        return value
+
+
 def _one_line(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "config"

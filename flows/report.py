@@ -79,3 +79,23 @@ def data_bench_table(results: list[dict]) -> Table:
         table.add_row(f"{r['rows']:,}", *(f"{rates[s]:,.0f}" for s in ("ingest", "normalize", "engineer-features")),
                       f"{r['together_rows_per_second']:,.0f}", f"{r['peak_memory_bytes'] / 2**30:.2f} GiB")
     return table
+
+
+def sweep_table(ranking: list[dict]) -> Table:
+    """`eagergraph sweep`: the candidates ranked by test metrics, best first."""
+    table = Table(title="Sweep: candidates ranked by test AUC, then accuracy")
+    for name in ("rank", "learning rate", "hidden", "batch", "variant", "test auc", "test accuracy", "test loss", "train s"):
+        table.add_column(name, justify="right")
+    for r in ranking:
+        table.add_row(str(r["rank"]), f"{r['learning_rate']:g}", str(r["hidden"]), str(r["batch_size"]), r["variant"],
+                      f"{r['auc']:.4f}", f"{r['accuracy']:.4f}", f"{r['loss']:.4f}", f"{r['train_seconds']:.2f}")
+    return table
+
+
+def print_sweep(result: dict, console: Console | None = None) -> None:
+    """Render a finished sweep: the ranking, then the best model's evaluation as a normal run shows it."""
+    console = console or Console()
+    console.print(sweep_table(result["ranking"]))
+    console.print(f"best: [bold]{result['best']['name']}[/bold], exported as the run's graph model")
+    console.print(evaluation_table(result["metrics"]))
+    console.print(f"run directory: {result['run_dir']}")

@@ -44,6 +44,14 @@ class RunPaths:
     def weights(self, mode: str) -> Path:
         return self.root / "models" / f"{mode}_weights.npz"
 
+    def candidate(self, name: str) -> "RunPaths":
+        """A sweep candidate's own files (models/graph, its history and weights), laid out like a run's."""
+        return RunPaths(self.root / "sweep" / name)
+
+    @property
+    def sweep_ranking(self) -> Path:
+        return self.root / "sweep" / "ranking.json"
+
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.json"
