@@ -15,6 +15,7 @@ from tasks.features import engineer_features
 from tasks.ingest import ingest
 from tasks.manifest import peak_memory_bytes, write_manifest
 from tasks.normalize import normalize
+from tasks.partitions import ingest_partition, merge_partitions, partition_files
 from tasks.paths import StagedRun
 from tasks.predict import predict
 from tasks.train import train_eager, train_graph
@@ -30,6 +31,23 @@ def _timed(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> 
     return result
 
 
+def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict]:
+    """ingest and normalize; a folder of Parquet partitions goes partition by partition, in parallel on the runner."""
+    files = partition_files(c.data)
+    if not files:
+        raw = _timed(seconds, ingest, work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
+        return raw, _timed(seconds, normalize, work, c.test_fraction, c.seed)
+    started = time.perf_counter()
+    futures = [ingest_partition.submit(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed)
+               for index, file in enumerate(files)]
+    parts = [future.result() for future in futures]
+    seconds[ingest_partition.name] = time.perf_counter() - started
+    merged = _timed(seconds, merge_partitions, work, parts, str(c.data), c.label)
+    raw = {**merged, "rows_per_second": merged["rows"] / seconds[ingest_partition.name],
+           "partitions": [{key: part[key] for key in ("file", "rows", "pid")} for part in parts]}
+    return raw, merged
+
+
 @flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.")
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     """ingest → normalize → engineer-features → train-eager → train-graph → evaluate → predict."""
@@ -37,8 +55,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     seconds: dict[str, float] = {}
     with StagedRun(c.artifacts) as run:
         work = str(run.work.resolve())  # absolute: Dask workers need not share this process's working directory
-        raw = _timed(seconds, ingest, work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
-        split = _timed(seconds, normalize, work, c.test_fraction, c.seed)
+        raw, split = _data_stages(c, work, seconds)
         feats = _timed(seconds, engineer_features, work)
         training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
                         in_memory_rows=c.in_memory_rows)
@@ -54,7 +71,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                              "dropped": raw["dropped_rows"]},
                        rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
                                         "engineer-features": feats["rows_per_second"]},
-                       peak_memory_bytes=peak_memory_bytes())
+                       peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds}
 

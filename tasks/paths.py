@@ -20,6 +20,10 @@ class RunPaths:
     def raw(self) -> Path:
         return self.root / "raw.parquet"
 
+    def raw_part(self, index: int) -> Path:
+        """One input partition, cleaned and split, until the partitions are merged into raw.parquet."""
+        return self.root / "raw-parts" / f"part-{index:05d}.parquet"
+
     @property
     def normalizer(self) -> Path:
         return self.root / "normalizer.json"

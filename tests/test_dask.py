@@ -53,3 +53,59 @@ def test_sweep_ranking_published_as_table_artifact(prefect_api: str, tmp_path: P
                            json={"artifacts": {"flow_run_id": {"any_": [result["flow_run_id"]]}, "key": {"any_": ["sweep-ranking"]}}}).json()
     assert len(artifacts) == 1 and artifacts[0]["type"] == "table"
     assert result["best"]["name"] in artifacts[0]["data"]
+
+
+def _partitions(folder: Path, sizes: tuple[int, ...] = (250, 180, 220)) -> Path:
+    """A folder of Parquet partitions with a text label, like a user's exported table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tasks.ingest import synthetic_batches
+
+    folder.mkdir()
+    table = pa.Table.from_batches(list(synthetic_batches(sum(sizes), 4, seed=9)))
+    table = table.set_column(4, "churned", pa.array(np.where(table.column("label").to_numpy() == 1, "yes", "no")))
+    start = 0
+    for index, size in enumerate(sizes):
+        pq.write_table(table.slice(start, size), folder / f"part-{index:03d}.parquet")
+        start += size
+    return folder
+
+
+def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from distributed import LocalCluster
+
+    from flows.pipeline import run_pipeline
+    from tasks.common import read_json
+    from tasks.partitions import partition_split
+    from tasks.paths import RunPaths
+
+    data = _partitions(tmp_path / "table")
+    base = dict(data=data, label="churned", epochs=1, batch_size=32, artifacts=tmp_path / "runs")
+    sequential = run_pipeline(PipelineConfig(**base))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        parallel = run_pipeline(PipelineConfig(runner="dask", dask_address=cluster.scheduler_address, **base))
+
+    seq, par = RunPaths.of(sequential["run_dir"]), RunPaths.of(parallel["run_dir"])
+    seq_parts, par_parts = read_json(seq.manifest)["partitions"], read_json(par.manifest)["partitions"]
+    assert [p["rows"] for p in par_parts] == [250, 180, 220] and {p["pid"] for p in seq_parts} == {os.getpid()}
+    assert len({p["pid"] for p in par_parts}) == 2 and os.getpid() not in {p["pid"] for p in par_parts}
+    assert read_json(par.normalizer) == read_json(seq.normalizer)
+    assert pq.read_table(par.raw).equals(pq.read_table(seq.raw)) and not (par.root / "raw-parts").exists()
+    for mode in ("eager", "graph"):
+        for metric in ("loss", "accuracy", "auc"):
+            assert parallel["metrics"][mode][metric] == pytest.approx(sequential["metrics"][mode][metric], abs=1e-6)
+    assert parallel["metrics"]["parity_max_abs_diff"] <= 1e-4
+
+    # merged statistics equal one pass over all train rows of all partitions
+    train = []
+    for index, file in enumerate(sorted(data.glob("*.parquet"))):
+        table = pq.read_table(file)
+        mask = partition_split(table.column("churned").to_numpy(zero_copy_only=False), 0.2, 42, index)
+        train.append(np.column_stack([table.column(f"x{i}").to_numpy() for i in range(4)])[~mask])
+    rows = np.concatenate(train)
+    normalizer = read_json(par.normalizer)
+    np.testing.assert_allclose(normalizer["mean"], rows.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(normalizer["std"], rows.std(axis=0), rtol=1e-12)
+    assert normalizer["train_rows"] == len(rows) and normalizer["classes"] == ["no", "yes"]
