@@ -98,3 +98,11 @@ def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
         return PipelineConfig.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, source)) from None
+
+
+def build_sweep_grid(**values: Any) -> SweepGrid:
+    """The sweep grid from CLI lists (None means 'not given'); raises ConfigError with a one-line message."""
+    try:
+        return SweepGrid.model_validate({key: value for key, value in values.items() if value is not None})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, "sweep options")) from None
