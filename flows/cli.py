@@ -49,6 +49,12 @@ def run(
     test_fraction: Annotated[Optional[float], typer.Option("--test-fraction", help="Test share.  [default: 0.2]")] = None,
     graph_variant: Annotated[Optional[str], typer.Option("--graph-variant", help="step, fused or xla.  [default: fused]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
+    modes: Annotated[Optional[str], typer.Option("--modes", help="eager, graph or both.  [default: both]")] = None,
+    eager_max_steps: Annotated[Optional[int], typer.Option("--eager-max-steps", help="Bound eager training (large data); its time is extrapolated.")] = None,
+    in_memory_rows: Annotated[Optional[int], typer.Option("--in-memory-rows", help="Larger train splits stream from Parquet.  [default: 1000000]")] = None,
+    runner: Annotated[Optional[str], typer.Option("--runner", help="threads or dask.  [default: threads]")] = None,
+    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT (default: a local cluster).")] = None,
+    dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.  [default: 2]")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
     refresh: Annotated[Optional[bool], typer.Option("--refresh", help="Recompute ingest, normalize and engineer-features even when cached.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.")] = False,
@@ -60,16 +66,18 @@ def run(
     try:
         cfg = build_config(config, data=data, label=label, features=_csv(features), rows=rows, n_features=n_features,
                            epochs=epochs, batch_size=batch_size, hidden=hidden, learning_rate=learning_rate, seed=seed,
-                           test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts,
+                           test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts, modes=modes,
+                           eager_max_steps=eager_max_steps, in_memory_rows=in_memory_rows, runner=runner,
+                           dask_address=dask_address, dask_workers=dask_workers,
                            refresh=refresh)
     except ConfigError as exc:
         fail(str(exc))
-    from flows.pipeline import training_pipeline
+    from flows.pipeline import run_pipeline
     from flows.report import print_run
     from tasks.common import DataError
 
     try:
-        result = training_pipeline(cfg)
+        result = run_pipeline(cfg)
     except DataError as exc:
         fail(str(exc))
     print_run(result)
@@ -182,6 +190,82 @@ def _serve_signature() -> inspect.Signature:
 
 serve.__signature__ = _serve_signature()  # type: ignore[attr-defined]
 app.command(name="serve")(serve)
+
+
+@app.command()
+def sweep(
+    learning_rates: Annotated[Optional[str], typer.Option("--learning-rates", help="Comma-separated learning rates.")] = None,
+    hidden: Annotated[Optional[str], typer.Option("--hidden", help="Comma-separated hidden sizes.")] = None,
+    batch_sizes: Annotated[Optional[str], typer.Option("--batch-sizes", help="Comma-separated batch sizes.")] = None,
+    variants: Annotated[Optional[str], typer.Option("--variants", help="Comma-separated graph variants (step, fused, xla).")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="CSV or Parquet file, or folder of Parquet files (default: synthetic).")] = None,
+    label: Annotated[Optional[str], typer.Option(help="Binary label column.  [default: label]")] = None,
+    rows: Annotated[Optional[int], typer.Option(help="Synthetic rows.  [default: 1000]")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs of every candidate.  [default: 5]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for data, split, weights, batch order.  [default: 42]")] = None,
+    artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
+    runner: Annotated[Optional[str], typer.Option("--runner", help="threads (one candidate at a time) or dask (in parallel).")] = None,
+    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT.")] = None,
+    dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any run option.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, ranking, best, metrics.")] = False,
+) -> None:
+    """Train a grid of graph-mode models, rank them by test metrics and export the best like a normal run."""
+    prepare_environment()
+    from flows.config import ConfigError, build_config, build_sweep_grid
+
+    try:
+        cfg = build_config(config, data=data, label=label, rows=rows, epochs=epochs, seed=seed, artifacts=artifacts,
+                           runner=runner, dask_address=dask_address, dask_workers=dask_workers)
+        grid = build_sweep_grid(learning_rates=_numbers(learning_rates, float, "--learning-rates"),
+                                hidden=_numbers(hidden, int, "--hidden"), batch_sizes=_numbers(batch_sizes, int, "--batch-sizes"),
+                                variants=_csv(variants))
+    except ConfigError as exc:
+        fail(str(exc))
+    from flows.report import print_sweep
+    from flows.sweep import run_sweep
+    from tasks.common import DataError
+
+    try:
+        result = run_sweep(cfg, grid)
+    except DataError as exc:
+        fail(str(exc))
+    print_sweep(result)
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+
+
+def _numbers(value: Optional[str], kind: type, option: str) -> Optional[list]:
+    from flows.config import ConfigError
+
+    try:
+        return [kind(part) for part in _csv(value)] if value else None
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a comma-separated list of {kind.__name__} values") from None
+
+
+@app.command("bench-data")
+def bench_data(
+    rows: Annotated[str, typer.Option(help="Comma-separated table sizes, each run in a fresh process.")] = "1000000,10000000",
+    n_features: Annotated[int, typer.Option("--n-features", help="Synthetic features.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: the results per size.")] = False,
+) -> None:
+    """Rows per second of ingest, normalize and engineer-features, and peak memory, on synthetic data."""
+    prepare_environment()
+    try:
+        sizes = [int(part) for part in _csv(rows) or []]
+    except ValueError:
+        fail(f"--rows: {rows!r} is not a comma-separated list of integers")
+    if not sizes or min(sizes) < 10 or n_features < 1:
+        fail("--rows needs sizes of at least 10 rows and --n-features at least 1")
+    from flows.report import data_bench_table
+    from rich.console import Console
+    from tasks.databench import bench_size
+
+    results = [bench_size(size, n_features) for size in sizes]
+    Console().print(data_bench_table(results))
+    if as_json:
+        sys.stdout.write(json.dumps(results) + "\n")
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 GraphVariant = Literal["step", "fused", "xla"]
+Modes = Literal["eager", "graph", "both"]
+TaskRunner = Literal["threads", "dask"]
 
 
 class ConfigError(ValueError):
@@ -36,12 +38,41 @@ class PipelineConfig(BaseModel):
     refresh: bool = Field(False, description="Recompute ingest, normalize and engineer-features even when cached.")
     ingest_retries: int = Field(2, ge=0, description="Retries of ingest after a transient read error (OSError).")
     ingest_retry_delay: float = Field(1.0, ge=0, description="Seconds between ingest retries.")
+    modes: Modes = Field("both", description="Which modes to train: eager, graph or both (speedup and parity need both).")
+    eager_max_steps: int | None = Field(None, gt=0, description="Bound eager training to this many steps in all (large data); its time is extrapolated.")
+    in_memory_rows: int = Field(1_000_000, ge=0, description="Train splits up to this many rows are held as tensors; larger ones stream from Parquet.")
+    runner: TaskRunner = Field("threads", description="Prefect task runner: threads (one machine) or dask (worker processes).")
+    dask_address: str | None = Field(None, description="Scheduler of an existing Dask cluster (tcp://HOST:PORT); a local cluster when unset.")
+    dask_workers: int = Field(2, gt=0, description="Worker processes of the local Dask cluster (one thread each).")
+
+    @property
+    def trained_modes(self) -> tuple[str, ...]:
+        return ("eager", "graph") if self.modes == "both" else (self.modes,)
 
     @field_validator("features")
     @classmethod
     def _features_unique(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and len(set(value)) != len(value):
             raise ValueError("feature names must be unique")
+        return value
+
+
+class SweepGrid(BaseModel):
+    """The hyperparameter grid of `eagergraph sweep`: every combination is one candidate; unset lists take the
+    run config's single value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learning_rates: list[float] | None = Field(None, min_length=1, description="Adam learning rates to try.")
+    hidden: list[int] | None = Field(None, min_length=1, description="Hidden-layer sizes to try.")
+    batch_sizes: list[int] | None = Field(None, min_length=1, description="Batch sizes to try.")
+    variants: list[GraphVariant] | None = Field(None, min_length=1, description="Graph variants to try.")
+
+    @field_validator("learning_rates", "hidden", "batch_sizes")
+    @classmethod
+    def _positive(cls, value: list | None) -> list | None:
+        if value is not None and min(value) <= 0:
+            raise ValueError("values must be greater than 0")
         return value
 
 
@@ -70,3 +101,11 @@ def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
         return PipelineConfig.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, source)) from None
+
+
+def build_sweep_grid(**values: Any) -> SweepGrid:
+    """The sweep grid from CLI lists (None means 'not given'); raises ConfigError with a one-line message."""
+    try:
+        return SweepGrid.model_validate({key: value for key, value in values.items() if value is not None})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, "sweep options")) from None

@@ -9,12 +9,14 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.config import PipelineConfig
+from flows.runners import task_runner
 from tasks.caching import cached
 from tasks.evaluate import evaluate
 from tasks.features import engineer_features
 from tasks.ingest import ingest
-from tasks.manifest import write_manifest
+from tasks.manifest import peak_memory_bytes, write_manifest
 from tasks.normalize import normalize
+from tasks.partitions import ingest_partition, merge_partitions, partition_files
 from tasks.paths import RunPaths, StagedRun
 from tasks.predict import predict
 from tasks.reporting import publish_run_report
@@ -24,10 +26,30 @@ FLOW_NAME = "eagergraph-training"
 
 
 def _timed(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a stage on the flow's task runner (a thread, or a Dask worker process) and wait for it."""
     started = time.perf_counter()
-    result = stage(*args, **kwargs)
+    result = stage.submit(*args, **kwargs).result()
     seconds[stage.name] = time.perf_counter() - started
     return result
+
+
+def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict]:
+    """ingest and normalize; a folder of Parquet partitions goes partition by partition, in parallel on the runner."""
+    files = partition_files(c.data)
+    if not files:
+        reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
+        raw = _timed(seconds, cached(reading, c.refresh), work, str(c.data) if c.data else None, c.label, c.features,
+                     c.rows, c.n_features, c.seed)
+        return raw, _timed(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
+    started = time.perf_counter()
+    futures = [ingest_partition.submit(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed)
+               for index, file in enumerate(files)]
+    parts = [future.result() for future in futures]
+    seconds[ingest_partition.name] = time.perf_counter() - started
+    merged = _timed(seconds, merge_partitions, work, parts, str(c.data), c.label)
+    raw = {**merged, "rows_per_second": merged["rows"] / seconds[ingest_partition.name],
+           "partitions": [{key: part[key] for key in ("file", "rows", "pid")} for part in parts]}
+    return raw, merged
 
 
 @flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.")
@@ -36,14 +58,15 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     c = config
     seconds: dict[str, float] = {}
     with StagedRun(c.artifacts) as run:
-        work = str(run.work)
-        reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
-        raw = _timed(seconds, cached(reading, c.refresh), work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
-        split = _timed(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
+        work = str(run.work.resolve())  # absolute: Dask workers need not share this process's working directory
+        raw, split = _data_stages(c, work, seconds)
         feats = _timed(seconds, cached(engineer_features, c.refresh), work)
-        training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed)
-        _timed(seconds, train_eager, work, **training)
-        _timed(seconds, train_graph, work, variant=c.graph_variant, **training)
+        training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
+                        in_memory_rows=c.in_memory_rows)
+        if "eager" in c.trained_modes:
+            _timed(seconds, train_eager, work, max_steps=c.eager_max_steps, **training)
+        if "graph" in c.trained_modes:
+            _timed(seconds, train_graph, work, variant=c.graph_variant, **training)
         metrics = _timed(seconds, evaluate, work)
         prediction = _timed(seconds, predict, work)
         write_manifest(run.work, config=c.model_dump(mode="json"), flow_run_id=str(flow_run.get_id()),
@@ -53,7 +76,13 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                        rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
                                         "engineer-features": feats["rows_per_second"]},
                        figures={"training_curves": RunPaths.of(run.final).training_curves.name,
-                                "tensorboard": RunPaths.of(run.final).tensorboard().name})
+                                "tensorboard": RunPaths.of(run.final).tensorboard().name},
+                       peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
     publish_run_report(run.final, metrics, prediction["example"])
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds}
+
+
+def run_pipeline(config: PipelineConfig) -> dict:
+    """The training flow on the task runner the config names (threads, or Dask worker processes)."""
+    return training_pipeline.with_options(task_runner=task_runner(config))(config)

@@ -8,25 +8,38 @@ from rich.table import Table
 METRICS = ("loss", "accuracy", "auc", "precision", "recall", "train_seconds", "trace_seconds", "median_step_ms")
 
 
+MODES = ("eager", "graph")
+
+
+def _modes(metrics: dict) -> list[str]:
+    return [mode for mode in MODES if mode in metrics]  # a run may train one mode only
+
+
 def trace_table(metrics: dict) -> Table:
+    modes = _modes(metrics)
     table = Table(title="Training trace (train split)")
     table.add_column("epoch", justify="right")
-    for mode in ("eager", "graph"):
+    for mode in modes:
         table.add_column(f"{mode} loss", justify="right")
         table.add_column(f"{mode} accuracy", justify="right")
-    for eager, graph in zip(metrics["eager"]["history"], metrics["graph"]["history"]):
-        table.add_row(str(eager["epoch"]), f"{eager['loss']:.4f}", f"{eager['accuracy']:.4f}",
-                      f"{graph['loss']:.4f}", f"{graph['accuracy']:.4f}")
+    by_epoch: dict[int, list[str]] = {}
+    for i, mode in enumerate(modes):
+        for entry in metrics[mode]["history"]:
+            row = by_epoch.setdefault(entry["epoch"], ["", ""] * len(modes))
+            row[2 * i:2 * i + 2] = [f"{entry['loss']:.4f}", f"{entry['accuracy']:.4f}"]
+    for epoch in sorted(by_epoch):
+        table.add_row(str(epoch), *by_epoch[epoch])
     return table
 
 
 def evaluation_table(metrics: dict) -> Table:
+    modes = _modes(metrics)
     table = Table(title=f"Evaluation on {metrics['test_rows']} test rows")
     table.add_column("metric")
-    table.add_column("eager", justify="right")
-    table.add_column(f"graph ({metrics['graph_variant']})", justify="right")
+    for mode in modes:
+        table.add_column(f"graph ({metrics['graph_variant']})" if mode == "graph" else mode, justify="right")
     for name in METRICS:
-        table.add_row(name, f"{metrics['eager'][name]:.4f}", f"{metrics['graph'][name]:.4f}")
+        table.add_row(name, *(f"{metrics[mode][name]:.4f}" for mode in modes))
     return table
 
 
@@ -36,11 +49,53 @@ def print_run(result: dict, console: Console | None = None) -> None:
     metrics = result["metrics"]
     console.print(trace_table(metrics))
     console.print(evaluation_table(metrics))
-    console.print(f"speedup (eager / graph training time, tracing included): [bold]{metrics['speedup']:.1f}x[/bold]; "
-                  f"steady state {metrics['steady_speedup']:.1f}x")
-    console.print(f"parity: max |eager − graph| on test predictions {metrics['parity_max_abs_diff']:.2e}, "
-                  f"on weights {metrics['weights_max_abs_diff']:.2e}")
+    eager = metrics.get("eager")
+    if eager and eager.get("bounded"):
+        console.print(f"eager was bounded to {eager['steps']} of {eager['full_steps']} steps (--eager-max-steps); "
+                      f"its full training time is extrapolated to {eager['full_train_seconds']:.1f}s")
+    if metrics["speedup"] is None:
+        console.print("speedup and parity: not measured (only one mode was trained)")
+    else:
+        console.print(f"speedup (eager / graph training time, tracing included): [bold]{metrics['speedup']:.1f}x[/bold]; "
+                      f"steady state {metrics['steady_speedup']:.1f}x")
+    if metrics["parity_max_abs_diff"] is not None:
+        console.print(f"parity: max |eager − graph| on test predictions {metrics['parity_max_abs_diff']:.2e}, "
+                      f"on weights {metrics['weights_max_abs_diff']:.2e}")
+    elif eager and eager.get("bounded"):
+        console.print("parity: not comparable (eager trained fewer steps)")
     example = result["prediction"]
-    console.print(f"prediction (graph SavedModel reloaded from disk): 1 row → [{example['probability']:.2f}] "
+    console.print(f"prediction (SavedModel reloaded from disk): 1 row → [{example['probability']:.2f}] "
                   f"class {example['predicted']}")
+    console.print(f"run directory: {result['run_dir']}")
+
+
+def data_bench_table(results: list[dict]) -> Table:
+    """`eagergraph bench-data`: rows per second per data stage, together, and peak memory, per table size."""
+    table = Table(title="Data stages on synthetic data (rows per second; one fresh process per size)")
+    for name in ("rows", "ingest", "normalize", "engineer-features", "three together", "peak memory"):
+        table.add_column(name, justify="right")
+    for r in results:
+        rates = r["rows_per_second"]
+        table.add_row(f"{r['rows']:,}", *(f"{rates[s]:,.0f}" for s in ("ingest", "normalize", "engineer-features")),
+                      f"{r['together_rows_per_second']:,.0f}", f"{r['peak_memory_bytes'] / 2**30:.2f} GiB")
+    return table
+
+
+def sweep_table(ranking: list[dict]) -> Table:
+    """`eagergraph sweep`: the candidates ranked by test metrics, best first."""
+    table = Table(title="Sweep: candidates ranked by test AUC, then accuracy")
+    for name in ("rank", "learning rate", "hidden", "batch", "variant", "test auc", "test accuracy", "test loss", "train s"):
+        table.add_column(name, justify="right")
+    for r in ranking:
+        table.add_row(str(r["rank"]), f"{r['learning_rate']:g}", str(r["hidden"]), str(r["batch_size"]), r["variant"],
+                      f"{r['auc']:.4f}", f"{r['accuracy']:.4f}", f"{r['loss']:.4f}", f"{r['train_seconds']:.2f}")
+    return table
+
+
+def print_sweep(result: dict, console: Console | None = None) -> None:
+    """Render a finished sweep: the ranking, then the best model's evaluation as a normal run shows it."""
+    console = console or Console()
+    console.print(sweep_table(result["ranking"]))
+    console.print(f"best: [bold]{result['best']['name']}[/bold], exported as the run's graph model")
+    console.print(evaluation_table(result["metrics"]))
     console.print(f"run directory: {result['run_dir']}")

@@ -114,18 +114,37 @@ def _place(source: Path, target: Path) -> None:
 
 
 class CachedStage:
-    """Calls a cached stage task and makes sure its files are in the run directory, whether it ran or was cached."""
+    """Submits a cached stage task and makes sure its files are in the run directory, whether it ran or was cached."""
 
     def __init__(self, stage: Any, refresh: bool = False) -> None:
         self.stage = stage.with_options(refresh_cache=True) if refresh else stage
         self.name = stage.name
 
+    def submit(self, run_dir: str, *args: Any, **kwargs: Any) -> "_Materialized":
+        """Like `Task.submit`: runs on the flow's task runner; `.result()` materializes the files."""
+        return _Materialized(self, self.stage.submit(run_dir, *args, **kwargs), run_dir, args, kwargs)
+
     def __call__(self, run_dir: str, *args: Any, **kwargs: Any) -> dict:
-        result = self.stage(run_dir, *args, **kwargs)
-        if not materialize(result, run_dir):  # the store lost the files (deleted cache folder): compute again
-            result = self.stage.with_options(refresh_cache=True)(run_dir, *args, **kwargs)
-            materialize(result, run_dir)
-        return relocate(result, run_dir)
+        return self.submit(run_dir, *args, **kwargs).result()
+
+
+@dataclass
+class _Materialized:
+    """The future of a cached stage: its result, with the stage's files linked into the run directory."""
+
+    cached_stage: CachedStage
+    future: Any
+    run_dir: str
+    args: tuple
+    kwargs: dict
+
+    def result(self) -> dict:
+        result = self.future.result()
+        if not materialize(result, self.run_dir):  # the store lost the files (deleted cache folder): compute again
+            stage = self.cached_stage.stage.with_options(refresh_cache=True)
+            result = stage.submit(self.run_dir, *self.args, **self.kwargs).result()
+            materialize(result, self.run_dir)
+        return relocate(result, self.run_dir)
 
 
 def cached(stage: Any, refresh: bool = False) -> CachedStage:

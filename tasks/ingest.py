@@ -42,11 +42,13 @@ def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = R
     for index, start in enumerate(range(0, rows, chunk_rows)):
         n = min(chunk_rows, rows - start)
         rng = np.random.default_rng([seed, 1, index])
-        z = rng.standard_normal((n, n_features))
-        score = (z**2) @ quadratic + z @ linear + rng.normal(0.0, 0.3, n)
+        # features × rows: every column contiguous, handed to Arrow without a copy; drawn in float32 (twice as fast)
+        z = rng.standard_normal((n_features, n), dtype=np.float32).astype(np.float64)
+        score = np.einsum("f,fn,fn->n", quadratic, z, z) + linear @ z + rng.normal(0.0, 0.3, n)
         label = (score > threshold).astype(np.int8)
-        x = z * scale + offset
-        yield pa.RecordBatch.from_arrays([pa.array(x[:, j]) for j in range(n_features)] + [pa.array(label)], names=[*names, LABEL])
+        z *= scale[:, None]  # in place: z becomes x, no second array of the chunk's size
+        z += offset[:, None]
+        yield pa.RecordBatch.from_arrays([pa.array(z[j]) for j in range(n_features)] + [pa.array(label)], names=[*names, LABEL])
 
 
 # ---------------------------------------------------------------- user data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import resource
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def peak_memory_bytes() -> int:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def write_manifest(run_dir: Path, **fields: Any) -> Path:

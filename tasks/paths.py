@@ -20,6 +20,10 @@ class RunPaths:
     def raw(self) -> Path:
         return self.root / "raw.parquet"
 
+    def raw_part(self, index: int) -> Path:
+        """One input partition, cleaned and split, until the partitions are merged into raw.parquet."""
+        return self.root / "raw-parts" / f"part-{index:05d}.parquet"
+
     @property
     def normalizer(self) -> Path:
         return self.root / "normalizer.json"
@@ -43,6 +47,14 @@ class RunPaths:
 
     def weights(self, mode: str) -> Path:
         return self.root / "models" / f"{mode}_weights.npz"
+
+    def candidate(self, name: str) -> "RunPaths":
+        """A sweep candidate's own files (models/graph, its history and weights), laid out like a run's."""
+        return RunPaths(self.root / "sweep" / name)
+
+    @property
+    def sweep_ranking(self) -> Path:
+        return self.root / "sweep" / "ranking.json"
 
     @property
     def metrics(self) -> Path:

@@ -1,4 +1,4 @@
-"""Stage 7, predict: the graph model reloaded from its SavedModel, on one new row and on the whole test split."""
+"""Stage 7, predict: the graph model (eager in eager-only runs) reloaded from its SavedModel, on a new row and the test split."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk, predict the example row and the whole test split."""
     paths = RunPaths.of(run_dir)
     normalizer = Normalizer.load(paths.normalizer)
-    serve = load_serving(paths.model("graph"))
+    serve = load_serving(paths.model("graph" if paths.model("graph").is_dir() else "eager"))  # one-mode runs too
     row = example_row(normalizer)
     row_probability = float(serve(row)[0, 0])
     table = pq.read_table(paths.test_raw)
@@ -84,8 +84,9 @@ def resolve_model(path: Path) -> Path:
     path = Path(path)
     if (path / "saved_model.pb").is_file():
         return path
-    if (RunPaths.of(path).model("graph") / "saved_model.pb").is_file():
-        return RunPaths.of(path).model("graph")
+    for mode in ("graph", "eager"):  # an eager-only run has no graph model
+        if (RunPaths.of(path).model(mode) / "saved_model.pb").is_file():
+            return RunPaths.of(path).model(mode)
     raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
 
 

@@ -14,6 +14,7 @@ from typing import Literal
 
 import keras
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import tensorflow as tf
 from prefect import get_run_logger, task
@@ -25,6 +26,7 @@ from tasks.paths import RunPaths
 Mode = Literal["eager", "graph"]
 Variant = Literal["step", "fused", "xla"]
 VARIANTS: tuple[Variant, ...] = ("step", "fused", "xla")
+IN_MEMORY_ROWS = 1_000_000  # train splits up to this size are held as tensors; larger ones stream from Parquet
 MODEL_INFO = "eagergraph.json"  # feature names and label classes, stored beside the SavedModel's graph
 
 
@@ -43,6 +45,130 @@ def load_xy(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def epoch_order(n_rows: int, seed: int, epoch: int) -> np.ndarray:
     """The row order of one epoch: a seeded permutation that every mode and variant shares."""
     return np.random.default_rng([seed, 3, epoch]).permutation(n_rows).astype(np.int32)
+
+
+class BatchSource:
+    """Where one training run's batches come from. Every mode and variant asks the same source, so they all
+    see the same batches in the same order; `batches(epoch)` is a tf.data pipeline, the last batch may be partial."""
+
+    n_rows: int
+    n_inputs: int
+    batch_size: int
+
+    def batches(self, epoch: int) -> tf.data.Dataset:
+        raise NotImplementedError
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.n_rows // self.batch_size)
+
+
+@dataclass
+class InMemorySource(BatchSource):
+    """Small data: the whole split as tensors, shuffled by a seeded permutation per epoch (the fused variant needs it)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    batch_size: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        self.n_rows, self.n_inputs = int(self.x.shape[0]), int(self.x.shape[1])
+
+    def order(self, epoch: int) -> np.ndarray:
+        return epoch_order(self.n_rows, self.seed, epoch)
+
+    def batches(self, epoch: int) -> tf.data.Dataset:
+        return _batches(tf.constant(self.x), tf.constant(self.y), self.order(epoch), self.batch_size)
+
+
+@dataclass
+class ParquetSource(BatchSource):
+    """Large data: batches streamed from a Parquet file, one row group in memory at a time.
+
+    Each epoch visits the row groups in a seeded order and shuffles the rows within each row group (the shuffle
+    window) by a seeded permutation, so the batch order is a pure function of (seed, epoch): eager and graph
+    training read identical batches without the table ever being held whole.
+    """
+
+    path: Path
+    batch_size: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        meta = pq.ParquetFile(self.path).metadata
+        self.columns = [name for name in meta.schema.to_arrow_schema().names if name != LABEL]
+        self.n_rows, self.n_inputs = int(meta.num_rows), len(self.columns)
+        self.row_groups = meta.num_row_groups
+
+    def _arrays(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        file = pq.ParquetFile(self.path)
+        carry_x = np.empty((0, self.n_inputs), np.float32)
+        carry_y = np.empty((0, 1), np.float32)
+        for group in np.random.default_rng([self.seed, 4, epoch]).permutation(self.row_groups):
+            x, y = _xy(file.read_row_group(int(group)), self.columns)
+            window = np.random.default_rng([self.seed, 5, epoch, int(group)]).permutation(len(x))
+            x, y = np.concatenate([carry_x, x[window]]), np.concatenate([carry_y, y[window]])
+            full = len(x) - len(x) % self.batch_size
+            for start in range(0, full, self.batch_size):
+                yield x[start:start + self.batch_size], y[start:start + self.batch_size]
+            carry_x, carry_y = x[full:], y[full:]
+        if len(carry_x):
+            yield carry_x, carry_y
+
+    def batches(self, epoch: int) -> tf.data.Dataset:
+        spec = (tf.TensorSpec([None, self.n_inputs], tf.float32), tf.TensorSpec([None, 1], tf.float32))
+        return tf.data.Dataset.from_generator(lambda: self._arrays(epoch), output_signature=spec).prefetch(2)
+
+
+def _xy(table: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.column_stack([table.column(n).to_numpy() for n in columns]).astype(np.float32, copy=False)
+    return x, table.column(LABEL).to_numpy().astype(np.float32).reshape(-1, 1)
+
+
+def open_source(path: Path, batch_size: int, seed: int, in_memory_rows: int) -> BatchSource:
+    """Tensors in memory up to `in_memory_rows` rows (fastest, and what the fused variant needs); a stream above."""
+    if pq.ParquetFile(path).metadata.num_rows <= in_memory_rows:
+        x, y = load_xy(path)
+        return InMemorySource(x, y, batch_size, seed)
+    return ParquetSource(Path(path), batch_size, seed)
+
+
+def source_runner(mode: Mode, variant: Variant, step: Callable, source: BatchSource, max_steps: int | None) -> "Runner":
+    """Runs epochs over a source's tf.data batches: eager calls the step, graph wraps it (fused: the epoch loop too).
+
+    `max_steps` bounds the whole run (for eager on large data): the epoch stops once it is spent.
+    """
+    spec = (tf.TensorSpec([None, source.n_inputs], tf.float32), tf.TensorSpec([None, 1], tf.float32))
+    budget = {"left": max_steps}
+
+    def take(epoch: int) -> tf.data.Dataset:
+        data = source.batches(epoch)
+        if budget["left"] is not None:
+            n = min(budget["left"], source.steps_per_epoch)
+            budget["left"] -= n
+            data = data.take(n)
+        return data
+
+    if mode == "eager":
+        def run_epoch(epoch: int) -> None:
+            for xb, yb in take(epoch):
+                step(xb, yb)
+        return Runner(run_epoch)
+    if variant == "fused":
+        @tf.function(input_signature=[tf.data.DatasetSpec(spec)])
+        def train_epoch(data: tf.data.Dataset) -> None:
+            for xb, yb in data:
+                step(xb, yb)
+        return Runner(lambda epoch: train_epoch(take(epoch)),
+                      lambda: train_epoch.get_concrete_function(), train_epoch.experimental_get_tracing_count)
+    graph_step = tf.function(step, input_signature=spec, jit_compile=variant == "xla", reduce_retracing=True)
+
+    def run_graph_epoch(epoch: int) -> None:
+        for xb, yb in take(epoch):
+            graph_step(xb, yb)
+
+    return Runner(run_graph_epoch, lambda: graph_step.get_concrete_function(), graph_step.experimental_get_tracing_count)
 
 
 def build_model(n_inputs: int, hidden: int, seed: int) -> keras.Model:
@@ -181,35 +307,64 @@ class TrainResult:
     steps_per_epoch: int
     median_step_ms: float
     tracing_count: int
+    steps: int = 0  # steps actually run; fewer than full_steps when training was bounded (eager on large data)
+    full_steps: int = 0
+    full_train_seconds: float = 0.0  # train_seconds, or its extrapolation to full_steps when bounded
+
+    @property
+    def bounded(self) -> bool:
+        return self.steps < self.full_steps
 
 
 def train(x: np.ndarray, y: np.ndarray, mode: Mode, variant: Variant, epochs: int, batch_size: int, hidden: int,
-          learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None) -> tuple[keras.Model, TrainResult]:
+          learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None,
+          max_steps: int | None = None) -> tuple[keras.Model, TrainResult]:
     """Train a fresh model in the given mode; the same arguments give the same batches and initial weights in every mode."""
+    return train_from(InMemorySource(x, y, batch_size, seed), mode, variant, epochs, hidden, learning_rate, seed,
+                      on_epoch, max_steps)
+
+
+def train_from(source: BatchSource, mode: Mode, variant: Variant, epochs: int, hidden: int, learning_rate: float,
+               seed: int, on_epoch: Callable[[dict], None] | None = None,
+               max_steps: int | None = None) -> tuple[keras.Model, TrainResult]:
+    """Train a fresh model on a batch source (in memory or streamed from Parquet), at most `max_steps` steps in all."""
     tf.config.experimental.enable_op_determinism()
-    model = build_model(x.shape[1], hidden, seed)
+    model = build_model(source.n_inputs, hidden, seed)
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     totals = Totals()
     step = make_train_step(model, optimizer, keras.losses.BinaryCrossentropy(), totals)
-    runner = make_runner(mode, variant, step, tf.constant(x), tf.constant(y), batch_size)
+    steps = source.steps_per_epoch
+    bounded = max_steps is not None and max_steps < steps * epochs
+    if isinstance(source, InMemorySource) and not bounded:
+        inner = make_runner(mode, variant, step, tf.constant(source.x), tf.constant(source.y), source.batch_size)
+        runner = Runner(lambda epoch: inner.run_epoch(source.order(epoch)), inner.trace, inner.tracing_count)
+    else:
+        runner = source_runner(mode, variant, step, source, max_steps if bounded else None)
     started = time.perf_counter()
     runner.trace()
     trace_seconds = time.perf_counter() - started
     history, epoch_seconds = [], []
+    done_steps = 0
     for epoch in range(epochs):
+        epoch_steps = min(steps, max_steps - done_steps) if bounded else steps
+        if epoch_steps <= 0:
+            break
         totals.reset()
         epoch_started = time.perf_counter()
-        runner.run_epoch(epoch_order(len(x), seed, epoch))
+        runner.run_epoch(epoch)
         loss, accuracy = totals.result()  # reading the totals waits for the epoch's last step
         epoch_seconds.append(time.perf_counter() - epoch_started)
-        history.append({"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "seconds": epoch_seconds[-1]})
+        done_steps += epoch_steps
+        history.append({"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "seconds": epoch_seconds[-1],
+                        "steps": epoch_steps})
         if on_epoch is not None:
             on_epoch(history[-1])
     total = time.perf_counter() - started
-    steps = -(-len(x) // batch_size)
+    step_ms = (total - trace_seconds) / max(done_steps, 1) * 1000.0 if bounded else float(np.median(epoch_seconds)) / steps * 1000.0
     result = TrainResult(mode, None if mode == "eager" else variant, history, total, trace_seconds, total - trace_seconds,
-                         epoch_seconds, steps, float(np.median(epoch_seconds)) / steps * 1000.0, runner.tracing_count())
+                         epoch_seconds, steps, step_ms, runner.tracing_count(), done_steps, steps * epochs,
+                         trace_seconds + step_ms / 1000.0 * steps * epochs if bounded else total)
     return model, result
 
 
@@ -258,16 +413,21 @@ def weights_max_abs_diff(a: Path, b: Path) -> float:
 
 
 def train_to(run_dir: Path, mode: Mode, variant: Variant, epochs: int, batch_size: int, hidden: int,
-             learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None) -> dict:
-    """Stage logic: train on features/train.parquet, export the SavedModel, save weights and history."""
+             learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None,
+             in_memory_rows: int = IN_MEMORY_ROWS, max_steps: int | None = None) -> dict:
+    """Stage logic: train on features/train.parquet, export the SavedModel, save weights and history.
+
+    Splits up to `in_memory_rows` rows train from tensors in memory; larger ones stream from Parquet through tf.data.
+    """
     paths = RunPaths.of(run_dir)
-    x, y = load_xy(paths.features("train"))
-    model, result = train(x, y, mode, variant, epochs, batch_size, hidden, learning_rate, seed, on_epoch)
+    source = open_source(paths.features("train"), batch_size, seed, in_memory_rows)
+    model, result = train_from(source, mode, variant, epochs, hidden, learning_rate, seed, on_epoch, max_steps)
     export_model(model, Normalizer.load(paths.normalizer), paths.model(mode))
     save_weights(model, paths.weights(mode))
-    write_json(paths.history(mode), asdict(result))
+    record = {**asdict(result), "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource)}
+    write_json(paths.history(mode), record)
     return {"model": str(paths.model(mode)), "history": str(paths.history(mode)), "weights": str(paths.weights(mode)),
-            **{k: v for k, v in asdict(result).items() if k not in ("history", "epoch_seconds")},
+            **{k: v for k, v in record.items() if k not in ("history", "epoch_seconds")},
             "final_loss": result.history[-1]["loss"], "final_accuracy": result.history[-1]["accuracy"]}
 
 
@@ -289,19 +449,23 @@ def _training_task(mode: Mode, run_dir: str, variant: Variant, **params) -> dict
         monitor.close()
     publish_trace(mode, read_json(RunPaths.of(run_dir).history(mode))["history"])
     logger.info(f"{mode} trained in {result['train_seconds']:.2f}s (tracing {result['trace_seconds']:.2f}s, "
-                f"median step {result['median_step_ms']:.3f} ms)")
+                f"median step {result['median_step_ms']:.3f} ms)" + (
+                    f"; bounded to {result['steps']} of {result['full_steps']} steps, full run extrapolated to "
+                    f"{result['full_train_seconds']:.1f}s" if result["bounded"] else ""))
     return result
 
 
 @task(name="train-eager")
-def train_eager(run_dir: str, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int) -> dict:
+def train_eager(run_dir: str, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
+                in_memory_rows: int = IN_MEMORY_ROWS, max_steps: int | None = None) -> dict:
     """Train with eager execution: the step body runs op by op, no tf.function anywhere on its path."""
     return _training_task("eager", run_dir, "step", epochs=epochs, batch_size=batch_size, hidden=hidden,
-                          learning_rate=learning_rate, seed=seed)
+                          learning_rate=learning_rate, seed=seed, in_memory_rows=in_memory_rows, max_steps=max_steps)
 
 
 @task(name="train-graph")
-def train_graph(run_dir: str, variant: Variant, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int) -> dict:
+def train_graph(run_dir: str, variant: Variant, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
+                in_memory_rows: int = IN_MEMORY_ROWS) -> dict:
     """Train with graph execution: the same step body inside tf.function, in the configured variant."""
     return _training_task("graph", run_dir, variant, epochs=epochs, batch_size=batch_size, hidden=hidden,
-                          learning_rate=learning_rate, seed=seed)
+                          learning_rate=learning_rate, seed=seed, in_memory_rows=in_memory_rows)

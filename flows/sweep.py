@@ -1,0 +1,63 @@
+"""The sweep flow: the data stages once, then one graph model per grid point on the task runner, ranked."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from flows.config import PipelineConfig, SweepGrid
+from flows.pipeline import _timed
+from flows.runners import parallel_training, task_runner
+from tasks.evaluate import evaluate
+from tasks.features import engineer_features
+from tasks.ingest import ingest
+from tasks.manifest import peak_memory_bytes, write_manifest
+from tasks.normalize import normalize
+from tasks.paths import StagedRun
+from tasks.predict import predict
+from tasks.sweep import grid, rank_candidates, train_candidate
+
+FLOW_NAME = "eagergraph-sweep"
+
+
+def candidates(c: PipelineConfig, g: SweepGrid) -> list[dict]:
+    """The grid's points as plain dicts; unset lists take the config's value."""
+    return [asdict(point) for point in grid(g.learning_rates or [c.learning_rate], g.hidden or [c.hidden],
+                                            g.batch_sizes or [c.batch_size], g.variants or [c.graph_variant])]
+
+
+@flow(name=FLOW_NAME, description="Train a grid of graph-mode models in parallel, rank them on the test split, keep the best.")
+def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid = SweepGrid()) -> dict:
+    """ingest → normalize → engineer-features → train-candidate × N → rank-candidates → evaluate → predict."""
+    c = config
+    seconds: dict[str, float] = {}
+    with StagedRun(c.artifacts) as run:
+        work = str(run.work.resolve())
+        raw = _timed(seconds, ingest, work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
+        split = _timed(seconds, normalize, work, c.test_fraction, c.seed)
+        feats = _timed(seconds, engineer_features, work)
+        points = candidates(c, sweep)
+        if parallel_training(c):  # worker processes: all candidates at once
+            futures = [train_candidate.submit(work, p, c.epochs, c.seed, c.in_memory_rows) for p in points]
+            results = [future.result() for future in futures]
+        else:  # threads of this process: one TensorFlow training at a time
+            results = [train_candidate.submit(work, p, c.epochs, c.seed, c.in_memory_rows).result() for p in points]
+        ranking = _timed(seconds, rank_candidates, work, results)
+        metrics = _timed(seconds, evaluate, work)
+        prediction = _timed(seconds, predict, work)
+        write_manifest(run.work, config=c.model_dump(mode="json"), sweep=ranking, flow_run_id=str(flow_run.get_id()),
+                       stage_seconds=seconds, features=raw["features"], classes=raw["classes"],
+                       rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"],
+                             "dropped": raw["dropped_rows"]},
+                       rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
+                                        "engineer-features": feats["rows_per_second"]},
+                       peak_memory_bytes=peak_memory_bytes())
+    return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "ranking": ranking, "best": ranking[0],
+            "metrics": metrics, "prediction": prediction["example"], "stage_seconds": seconds}
+
+
+def run_sweep(config: PipelineConfig, sweep: SweepGrid) -> dict:
+    """The sweep flow on the task runner the config names."""
+    return sweep_pipeline.with_options(task_runner=task_runner(config))(config, sweep)
