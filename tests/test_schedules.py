@@ -92,3 +92,22 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(extra_server: tuple[str, Pa
     assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
     assert deployment["parameters"]["config"]["epochs"] == 5
     assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
+
+
+def test_eagergraph_server_serves_api_and_ui_on_its_port(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "home")}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_SERVER_UI_API_URL", None)
+    log = tmp_path / "server.log"
+    server = subprocess.Popen([EAGERGRAPH, "server", "--port", str(port)], env=env, stdout=open(log, "w"),
+                              stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api", server, log)
+        # The UI in the browser asks this for its API; it must be this port, not the default 4200.
+        assert httpx.get(f"http://127.0.0.1:{port}/ui-settings").json()["api_url"] == f"http://127.0.0.1:{port}/api"
+        assert (tmp_path / "home").is_dir()  # the PREFECT_HOME it was given, as `eagergraph run` uses
+    finally:
+        _stop_group(server)
+    assert server.returncode is not None
+    assert f"export PREFECT_API_URL=http://127.0.0.1:{port}/api" in log.read_text()
