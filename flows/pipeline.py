@@ -1,7 +1,7 @@
 """The training flow: seven tasks wired in order; all logic lives in tasks/."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a deployment loads this file by its entrypoint, and Prefect
+# validates the parameters against the real PipelineConfig class, which a string annotation would hide.
 import time
 from typing import Any
 

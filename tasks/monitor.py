@@ -65,6 +65,7 @@ def plot_training_curves(run_dir: str | Path, modes: tuple[str, ...] = ("eager",
 
     matplotlib.use("Agg")  # files only: no display on servers and CI
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     paths = RunPaths.of(run_dir)
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
@@ -78,6 +79,7 @@ def plot_training_curves(run_dir: str | Path, modes: tuple[str, ...] = ("eager",
     for axis, title in ((loss_axis, "training loss"), (accuracy_axis, "training accuracy")):
         axis.set_title(title)
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(True, alpha=0.3)
         axis.legend()
     figure.suptitle("eager vs graph: the same training, per epoch")

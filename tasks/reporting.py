@@ -66,18 +66,19 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
              ("precision", "precision", ".4f"), ("recall", "recall", ".4f"), ("train_seconds", "train seconds", ".3f"),
              ("trace_seconds", "tracing seconds", ".3f"), ("steady_seconds", "steady seconds", ".3f"),
              ("median_step_ms", "median step ms", ".3f")]
+    modes = [mode for mode in MODES if mode in metrics]  # one mode only when the run trained one (--modes)
+    headers = [mode if mode == "eager" else f"graph ({metrics.get('graph_variant') or 'graph'})" for mode in modes]
     lines = ["# eagergraph evaluation", "", f"Run directory: `{run_dir}`", "",
-             f"| metric | eager | graph ({metrics.get('graph_variant', 'graph')}) |", "|---|---:|---:|"]
+             "| metric | " + " | ".join(headers) + " |", "|---|" + "---:|" * len(modes)]
     for key, label, fmt in names:
-        if key in metrics.get("eager", {}) and key in metrics.get("graph", {}):
-            lines.append(f"| {label} | {metrics['eager'][key]:{fmt}} | {metrics['graph'][key]:{fmt}} |")
-    lines += ["", "| comparison | value |", "|---|---:|",
-              f"| speedup (tracing included) | {metrics['speedup']:.2f}x |"]
-    if "steady_speedup" in metrics:
-        lines.append(f"| steady-state speedup | {metrics['steady_speedup']:.2f}x |")
-    lines.append(f"| parity: max abs diff of test predictions | {metrics['parity_max_abs_diff']:.2e} |")
-    if "weights_max_abs_diff" in metrics:
-        lines.append(f"| max abs diff of trained weights | {metrics['weights_max_abs_diff']:.2e} |")
+        if all(metrics[mode].get(key) is not None for mode in modes):
+            lines.append(f"| {label} | " + " | ".join(f"{metrics[mode][key]:{fmt}}" for mode in modes) + " |")
+    comparisons = [("speedup", "speedup (tracing included)", ".2f", "x"), ("steady_speedup", "steady-state speedup", ".2f", "x"),
+                   ("parity_max_abs_diff", "parity: max abs diff of test predictions", ".2e", ""),
+                   ("weights_max_abs_diff", "max abs diff of trained weights", ".2e", "")]
+    rows = [f"| {label} | {metrics[key]:{fmt}}{unit} |" for key, label, fmt, unit in comparisons if metrics.get(key) is not None]
+    if rows:
+        lines += ["", "| comparison | value |", "|---|---:|", *rows]
     if prediction:
         lines += ["", "## Prediction (graph model reloaded from disk)", "", "| field | value |", "|---|---|"]
         lines += [f"| {key} | {_cell(value)} |" for key, value in prediction.items()]

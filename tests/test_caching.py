@@ -113,3 +113,41 @@ def test_relocate_reroots_paths_of_a_cached_result() -> None:
     result = {"path": "/a/.tmp-1/raw.parquet", "run_dir": "/a/.tmp-1", "rows": 3, "source": "/data/x.csv"}
     assert relocate(result, "/a/.tmp-2") == {"path": "/a/.tmp-2/raw.parquet", "run_dir": "/a/.tmp-2", "rows": 3,
                                              "source": "/data/x.csv"}
+
+
+def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str, tmp_path: Path, monkeypatch) -> None:
+    from prefect import flow
+
+    import tasks.ingest
+    from tasks.common import DataError
+    from tasks.ingest import ingest
+
+    calls: list[str] = []
+    real = tasks.ingest.ingest_to
+
+    def flaky(out: Path, *args, **kwargs) -> dict:
+        calls.append("call")
+        if len(calls) == 1:
+            raise OSError("stale file handle")  # transient: the second attempt succeeds
+        return real(out, *args, **kwargs)
+
+    monkeypatch.setattr(tasks.ingest, "ingest_to", flaky)
+
+    @flow
+    def ingest_once(run_dir: str, retries: int) -> dict:
+        return ingest.with_options(retries=retries, retry_delay_seconds=0, refresh_cache=True)(
+            run_dir, None, "label", None, 100, 3, 7)
+
+    run_dir = tmp_path / "artifacts" / "run"
+    run_dir.mkdir(parents=True)
+    assert ingest_once(str(run_dir), 1)["rows"] == 100 and calls == ["call", "call"]
+
+    def bad_data(*args, **kwargs) -> dict:
+        calls.append("call")
+        raise DataError("data.csv: label column 'label' not found")
+
+    calls.clear()
+    monkeypatch.setattr(tasks.ingest, "ingest_to", bad_data)
+    with pytest.raises(DataError):
+        ingest_once(str(run_dir), 2)
+    assert calls == ["call"]  # bad data is not retried
