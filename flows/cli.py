@@ -10,10 +10,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from flows.terminal import DEBUG_ENV, EXIT_BAD_INPUT, PREFIX, debugging, fail  # noqa: F401  (fail: for every command)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train one Keras model in eager and in graph execution, and compare them.")
-
-EXIT_BAD_INPUT = 2
 
 
 def prepare_environment() -> None:
@@ -21,12 +21,15 @@ def prepare_environment() -> None:
     os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))  # runs stay browsable in the UI later
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Prefect's progress log is output, not an error: stdout, so stderr holds nothing but the one error line.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_STREAM", "ext://sys.stdout")
 
 
-def fail(message: str) -> None:
-    """One line on stderr and exit status 2: the contract for bad input and usage."""
-    typer.echo(f"eagergraph: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+@app.callback()
+def options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's start-up messages.")] = False) -> None:
+    """Train one Keras model in eager and in graph execution, and compare them."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
 
 
 def _csv(value: Optional[str]) -> Optional[list[str]]:
@@ -48,6 +51,7 @@ def run(
     test_fraction: Annotated[Optional[float], typer.Option("--test-fraction", help="Test share.  [default: 0.2]")] = None,
     graph_variant: Annotated[Optional[str], typer.Option("--graph-variant", help="step, fused or xla.  [default: fused]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
+    drop_invalid: Annotated[Optional[bool], typer.Option("--drop-invalid", help="Drop rows with missing, NaN or infinite values (default: refuse them).", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.")] = False,
 ) -> None:
@@ -58,17 +62,20 @@ def run(
     try:
         cfg = build_config(config, data=data, label=label, features=_csv(features), rows=rows, n_features=n_features,
                            epochs=epochs, batch_size=batch_size, hidden=hidden, learning_rate=learning_rate, seed=seed,
-                           test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts)
+                           test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts,
+                           drop_invalid=drop_invalid)
     except ConfigError as exc:
-        fail(str(exc))
-    from flows.pipeline import training_pipeline
-    from flows.report import print_run
-    from tasks.common import DataError
+        fail(str(exc))  # before Prefect or TensorFlow is even imported
+    from flows.terminal import quiet_expected_tracebacks, reported_errors
 
-    try:
+    with reported_errors(debugging()):
+        from flows.pipeline import training_pipeline
+
+        if not debugging():
+            quiet_expected_tracebacks()
         result = training_pipeline(cfg)
-    except DataError as exc:
-        fail(str(exc))
+    from flows.report import print_run
+
     print_run(result)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
@@ -83,20 +90,31 @@ def predict(
 ) -> None:
     """Predict with a saved model, no retraining: a whole file, or one row."""
     prepare_environment()
-    from tasks.predict import predict_file, predict_row
-    from tasks.common import DataError
-
     if (input is None) == (row is None):
         fail("give exactly one of --input FILE or --row v1,v2,...")
-    try:
+    if row is not None and output is not None:
+        fail("--output goes with --input FILE; --row prints its prediction")
+    from flows.terminal import reported_errors
+
+    with reported_errors(debugging()):
+        from tasks.predict import predict_file, predict_row
+
         if row is not None:
             typer.echo(json.dumps(predict_row(model, row)))
         else:
             written = predict_file(model, input, output)
             typer.echo(f"wrote {written['rows']} predictions to {written['output']}")
-    except DataError as exc:
-        fail(str(exc))
 
 
-def main() -> None:  # pragma: no cover - console script entry
-    app()
+def main() -> None:
+    """Console script entry: usage errors (unknown option, bad number, missing argument) as one line, status 2."""
+    if not sys.argv[1:]:
+        app()  # no arguments: the help text, as typer shows it
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as usage:  # typer's (vendored) click exceptions: usage errors
+        typer.echo(f"{PREFIX}{usage.format_message()}", err=True)
+        code = EXIT_BAD_INPUT
+    except typer.Abort:
+        code = 130
+    sys.exit(code or 0)

@@ -40,6 +40,9 @@ def print_run(result: dict, console: Console | None = None) -> None:
                   f"steady state {metrics['steady_speedup']:.1f}x")
     console.print(f"parity: max |eager − graph| on test predictions {metrics['parity_max_abs_diff']:.2e}, "
                   f"on weights {metrics['weights_max_abs_diff']:.2e}")
+    if result.get("dropped_rows"):
+        counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
+        console.print(f"--drop-invalid: dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})")
     example = result["prediction"]
     console.print(f"prediction (graph SavedModel reloaded from disk): 1 row → [{example['probability']:.2f}] "
                   f"class {example['predicted']}")

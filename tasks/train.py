@@ -20,12 +20,11 @@ from prefect import get_run_logger, task
 
 from tasks.common import LABEL, write_json
 from tasks.normalize import Normalizer
-from tasks.paths import RunPaths
+from tasks.paths import MODEL_INFO, RunPaths
 
 Mode = Literal["eager", "graph"]
 Variant = Literal["step", "fused", "xla"]
 VARIANTS: tuple[Variant, ...] = ("step", "fused", "xla")
-MODEL_INFO = "eagergraph.json"  # feature names and label classes, stored beside the SavedModel's graph
 
 
 # ---------------------------------------------------------------- data and model
