@@ -62,7 +62,8 @@ def reported_errors(debug: bool) -> Iterator[None]:
     up on the way out. Prefect swaps in its own SIGTERM handler while a flow runs, marks the run Crashed, then
     re-delivers the signal to the handler installed here.
     """
-    from prefect.exceptions import TerminationSignal
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError, TerminationSignal
 
     previous = signal.signal(signal.SIGTERM, _raise_termination)
     try:
@@ -71,6 +72,13 @@ def reported_errors(debug: bool) -> Iterator[None]:
         if debug:
             traceback.print_exc()
         fail(one_line(error))
+    except (httpx.HTTPError, PrefectHTTPStatusError) as error:
+        message = server_problem(error)
+        if message is None:
+            raise
+        if debug:
+            traceback.print_exc()
+        fail(message)
     except (KeyboardInterrupt, TerminationSignal, _TerminationRequested) as stop:
         number = getattr(stop, "signal", signal.SIGINT)
         if debug:
@@ -80,6 +88,22 @@ def reported_errors(debug: bool) -> Iterator[None]:
         raise typer.Exit(128 + number) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def server_problem(error: BaseException) -> str | None:
+    """One line for a Prefect server that cannot be reached or refuses our credentials; None for other errors."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value() or "(temporary local server)"
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if status in (401, 403):
+        return (f"the Prefect server at {url} refused the request ({status}): set PREFECT_API_AUTH_STRING to the "
+                "server's user:password (its PREFECT_SERVER_API_AUTH_STRING)")
+    if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return (f"cannot reach the Prefect server at {url} ({one_line(error)}); start it with `prefect server start` "
+                "or unset PREFECT_API_URL to use a temporary local server")
+    return None
 
 
 class _ConsoleFormatter(logging.Formatter):
