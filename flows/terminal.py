@@ -62,8 +62,7 @@ def reported_errors(debug: bool) -> Iterator[None]:
     up on the way out. Prefect swaps in its own SIGTERM handler while a flow runs, marks the run Crashed, then
     re-delivers the signal to the handler installed here.
     """
-    import httpx
-    from prefect.exceptions import PrefectHTTPStatusError, TerminationSignal
+    from prefect.exceptions import TerminationSignal
 
     previous = signal.signal(signal.SIGTERM, _raise_termination)
     try:
@@ -72,7 +71,7 @@ def reported_errors(debug: bool) -> Iterator[None]:
         if debug:
             traceback.print_exc()
         fail(one_line(error))
-    except (httpx.HTTPError, PrefectHTTPStatusError) as error:
+    except Exception as error:  # only a Prefect server problem is reported in one line; the rest re-raised
         message = server_problem(error)
         if message is None:
             raise
@@ -96,13 +95,16 @@ def server_problem(error: BaseException) -> str | None:
     from prefect.settings import PREFECT_API_URL
 
     url = PREFECT_API_URL.value() or "(temporary local server)"
-    status = getattr(getattr(error, "response", None), "status_code", None)
-    if status in (401, 403):
-        return (f"the Prefect server at {url} refused the request ({status}): set PREFECT_API_AUTH_STRING to the "
-                "server's user:password (its PREFECT_SERVER_API_AUTH_STRING)")
-    if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return (f"cannot reach the Prefect server at {url} ({one_line(error)}); start it with `prefect server start` "
-                "or unset PREFECT_API_URL to use a temporary local server")
+    cause: BaseException | None = error
+    while cause is not None:  # Prefect wraps some of these (RuntimeError "Failed to reach API at ...")
+        status = getattr(getattr(cause, "response", None), "status_code", None)
+        if status in (401, 403):
+            return (f"the Prefect server at {url} refused the request ({status}): set PREFECT_API_AUTH_STRING to the "
+                    "server's user:password (its PREFECT_SERVER_API_AUTH_STRING)")
+        if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return (f"cannot reach the Prefect server at {url} ({one_line(cause)}); start it with `prefect server "
+                    "start` or unset PREFECT_API_URL to use a temporary local server")
+        cause = cause.__cause__ or cause.__context__
     return None
 
 
