@@ -55,7 +55,7 @@ def example_row(normalizer: Normalizer) -> np.ndarray:
 
 def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk, predict the example row and the whole test split."""
-    from tasks.train import load_serving
+    from tasks.train import load_serving  # imported on use: `eagergraph predict` checks its input before TensorFlow
 
     paths = RunPaths.of(run_dir)
     normalizer = Normalizer.load(paths.normalizer)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from tasks.paths import TMP_PREFIX, completed_runs
 
 PREFIX = "eagergraph: error: "
@@ -205,9 +207,20 @@ def test_bad_input_gives_one_line_and_status_2(case: Case, inputs: Path, default
     assert completed_runs(artifacts) == []
     assert not list(artifacts.glob(f"{TMP_PREFIX}*")) if artifacts.is_dir() else True
     if case.flow:
-        flow_run = httpx.get(f"{prefect_api}/flow_runs/{flow_run_id(done.stdout)}").json()
+        run_id = flow_run_id(done.stdout)
+        flow_run = httpx.get(f"{prefect_api}/flow_runs/{run_id}").json()
         assert flow_run["state"]["type"] == "FAILED"
         assert lines[0].removeprefix(PREFIX) in flow_run["state"]["message"]
+        # The terminal got one line; the flow run's log in Prefect keeps the whole story, traceback included.
+        logs = httpx.post(f"{prefect_api}/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}}).json()
+        assert any("Traceback" in log["message"] and lines[0].removeprefix(PREFIX) in log["message"] for log in logs)
+
+
+def test_the_data_stages_run_before_tensorflow_is_loaded() -> None:
+    """Bad data fails within seconds: neither the CLI nor the flow module imports TensorFlow up front."""
+    probe = "import sys, flows.cli, flows.pipeline, tasks.predict; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_debug_shows_the_traceback(inputs: Path, prefect_api: str, tmp_path: Path) -> None:
