@@ -83,7 +83,7 @@ def reported_errors(debug: bool) -> Iterator[None]:
         if debug:
             traceback.print_exc()
         typer.echo(f"{PREFIX}interrupted by {signal.Signals(number).name}; "
-                   "the unfinished run directory was removed, earlier runs are untouched", err=True)
+                   "unfinished output was discarded, earlier runs are untouched", err=True)
         raise typer.Exit(128 + number) from None
     finally:
         signal.signal(signal.SIGTERM, previous)

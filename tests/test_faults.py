@@ -88,8 +88,8 @@ def test_interrupt_during_training_exits_cleanly(sig: signal.Signals, workspace:
 
     assert elapsed < 10, elapsed
     assert code == 128 + sig, (code, stderr)
-    assert stderr.splitlines() == [f"eagergraph: error: interrupted by {sig.name}; the unfinished run directory was "
-                                   "removed, earlier runs are untouched"]
+    assert stderr.splitlines() == [f"eagergraph: error: interrupted by {sig.name}; unfinished output was discarded, "
+                                   "earlier runs are untouched"]
     assert "Traceback" not in "".join(run.lines)
     assert list(artifacts.glob(f"{TMP_PREFIX}*")) == []
     assert completed_runs(artifacts) == before
