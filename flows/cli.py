@@ -11,10 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from flows.terminal import DEBUG_ENV, EXIT_BAD_INPUT, PREFIX, debugging, fail  # noqa: F401  (fail: for every command)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train one Keras model in eager and in graph execution, and compare them.")
-
-EXIT_BAD_INPUT = 2
 
 
 def prepare_environment() -> None:
@@ -22,12 +22,15 @@ def prepare_environment() -> None:
     os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))  # runs stay browsable in the UI later
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Prefect's progress log is output, not an error: stdout, so stderr holds nothing but the one error line.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_STREAM", "ext://sys.stdout")
 
 
-def fail(message: str) -> None:
-    """One line on stderr and exit status 2: the contract for bad input and usage."""
-    typer.echo(f"eagergraph: error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+@app.callback()
+def options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's start-up messages.")] = False) -> None:
+    """Train one Keras model in eager and in graph execution, and compare them."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
 
 
 def _csv(value: Optional[str]) -> Optional[list[str]]:
@@ -55,8 +58,9 @@ def run(
     runner: Annotated[Optional[str], typer.Option("--runner", help="threads or dask.  [default: threads]")] = None,
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT (default: a local cluster).")] = None,
     dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.  [default: 2]")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
     refresh: Annotated[Optional[bool], typer.Option("--refresh", help="Recompute ingest, normalize and engineer-features even when cached.")] = None,
+    drop_invalid: Annotated[Optional[bool], typer.Option("--drop-invalid", help="Drop rows with missing, NaN or infinite values (default: refuse them).", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.")] = False,
 ) -> None:
     """Run the whole pipeline once and print the training trace, the evaluation and a prediction."""
@@ -68,18 +72,19 @@ def run(
                            epochs=epochs, batch_size=batch_size, hidden=hidden, learning_rate=learning_rate, seed=seed,
                            test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts, modes=modes,
                            eager_max_steps=eager_max_steps, in_memory_rows=in_memory_rows, runner=runner,
-                           dask_address=dask_address, dask_workers=dask_workers,
-                           refresh=refresh)
+                           dask_address=dask_address, dask_workers=dask_workers, refresh=refresh, drop_invalid=drop_invalid)
     except ConfigError as exc:
-        fail(str(exc))
-    from flows.pipeline import run_pipeline
-    from flows.report import print_run
-    from tasks.common import DataError
+        fail(str(exc))  # before Prefect or TensorFlow is even imported
+    from flows.terminal import quiet_expected_tracebacks, reported_errors
 
-    try:
+    with reported_errors(debugging()):
+        from flows.pipeline import run_pipeline
+
+        if not debugging():
+            quiet_expected_tracebacks()
         result = run_pipeline(cfg)
-    except DataError as exc:
-        fail(str(exc))
+    from flows.report import print_run
+
     print_run(result)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
@@ -94,19 +99,20 @@ def predict(
 ) -> None:
     """Predict with a saved model, no retraining: a whole file, or one row."""
     prepare_environment()
-    from tasks.predict import predict_file, predict_row
-    from tasks.common import DataError
-
     if (input is None) == (row is None):
         fail("give exactly one of --input FILE or --row v1,v2,...")
-    try:
+    if row is not None and output is not None:
+        fail("--output goes with --input FILE; --row prints its prediction")
+    from flows.terminal import reported_errors
+
+    with reported_errors(debugging()):
+        from tasks.predict import predict_file, predict_row
+
         if row is not None:
             typer.echo(json.dumps(predict_row(model, row)))
         else:
             written = predict_file(model, input, output)
             typer.echo(f"wrote {written['rows']} predictions to {written['output']}")
-    except DataError as exc:
-        fail(str(exc))
 
 
 @app.command()
@@ -222,14 +228,16 @@ def sweep(
                                 variants=_csv(variants))
     except ConfigError as exc:
         fail(str(exc))
-    from flows.report import print_sweep
-    from flows.sweep import run_sweep
-    from tasks.common import DataError
+    from flows.terminal import quiet_expected_tracebacks, reported_errors
 
-    try:
+    with reported_errors(debugging()):
+        from flows.sweep import run_sweep
+
+        if not debugging():
+            quiet_expected_tracebacks()
         result = run_sweep(cfg, grid)
-    except DataError as exc:
-        fail(str(exc))
+    from flows.report import print_sweep
+
     print_sweep(result)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
@@ -268,5 +276,15 @@ def bench_data(
         sys.stdout.write(json.dumps(results) + "\n")
 
 
-def main() -> None:  # pragma: no cover - console script entry
-    app()
+def main() -> None:
+    """Console script entry: usage errors (unknown option, bad number, missing argument) as one line, status 2."""
+    if not sys.argv[1:]:
+        app()  # no arguments: the help text, as typer shows it
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as usage:  # typer's (vendored) click exceptions: usage errors
+        typer.echo(f"{PREFIX}{usage.format_message()}", err=True)
+        code = EXIT_BAD_INPUT
+    except typer.Abort:
+        code = 130
+    sys.exit(code or 0)

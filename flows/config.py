@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +34,7 @@ class PipelineConfig(BaseModel):
     learning_rate: float = Field(0.01, gt=0, description="Adam learning rate.")
     seed: int = Field(42, ge=0, description="Seeds the data, the split, the initial weights and the batch order.")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation (stratified).")
+    drop_invalid: bool = Field(False, description="Drop rows with missing, NaN or infinite values instead of refusing the data.")
     graph_variant: GraphVariant = Field("fused", description="How graph mode runs: step, fused or xla.")
     artifacts: Path = Field(Path("artifacts"), description="Folder that receives one directory per run.")
     refresh: bool = Field(False, description="Recompute ingest, normalize and engineer-features even when cached.")
@@ -76,36 +78,55 @@ class SweepGrid(BaseModel):
         return value
 
 
-def _one_line(error: ValidationError, source: str) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "config"
+def option_name(field: str) -> str:
+    """The command-line spelling of a config field: `batch_size` → `--batch-size`."""
+    return "--" + field.replace("_", "-")
+
+
+def _describe(error: dict, file: Path | None, from_cli: set[str]) -> str:
+    """One pydantic error as the user meets it: the option as they typed it (flag or file key) and the value."""
+    field = str(error["loc"][0]) if error["loc"] else "config"
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(field, PipelineConfig.model_fields, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(PipelineConfig.model_fields)}"
+        return f"{file}: unknown option {field!r} ({hint})"
+    reason = error["msg"].removeprefix("Value error, ")
+    reason = reason[:1].lower() + reason[1:]
+    if field in from_cli or file is None:
+        return f"invalid value for {option_name(field)}: {error['input']!r} ({reason})"
+    return f"{file}: invalid value for {field}: {error['input']!r} ({reason})"
+
+
+def _one_line(error: ValidationError, file: Path | None, from_cli: set[str]) -> str:
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"invalid {where} in {source}: {first['msg']}{more}"
+    return _describe(error.errors()[0], file, from_cli) + more
 
 
 def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
     """Merge a TOML file (if any) with explicit overrides (None means 'not given') into a validated config."""
     values: dict[str, Any] = {}
-    source = "options"
     if file is not None:
-        source = str(file)
         try:
             values = tomllib.loads(Path(file).read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {file}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: cannot read the config file: {getattr(exc, 'strerror', None) or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
         values = values.get("eagergraph", values)
-    values.update({key: value for key, value in overrides.items() if value is not None})
+    given = {key: value for key, value in overrides.items() if value is not None}
+    values.update(given)
     try:
         return PipelineConfig.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, source)) from None
+        raise ConfigError(_one_line(exc, file, set(given))) from None
 
 
 def build_sweep_grid(**values: Any) -> SweepGrid:
     """The sweep grid from CLI lists (None means 'not given'); raises ConfigError with a one-line message."""
+    given = {key: value for key, value in values.items() if value is not None}
     try:
-        return SweepGrid.model_validate({key: value for key, value in values.items() if value is not None})
+        return SweepGrid.model_validate(given)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, "sweep options")) from None
+        raise ConfigError(_one_line(exc, None, set(given))) from None

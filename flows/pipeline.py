@@ -11,18 +11,27 @@ from prefect.runtime import flow_run
 from flows.config import PipelineConfig
 from flows.runners import task_runner
 from tasks.caching import cached
-from tasks.evaluate import evaluate
 from tasks.features import engineer_features
 from tasks.ingest import ingest
 from tasks.manifest import peak_memory_bytes, write_manifest
 from tasks.normalize import normalize
 from tasks.partitions import ingest_partition, merge_partitions, partition_files
 from tasks.paths import RunPaths, StagedRun
-from tasks.predict import predict
+from tasks.quiet import start_tensorflow
 from tasks.reporting import publish_run_report
-from tasks.train import train_eager, train_graph
 
 FLOW_NAME = "eagergraph-training"
+
+
+def _model_stages() -> tuple[Any, Any, Any, Any]:
+    """The TensorFlow stages, imported once the data stages have passed: bad data fails in seconds, before
+    TensorFlow's start-up (whose native notices are kept off stderr unless debugging)."""
+    start_tensorflow()
+    from tasks.evaluate import evaluate
+    from tasks.predict import predict
+    from tasks.train import train_eager, train_graph
+
+    return train_eager, train_graph, evaluate, predict
 
 
 def _timed(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> Any:
@@ -39,7 +48,7 @@ def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tup
     if not files:
         reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
         raw = _timed(seconds, cached(reading, c.refresh), work, str(c.data) if c.data else None, c.label, c.features,
-                     c.rows, c.n_features, c.seed)
+                     c.rows, c.n_features, c.seed, c.drop_invalid)
         return raw, _timed(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
     started = time.perf_counter()
     futures = [ingest_partition.submit(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed)
@@ -61,6 +70,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         work = str(run.work.resolve())  # absolute: Dask workers need not share this process's working directory
         raw, split = _data_stages(c, work, seconds)
         feats = _timed(seconds, cached(engineer_features, c.refresh), work)
+        train_eager, train_graph, evaluate, predict = _model_stages()
         training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
                         in_memory_rows=c.in_memory_rows)
         if "eager" in c.trained_modes:
@@ -80,7 +90,8 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                        peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
     publish_run_report(run.final, metrics, prediction["example"])
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
-            "prediction": prediction["example"], "stage_seconds": seconds}
+            "prediction": prediction["example"], "stage_seconds": seconds,
+            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
 
 
 def run_pipeline(config: PipelineConfig) -> dict:

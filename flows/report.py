@@ -63,6 +63,9 @@ def print_run(result: dict, console: Console | None = None) -> None:
                       f"on weights {metrics['weights_max_abs_diff']:.2e}")
     elif eager and eager.get("bounded"):
         console.print("parity: not comparable (eager trained fewer steps)")
+    if result.get("dropped_rows"):
+        counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
+        console.print(f"--drop-invalid: dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})")
     example = result["prediction"]
     console.print(f"prediction (SavedModel reloaded from disk): 1 row → [{example['probability']:.2f}] "
                   f"class {example['predicted']}")

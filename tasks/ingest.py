@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 
 from tasks.caching import data_input, is_transient, publish, stage_options
@@ -19,6 +21,7 @@ from tasks.common import LABEL, ROW_GROUP_ROWS, DataError, write_batches
 from tasks.paths import RunPaths
 
 CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
+SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so later stages' errors can name it
 SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -55,7 +58,7 @@ def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = R
 
 
 def open_dataset(path: Path) -> ds.Dataset:
-    """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files."""
+    """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files, with at least one row."""
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
@@ -66,10 +69,56 @@ def open_dataset(path: Path) -> ds.Dataset:
         raise DataError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv, .parquet or a folder of Parquet files")
     if path.is_file() and path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
+    dataset = None
     try:
-        return ds.dataset(path, format=fmt)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from None
+        dataset = ds.dataset(path, format=fmt)
+        if path.is_dir() and not dataset.files:
+            raise DataError(f"{path}: the folder holds no Parquet files")
+        empty = dataset.head(1).num_rows == 0  # reads the first block(s) only
+    except (pa.ArrowException, OSError) as exc:
+        duplicated = _duplicate_names(path) if fmt == "parquet" and path.is_file() else []
+        if duplicated:
+            raise DataError(f"{path}: duplicate column names: {', '.join(duplicated)}") from None
+        schema = dataset.schema if dataset is not None else None
+        raise DataError(f"{path}: cannot read as {fmt}: {arrow_reason(exc, schema)}") from None
+    if empty:
+        raise DataError(f"{path}: no data rows" + (" (a header only)" if fmt == "csv" else ""))
+    return dataset
+
+
+def arrow_reason(exc: BaseException, schema: pa.Schema | None = None) -> str:
+    """Arrow's error message without its wrapping ("Error creating dataset. Could not open ... source '...'"),
+    with CSV column numbers turned into names, printable and short enough for one line."""
+    reason = _first_line(exc)
+    reason = re.sub(r"^.*?input source '[^']*': (Invalid: )?", "", reason)
+    duplicate = re.search(r"multiple columns named (.+)$", reason)
+    if duplicate:
+        return f"duplicate column names: {duplicate.group(1)}"
+    if schema is not None:
+        reason = re.sub(r"CSV column #(\d+)", lambda m: f"column {_column_name(schema, int(m.group(1)))!r}", reason)
+    reason = re.sub(r"(got \d+): .*$", r"\1", reason)  # drop the raw row echoed after a parse error
+    reason = "".join(ch if ch.isprintable() else "?" for ch in reason)
+    return reason if len(reason) <= 200 else reason[:197] + "..."
+
+
+def _column_name(schema: pa.Schema, index: int) -> str:
+    return schema.names[index] if 0 <= index < len(schema.names) else f"#{index}"
+
+
+def _duplicate_names(path: Path) -> list[str]:
+    """Duplicate column names of one Parquet file (Arrow's dataset refuses them without naming them)."""
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError):
+        return []
+    return sorted({name for name in names if names.count(name) > 1})
+
+
+def check_numeric(schema: pa.Schema, columns: list[str], where: Path) -> None:
+    """Refuse feature columns that do not hold numbers, naming each with its type."""
+    text = [name for name in columns if not _numeric(schema.field(name).type)]
+    if text:
+        raise DataError(f"{where}: feature column(s) are not numeric: {', '.join(f'{n} ({schema.field(n).type})' for n in text)}")
 
 
 def select_columns(schema: pa.Schema, label: str, features: list[str] | None, where: Path) -> list[str]:
@@ -89,9 +138,7 @@ def select_columns(schema: pa.Schema, label: str, features: list[str] | None, wh
         if label in features:
             raise DataError(f"{where}: the label column {label!r} cannot also be a feature")
         chosen = list(features)
-    text = [name for name in chosen if not _numeric(schema.field(name).type)]
-    if text:
-        raise DataError(f"{where}: feature column(s) are not numeric: {', '.join(f'{n} ({schema.field(n).type})' for n in text)}")
+    check_numeric(schema, chosen, where)
     if not chosen:
         raise DataError(f"{where}: no numeric feature columns besides the label {label!r}")
     return chosen
@@ -113,8 +160,8 @@ def clean_batches(dataset: ds.Dataset, label: str, features: list[str], drop_inv
     try:
         for batch in dataset.to_batches(columns=[*features, label]):
             yield _clean(batch, label, features, drop_invalid, checks, where)
-    except pa.ArrowInvalid as exc:
-        raise DataError(f"{where}: cannot read: {_first_line(exc)}") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
 
 
 def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid: bool, checks: _Checks, where: Path) -> pa.RecordBatch:
@@ -182,9 +229,10 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
     if data is None:
         names = [f"x{i}" for i in range(n_features)]
         schema = pa.schema([*(pa.field(n, pa.float64()) for n in names), pa.field(LABEL, pa.int8())])
-        classes, dropped = [0, 1], 0
-        written = write_batches(out, schema.with_metadata({CLASSES_KEY: json.dumps(classes)}), synthetic_batches(rows, n_features, seed))
+        classes, dropped, invalid, ignored = [0, 1], 0, {}, []
         source = "synthetic"
+        written = write_batches(out, schema.with_metadata({CLASSES_KEY: json.dumps(classes), SOURCE_KEY: source}),
+                                synthetic_batches(rows, n_features, seed))
     else:
         data = Path(data)
         dataset = open_dataset(data)
@@ -195,11 +243,15 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
         classes = validate(checks, label, drop_invalid, data)
         encoded = (encode_label(b, classes) for b in clean_batches(dataset, label, names, drop_invalid, _Checks(), data))
         schema = pa.schema([*(pa.field(n, pa.float64()) for n in names), pa.field(LABEL, pa.int8())])
-        written = write_batches(out, schema.with_metadata({CLASSES_KEY: json.dumps(classes, default=str)}), encoded)
-        dropped, source = checks.dropped, str(data)
+        source = str(data)
+        written = write_batches(out, schema.with_metadata({CLASSES_KEY: json.dumps(classes, default=str), SOURCE_KEY: source}),
+                                encoded)
+        dropped, invalid = checks.dropped, checks.invalid
+        ignored = [] if features else [name for name in dataset.schema.names if name not in (label, *names)]
     seconds = time.perf_counter() - started
     return {"path": str(out), "rows": written, "features": names, "classes": classes, "dropped_rows": dropped,
-            "source": source, "seconds": seconds, "rows_per_second": written / max(seconds, 1e-9)}
+            "invalid_values": invalid, "ignored_columns": ignored, "source": source, "seconds": seconds,
+            "rows_per_second": written / max(seconds, 1e-9)}
 
 
 @task(name="ingest", retries=2, retry_delay_seconds=1.0, retry_condition_fn=is_transient,
@@ -210,6 +262,9 @@ def ingest(run_dir: str, data: str | None, label: str, features: list[str] | Non
     result = ingest_to(RunPaths.of(run_dir).raw, Path(data) if data else None, label, features, rows, n_features, seed, drop_invalid)
     message = f"ingested {result['rows']} rows × {len(result['features'])} features from {result['source']}"
     if result["dropped_rows"]:
-        message += f" (dropped {result['dropped_rows']} rows with missing, NaN or infinite values)"
+        counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
+        message += f" (dropped {result['dropped_rows']} rows with missing, NaN or infinite values: {counts})"
+    if result["ignored_columns"]:
+        message += f"; ignored non-numeric column(s): {', '.join(result['ignored_columns'])}"
     get_run_logger().info(message)
     return publish(run_dir, result, [RunPaths.of(run_dir).raw])

@@ -15,7 +15,7 @@ from prefect import get_run_logger, task
 
 from tasks.caching import publish, raw_input, stage_options
 from tasks.common import LABEL, DataError, ParquetSink, iter_batches, write_json
-from tasks.ingest import CLASSES_KEY
+from tasks.ingest import CLASSES_KEY, SOURCE_KEY
 from tasks.paths import RunPaths
 
 
@@ -49,7 +49,7 @@ def stratified_test_mask(labels: np.ndarray, test_fraction: float, seed: int) ->
     return mask
 
 
-def check_split(labels: np.ndarray, mask: np.ndarray, where: Path) -> None:
+def check_split(labels: np.ndarray, mask: np.ndarray, where: Path | str) -> None:
     """Each split must hold both classes, or neither training nor evaluation means anything."""
     for name, part in (("train", labels[~mask]), ("test", labels[mask])):
         counts = np.bincount(part, minlength=2)
@@ -109,7 +109,7 @@ def fit_normalizer(raw: Path, test_fraction: float, seed: int) -> tuple[Normaliz
     classes = json.loads(file.schema_arrow.metadata[CLASSES_KEY])
     labels = file.read(columns=[LABEL]).column(LABEL).to_numpy()
     mask = stratified_test_mask(labels, test_fraction, seed)
-    check_split(labels, mask, raw)
+    check_split(labels, mask, file.schema_arrow.metadata.get(SOURCE_KEY, str(raw).encode()).decode())
     moments = RunningMoments(len(features))
     offsets = np.cumsum([0] + [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)])
     # Python threads over row groups were 2.5x slower here (Arrow's and BLAS's own threads oversubscribe two cores).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,8 @@ from prefect import get_run_logger, task
 
 from tasks.common import LABEL, DataError, feature_matrix, write_json
 from tasks.normalize import Normalizer
-from tasks.paths import RunPaths
-from tasks.train import MODEL_INFO, load_serving
+from tasks.paths import MODEL_INFO, RunPaths, model_info_file
+from tasks.quiet import start_tensorflow
 
 PREDICTED = "probability"
 
@@ -54,6 +55,8 @@ def example_row(normalizer: Normalizer) -> np.ndarray:
 
 def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk, predict the example row and the whole test split."""
+    from tasks.train import load_serving  # imported on use: `eagergraph predict` checks its input before TensorFlow
+
     paths = RunPaths.of(run_dir)
     normalizer = Normalizer.load(paths.normalizer)
     serve = load_serving(paths.model("graph" if paths.model("graph").is_dir() else "eager"))  # one-mode runs too
@@ -82,6 +85,8 @@ def predict(run_dir: str) -> dict:
 def resolve_model(path: Path) -> Path:
     """A SavedModel directory, or a run directory whose graph model is meant."""
     path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
     if (path / "saved_model.pb").is_file():
         return path
     for mode in ("graph", "eager"):  # an eager-only run has no graph model
@@ -93,10 +98,39 @@ def resolve_model(path: Path) -> Path:
 def model_info(model: Path) -> dict:
     from tasks.common import read_json
 
-    info = model / "assets.extra" / MODEL_INFO
+    info = model_info_file(model)
     if not info.is_file():
         raise DataError(f"{model}: no assets.extra/{MODEL_INFO}; was this SavedModel exported by eagergraph?")
-    return read_json(info)
+    try:
+        return read_json(info)
+    except ValueError:
+        raise DataError(f"{info}: not valid JSON; was this SavedModel exported by eagergraph?") from None
+
+
+def load_model(model: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """The SavedModel's serving function; a directory TensorFlow cannot load is bad input, not a crash."""
+    start_tensorflow()  # TensorFlow starts here: argument and path errors come first
+    from tasks.train import load_serving
+
+    try:
+        return load_serving(model)
+    except Exception as exc:  # TensorFlow raises many types here (parse errors, missing files, missing signature)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{model}: not a loadable SavedModel ({type(exc).__name__}: {reason[:150]})") from None
+
+
+def output_path(source: Path, output: Path | None) -> Path:
+    """Where predictions go: --output (.parquet, .pq or .csv, in an existing folder), else beside the input."""
+    output = Path(output) if output else Path(source).with_name(Path(source).stem + ".predictions.parquet")
+    if output.suffix.lower() not in (".parquet", ".pq", ".csv"):
+        raise DataError(f"{output}: unsupported output type {output.suffix or '(none)'!r}; use .parquet or .csv")
+    if not output.parent.is_dir():
+        raise DataError(f"{output}: the folder {output.parent} does not exist")
+    if output.is_dir():
+        raise DataError(f"{output}: is a folder; give a file name")
+    if output.exists() and output.resolve() == Path(source).resolve():
+        raise DataError(f"{output}: is the input file; give another --output")
+    return output
 
 
 def predict_row(model_path: Path, text: str) -> dict:
@@ -104,7 +138,7 @@ def predict_row(model_path: Path, text: str) -> dict:
     model = resolve_model(model_path)
     info = model_info(model)
     row = parse_row(text, len(info["features"]))
-    probability = float(load_serving(model)(row)[0, 0])
+    probability = float(load_model(model)(row)[0, 0])
     return {"probability": probability, "predicted": info["classes"][int(probability > 0.5)]}
 
 
@@ -112,24 +146,30 @@ def predict_file(model_path: Path, source: Path, output: Path | None) -> dict:
     """Predict every row of a CSV or Parquet file that holds the model's feature columns."""
     import pyarrow.csv as pacsv
 
-    from tasks.ingest import open_dataset, select_columns
+    from tasks.ingest import arrow_reason, check_numeric, open_dataset
 
     model = resolve_model(model_path)
     info = model_info(model)
     dataset = open_dataset(Path(source))
+    output = output_path(source, output)
     missing = [name for name in info["features"] if name not in dataset.schema.names]
     if missing:
         raise DataError(f"{source}: missing the model's feature column(s): {', '.join(missing)}")
-    table = dataset.to_table()
+    check_numeric(dataset.schema, info["features"], source)
+    try:
+        table = dataset.to_table()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{source}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
     x = feature_matrix(table, info["features"])
     bad = ~np.isfinite(x)
     if bad.any():
         counts = ", ".join(f"{n}: {int(c)}" for n, c in zip(info["features"], bad.sum(axis=0)) if c)
         raise DataError(f"{source}: missing, NaN or infinite values ({counts})")
-    result = prediction_table(table, load_serving(model)(x), info["classes"])
-    output = Path(output) if output else Path(source).with_name(Path(source).stem + ".predictions.parquet")
+    result = prediction_table(table, load_model(model)(x), info["classes"])
+    partial = output.with_name(f".{output.name}.partial")  # an interrupted write never leaves a half file in place
     if output.suffix.lower() == ".csv":
-        pacsv.write_csv(result, output)
+        pacsv.write_csv(result, partial)
     else:
-        pq.write_table(result, output)
+        pq.write_table(result, partial)
+    partial.replace(output)
     return {"rows": result.num_rows, "output": str(output)}

@@ -21,13 +21,12 @@ from prefect import get_run_logger, task
 
 from tasks.common import LABEL, write_json
 from tasks.normalize import Normalizer
-from tasks.paths import RunPaths
+from tasks.paths import MODEL_INFO, RunPaths
 
 Mode = Literal["eager", "graph"]
 Variant = Literal["step", "fused", "xla"]
 VARIANTS: tuple[Variant, ...] = ("step", "fused", "xla")
 IN_MEMORY_ROWS = 1_000_000  # train splits up to this size are held as tensors; larger ones stream from Parquet
-MODEL_INFO = "eagergraph.json"  # feature names and label classes, stored beside the SavedModel's graph
 
 
 # ---------------------------------------------------------------- data and model
