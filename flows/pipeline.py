@@ -34,10 +34,21 @@ def _model_stages() -> tuple[Any, Any, Any, Any]:
     return train_eager, train_graph, evaluate, predict
 
 
+def _on_workers() -> bool:
+    """Whether stages go to the task runner's worker processes (Dask). With the default thread runner they run in
+    the flow's own thread, one at a time: TensorFlow never shares a process's threads, and an interrupt (SIGINT,
+    SIGTERM) stops the training itself instead of waiting for a worker thread to finish it."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    context = FlowRunContext.get()
+    return context is not None and not isinstance(context.task_runner, ThreadPoolTaskRunner)
+
+
 def _timed(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a stage on the flow's task runner (a thread, or a Dask worker process) and wait for it."""
+    """Run a stage and wait for it: in the flow's thread, or on a Dask worker process."""
     started = time.perf_counter()
-    result = stage.submit(*args, **kwargs).result()
+    result = stage.submit(*args, **kwargs).result() if _on_workers() else stage(*args, **kwargs)
     seconds[stage.name] = time.perf_counter() - started
     return result
 

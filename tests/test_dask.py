@@ -114,8 +114,8 @@ def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_pat
 def test_sweep_and_runner_options_refuse_bad_values_in_one_line(tmp_path: Path) -> None:
     from conftest import run_cli
 
-    for args, named in ((["sweep", "--hidden", "4,x"], "--hidden"), (["sweep", "--variants", "step,turbo"], "variants"),
-                        (["sweep", "--learning-rates", "0,0.1"], "learning_rates"), (["run", "--runner", "spark"], "runner")):
+    for args, named in ((["sweep", "--hidden", "4,x"], "--hidden"), (["sweep", "--variants", "step,turbo"], "--variants"),
+                        (["sweep", "--learning-rates", "0,0.1"], "--learning-rates"), (["run", "--runner", "spark"], "--runner")):
         done = run_cli(*args, "--artifacts", str(tmp_path))
         assert done.returncode == 2 and named in done.stderr, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ earlier runs stay byte-identical throughout.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -24,6 +25,7 @@ from tasks.paths import LATEST, TMP_PREFIX, completed_runs
 
 LONG_RUN = ("run", "--rows", "400", "--epochs", "2000")  # eager training for minutes: time to interrupt it
 SHORT_RUN = ("run", "--rows", "200", "--epochs", "1")
+AFTER_KILL = ("run", "--rows", "400", "--epochs", "1")  # LONG_RUN's data: its data stages completed before the kill
 
 
 class Running:
@@ -49,7 +51,7 @@ class Running:
 
     def flow_run_id_once_training(self) -> str:
         flow_run = self.wait_for(r"/flow-run/([0-9a-f-]{36})").group(1)
-        self.wait_for(r"eager epoch 1:")
+        self.wait_for(r"eager epoch 1[:/]")
         return flow_run
 
 
@@ -118,9 +120,16 @@ def test_sigkill_leaves_nothing_that_breaks_the_next_run(workspace: dict, prefec
     held = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(held, fcntl.LOCK_EX)
     try:
-        done = run_cli(*SHORT_RUN, "--artifacts", str(artifacts), "--json", cwd=workspace["cwd"])
+        done = run_cli(*AFTER_KILL, "--artifacts", str(artifacts), "--json", cwd=workspace["cwd"])
         assert done.returncode == 0, done.stderr[-3000:]
         assert done.stderr == ""
+        flow_run_id = json.loads(done.stdout.strip().splitlines()[-1])["flow_run_id"]
+        task_runs = httpx.post(f"{prefect_api}/task_runs/filter",
+                               json={"task_runs": {"flow_run_id": {"any_": [flow_run_id]}}}).json()
+        states = {t["name"].rsplit("-", 1)[0]: t["state"]["name"] for t in task_runs}
+        # the killed run's data stages had completed: the next run reuses them from the cache
+        assert {stage: states[stage] for stage in ("ingest", "normalize", "engineer-features")} == dict.fromkeys(
+            ("ingest", "normalize", "engineer-features"), "Cached")
         assert not leftover.exists()  # its owner is dead: removed
         assert live.is_dir()  # its owner is alive: untouched
     finally:

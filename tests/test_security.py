@@ -78,8 +78,11 @@ def test_names_from_the_data_never_become_paths(prefect_api: str, tmp_path: Path
     new = {p for p in tmp_path.rglob("*")} - before
     outside = {p for p in new if run_dir not in p.resolve().parents and p.resolve() != run_dir}
     prefect_home = work / ".prefect"  # PREFECT_HOME defaults inside the folder the user runs from
-    assert {p for p in outside if prefect_home not in p.parents and p != prefect_home} == {
-        work / "artifacts", work / "artifacts" / ".lock"}  # `latest` resolves into the run dir
+    cache = work / "artifacts" / ".cache"  # the cached data stages' content-addressed store: names are sha256 digests
+    assert {p for p in outside if prefect_home not in p.parents and p != prefect_home and cache not in p.parents
+            and p != cache} == {work / "artifacts", work / "artifacts" / ".lock"}  # `latest` resolves into the run dir
+    assert all(len(p.name) in (2, 64) and set(p.name) <= set("0123456789abcdef")
+               for p in (cache / "objects").rglob("*"))
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["features"] == ["../../escaped", "/tmp/abs"] and manifest["classes"] == ["../../up", "/root"]
 
