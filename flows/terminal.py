@@ -17,7 +17,7 @@ from types import FrameType
 
 import typer
 
-from tasks.quiet import DEBUG_ENV, debugging, native_stderr_silenced  # noqa: F401  (re-exported for the CLI)
+from tasks.quiet import DEBUG_ENV, debugging  # noqa: F401  (re-exported for the CLI)
 
 EXIT_BAD_INPUT = 2
 PREFIX = "eagergraph: error: "
