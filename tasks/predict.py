@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 
-from tasks.common import LABEL, DataError, feature_matrix, write_json
+from tasks.common import DataError, feature_matrix, write_json
 from tasks.normalize import Normalizer
 from tasks.paths import MODEL_INFO, RunPaths, model_info_file
 from tasks.quiet import start_tensorflow
