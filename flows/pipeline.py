@@ -72,6 +72,22 @@ def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tup
     return raw, merged
 
 
+def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict, dict]:
+    """ingest, normalize and engineer-features (cached, or partition by partition): what every flow starts with."""
+    raw, split = _data_stages(c, work, seconds)
+    return raw, split, _timed(seconds, cached(engineer_features, c.refresh), work)
+
+
+def manifest_fields(c: PipelineConfig, seconds: dict[str, float], raw: dict, split: dict, feats: dict) -> dict:
+    """What every flow's manifest.json records about the config, the data stages and the process."""
+    return dict(config=c.model_dump(mode="json"), flow_run_id=str(flow_run.get_id()), stage_seconds=seconds,
+                features=raw["features"], classes=raw["classes"],
+                rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
+                rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
+                                 "engineer-features": feats["rows_per_second"]},
+                peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
+
+
 @flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.")
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     """ingest → normalize → engineer-features → train-eager → train-graph → evaluate → predict."""
@@ -79,8 +95,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     seconds: dict[str, float] = {}
     with StagedRun(c.artifacts) as run:
         work = str(run.work.resolve())  # absolute: Dask workers need not share this process's working directory
-        raw, split = _data_stages(c, work, seconds)
-        feats = _timed(seconds, cached(engineer_features, c.refresh), work)
+        raw, split, feats = data_stages(c, work, seconds)
         train_eager, train_graph, evaluate, predict = _model_stages()
         training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
                         in_memory_rows=c.in_memory_rows)
@@ -90,15 +105,9 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
             _timed(seconds, train_graph, work, variant=c.graph_variant, **training)
         metrics = _timed(seconds, evaluate, work)
         prediction = _timed(seconds, predict, work)
-        write_manifest(run.work, config=c.model_dump(mode="json"), flow_run_id=str(flow_run.get_id()),
-                       stage_seconds=seconds, features=raw["features"], classes=raw["classes"],
-                       rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"],
-                             "dropped": raw["dropped_rows"]},
-                       rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
-                                        "engineer-features": feats["rows_per_second"]},
+        write_manifest(run.work, **manifest_fields(c, seconds, raw, split, feats),
                        figures={"training_curves": RunPaths.of(run.final).training_curves.name,
-                                "tensorboard": RunPaths.of(run.final).tensorboard().name},
-                       peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
+                                "tensorboard": RunPaths.of(run.final).tensorboard().name})
     publish_run_report(run.final, metrics, prediction["example"])
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds,

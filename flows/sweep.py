@@ -8,13 +8,10 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.config import PipelineConfig, SweepGrid
-from flows.pipeline import _timed
+from flows.pipeline import _timed, data_stages, manifest_fields
 from flows.runners import parallel_training, task_runner
 from tasks.evaluate import evaluate
-from tasks.features import engineer_features
-from tasks.ingest import ingest
-from tasks.manifest import peak_memory_bytes, write_manifest
-from tasks.normalize import normalize
+from tasks.manifest import write_manifest
 from tasks.paths import StagedRun
 from tasks.predict import predict
 from tasks.sweep import grid, rank_candidates, train_candidate
@@ -35,9 +32,7 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
     seconds: dict[str, float] = {}
     with StagedRun(c.artifacts) as run:
         work = str(run.work.resolve())
-        raw = _timed(seconds, ingest, work, str(c.data) if c.data else None, c.label, c.features, c.rows, c.n_features, c.seed)
-        split = _timed(seconds, normalize, work, c.test_fraction, c.seed)
-        feats = _timed(seconds, engineer_features, work)
+        raw, split, feats = data_stages(c, work, seconds)
         points = candidates(c, sweep)
         if parallel_training(c):  # worker processes: all candidates at once
             futures = [train_candidate.submit(work, p, c.epochs, c.seed, c.in_memory_rows) for p in points]
@@ -47,13 +42,7 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
         ranking = _timed(seconds, rank_candidates, work, results)
         metrics = _timed(seconds, evaluate, work)
         prediction = _timed(seconds, predict, work)
-        write_manifest(run.work, config=c.model_dump(mode="json"), sweep=ranking, flow_run_id=str(flow_run.get_id()),
-                       stage_seconds=seconds, features=raw["features"], classes=raw["classes"],
-                       rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"],
-                             "dropped": raw["dropped_rows"]},
-                       rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
-                                        "engineer-features": feats["rows_per_second"]},
-                       peak_memory_bytes=peak_memory_bytes())
+        write_manifest(run.work, **manifest_fields(c, seconds, raw, split, feats), sweep=ranking)
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "ranking": ranking, "best": ranking[0],
             "metrics": metrics, "prediction": prediction["example"], "stage_seconds": seconds}
 

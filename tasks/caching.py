@@ -114,23 +114,32 @@ def _place(source: Path, target: Path) -> None:
 
 
 class CachedStage:
-    """Submits a cached stage task and makes sure its files are in the run directory, whether it ran or was cached."""
+    """Calls (or submits) a cached stage task and makes sure its files are in the run directory, whether it ran or
+    was cached."""
 
     def __init__(self, stage: Any, refresh: bool = False) -> None:
         self.stage = stage.with_options(refresh_cache=True) if refresh else stage
         self.name = stage.name
 
+    def __call__(self, run_dir: str, *args: Any, **kwargs: Any) -> dict:
+        """Run in the caller's thread, like calling the task itself."""
+        return self.finish(self.stage(run_dir, *args, **kwargs), run_dir, args, kwargs)
+
     def submit(self, run_dir: str, *args: Any, **kwargs: Any) -> "_Materialized":
         """Like `Task.submit`: runs on the flow's task runner; `.result()` materializes the files."""
         return _Materialized(self, self.stage.submit(run_dir, *args, **kwargs), run_dir, args, kwargs)
 
-    def __call__(self, run_dir: str, *args: Any, **kwargs: Any) -> dict:
-        return self.submit(run_dir, *args, **kwargs).result()
+    def finish(self, result: dict, run_dir: str, args: tuple, kwargs: dict) -> dict:
+        """Link the stage's files into `run_dir`; compute again if the store lost them (a deleted cache folder)."""
+        if not materialize(result, run_dir):
+            result = self.stage.with_options(refresh_cache=True)(run_dir, *args, **kwargs)
+            materialize(result, run_dir)
+        return relocate(result, run_dir)
 
 
 @dataclass
 class _Materialized:
-    """The future of a cached stage: its result, with the stage's files linked into the run directory."""
+    """The future of a submitted cached stage: its result, with the stage's files linked into the run directory."""
 
     cached_stage: CachedStage
     future: Any
@@ -139,12 +148,7 @@ class _Materialized:
     kwargs: dict
 
     def result(self) -> dict:
-        result = self.future.result()
-        if not materialize(result, self.run_dir):  # the store lost the files (deleted cache folder): compute again
-            stage = self.cached_stage.stage.with_options(refresh_cache=True)
-            result = stage.submit(self.run_dir, *self.args, **self.kwargs).result()
-            materialize(result, self.run_dir)
-        return relocate(result, self.run_dir)
+        return self.cached_stage.finish(self.future.result(), self.run_dir, self.args, self.kwargs)
 
 
 def cached(stage: Any, refresh: bool = False) -> CachedStage:

@@ -36,10 +36,7 @@ IN_MEMORY_ROWS = 1_000_000  # train splits up to this size are held as tensors; 
 def load_xy(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Features (float32, rows × columns) and label (float32, rows × 1) of an engineered split."""
     table = pq.read_table(path)
-    names = [name for name in table.column_names if name != LABEL]
-    x = np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float32)
-    y = table.column(LABEL).to_numpy().astype(np.float32).reshape(-1, 1)
-    return x, y
+    return _xy(table, [name for name in table.column_names if name != LABEL])
 
 
 def epoch_order(n_rows: int, seed: int, epoch: int) -> np.ndarray:
@@ -239,7 +236,8 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
 
 @dataclass
 class Runner:
-    """Runs one epoch given its row order; built fresh for every training run (no tf.function is ever shared)."""
+    """Runs one epoch (given its row order in memory, its epoch number for a `BatchSource`); built fresh for every
+    training run, so no tf.function is ever shared between models or optimizers."""
 
     run_epoch: Callable[[np.ndarray], None]
     trace: Callable[[], None] = lambda: None  # builds the graph up front, so tracing is timed apart
