@@ -62,11 +62,12 @@ def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tup
                      c.rows, c.n_features, c.seed, c.drop_invalid)
         return raw, _timed(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
     started = time.perf_counter()
-    futures = [ingest_partition.submit(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed)
+    futures = [ingest_partition.submit(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed,
+                                       c.drop_invalid)
                for index, file in enumerate(files)]
     parts = [future.result() for future in futures]
     seconds[ingest_partition.name] = time.perf_counter() - started
-    merged = _timed(seconds, merge_partitions, work, parts, str(c.data), c.label)
+    merged = _timed(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid)
     raw = {**merged, "rows_per_second": merged["rows"] / seconds[ingest_partition.name],
            "partitions": [{key: part[key] for key in ("file", "rows", "pid")} for part in parts]}
     return raw, merged

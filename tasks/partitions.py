@@ -106,6 +106,7 @@ def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: s
     shutil.rmtree(Path(parts[0]["path"]).parent, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"rows": checks.rows, "features": names, "classes": classes, "dropped_rows": checks.dropped,
+            "invalid_values": checks.invalid,
             "train_rows": normalizer.train_rows, "test_rows": normalizer.test_rows, "partitions": len(parts),
             "seconds": seconds, "rows_per_second": checks.rows / max(seconds, 1e-9)}
 

@@ -240,3 +240,22 @@ def test_drop_invalid_drops_and_reports_the_rows(inputs: Path, prefect_api: str,
     manifest = json.loads((Path(result["run_dir"]) / "manifest.json").read_text())
     assert manifest["rows"]["raw"] == 35 and manifest["rows"]["dropped"] == 5
     assert manifest["config"]["drop_invalid"] is True
+
+
+def test_drop_invalid_applies_to_a_folder_of_partitions(inputs: Path, prefect_api: str, tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pacsv.read_csv(inputs / "nan.csv")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 20), folder / "part-0.parquet")
+    pq.write_table(table.slice(20), folder / "part-1.parquet")
+    refused = run_cli("run", "--data", str(folder), "--epochs", "1", "--artifacts", str(tmp_path / "a"), cwd=tmp_path)
+    assert refused.returncode == 2 and "--drop-invalid" in refused.stderr
+    done = run_cli("run", "--data", str(folder), "--drop-invalid", "--epochs", "1", "--artifacts", str(tmp_path / "a"),
+                   "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "dropped 5 rows with missing, NaN or infinite values (a: 3, b: 2)" in done.stdout
+    manifest = json.loads((Path(json.loads(done.stdout.strip().splitlines()[-1])["run_dir"]) / "manifest.json").read_text())
+    assert manifest["rows"]["raw"] == 35 and manifest["rows"]["dropped"] == 5 and len(manifest["partitions"]) == 2
