@@ -65,9 +65,8 @@ def evaluate_run(run_dir: Path) -> dict:
         report[mode] = {**classification_metrics(y, probabilities[mode]),
                         "train_seconds": history["train_seconds"], "trace_seconds": history["trace_seconds"],
                         "steady_seconds": history["steady_seconds"], "median_step_ms": history["median_step_ms"],
-                        "variant": history["variant"], "bounded": history.get("bounded", False),
-                        "steps": history.get("steps"), "full_steps": history.get("full_steps"),
-                        "full_train_seconds": history.get("full_train_seconds", history["train_seconds"]),
+                        "variant": history["variant"], "bounded": history["bounded"], "steps": history["steps"],
+                        "full_steps": history["full_steps"], "full_train_seconds": history["full_train_seconds"],
                         "history": [{k: e[k] for k in ("epoch", "loss", "accuracy")} for e in history["history"]]}
     report.update(compare_modes(report, probabilities, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
