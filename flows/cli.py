@@ -7,19 +7,22 @@ import json
 import os
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
 
+from flows.local_server import EPHEMERAL_ENV
 from flows.terminal import DEBUG_ENV, EXIT_BAD_INPUT, PREFIX, debugging, fail  # noqa: F401  (fail: for every command)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train one Keras model in eager and in graph execution, and compare them.")
 
 
 def prepare_environment() -> None:
     """Defaults that must be in place before Prefect or TensorFlow is imported; the user's own settings win."""
-    os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))  # runs stay browsable in the UI later
+    # PREFECT_HOME stays Prefect's (~/.prefect, one per user) unless the user set it: runs made from any folder
+    # show up in the same UI.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Prefect's progress log is output, not an error: stdout, so stderr holds nothing but the one error line.
@@ -31,6 +34,38 @@ def options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks
     """Train one Keras model in eager and in graph execution, and compare them."""
     if debug:
         os.environ[DEBUG_ENV] = "1"
+
+
+EPHEMERAL_HELP = (f"Use Prefect's temporary per-run server (nothing left running; no UI afterwards), also with "
+                  f"{EPHEMERAL_ENV}=1.  [default: off: a local server, started on first use, reused after]")
+
+
+def use_server(ephemeral: bool) -> str | None:
+    """Point Prefect at its server before it is imported (see flows.local_server.connect); one line if it fails."""
+    from flows.local_server import ServerError, connect
+
+    try:
+        url, how = connect(ephemeral)
+    except ServerError as exc:
+        fail(str(exc))
+    if how in ("started", "reused"):
+        typer.echo(f"Prefect UI: {url.removesuffix('/api')} (local server, {how}; `eagergraph server stop` stops it)")
+    return url
+
+
+def finish(api: str | None, result: dict, print_result: Callable[[dict], None], as_json: bool) -> None:
+    """The run's output, ending with its flow-run link and run directory; the --json line always last."""
+    from flows.local_server import flow_run_link, stop_temporary_servers
+
+    stop_temporary_servers()  # its "Stopping temporary server" line must come before the output, not after
+    print_result(result)
+    link = flow_run_link(api, result["flow_run_id"]) if api else (
+        f"{result['flow_run_id']} (temporary server, now stopped: run without --ephemeral to browse runs)")
+    typer.echo(f"flow run: {link}")
+    typer.echo(f"run directory: {Path(result['run_dir']).resolve()}")
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+    sys.stdout.flush()
 
 
 def _csv(value: Optional[str]) -> Optional[list[str]]:
@@ -53,19 +88,21 @@ def run(
     graph_variant: Annotated[Optional[str], typer.Option("--graph-variant", help="step, fused or xla.  [default: fused]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
     modes: Annotated[Optional[str], typer.Option("--modes", help="eager, graph or both.  [default: both]")] = None,
-    eager_max_steps: Annotated[Optional[int], typer.Option("--eager-max-steps", help="Bound eager training (large data); its time is extrapolated.")] = None,
+    eager_max_steps: Annotated[Optional[int], typer.Option("--eager-max-steps", help="Bound eager training (large data); its time is extrapolated.  [default: unbounded]")] = None,
     in_memory_rows: Annotated[Optional[int], typer.Option("--in-memory-rows", help="Larger train splits stream from Parquet.  [default: 1000000]")] = None,
     runner: Annotated[Optional[str], typer.Option("--runner", help="threads or dask.  [default: threads]")] = None,
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT (default: a local cluster).")] = None,
     dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.  [default: 2]")] = None,
-    refresh: Annotated[Optional[bool], typer.Option("--refresh", help="Recompute ingest, normalize and engineer-features even when cached.")] = None,
+    refresh: Annotated[Optional[bool], typer.Option("--refresh", help="Recompute ingest, normalize and engineer-features even when cached.  [default: off]")] = None,
     drop_invalid: Annotated[Optional[bool], typer.Option("--drop-invalid", help="Drop rows with missing, NaN or infinite values (default: refuse them).", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.  [default: off]")] = False,
+    ephemeral: Annotated[bool, typer.Option("--ephemeral", help=EPHEMERAL_HELP)] = False,
 ) -> None:
     """Run the whole pipeline once and print the training trace, the evaluation and a prediction."""
     prepare_environment()
     from flows.config import ConfigError, build_config
+    from flows.preflight import PreflightError, check_data
 
     try:
         cfg = build_config(config, data=data, label=label, features=_csv(features), rows=rows, n_features=n_features,
@@ -73,8 +110,10 @@ def run(
                            test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts, modes=modes,
                            eager_max_steps=eager_max_steps, in_memory_rows=in_memory_rows, runner=runner,
                            dask_address=dask_address, dask_workers=dask_workers, refresh=refresh, drop_invalid=drop_invalid)
-    except ConfigError as exc:
+        check_data(cfg.data, cfg.label, cfg.features)
+    except (ConfigError, PreflightError) as exc:
         fail(str(exc))  # before Prefect or TensorFlow is even imported
+    api = use_server(ephemeral)
     from flows.terminal import quiet_expected_tracebacks, reported_errors
 
     with reported_errors(debugging()):
@@ -85,9 +124,7 @@ def run(
         result = run_pipeline(cfg)
     from flows.report import print_run
 
-    print_run(result)
-    if as_json:
-        sys.stdout.write(json.dumps(result, default=str) + "\n")
+    finish(api, result, print_run, as_json)
 
 
 @app.command()
@@ -103,6 +140,14 @@ def predict(
         fail("give exactly one of --input FILE or --row v1,v2,...")
     if row is not None and output is not None:
         fail("--output goes with --input FILE; --row prints its prediction")
+    from flows.preflight import PreflightError, check_input, check_model
+
+    try:
+        check_model(model)
+        if input is not None:
+            check_input(input)
+    except PreflightError as exc:
+        fail(str(exc))  # before TensorFlow starts
     from flows.terminal import reported_errors
 
     with reported_errors(debugging()):
@@ -151,16 +196,73 @@ def bench(
         sys.stdout.write(json.dumps(report) + "\n")
 
 
-@app.command()
-def server(
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the API and the UI.")] = 4200,
-) -> None:
-    """Start the Prefect server (API and UI) over the same PREFECT_HOME as `run`, until Ctrl-C."""
+server_app = typer.Typer(help="The local Prefect server (API and UI) over your PREFECT_HOME: foreground by default.",
+                         invoke_without_command=True, rich_markup_mode=None)
+app.add_typer(server_app, name="server")
+
+HOST_OPTION = Annotated[str, typer.Option(help="Address to bind.")]
+PORT_OPTION = Annotated[int, typer.Option(help="Port of the API and the UI.")]
+
+
+@server_app.callback()
+def server(context: typer.Context, host: HOST_OPTION = "127.0.0.1", port: PORT_OPTION = 4200) -> None:
+    """Without a sub-command: the Prefect server in the foreground until Ctrl-C or SIGTERM (both stop it)."""
+    if context.invoked_subcommand is None:
+        _foreground(host, port)
+
+
+def _foreground(host: str, port: int) -> None:
     prepare_environment()
     from flows.server import run_server
 
     raise typer.Exit(run_server(host, port))
+
+
+@server_app.command("start")
+def server_start(
+    host: HOST_OPTION = "127.0.0.1",
+    port: PORT_OPTION = 4200,
+    background: Annotated[bool, typer.Option("--background", help="Start it in the background (what `run` does on "
+                                             "first use) and return; another free port if PORT is taken.  "
+                                             "[default: off]")] = False,
+) -> None:
+    """Start the Prefect server: in the foreground, or in the background where later runs find it."""
+    if not background:
+        _foreground(host, port)
+    prepare_environment()
+    from flows.local_server import ServerError, ensure_server, prefect_home, running_server
+
+    home = prefect_home()
+    try:
+        record = running_server(home) or ensure_server(home, port=port)
+    except ServerError as exc:
+        fail(str(exc))
+    typer.echo(f"Prefect UI: {record.url.removesuffix('/api')}   pid {record.pid}   log {record.log}")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Show the background server: its UI address and pid; exit status 1 when none is running."""
+    prepare_environment()
+    from flows.local_server import prefect_home, running_server
+
+    home = prefect_home()
+    record = running_server(home)
+    if record is None:
+        typer.echo(f"no local Prefect server running (PREFECT_HOME: {home})")
+        raise typer.Exit(1)
+    typer.echo(f"Prefect UI: {record.url.removesuffix('/api')}   pid {record.pid}   PREFECT_HOME: {home}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the background server and every process of its group."""
+    prepare_environment()
+    from flows.local_server import prefect_home, stop_server
+
+    record = stop_server(prefect_home())
+    typer.echo(f"stopped the Prefect server on port {record.port} (pid {record.pid})" if record
+               else "no local Prefect server was running")
 
 
 def serve(cron: Optional[str] = None, interval: Optional[float] = None, **options: object) -> None:
@@ -174,6 +276,7 @@ def serve(cron: Optional[str] = None, interval: Optional[float] = None, **option
     except ValueError as exc:
         fail(str(exc))
     options.pop("as_json", None)
+    options.pop("ephemeral", None)
     file = options.pop("config", None)
     options["features"] = _csv(options.get("features"))  # type: ignore[arg-type]
     try:
@@ -190,7 +293,7 @@ def _serve_signature() -> inspect.Signature:
             inspect.Parameter("interval", inspect.Parameter.KEYWORD_ONLY, default=None,
                               annotation=Annotated[Optional[float], typer.Option(help="Seconds between runs.")])]
     options = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-               for p in inspect.signature(run, eval_str=True).parameters.values() if p.name != "as_json"]
+               for p in inspect.signature(run, eval_str=True).parameters.values() if p.name not in ("as_json", "ephemeral")]
     return inspect.Signature([*when, *options])
 
 
@@ -200,25 +303,27 @@ app.command(name="serve")(serve)
 
 @app.command()
 def sweep(
-    learning_rates: Annotated[Optional[str], typer.Option("--learning-rates", help="Comma-separated learning rates.")] = None,
-    hidden: Annotated[Optional[str], typer.Option("--hidden", help="Comma-separated hidden sizes.")] = None,
-    batch_sizes: Annotated[Optional[str], typer.Option("--batch-sizes", help="Comma-separated batch sizes.")] = None,
-    variants: Annotated[Optional[str], typer.Option("--variants", help="Comma-separated graph variants (step, fused, xla).")] = None,
+    learning_rates: Annotated[Optional[str], typer.Option("--learning-rates", help="Comma-separated learning rates (default: --learning-rate's).")] = None,
+    hidden: Annotated[Optional[str], typer.Option("--hidden", help="Comma-separated hidden sizes (default: 16).")] = None,
+    batch_sizes: Annotated[Optional[str], typer.Option("--batch-sizes", help="Comma-separated batch sizes (default: 32).")] = None,
+    variants: Annotated[Optional[str], typer.Option("--variants", help="Comma-separated graph variants (step, fused, xla).  [default: fused]")] = None,
     data: Annotated[Optional[Path], typer.Option(help="CSV or Parquet file, or folder of Parquet files (default: synthetic).")] = None,
     label: Annotated[Optional[str], typer.Option(help="Binary label column.  [default: label]")] = None,
     rows: Annotated[Optional[int], typer.Option(help="Synthetic rows.  [default: 1000]")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs of every candidate.  [default: 5]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for data, split, weights, batch order.  [default: 42]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
-    runner: Annotated[Optional[str], typer.Option("--runner", help="threads (one candidate at a time) or dask (in parallel).")] = None,
-    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT.")] = None,
-    dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.")] = None,
+    runner: Annotated[Optional[str], typer.Option("--runner", help="threads (one candidate at a time) or dask (in parallel).  [default: threads]")] = None,
+    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT (default: a local cluster).")] = None,
+    dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.  [default: 2]")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any run option.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, ranking, best, metrics.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, ranking, best, metrics.  [default: off]")] = False,
+    ephemeral: Annotated[bool, typer.Option("--ephemeral", help=EPHEMERAL_HELP)] = False,
 ) -> None:
     """Train a grid of graph-mode models, rank them by test metrics and export the best like a normal run."""
     prepare_environment()
     from flows.config import ConfigError, build_config, build_sweep_grid
+    from flows.preflight import PreflightError, check_data
 
     try:
         cfg = build_config(config, data=data, label=label, rows=rows, epochs=epochs, seed=seed, artifacts=artifacts,
@@ -226,8 +331,10 @@ def sweep(
         grid = build_sweep_grid(learning_rates=_numbers(learning_rates, float, "--learning-rates"),
                                 hidden=_numbers(hidden, int, "--hidden"), batch_sizes=_numbers(batch_sizes, int, "--batch-sizes"),
                                 variants=_csv(variants))
-    except ConfigError as exc:
+        check_data(cfg.data, cfg.label, cfg.features)
+    except (ConfigError, PreflightError) as exc:
         fail(str(exc))
+    api = use_server(ephemeral)
     from flows.terminal import quiet_expected_tracebacks, reported_errors
 
     with reported_errors(debugging()):
@@ -238,9 +345,7 @@ def sweep(
         result = run_sweep(cfg, grid)
     from flows.report import print_sweep
 
-    print_sweep(result)
-    if as_json:
-        sys.stdout.write(json.dumps(result, default=str) + "\n")
+    finish(api, result, print_sweep, as_json)
 
 
 def _numbers(value: Optional[str], kind: type, option: str) -> Optional[list]:

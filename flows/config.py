@@ -102,6 +102,18 @@ def _one_line(error: ValidationError, file: Path | None, from_cli: set[str]) -> 
     return _describe(error.errors()[0], file, from_cli) + more
 
 
+FILE_PATHS = ("data", "artifacts")  # path options of a config file, relative to the file's folder
+
+
+def resolve_file_paths(values: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A config file's relative paths, made absolute against the file's folder (not the working directory)."""
+    resolved = dict(values)
+    for key in FILE_PATHS:
+        if isinstance(resolved.get(key), str) and not Path(resolved[key]).expanduser().is_absolute():
+            resolved[key] = str((folder / resolved[key]).resolve())
+    return resolved
+
+
 def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
     """Merge a TOML file (if any) with explicit overrides (None means 'not given') into a validated config."""
     values: dict[str, Any] = {}
@@ -114,7 +126,7 @@ def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
             raise ConfigError(f"{file}: cannot read the config file: {getattr(exc, 'strerror', None) or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
-        values = values.get("eagergraph", values)
+        values = resolve_file_paths(values.get("eagergraph", values), Path(file).parent)
     given = {key: value for key, value in overrides.items() if value is not None}
     values.update(given)
     try:

@@ -44,7 +44,7 @@ def evaluation_table(metrics: dict) -> Table:
 
 
 def print_run(result: dict, console: Console | None = None) -> None:
-    """Render a finished run for the terminal (stdout)."""
+    """Render a finished run for the terminal (stdout); the CLI ends it with the flow-run link and run directory."""
     console = console or Console()
     metrics = result["metrics"]
     console.print(trace_table(metrics))
@@ -69,7 +69,6 @@ def print_run(result: dict, console: Console | None = None) -> None:
     example = result["prediction"]
     console.print(f"prediction (SavedModel reloaded from disk): 1 row → [{example['probability']:.2f}] "
                   f"class {example['predicted']}")
-    console.print(f"run directory: {result['run_dir']}")
 
 
 def data_bench_table(results: list[dict]) -> Table:
@@ -101,4 +100,3 @@ def print_sweep(result: dict, console: Console | None = None) -> None:
     console.print(sweep_table(result["ranking"]))
     console.print(f"best: [bold]{result['best']['name']}[/bold], exported as the run's graph model")
     console.print(evaluation_table(result["metrics"]))
-    console.print(f"run directory: {result['run_dir']}")

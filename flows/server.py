@@ -35,15 +35,46 @@ def server_environment(host: str, port: int, base: dict[str, str] | None = None)
 
 
 def run_server(host: str, port: int) -> int:
-    """Run `prefect server start` in the foreground until interrupted; its exit status."""
+    """Run `prefect server start` in the foreground until Ctrl-C or SIGTERM; its exit status.
+
+    The server runs in its own process group, stopped as a whole on either signal: a SIGTERM (systemd,
+    `docker stop`, `kill`) to this process used to leave the real server running. While it runs it is recorded
+    in the Prefect home like a background server, so `eagergraph run` in another terminal finds and uses it.
+    """
+    import signal
+
+    from flows.local_server import ServerRecord, healthy, prefect_home, stop_group, write_record, RECORD_NAME
+
     url = api_url(host, port)
-    print(f"Prefect UI: {url.removesuffix('/api')}   PREFECT_HOME: {os.environ.get('PREFECT_HOME')}", flush=True)
-    print(f"In another terminal:  export PREFECT_API_URL={url}  then  eagergraph run", flush=True)
-    process = subprocess.Popen(server_command(host, port), env=server_environment(host, port))
+    home = prefect_home()
+    print(f"Prefect UI: {url.removesuffix('/api')}   PREFECT_HOME: {home}", flush=True)
+    print("In another terminal: eagergraph run   (it finds this server; Ctrl-C or SIGTERM stops it)", flush=True)
+    process = subprocess.Popen(server_command(host, port), env=server_environment(host, port), start_new_session=True)
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    recorded = False
     try:
-        return process.wait()
-    except KeyboardInterrupt:  # Ctrl-C reaches the server too (same process group); let it shut down
-        return process.wait()
+        while process.poll() is None:
+            if not recorded and healthy(url, timeout=2.0):
+                home.mkdir(parents=True, exist_ok=True)
+                write_record(home, ServerRecord(url=url, pid=process.pid, port=port, log="(foreground: this terminal)"))
+                recorded = True
+            try:
+                process.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                pass
+        return process.returncode
+    except KeyboardInterrupt:
+        stop_group(process.pid)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if recorded:
+            (home / RECORD_NAME).unlink(missing_ok=True)
 
 
 def schedule(cron: str | None, interval: float | None) -> dict[str, Any]:
