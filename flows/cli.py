@@ -172,7 +172,9 @@ def bench(
     eager_max_steps: Annotated[int, typer.Option("--eager-max-steps", min=2,
                                                  help="Above this many steps eager is measured on fewer and extrapolated.")] = 400,
     chart: Annotated[Optional[Path], typer.Option(help="Write a PNG chart of step times here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of every figure.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line of every figure.  [default: off]")] = False,
+    publish: Annotated[bool, typer.Option("--publish", help="Also publish the table and chart as a Prefect artifact "
+                                          "(key eagergraph-bench) on the configured or local server.  [default: off]")] = False,
 ) -> None:
     """Benchmark eager, each graph variant and Keras fit on the same data, model and seed, in one process."""
     prepare_environment()
@@ -186,12 +188,20 @@ def bench(
         fail(f"--rows: {rows!r} is not a comma-separated list of whole numbers")
     if not sizes or min(sizes) < batch_size:
         fail(f"--rows: every size must be at least the batch size ({batch_size})")
+    api = use_server(False) if publish else None  # before the benchmark: a server problem shows in seconds
     report = run_bench(sizes, epochs, batch_size, hidden, learning_rate, seed, repeats, eager_max_steps)
     console = Console(width=None if sys.stdout.isatty() else 150)  # a wide table stays readable in logs
     for item in render(report):
         console.print(item)
     if chart is not None:
         console.print(f"chart: {plot(report, chart)}")
+    if publish:
+        from flows.bench import CONTENDERS
+        from flows.local_server import ui_url
+        from tasks.reporting import publish_bench
+
+        publish_bench(report, CONTENDERS)
+        console.print(f"published: {ui_url(api) if api else '(temporary server)'}/artifacts/key/eagergraph-bench")
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
 

@@ -5,7 +5,7 @@
 import time
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.config import PipelineConfig
@@ -16,6 +16,7 @@ from tasks.ingest import ingest
 from tasks.manifest import peak_memory_bytes, write_manifest
 from tasks.normalize import normalize
 from tasks.partitions import ingest_partition, merge_partitions, partition_files
+from tasks.crashed import mark_crashed
 from tasks.paths import RunPaths, StagedRun
 from tasks.quiet import start_tensorflow
 from tasks.reporting import publish_run_report
@@ -94,7 +95,8 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     """ingest → normalize → engineer-features → train-eager → train-graph → evaluate → predict."""
     c = config
     seconds: dict[str, float] = {}
-    with StagedRun(c.artifacts) as run:
+    with StagedRun(c.artifacts, flow_run_id=str(flow_run.get_id())) as run:
+        mark_crashed(run.crashed_flow_runs, logger=get_run_logger())
         work = str(run.work.resolve())  # absolute: Dask workers need not share this process's working directory
         raw, split, feats = data_stages(c, work, seconds)
         train_eager, train_graph, evaluate, predict = _model_stages()
@@ -110,7 +112,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                        figures={"training_curves": RunPaths.of(run.final).training_curves.name,
                                 "tensorboard": RunPaths.of(run.final).tensorboard().name})
     publish_run_report(run.final, metrics, prediction["example"])
-    return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
+    return {"run_dir": str(run.final.resolve()), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds,
             "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.config import PipelineConfig, SweepGrid
@@ -12,6 +12,7 @@ from flows.pipeline import _timed, data_stages, manifest_fields
 from flows.runners import parallel_training, task_runner
 from tasks.evaluate import evaluate
 from tasks.manifest import write_manifest
+from tasks.crashed import mark_crashed
 from tasks.paths import StagedRun
 from tasks.predict import predict
 from tasks.sweep import grid, rank_candidates, train_candidate
@@ -30,7 +31,8 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
     """ingest → normalize → engineer-features → train-candidate × N → rank-candidates → evaluate → predict."""
     c = config
     seconds: dict[str, float] = {}
-    with StagedRun(c.artifacts) as run:
+    with StagedRun(c.artifacts, flow_run_id=str(flow_run.get_id())) as run:
+        mark_crashed(run.crashed_flow_runs, logger=get_run_logger())
         work = str(run.work.resolve())
         raw, split, feats = data_stages(c, work, seconds)
         points = candidates(c, sweep)
@@ -43,7 +45,7 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
         metrics = _timed(seconds, evaluate, work)
         prediction = _timed(seconds, predict, work)
         write_manifest(run.work, **manifest_fields(c, seconds, raw, split, feats), sweep=ranking)
-    return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "ranking": ranking, "best": ranking[0],
+    return {"run_dir": str(run.final.resolve()), "flow_run_id": str(flow_run.get_id()), "ranking": ranking, "best": ranking[0],
             "metrics": metrics, "prediction": prediction["example"], "stage_seconds": seconds}
 
 

@@ -110,6 +110,7 @@ INIT_PREFIX = ".init-"  # a run directory in the instant before its owner locks 
 LATEST = "latest"  # a symlink to the last complete run
 ARTIFACTS_LOCK = ".lock"  # serializes "move into place, then point latest" across processes
 INIT_GRACE_SECONDS = 60.0  # an .init- directory lives microseconds; one this old was abandoned
+FLOW_RUN_FILE = "flow-run-id"  # in a temporary run directory: whose flow run it is, to mark it Crashed if abandoned
 
 
 def new_run_id() -> str:
@@ -161,6 +162,18 @@ def _owner_alive(directory: Path) -> bool:
     return False
 
 
+def abandoned_flow_runs(artifacts: Path) -> list[str]:
+    """Flow-run ids recorded in temporary directories whose process is dead (read before they are removed)."""
+    ids = []
+    for path in sorted(Path(artifacts).glob(f"{TMP_PREFIX}*")):
+        if path.is_dir() and not path.is_symlink() and not _owner_alive(path):
+            try:
+                ids.append((path / FLOW_RUN_FILE).read_text().strip())
+            except OSError:
+                continue
+    return [i for i in ids if i]
+
+
 def remove_abandoned(artifacts: Path) -> list[Path]:
     """Remove what killed runs left behind (SIGKILL, power loss); never a live run's directory.
 
@@ -193,8 +206,10 @@ class StagedRun:
     one was abandoned by a killed process (they remove it) or is being written by a concurrent run.
     """
 
-    def __init__(self, artifacts: Path) -> None:
+    def __init__(self, artifacts: Path, flow_run_id: str | None = None) -> None:
         self.artifacts = Path(artifacts)
+        self.flow_run_id = flow_run_id
+        self.crashed_flow_runs: list[str] = []  # flow runs of killed runs whose directories were removed
         self.run_id = new_run_id()
         self.work = self.artifacts / f"{TMP_PREFIX}{self.run_id}"
         self.final = self.artifacts / self.run_id
@@ -203,6 +218,7 @@ class StagedRun:
     def __enter__(self) -> "StagedRun":
         try:
             self.artifacts.mkdir(parents=True, exist_ok=True)
+            self.crashed_flow_runs = abandoned_flow_runs(self.artifacts)
             remove_abandoned(self.artifacts)
             fresh = self.artifacts / f"{INIT_PREFIX}{self.run_id}"
             fresh.mkdir()
@@ -211,6 +227,8 @@ class StagedRun:
                             f"({exc.strerror or exc})") from None
         self._lock = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # nobody else knows `fresh` yet: never waits
+        if self.flow_run_id:
+            (fresh / FLOW_RUN_FILE).write_text(self.flow_run_id + "\n")
         fresh.rename(self.work)  # so every `.tmp-` directory is locked from the moment it appears
         return self
 

@@ -12,8 +12,6 @@ from typing import Any
 
 MODES = ("eager", "graph")
 KEY_PREFIX = "eagergraph"
-CHART_HEIGHT = 10  # rows of the text loss chart
-CHART_WIDTH = 60  # at most this many epochs are drawn; longer trainings are sampled evenly
 
 
 def artifact_key(*parts: str) -> str:
@@ -32,43 +30,17 @@ def trace_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def loss_chart(histories: dict[str, list[dict[str, Any]]]) -> str:
-    """Training loss per epoch of both modes as a text chart (`e` eager, `g` graph, `*` both on one cell).
-
-    Text, because the Prefect UI renders markdown tables and code blocks but not `data:` URI images.
-    """
-    series = {mode: [float(e["loss"]) for e in history] for mode, history in histories.items() if history}
-    if not series:
-        return "(no training history)"
-    epochs = max(len(values) for values in series.values())
-    columns = sorted({round(i * (epochs - 1) / max(CHART_WIDTH - 1, 1)) for i in range(CHART_WIDTH)}) if epochs > CHART_WIDTH else list(range(epochs))
-    low = min(min(values) for values in series.values())
-    high = max(max(values) for values in series.values())
-    span = (high - low) or 1.0
-    grid = [[" "] * len(columns) for _ in range(CHART_HEIGHT)]
-    for mode, values in series.items():
-        mark = mode[0]
-        for x, epoch in enumerate(columns):
-            if epoch >= len(values):
-                continue
-            y = CHART_HEIGHT - 1 - round((values[epoch] - low) / span * (CHART_HEIGHT - 1))
-            grid[y][x] = mark if grid[y][x] in (" ", mark) else "*"
-    labels = [f"{high - i * span / (CHART_HEIGHT - 1):8.4f}" for i in range(CHART_HEIGHT)]
-    lines = [f"{label} |{''.join(row)}" for label, row in zip(labels, grid)]
-    lines.append(" " * 9 + "+" + "-" * len(columns))
-    lines.append(" " * 10 + f"epoch 1 .. {epochs}   (e = eager, g = graph, * = both)")
-    return "\n".join(lines)
-
-
-def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | None, run_dir: str | Path) -> str:
-    """The evaluation of both modes side by side, speedup, parity, the example prediction and the loss chart."""
+def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | None, run_dir: str | Path,
+                        charts: dict[str, str] | None = None) -> str:
+    """The evaluation of both modes side by side, speedup, parity, the example prediction, and the charts
+    (section title → markdown image) after the tables they illustrate."""
     names = [("loss", "test loss", ".4f"), ("accuracy", "test accuracy", ".4f"), ("auc", "AUC", ".4f"),
              ("precision", "precision", ".4f"), ("recall", "recall", ".4f"), ("train_seconds", "train seconds", ".3f"),
              ("trace_seconds", "tracing seconds", ".3f"), ("steady_seconds", "steady seconds", ".3f"),
              ("median_step_ms", "median step ms", ".3f")]
     modes = [mode for mode in MODES if mode in metrics]  # one mode only when the run trained one (--modes)
     headers = [mode if mode == "eager" else f"graph ({metrics.get('graph_variant') or 'graph'})" for mode in modes]
-    lines = ["# eagergraph evaluation", "", f"Run directory: `{run_dir}`", "",
+    lines = ["# eagergraph evaluation", "", f"Run directory: `{Path(run_dir).resolve()}`", "",
              "| metric | " + " | ".join(headers) + " |", "|---|" + "---:|" * len(modes)]
     for key, label, fmt in names:
         if all(metrics[mode].get(key) is not None for mode in modes):
@@ -82,8 +54,8 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
     if prediction:
         lines += ["", "## Prediction (graph model reloaded from disk)", "", "| field | value |", "|---|---|"]
         lines += [f"| {key} | {_cell(value)} |" for key, value in prediction.items()]
-    lines += ["", "## Training loss per epoch", "", "```",
-              loss_chart({mode: metrics[mode].get("history", []) for mode in MODES if mode in metrics}), "```"]
+    for title, image in (charts or {}).items():
+        lines += ["", f"## {title}", "", image]
     return "\n".join(lines) + "\n"
 
 
@@ -102,6 +74,41 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|")
 
 
+def run_charts(metrics: dict[str, Any]) -> dict[str, str]:
+    """The evaluation's charts as inline markdown images: training curves, and step times of the modes."""
+    from tasks.charts import data_uri_image, step_times_png, training_curves_png
+
+    histories = {mode: metrics[mode].get("history", []) for mode in MODES if mode in metrics}
+    return {"Training curves (train split)": data_uri_image(training_curves_png(histories, metrics.get("graph_variant")),
+                                                            "training curves"),
+            "Step time, eager vs graph": data_uri_image(step_times_png(metrics), "step times")}
+
+
+def ranking_markdown(ranking: list[dict[str, Any]]) -> str:
+    """A sweep's ranking: the chart, then the table."""
+    from tasks.charts import data_uri_image, ranking_png
+
+    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", "auc", "accuracy", "loss", "train_seconds")
+    lines = ["# eagergraph sweep ranking", "", data_uri_image(ranking_png(ranking), "sweep ranking"), "",
+             "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(_cell(r[k]) for k in keys) + " |" for r in ranking]
+    return "\n".join(lines) + "\n"
+
+
+def bench_markdown(report: dict[str, Any], contenders: tuple[str, ...]) -> str:
+    """`eagergraph bench`: the chart, then median step time (ms) per contender and size."""
+    from tasks.charts import bench_png, data_uri_image
+
+    sizes = list(report["sizes"])
+    lines = ["# eagergraph bench", "", data_uri_image(bench_png(report, contenders), "step times"), "",
+             "| contender | " + " | ".join(f"{int(rows):,} rows, ms/step" for rows in sizes) + " |",
+             "|---|" + "---:|" * len(sizes)]
+    lines += [f"| {name} | " + " | ".join(f"{report['sizes'][rows][name]['median_step_ms']:.4f}" for rows in sizes) + " |"
+              for name in contenders]
+    config = ", ".join(f"{key} {value}" for key, value in report.get("config", {}).items())
+    return "\n".join(lines + ["", f"Config: {config}"]) + "\n"
+
+
 # ---------------------------------------------------------------- thin calls into Prefect
 
 
@@ -117,7 +124,29 @@ def publish_run_report(run_dir: str | Path, metrics: dict[str, Any], prediction:
     """Markdown artifacts of the finished run: the evaluation side by side, and the run directory."""
     from prefect.artifacts import create_markdown_artifact
 
-    create_markdown_artifact(evaluation_markdown(metrics, prediction, run_dir), key=artifact_key("evaluation"),
-                             description="Eager vs graph: test metrics, speedup, parity, a prediction, the loss curve.")
+    create_markdown_artifact(evaluation_markdown(metrics, prediction, run_dir, run_charts(metrics)),
+                             key=artifact_key("evaluation"),
+                             description="Eager vs graph: test metrics, speedup, parity, a prediction, training curves "
+                                         "and step times.")
     create_markdown_artifact(run_directory_markdown(run_dir), key=artifact_key("run-directory"),
                              description="Where this run's files are.")
+
+
+def publish_ranking(ranking: list[dict[str, Any]]) -> None:
+    """Markdown artifact of a sweep's ranking, chart first."""
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(ranking_markdown(ranking), key=artifact_key("sweep-ranking-chart"),
+                             description=f"eagergraph sweep: {len(ranking)} candidates, test AUC chart and table.")
+
+
+def publish_bench(report: dict[str, Any], contenders: tuple[str, ...]) -> str:
+    """`eagergraph bench --publish`: its table and chart as a markdown artifact outside any flow run; its id."""
+    import warnings
+
+    from prefect.artifacts import create_markdown_artifact
+
+    with warnings.catch_warnings():  # outside a run on purpose: a benchmark is not a flow run
+        warnings.simplefilter("ignore", FutureWarning)
+        return str(create_markdown_artifact(bench_markdown(report, contenders), key=artifact_key("bench"),
+                                            description="eagergraph bench: median step time per contender and size."))

@@ -19,6 +19,7 @@ from tasks.common import LABEL, feature_matrix, write_json
 from tasks.evaluate import classification_metrics
 from tasks.normalize import Normalizer
 from tasks.paths import RunPaths
+from tasks.reporting import publish_ranking
 from tasks.train import InMemorySource, export_model, load_serving, open_source, save_weights, train_from
 
 RANK_BY = ("auc", "accuracy")  # higher is better, in this order; then the lower test loss, then the name
@@ -100,5 +101,6 @@ def rank_candidates(run_dir: str, results: list[dict]) -> list[dict]:
     promote_best(Path(run_dir), ranking)
     create_table_artifact(ranking_markdown_rows(ranking), key="sweep-ranking",
                           description=f"eagergraph sweep: {len(ranking)} candidates ranked by test {', '.join(RANK_BY)}")
+    publish_ranking(ranking)
     get_run_logger().info(f"best of {len(ranking)}: {ranking[0]['name']} (test auc {ranking[0]['auc']:.4f})")
     return ranking
