@@ -293,7 +293,31 @@ def serve(cron: Optional[str] = None, interval: Optional[float] = None, **option
         cfg = build_config(file, **options)
     except ConfigError as exc:
         fail(str(exc))
+    use_server(False)  # a served deployment needs a server that outlives each run
+    _zombie_automation()
     serve_pipeline(cfg, when)
+
+
+def _zombie_automation() -> None:
+    """Heartbeats on for the runs this process starts, and the automation that crashes runs whose heartbeats stop."""
+    from flows.zombies import HEARTBEAT_ENV, HEARTBEAT_SECONDS, ensure_zombie_automation, heartbeat_seconds, zombie_after
+
+    os.environ.setdefault(HEARTBEAT_ENV, str(HEARTBEAT_SECONDS))
+    from flows.terminal import reported_errors
+
+    with reported_errors(debugging()):
+        automation_id, created = ensure_zombie_automation()
+    typer.echo(f"heartbeats every {heartbeat_seconds()}s; a run silent for "
+               f"{zombie_after(heartbeat_seconds()).total_seconds():.0f}s is marked Crashed "
+               f"(automation {automation_id}{', created' if created else ''})")
+
+
+@app.command("zombie-automation")
+def zombie_automation() -> None:
+    """Create (once) the automation that marks deployment runs Crashed when their heartbeats stop; `serve` does too."""
+    prepare_environment()
+    use_server(False)
+    _zombie_automation()
 
 
 def _serve_signature() -> inspect.Signature:
