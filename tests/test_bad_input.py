@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,19 +99,19 @@ def predict(name: str, *args: str, expect: tuple[str, ...]) -> Case:
 
 CASES = [
     # files that cannot be read
-    run("missing path", "--data", "{d}/nope.csv", expect=("nope.csv: no such file or folder",), flow=True),
-    run("empty file", "--data", "{d}/empty.csv", expect=("empty.csv: the file is empty",), flow=True),
+    run("missing path", "--data", "{d}/nope.csv", expect=("nope.csv: no such file or folder",)),
+    run("empty file", "--data", "{d}/empty.csv", expect=("empty.csv: the file is empty",)),
     run("header and no rows", "--data", "{d}/header.csv", expect=("header.csv: no data rows (a header only)",), flow=True),
     run("truncated parquet", "--data", "{d}/truncated.parquet",
-        expect=("truncated.parquet: cannot read as parquet:", "magic bytes not found"), flow=True),
-    run("corrupt parquet", "--data", "{d}/corrupt.parquet", expect=("corrupt.parquet: cannot read as parquet:",), flow=True),
-    run("unsupported file type", "--data", "{d}/data.xlsx", expect=("data.xlsx: unsupported file type '.xlsx'",), flow=True),
+        expect=("truncated.parquet: cannot read as parquet:", "magic bytes not found")),
+    run("corrupt parquet", "--data", "{d}/corrupt.parquet", expect=("corrupt.parquet: cannot read as parquet:",)),
+    run("unsupported file type", "--data", "{d}/data.xlsx", expect=("data.xlsx: unsupported file type '.xlsx'",)),
     run("stray text in a numeric column", "--data", "{d}/stray.csv",
         expect=("stray.csv: cannot read as csv: In column 'a': Row #79992: CSV conversion error to double: invalid value 'oops'",),
         flow=True),
     # columns and label
     run("label column missing", "--data", "{d}/good.csv", "--label", "churn",
-        expect=("good.csv: label column 'churn' not found; columns are: a, b, name, label",), flow=True),
+        expect=("good.csv: label column 'churn' not found; columns are: a, b, name, label",)),
     run("label with three values", "--data", "{d}/three.csv",
         expect=("three.csv: label column 'label' has more than two distinct values",), flow=True),
     run("label with one class", "--data", "{d}/single.csv",
@@ -224,10 +225,37 @@ def test_the_data_stages_run_before_tensorflow_is_loaded() -> None:
 
 
 def test_debug_shows_the_traceback(inputs: Path, prefect_api: str, tmp_path: Path) -> None:
-    done = run_cli("--debug", "run", "--data", str(inputs / "nope.csv"), "--artifacts", str(tmp_path / "a"), cwd=tmp_path)
+    done = run_cli("--debug", "run", "--data", str(inputs / "three.csv"), "--artifacts", str(tmp_path / "a"), cwd=tmp_path)
     assert done.returncode == 2
     assert "Traceback" in done.stderr and "DataError" in done.stderr
-    assert done.stderr.splitlines()[-1] == f"{PREFIX}{inputs / 'nope.csv'}: no such file or folder"
+    assert done.stderr.splitlines()[-1].startswith(f"{PREFIX}{inputs / 'three.csv'}: label column 'label' has more")
+
+
+def test_input_errors_come_within_3_seconds_without_a_server(tmp_path: Path) -> None:
+    """Checked before Prefect or TensorFlow start: no server is contacted or started (none is reachable here)."""
+    _csv(tmp_path / "good.csv", {"a": [1.0, 2.0], "b": [3.0, 4.0], "label": [0, 1]})
+    (tmp_path / "model").mkdir()
+    env = {"PREFECT_API_URL": DEAD_API, "PREFECT_HOME": str(tmp_path / "home")}
+    for args, message in ((["run", "--data", "nope.csv"], "nope.csv: no such file or folder"),
+                          (["run", "--data", "good.csv", "--label", "churn"], "good.csv: label column 'churn' not found"),
+                          (["run", "--data", "good.csv", "--features", "a,zz"], "good.csv: feature column(s) not found: zz"),
+                          (["sweep", "--data", "good.csv", "--label", "y"], "good.csv: label column 'y' not found"),
+                          (["predict", "model", "--row", "1"], "model: not a SavedModel directory")):
+        started = time.monotonic()
+        done = run_cli(*args, cwd=tmp_path, env=env)
+        assert time.monotonic() - started < 3.0, args
+        assert done.returncode == 2 and done.stderr.startswith(f"{PREFIX}{message}"), done.stderr
+        assert len(done.stderr.splitlines()) == 1
+    assert not (tmp_path / "home").exists()  # no server was started for it
+
+
+def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    folder = tmp_path / "project" / "conf"
+    folder.mkdir(parents=True)
+    (folder / "run.toml").write_text('data = "../data/missing.csv"\n')
+    done = run_cli("run", "--config", str(folder / "run.toml"), cwd=tmp_path, env={"PREFECT_API_URL": DEAD_API})
+    assert done.returncode == 2
+    assert done.stderr == f"{PREFIX}{tmp_path / 'project' / 'data' / 'missing.csv'}: no such file or folder\n"
 
 
 def test_drop_invalid_drops_and_reports_the_rows(inputs: Path, prefect_api: str, tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from tasks.monitor import logged_epochs
 from tasks.paths import RunPaths
-from tasks.reporting import artifact_key, evaluation_markdown, loss_chart, trace_rows
+from tasks.charts import data_uri_image, ranking_png, step_times_png, training_curves_png
+from tasks.reporting import artifact_key, evaluation_markdown, trace_rows
 
 
 def _scalars(folder) -> dict[str, list[tuple[int, float]]]:
@@ -77,13 +78,24 @@ def _history(losses: list[float]) -> list[dict]:
     return [{"epoch": i + 1, "loss": loss, "accuracy": 0.5} for i, loss in enumerate(losses)]
 
 
-def test_loss_chart_draws_both_modes_top_to_bottom() -> None:
-    chart = loss_chart({"eager": _history([1.0, 0.5, 0.1]), "graph": _history([1.0, 0.6, 0.1])}).splitlines()
-    assert chart[0].startswith("  1.0000 |*")  # highest loss, first epoch, both modes
-    assert chart[9].startswith("  0.1000 |  *")  # lowest loss, last epoch
-    assert any("e" in line.split("|")[1] for line in chart[:10]) and any("g" in line.split("|")[1] for line in chart[:10])
-    wide = loss_chart({"eager": _history([1.0 / (i + 1) for i in range(500)])}).splitlines()
-    assert max(len(line) for line in wide) <= 10 + 60 + 50  # sampled to the chart's width
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _size(png: bytes) -> tuple[int, int]:
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_charts_are_small_pngs() -> None:
+    metrics = {"eager": {"median_step_ms": 50.0, "train_seconds": 6.0, "trace_seconds": 0.0, "steady_seconds": 6.0},
+               "graph": {"median_step_ms": 0.3, "train_seconds": 1.0, "trace_seconds": 0.8, "steady_seconds": 0.2},
+               "graph_variant": "fused"}
+    ranking = [{"name": f"c{i}", "auc": 0.9 - i / 100} for i in range(3)]
+    for png in (training_curves_png({"eager": _history([1.0, 0.5, 0.1]), "graph": _history([1.0, 0.6, 0.1])}, "fused"),
+                step_times_png(metrics), ranking_png(ranking)):
+        assert png.startswith(PNG) and 2_000 < len(png) < 80_000  # tens of kB: fine inside an artifact
+        width, height = _size(png)
+        assert 300 <= width <= 700 and 100 <= height <= 400
+    assert data_uri_image(PNG, "x") == "![x](data:image/png;base64,iVBORw0KGgo=)"
 
 
 def test_evaluation_markdown_puts_modes_side_by_side() -> None:
@@ -91,9 +103,10 @@ def test_evaluation_markdown_puts_modes_side_by_side() -> None:
             "history": _history([0.5, 0.2])}
     text = evaluation_markdown({"eager": mode, "graph": {**mode, "train_seconds": 0.5}, "speedup": 6.0,
                                 "parity_max_abs_diff": 1e-7, "graph_variant": "fused"},
-                               {"probability": [0.25], "predicted": 1}, "/runs/x")
+                               {"probability": [0.25], "predicted": 1}, "/runs/x", {"Curves": "![curves](data:...)"})
     assert "| metric | eager | graph (fused) |" in text
     assert "| train seconds | 3.000 | 0.500 |" in text
     assert "| speedup (tracing included) | 6.00x |" in text
-    assert "| probability | 0.25 |" in text and "```" in text and "/runs/x" in text
+    assert "| probability | 0.25 |" in text and "/runs/x" in text
+    assert text.index("| metric |") < text.index("## Curves\n\n![curves](data:...)")
     assert trace_rows(_history([0.5]))[0] == {"epoch": 1, "loss": 0.5, "accuracy": 0.5}

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from conftest import EAGERGRAPH, ROOT, free_port, start_prefect_server, stop, wait_healthy
+from flows.local_server import RECORD_NAME
 from tasks.paths import RunPaths, completed_runs
 
 
@@ -107,7 +108,23 @@ def test_eagergraph_server_serves_api_and_ui_on_its_port(tmp_path: Path) -> None
         # The UI in the browser asks this for its API; it must be this port, not the default 4200.
         assert httpx.get(f"http://127.0.0.1:{port}/ui-settings").json()["api_url"] == f"http://127.0.0.1:{port}/api"
         assert (tmp_path / "home").is_dir()  # the PREFECT_HOME it was given, as `eagergraph run` uses
+        record = json.loads((tmp_path / "home" / RECORD_NAME).read_text())  # so `eagergraph run` finds it
+        assert record["url"] == f"http://127.0.0.1:{port}/api"
+        server_pid = record["pid"]
+        server.send_signal(signal.SIGTERM)  # to `eagergraph server` alone, as systemd or `docker stop` would
+        assert server.wait(timeout=40) == 0
+        assert not _alive(server_pid)  # the real Prefect server went with it
+        assert not (tmp_path / "home" / RECORD_NAME).exists()
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
     finally:
         _stop_group(server)
     assert server.returncode is not None
-    assert f"export PREFECT_API_URL=http://127.0.0.1:{port}/api" in log.read_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
