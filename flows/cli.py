@@ -95,7 +95,7 @@ def run(
     dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.  [default: 2]")] = None,
     refresh: Annotated[Optional[bool], typer.Option("--refresh", help="Recompute ingest, normalize and engineer-features even when cached.  [default: off]")] = None,
     drop_invalid: Annotated[Optional[bool], typer.Option("--drop-invalid", help="Drop rows with missing, NaN or infinite values (default: refuse them).", show_default=False)] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options; its paths are relative to it (default: none).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.  [default: off]")] = False,
     ephemeral: Annotated[bool, typer.Option("--ephemeral", help=EPHEMERAL_HELP)] = False,
 ) -> None:
@@ -350,7 +350,7 @@ def sweep(
     runner: Annotated[Optional[str], typer.Option("--runner", help="threads (one candidate at a time) or dask (in parallel).  [default: threads]")] = None,
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Existing Dask scheduler tcp://HOST:PORT (default: a local cluster).")] = None,
     dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.  [default: 2]")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any run option.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any run option; its paths are relative to it (default: none).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, ranking, best, metrics.  [default: off]")] = False,
     ephemeral: Annotated[bool, typer.Option("--ephemeral", help=EPHEMERAL_HELP)] = False,
 ) -> None:

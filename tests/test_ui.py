@@ -7,16 +7,22 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
+from conftest import run_cli
 from test_flow import STAGES
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/system-deps installs it); Playwright downloads nothing
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-results"  # ignored by git; CI keeps it as an artifact
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "evaluation-artifact.png"  # the README shows it
 
 
-def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(default_run: dict, prefect_api: str) -> None:
-    page_url = f"{prefect_api.removesuffix('/api')}/runs/flow-run/{default_run['flow_run_id']}"
+def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(prefect_api: str, tmp_path: Path) -> None:
+    done = run_cli("run", "--artifacts", str(tmp_path / "artifacts"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = re.search(r"^flow run: (http\S+)$", done.stdout, re.M)  # the link every run ends with
+    assert printed and printed.group(1).startswith(prefect_api.removesuffix("/api")), done.stdout[-2000:]
+    page_url = printed.group(1)
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -38,7 +44,13 @@ def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(default_run: dic
 
             page.get_by_text("eagergraph-evaluation").first.click()  # the artifact's page renders the markdown
             expect(page.get_by_text("speedup (tracing included)").first).to_be_visible(timeout=30_000)
+            for alt in ("training curves", "step times"):  # inline data: PNGs, decoded by the browser
+                image = page.locator(f'img[alt="{alt}"]').first
+                expect(image).to_be_visible(timeout=30_000)
+                page.wait_for_function("img => img.complete", arg=image.element_handle(), timeout=30_000)
+                assert image.evaluate("img => img.naturalWidth") > 300, alt
             page.screenshot(path=str(SCREENSHOTS / "evaluation-artifact.png"), full_page=True)
+            page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
         finally:
             browser.close()
     assert (SCREENSHOTS / "flow-run-task-runs.png").stat().st_size > 10_000
