@@ -50,7 +50,9 @@ def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(prefect_api: str
                 page.wait_for_function("img => img.complete", arg=image.element_handle(), timeout=30_000)
                 assert image.evaluate("img => img.naturalWidth") > 300, alt
             page.screenshot(path=str(SCREENSHOTS / "evaluation-artifact.png"), full_page=True)
-            page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
+            page.set_viewport_size({"width": 1200, "height": 2300})  # the UI scrolls inside: a tall window shows all
+            page.locator('img[alt="step times"]').first.scroll_into_view_if_needed()
+            page.screenshot(path=str(DOCS_SCREENSHOT))
         finally:
             browser.close()
     assert (SCREENSHOTS / "flow-run-task-runs.png").stat().st_size > 10_000
