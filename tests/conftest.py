@@ -93,3 +93,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run the installed `eagergraph` command as a user would."""
     return subprocess.run([EAGERGRAPH, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
                           text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_background_server_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Whatever test started a background server (`eagergraph run` without PREFECT_API_URL), the session stops it:
+    every home the tests give is under the session's temporary folder, so its record is found there."""
+    yield
+    from flows.local_server import RECORD_NAME, stop_server
+
+    for record in tmp_path_factory.getbasetemp().rglob(RECORD_NAME):
+        stop_server(record.parent)
