@@ -108,6 +108,9 @@ def test_eagergraph_server_serves_api_and_ui_on_its_port(tmp_path: Path) -> None
         # The UI in the browser asks this for its API; it must be this port, not the default 4200.
         assert httpx.get(f"http://127.0.0.1:{port}/ui-settings").json()["api_url"] == f"http://127.0.0.1:{port}/api"
         assert (tmp_path / "home").is_dir()  # the PREFECT_HOME it was given, as `eagergraph run` uses
+        deadline = time.monotonic() + 15  # written once `eagergraph server` sees its server answer (polled every 1 s)
+        while not (tmp_path / "home" / RECORD_NAME).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
         record = json.loads((tmp_path / "home" / RECORD_NAME).read_text())  # so `eagergraph run` finds it
         assert record["url"] == f"http://127.0.0.1:{port}/api"
         server_pid = record["pid"]
