@@ -1,24 +1,25 @@
-"""The training flow: seven tasks wired in order; all logic lives in tasks/."""
+"""The training flow: seven tasks wired in order; the stages live in tasks/, their logic in the eagergraph package."""
 
 # No `from __future__ import annotations` here: a deployment loads this file by its entrypoint, and Prefect
 # validates the parameters against the real PipelineConfig class, which a string annotation would hide.
 import time
 from typing import Any
 
+from eagergraph.tasks.features import engineer_features
+from eagergraph.tasks.ingest import ingest
+from eagergraph.tasks.normalize import normalize
+from eagergraph.tasks.partitions import ingest_partition, merge_partitions
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flows.config import PipelineConfig
-from flows.runners import task_runner
-from tasks.caching import cached
-from tasks.features import engineer_features
-from tasks.ingest import ingest
-from tasks.manifest import peak_memory_bytes, write_manifest
-from tasks.normalize import normalize
-from tasks.partitions import ingest_partition, merge_partitions, partition_files
-from tasks.paths import RunPaths, StagedRun
-from tasks.quiet import start_tensorflow
-from tasks.reporting import publish_run_report
+from eagergraph.cli.quiet import start_tensorflow
+from eagergraph.config import PipelineConfig
+from eagergraph.data.partitions import partition_files
+from eagergraph.orchestration.caching import cached
+from eagergraph.orchestration.runners import task_runner
+from eagergraph.reporting.artifacts import publish_run_report
+from eagergraph.rundir.manifest import peak_memory_bytes, write_manifest
+from eagergraph.rundir.paths import RunPaths, StagedRun
 
 FLOW_NAME = "eagergraph-training"
 
@@ -27,9 +28,9 @@ def _model_stages() -> tuple[Any, Any, Any, Any]:
     """The TensorFlow stages, imported once the data stages have passed: bad data fails in seconds, before
     TensorFlow's start-up (whose native notices are kept off stderr unless debugging)."""
     start_tensorflow()
-    from tasks.evaluate import evaluate
-    from tasks.predict import predict
-    from tasks.train import train_eager, train_graph
+    from eagergraph.tasks.evaluate import evaluate
+    from eagergraph.tasks.predict import predict
+    from eagergraph.tasks.train import train_eager, train_graph
 
     return train_eager, train_graph, evaluate, predict
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from eagergraph.flows.pipeline import _timed, data_stages, manifest_fields
+from eagergraph.tasks.evaluate import evaluate
+from eagergraph.tasks.predict import predict
+from eagergraph.tasks.sweep import rank_candidates, train_candidate
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flows.config import PipelineConfig, SweepGrid
-from flows.pipeline import _timed, data_stages, manifest_fields
-from flows.runners import parallel_training, task_runner
-from tasks.evaluate import evaluate
-from tasks.manifest import write_manifest
-from tasks.paths import StagedRun
-from tasks.predict import predict
-from tasks.sweep import grid, rank_candidates, train_candidate
+from eagergraph.config import PipelineConfig, SweepGrid
+from eagergraph.core.sweep import grid
+from eagergraph.orchestration.runners import parallel_training, task_runner
+from eagergraph.rundir.manifest import write_manifest
+from eagergraph.rundir.paths import StagedRun
 
 FLOW_NAME = "eagergraph-sweep"
 

@@ -82,8 +82,9 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def default_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One run of the default pipeline (synthetic data, default config) shared by the flow tests."""
-    from flows.config import PipelineConfig
-    from flows.pipeline import training_pipeline
+    from eagergraph.flows.pipeline import training_pipeline
+
+    from eagergraph.config import PipelineConfig
 
     artifacts = tmp_path_factory.mktemp("artifacts")
     return training_pipeline(PipelineConfig(artifacts=artifacts))

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import ROOT, run_cli
-from tasks.paths import TMP_PREFIX, completed_runs
+from eagergraph.rundir.paths import TMP_PREFIX, completed_runs
 
 PREFIX = "eagergraph: error: "
 DEAD_API = "http://127.0.0.1:9/api"  # nothing listens there: errors found before Prefect is contacted still read well
@@ -218,7 +218,7 @@ def test_bad_input_gives_one_line_and_status_2(case: Case, inputs: Path, default
 
 def test_the_data_stages_run_before_tensorflow_is_loaded() -> None:
     """Bad data fails within seconds: neither the CLI nor the flow module imports TensorFlow up front."""
-    probe = "import sys, flows.cli, flows.pipeline, tasks.predict; print('tensorflow' in sys.modules)"
+    probe = "import sys, eagergraph.cli.app, eagergraph.flows.pipeline, eagergraph.tasks.predict; print('tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.stdout.strip() == "False", done.stderr
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from flows.bench import CONTENDERS
+from eagergraph.bench.steps import CONTENDERS
 
 
 def test_bench_json_and_chart(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from tasks.caching import content_digest, relocate
-from tasks.paths import RunPaths
+from eagergraph.orchestration.caching import content_digest, relocate
+from eagergraph.rundir.paths import RunPaths
 
 CACHED = ["ingest", "normalize", "engineer-features"]
 # Large enough for the data stages to take measurable time, one short epoch so training stays cheap.
@@ -21,8 +21,9 @@ SETTINGS = dict(rows=200_000, epochs=1, batch_size=4096)
 
 
 def _run(artifacts: Path, **overrides) -> dict:
-    from flows.config import PipelineConfig
-    from flows.pipeline import training_pipeline
+    from eagergraph.flows.pipeline import training_pipeline
+
+    from eagergraph.config import PipelineConfig
 
     return training_pipeline(PipelineConfig(artifacts=artifacts, **{**SETTINGS, **overrides}))
 
@@ -116,14 +117,14 @@ def test_relocate_reroots_paths_of_a_cached_result() -> None:
 
 
 def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str, tmp_path: Path, monkeypatch) -> None:
+    import eagergraph.tasks.ingest as ingest_task
+    from eagergraph.tasks.ingest import ingest
     from prefect import flow
 
-    import tasks.ingest
-    from tasks.common import DataError
-    from tasks.ingest import ingest
+    from eagergraph.data.io import DataError
 
     calls: list[str] = []
-    real = tasks.ingest.ingest_to
+    real = ingest_task.ingest_to
 
     def flaky(out: Path, *args, **kwargs) -> dict:
         calls.append("call")
@@ -131,7 +132,7 @@ def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str,
             raise OSError("stale file handle")  # transient: the second attempt succeeds
         return real(out, *args, **kwargs)
 
-    monkeypatch.setattr(tasks.ingest, "ingest_to", flaky)
+    monkeypatch.setattr(ingest_task, "ingest_to", flaky)
 
     @flow
     def ingest_once(run_dir: str, retries: int) -> dict:
@@ -147,7 +148,7 @@ def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str,
         raise DataError("data.csv: label column 'label' not found")
 
     calls.clear()
-    monkeypatch.setattr(tasks.ingest, "ingest_to", bad_data)
+    monkeypatch.setattr(ingest_task, "ingest_to", bad_data)
     with pytest.raises(DataError):
         ingest_once(str(run_dir), 2)
     assert calls == ["call"]  # bad data is not retried

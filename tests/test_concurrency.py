@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import EAGERGRAPH
-from tasks.paths import LATEST, TMP_PREFIX, completed_runs
+from eagergraph.rundir.paths import LATEST, TMP_PREFIX, completed_runs
 
 RUNS = 4
 TIMINGS = {"train_seconds", "trace_seconds", "steady_seconds", "median_step_ms", "speedup", "steady_speedup",

@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flows.config import PipelineConfig, SweepGrid
+from eagergraph.config import PipelineConfig, SweepGrid
 
 GRID = SweepGrid(learning_rates=[0.01, 0.05], hidden=[4, 8])  # four candidates, tiny on purpose: two shared cores
 
 
 def test_sweep_on_dask_equals_sequential_sweep(prefect_api: str, tmp_path: Path) -> None:
-    from flows.sweep import run_sweep
-    from tasks.common import read_json
-    from tasks.paths import RunPaths
+    from eagergraph.flows.sweep import run_sweep
+
+    from eagergraph.data.io import read_json
+    from eagergraph.rundir.paths import RunPaths
 
     base = dict(rows=400, epochs=1, batch_size=32, graph_variant="step")
     sequential = run_sweep(PipelineConfig(artifacts=tmp_path / "threads", **base), GRID)
@@ -45,8 +46,7 @@ def test_sweep_on_dask_equals_sequential_sweep(prefect_api: str, tmp_path: Path)
 
 def test_sweep_ranking_published_as_table_artifact(prefect_api: str, tmp_path: Path) -> None:
     import httpx
-
-    from flows.sweep import run_sweep
+    from eagergraph.flows.sweep import run_sweep
 
     result = run_sweep(PipelineConfig(rows=300, epochs=1, artifacts=tmp_path), SweepGrid(hidden=[4, 8]))
     artifacts = httpx.post(f"{prefect_api}/artifacts/filter",
@@ -60,7 +60,7 @@ def _partitions(folder: Path, sizes: tuple[int, ...] = (250, 180, 220)) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tasks.ingest import synthetic_batches
+    from eagergraph.data.ingest import synthetic_batches
 
     folder.mkdir()
     table = pa.Table.from_batches(list(synthetic_batches(sum(sizes), 4, seed=9)))
@@ -75,11 +75,11 @@ def _partitions(folder: Path, sizes: tuple[int, ...] = (250, 180, 220)) -> Path:
 def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_path: Path) -> None:
     import pyarrow.parquet as pq
     from distributed import LocalCluster
+    from eagergraph.flows.pipeline import run_pipeline
 
-    from flows.pipeline import run_pipeline
-    from tasks.common import read_json
-    from tasks.partitions import partition_split
-    from tasks.paths import RunPaths
+    from eagergraph.data.io import read_json
+    from eagergraph.data.partitions import partition_split
+    from eagergraph.rundir.paths import RunPaths
 
     data = _partitions(tmp_path / "table")
     base = dict(data=data, label="churned", epochs=1, batch_size=32, artifacts=tmp_path / "runs")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from conftest import EAGERGRAPH, run_cli
-from tasks.paths import LATEST, TMP_PREFIX, completed_runs
+from eagergraph.rundir.paths import LATEST, TMP_PREFIX, completed_runs
 
 LONG_RUN = ("run", "--rows", "400", "--epochs", "2000")  # eager training for minutes: time to interrupt it
 SHORT_RUN = ("run", "--rows", "200", "--epochs", "1")

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 
-from tasks.paths import RunPaths
+from eagergraph.rundir.paths import RunPaths
 
 STAGES = ["ingest", "normalize", "engineer-features", "train-eager", "train-graph", "evaluate", "predict"]
 

@@ -7,9 +7,14 @@ import json
 import httpx
 import pytest
 
-from tasks.monitor import logged_epochs
-from tasks.paths import RunPaths
-from tasks.reporting import artifact_key, evaluation_markdown, loss_chart, trace_rows
+from eagergraph.reporting.artifacts import (
+    artifact_key,
+    evaluation_markdown,
+    loss_chart,
+    trace_rows,
+)
+from eagergraph.reporting.monitor import logged_epochs
+from eagergraph.rundir.paths import RunPaths
 
 
 def _scalars(folder) -> dict[str, list[tuple[int, float]]]:

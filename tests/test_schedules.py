@@ -14,8 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import EAGERGRAPH, ROOT, free_port, start_prefect_server, stop, wait_healthy
-from tasks.paths import RunPaths, completed_runs
+from conftest import (
+    EAGERGRAPH,
+    ROOT,
+    free_port,
+    start_prefect_server,
+    stop,
+    wait_healthy,
+)
+from eagergraph.rundir.paths import RunPaths, completed_runs
 
 
 @pytest.fixture(scope="module")

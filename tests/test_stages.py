@@ -10,11 +10,16 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.common import LABEL, DataError
-from tasks.features import add_squares, engineer_to, feature_names
-from tasks.ingest import ingest_to, synthetic_batches
-from tasks.normalize import Normalizer, RunningMoments, normalize_to, stratified_test_mask
-from tasks.paths import RunPaths
+from eagergraph.data.features import add_squares, engineer_to, feature_names
+from eagergraph.data.ingest import ingest_to, synthetic_batches
+from eagergraph.data.io import LABEL, DataError
+from eagergraph.data.normalize import (
+    Normalizer,
+    RunningMoments,
+    normalize_to,
+    stratified_test_mask,
+)
+from eagergraph.rundir.paths import RunPaths
 
 
 def _write_csv(path: Path, columns: dict[str, list]) -> Path:

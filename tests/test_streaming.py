@@ -9,8 +9,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.common import LABEL
-from tasks.train import InMemorySource, ParquetSource, open_source, train_from
+from eagergraph.core.training import (
+    InMemorySource,
+    ParquetSource,
+    open_source,
+    train_from,
+)
+from eagergraph.data.io import LABEL
 
 
 def _features_file(path: Path, rows: int = 300, n: int = 4, row_group: int = 70) -> Path:
@@ -66,10 +71,11 @@ def test_bounded_eager_stops_and_extrapolates(tmp_path: Path) -> None:
 
 
 def test_flow_streams_training_and_bounds_eager(prefect_api: str, tmp_path: Path) -> None:
-    from flows.config import PipelineConfig
-    from flows.pipeline import training_pipeline
-    from tasks.common import read_json
-    from tasks.paths import RunPaths
+    from eagergraph.flows.pipeline import training_pipeline
+
+    from eagergraph.config import PipelineConfig
+    from eagergraph.data.io import read_json
+    from eagergraph.rundir.paths import RunPaths
 
     config = PipelineConfig(rows=2000, epochs=2, batch_size=64, in_memory_rows=0, eager_max_steps=5, artifacts=tmp_path)
     result = training_pipeline(config)
@@ -90,7 +96,7 @@ def test_cli_trains_one_mode_only(prefect_api: str, tmp_path: Path) -> None:
     import json
 
     from conftest import run_cli
-    from tasks.paths import RunPaths
+    from eagergraph.rundir.paths import RunPaths
 
     done = run_cli("run", "--rows", "500", "--epochs", "1", "--modes", "graph", "--artifacts", str(tmp_path), "--json")
     assert done.returncode == 0, done.stderr

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tasks.train import VARIANTS, build_model, epoch_order, train
+from eagergraph.core.training import VARIANTS, build_model, epoch_order, train
 
 
 def _data(rows: int = 200, n: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from flows.terminal import DEBUG_ENV, EXIT_BAD_INPUT, PREFIX, debugging, fail  # noqa: F401  (fail: for every command)
+from eagergraph.cli.terminal import DEBUG_ENV, EXIT_BAD_INPUT, PREFIX, debugging, fail  # noqa: F401  (fail: for every command)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train one Keras model in eager and in graph execution, and compare them.")
@@ -65,7 +65,7 @@ def run(
 ) -> None:
     """Run the whole pipeline once and print the training trace, the evaluation and a prediction."""
     prepare_environment()
-    from flows.config import ConfigError, build_config
+    from eagergraph.config import ConfigError, build_config
 
     try:
         cfg = build_config(config, data=data, label=label, features=_csv(features), rows=rows, n_features=n_features,
@@ -75,15 +75,15 @@ def run(
                            dask_address=dask_address, dask_workers=dask_workers, refresh=refresh, drop_invalid=drop_invalid)
     except ConfigError as exc:
         fail(str(exc))  # before Prefect or TensorFlow is even imported
-    from flows.terminal import quiet_expected_tracebacks, reported_errors
+    from eagergraph.cli.terminal import quiet_expected_tracebacks, reported_errors
 
     with reported_errors(debugging()):
-        from flows.pipeline import run_pipeline
+        from eagergraph.flows.pipeline import run_pipeline
 
         if not debugging():
             quiet_expected_tracebacks()
         result = run_pipeline(cfg)
-    from flows.report import print_run
+    from eagergraph.reporting.terminal import print_run
 
     print_run(result)
     if as_json:
@@ -103,10 +103,10 @@ def predict(
         fail("give exactly one of --input FILE or --row v1,v2,...")
     if row is not None and output is not None:
         fail("--output goes with --input FILE; --row prints its prediction")
-    from flows.terminal import reported_errors
+    from eagergraph.cli.terminal import reported_errors
 
     with reported_errors(debugging()):
-        from tasks.predict import predict_file, predict_row
+        from eagergraph.core.prediction import predict_file, predict_row
 
         if row is not None:
             typer.echo(json.dumps(predict_row(model, row)))
@@ -133,7 +133,7 @@ def bench(
     prepare_environment()
     from rich.console import Console
 
-    from flows.bench import plot, render, run_bench
+    from eagergraph.bench.steps import plot, render, run_bench
 
     try:
         sizes = [int(part) for part in rows.split(",") if part.strip()]
@@ -158,7 +158,7 @@ def server(
 ) -> None:
     """Start the Prefect server (API and UI) over the same PREFECT_HOME as `run`, until Ctrl-C."""
     prepare_environment()
-    from flows.server import run_server
+    from eagergraph.orchestration.server import run_server
 
     raise typer.Exit(run_server(host, port))
 
@@ -166,8 +166,8 @@ def server(
 def serve(cron: Optional[str] = None, interval: Optional[float] = None, **options: object) -> None:
     """Serve the pipeline as a deployment on a schedule (cron or interval), with the run options as its parameters."""
     prepare_environment()
-    from flows.config import ConfigError, build_config
-    from flows.server import schedule, serve_pipeline
+    from eagergraph.config import ConfigError, build_config
+    from eagergraph.orchestration.server import schedule, serve_pipeline
 
     try:
         when = schedule(cron, interval)
@@ -218,7 +218,7 @@ def sweep(
 ) -> None:
     """Train a grid of graph-mode models, rank them by test metrics and export the best like a normal run."""
     prepare_environment()
-    from flows.config import ConfigError, build_config, build_sweep_grid
+    from eagergraph.config import ConfigError, build_config, build_sweep_grid
 
     try:
         cfg = build_config(config, data=data, label=label, rows=rows, epochs=epochs, seed=seed, artifacts=artifacts,
@@ -228,15 +228,15 @@ def sweep(
                                 variants=_csv(variants))
     except ConfigError as exc:
         fail(str(exc))
-    from flows.terminal import quiet_expected_tracebacks, reported_errors
+    from eagergraph.cli.terminal import quiet_expected_tracebacks, reported_errors
 
     with reported_errors(debugging()):
-        from flows.sweep import run_sweep
+        from eagergraph.flows.sweep import run_sweep
 
         if not debugging():
             quiet_expected_tracebacks()
         result = run_sweep(cfg, grid)
-    from flows.report import print_sweep
+    from eagergraph.reporting.terminal import print_sweep
 
     print_sweep(result)
     if as_json:
@@ -244,7 +244,7 @@ def sweep(
 
 
 def _numbers(value: Optional[str], kind: type, option: str) -> Optional[list]:
-    from flows.config import ConfigError
+    from eagergraph.config import ConfigError
 
     try:
         return [kind(part) for part in _csv(value)] if value else None
@@ -266,9 +266,10 @@ def bench_data(
         fail(f"--rows: {rows!r} is not a comma-separated list of integers")
     if not sizes or min(sizes) < 10 or n_features < 1:
         fail("--rows needs sizes of at least 10 rows and --n-features at least 1")
-    from flows.report import data_bench_table
     from rich.console import Console
-    from tasks.databench import bench_size
+
+    from eagergraph.bench.data import bench_size
+    from eagergraph.reporting.terminal import data_bench_table
 
     results = [bench_size(size, n_features) for size in sizes]
     Console().print(data_bench_table(results))

@@ -65,7 +65,7 @@ def schedule(cron: str | None, interval: float | None) -> dict[str, Any]:
 
 def serve_pipeline(config: Any, when: dict[str, Any], name: str = DEPLOYMENT_NAME) -> None:
     """Serve the training flow as a deployment with this schedule, the config as its parameters, until stopped."""
-    from flows.pipeline import training_pipeline
+    from eagergraph.flows.pipeline import training_pipeline
 
     # Scheduled runs execute in child processes; absolute paths keep them independent of a working directory.
     config = config.model_copy(update={"artifacts": config.artifacts.resolve(),

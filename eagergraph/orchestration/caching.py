@@ -15,6 +15,7 @@ to another run (which may be gone). So:
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import shutil
@@ -28,9 +29,10 @@ from typing import Any
 from prefect.cache_policies import CachePolicy
 from prefect.utilities.hashing import hash_objects
 
-from tasks.manifest import sha256
-from tasks.paths import RunPaths, cache_object
+from eagergraph.rundir.manifest import sha256
+from eagergraph.rundir.paths import RunPaths, cache_object
 
+DATA_LOGIC = "eagergraph.data"  # the package that holds the data stages' plain logic
 FILES = "files"  # result key: {path relative to the run directory: sha256}
 RUN_DIR = "run_dir"  # result key: the run directory the stage computed in (re-rooted on a cache hit)
 
@@ -44,8 +46,15 @@ def content_digest(path: Path) -> list[tuple[str, str]]:
 
 
 def module_source_digest(module_name: str) -> str | None:
-    """Hash of a module's source: a change to a stage's logic (not only its task wrapper) invalidates its cache."""
+    """Hash of a module's source: a change to a stage's task wrapper invalidates its cache."""
     return hash_objects(inspect.getsource(sys.modules[module_name]))
+
+
+def package_source_digest(package: str = DATA_LOGIC) -> str | None:
+    """Hash of every module's source in the data-logic package: a change to any stage's logic (or the I/O the
+    stages share) invalidates the cached data stages."""
+    folder = Path(importlib.import_module(package).__file__).parent
+    return hash_objects([p.read_text() for p in sorted(folder.glob("*.py"))])
 
 
 @dataclass
@@ -61,7 +70,7 @@ class StageCache(CachePolicy):
             "store": str(run_dir.parent.resolve()),
             "files": [content_digest(p) for p in (self.input_files(inputs) if self.input_files else [])],
             "parameters": {k: v for k, v in inputs.items() if k != RUN_DIR and k not in self.exclude},
-            "source": [module_source_digest(task_ctx.task.fn.__module__), module_source_digest("tasks.common")],
+            "source": [module_source_digest(task_ctx.task.fn.__module__), package_source_digest()],
         }, raise_on_failure=True)
 
 
@@ -172,7 +181,7 @@ def normalized_inputs(inputs: dict[str, Any]) -> list[Path]:
 
 def is_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry condition: an OSError while reading is worth retrying; bad data (DataError) never is."""
-    from tasks.common import DataError
+    from eagergraph.data.io import DataError
 
     error = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
     return isinstance(error, OSError) and not isinstance(error, DataError)

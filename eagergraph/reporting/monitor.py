@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tasks.common import read_json
-from tasks.paths import RunPaths
+from eagergraph.data.io import read_json
+from eagergraph.rundir.paths import RunPaths
 
 MAX_EPOCH_LINES = 20  # per training: a 1000-epoch run logs every 50th epoch, not 1000 lines
 PROGRESS_EVERY_SECONDS = 2.0  # progress artifact updates cost an API call; short epochs share one

@@ -13,11 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tasks.features import engineer_to
-from tasks.ingest import ingest_to
-from tasks.manifest import peak_memory_bytes
-from tasks.normalize import normalize_to
-from tasks.paths import RunPaths
+from eagergraph.data.features import engineer_to
+from eagergraph.data.ingest import ingest_to
+from eagergraph.data.normalize import normalize_to
+from eagergraph.rundir.manifest import peak_memory_bytes
+from eagergraph.rundir.paths import RunPaths
 
 STAGES = ("ingest", "normalize", "engineer-features")
 
@@ -38,7 +38,7 @@ def measure_stages(rows: int, n_features: int, seed: int, run_dir: Path) -> dict
 def bench_size(rows: int, n_features: int = 10, seed: int = 42) -> dict:
     """One size in a fresh interpreter and a temporary folder (removed afterwards)."""
     with tempfile.TemporaryDirectory(prefix="eagergraph-bench-") as folder:
-        done = subprocess.run([sys.executable, "-m", "tasks.databench", str(rows), str(n_features), str(seed), folder],
+        done = subprocess.run([sys.executable, "-m", "eagergraph.bench.data", str(rows), str(n_features), str(seed), folder],
                               capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -45,8 +45,8 @@ def training_matrix(rows: int, n_features: int, seed: int) -> tuple[np.ndarray, 
     """The pipeline's synthetic data, standardized and squared as stages 2–3 do, all rows used for training."""
     import pyarrow as pa
 
-    from tasks.common import LABEL, feature_matrix
-    from tasks.ingest import synthetic_batches
+    from eagergraph.data.ingest import synthetic_batches
+    from eagergraph.data.io import LABEL, feature_matrix
 
     table = pa.Table.from_batches(list(synthetic_batches(rows, n_features, seed)))
     raw = feature_matrix(table, [f"x{i}" for i in range(n_features)])
@@ -67,7 +67,7 @@ def _from_epochs(name: str, epoch_seconds: list[float], total: float, epochs: in
 def time_ours(name: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int,
               learning_rate: float, seed: int, eager_max_steps: int) -> Timing:
     """Eager or one graph variant through the pipeline's own `train`."""
-    from tasks.train import train
+    from eagergraph.core.training import train
 
     steps = -(-len(x) // batch_size)
     if name == "eager" and steps * epochs > eager_max_steps:
@@ -88,7 +88,7 @@ def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, h
     """The peer a user would pick instead: `model.compile(...)` + `model.fit`, same model, optimizer and seed."""
     import keras
 
-    from tasks.train import build_model
+    from eagergraph.core.training import build_model
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:

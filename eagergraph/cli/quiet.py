@@ -49,7 +49,7 @@ def start_tensorflow() -> None:
     with native_stderr_silenced():
         import tensorflow as tf
 
-        from tasks.train import configure_threads
+        from eagergraph.core.training import configure_threads
 
         configure_threads()  # before the runtime starts, or TensorFlow ignores it
         tf.config.list_physical_devices()

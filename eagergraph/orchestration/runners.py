@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.config import PipelineConfig
+from eagergraph.config import PipelineConfig
 
 
 def task_runner(config: PipelineConfig) -> Any:

@@ -17,7 +17,7 @@ from types import FrameType
 
 import typer
 
-from tasks.quiet import DEBUG_ENV, debugging  # noqa: F401  (re-exported for the CLI)
+from eagergraph.cli.quiet import DEBUG_ENV, debugging  # noqa: F401  (re-exported for the CLI)
 
 EXIT_BAD_INPUT = 2
 PREFIX = "eagergraph: error: "
@@ -25,8 +25,8 @@ PREFIX = "eagergraph: error: "
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions whose message is meant for the user: bad data and bad configuration."""
-    from flows.config import ConfigError
-    from tasks.common import DataError
+    from eagergraph.config import ConfigError
+    from eagergraph.data.io import DataError
 
     return (DataError, ConfigError)
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.common import DataError
+from eagergraph.data.io import DataError
 
 
 @dataclass(frozen=True)

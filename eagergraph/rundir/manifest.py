@@ -9,8 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tasks.common import write_json
-from tasks.paths import RunPaths
+from eagergraph.data.io import write_json
+from eagergraph.rundir.paths import RunPaths
 
 PACKAGES = ("eagergraph", "tensorflow", "keras", "numpy", "pyarrow", "prefect", "pydantic")
 
