@@ -12,7 +12,7 @@ from test_flow import STAGES
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/system-deps installs it); Playwright downloads nothing
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-results"  # ignored by git; CI keeps it as an artifact
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"  # ignored by git; CI keeps it as an artifact
 
 
 def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(default_run: dict, prefect_api: str) -> None:
