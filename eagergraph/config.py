@@ -9,13 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from eagergraph.errors import ConfigError  # noqa: F401  (raised by build_config)
+
 GraphVariant = Literal["step", "fused", "xla"]
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]
-
-
-class ConfigError(ValueError):
-    """A configuration value or file that cannot be used; the message is one line for the user."""
 
 
 class PipelineConfig(BaseModel):

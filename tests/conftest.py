@@ -82,9 +82,8 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def default_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One run of the default pipeline (synthetic data, default config) shared by the flow tests."""
-    from eagergraph.flows.pipeline import training_pipeline
-
     from eagergraph.config import PipelineConfig
+    from eagergraph.flows.pipeline import training_pipeline
 
     artifacts = tmp_path_factory.mktemp("artifacts")
     return training_pipeline(PipelineConfig(artifacts=artifacts))

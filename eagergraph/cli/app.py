@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from eagergraph.cli.terminal import DEBUG_ENV, EXIT_BAD_INPUT, PREFIX, debugging, fail  # noqa: F401  (fail: for every command)
+from eagergraph.cli.quiet import debugging, set_debugging
+from eagergraph.cli.terminal import EXIT_BAD_INPUT, PREFIX, fail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train one Keras model in eager and in graph execution, and compare them.")
@@ -29,8 +30,7 @@ def prepare_environment() -> None:
 @app.callback()
 def options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's start-up messages.")] = False) -> None:
     """Train one Keras model in eager and in graph execution, and compare them."""
-    if debug:
-        os.environ[DEBUG_ENV] = "1"
+    set_debugging(debug)
 
 
 def _csv(value: Optional[str]) -> Optional[list[str]]:

@@ -17,23 +17,10 @@ from types import FrameType
 
 import typer
 
-from eagergraph.cli.quiet import DEBUG_ENV, debugging  # noqa: F401  (re-exported for the CLI)
+from eagergraph.errors import USER_ERRORS, first_line
 
 EXIT_BAD_INPUT = 2
 PREFIX = "eagergraph: error: "
-
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions whose message is meant for the user: bad data and bad configuration."""
-    from eagergraph.config import ConfigError
-    from eagergraph.data.io import DataError
-
-    return (DataError, ConfigError)
-
-
-def one_line(error: BaseException) -> str:
-    """The first line of an error's message (the class name when it has none)."""
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def fail(message: str) -> None:
@@ -67,10 +54,10 @@ def reported_errors(debug: bool) -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, _raise_termination)
     try:
         yield
-    except user_errors() as error:
+    except USER_ERRORS as error:
         if debug:
             traceback.print_exc()
-        fail(one_line(error))
+        fail(first_line(error))
     except Exception as error:  # only a Prefect server problem is reported in one line; the rest re-raised
         message = server_problem(error)
         if message is None:
@@ -102,7 +89,7 @@ def server_problem(error: BaseException) -> str | None:
             return (f"the Prefect server at {url} refused the request ({status}): set PREFECT_API_AUTH_STRING to the "
                     "server's user:password (its PREFECT_SERVER_API_AUTH_STRING)")
         if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout)):
-            return (f"cannot reach the Prefect server at {url} ({one_line(cause)}); start it with `prefect server "
+            return (f"cannot reach the Prefect server at {url} ({first_line(cause)}); start it with `prefect server "
                     "start` or unset PREFECT_API_URL to use a temporary local server")
         cause = cause.__cause__ or cause.__context__
     return None
@@ -132,4 +119,4 @@ def quiet_expected_tracebacks() -> None:
 
     for handler in logging.getLogger().handlers:
         if isinstance(handler, PrefectConsoleHandler) and not isinstance(handler.formatter, _ConsoleFormatter):
-            handler.setFormatter(_ConsoleFormatter(handler.formatter or logging.Formatter(), user_errors()))
+            handler.setFormatter(_ConsoleFormatter(handler.formatter or logging.Formatter(), USER_ERRORS))

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from eagergraph.cli.quiet import start_tensorflow
+from eagergraph.core.runtime import start_tensorflow
 from eagergraph.data.io import DataError, feature_matrix, write_json
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file

@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, DataError, write_batches
+from eagergraph.errors import first_line
 
 CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
 SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so later stages' errors can name it
@@ -86,7 +87,7 @@ def open_dataset(path: Path) -> ds.Dataset:
 def arrow_reason(exc: BaseException, schema: pa.Schema | None = None) -> str:
     """Arrow's error message without its wrapping ("Error creating dataset. Could not open ... source '...'"),
     with CSV column numbers turned into names, printable and short enough for one line."""
-    reason = _first_line(exc)
+    reason = first_line(exc)
     reason = re.sub(r"^.*?input source '[^']*': (Invalid: )?", "", reason)
     duplicate = re.search(r"multiple columns named (.+)$", reason)
     if duplicate:
@@ -210,10 +211,6 @@ def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path) -> li
 
 def _numeric(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 # ---------------------------------------------------------------- the stage

@@ -1,4 +1,4 @@
-"""Small helpers every stage shares: the user-facing error, JSON and Parquet I/O."""
+"""Small helpers every stage shares: JSON and Parquet I/O, the label's name in the run directory."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eagergraph.errors import DataError  # noqa: F401  (the stages raise it from here)
+
 LABEL = "label"  # the label's name inside the run directory, whatever the user's column is called
 # Rows per Parquet row group and per streamed batch: large enough for fast columnar work, small enough that a
 # batch of float64 columns stays under glibc's 32 MiB mmap threshold, so numpy reuses its buffers instead of
 # page-faulting fresh memory for every batch (which cost as much as the arithmetic here).
 ROW_GROUP_ROWS = 1 << 18
-
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message is one line naming what is wrong and where."""
 
 
 def write_json(path: Path, payload: Any) -> Path:

@@ -90,6 +90,12 @@ def merge_moments(parts: list[dict], n_columns: int) -> RunningMoments:
     return moments
 
 
+def describe_partitioned(merged: dict, parts: list[dict], ingest_seconds: float) -> dict:
+    """The merged partitions described like ingest's result: throughput over all partitions, and where each ran."""
+    return {**merged, "rows_per_second": merged["rows"] / max(ingest_seconds, 1e-9),
+            "partitions": [{key: part[key] for key in ("file", "rows", "pid")} for part in parts]}
+
+
 def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: str, drop_invalid: bool) -> dict:
     """Validate the partitions together, write raw.parquet, normalizer.json and the splits; drop the partition files."""
     started = time.perf_counter()

@@ -21,7 +21,3 @@ def task_runner(config: PipelineConfig) -> Any:
     return DaskTaskRunner(cluster_kwargs={"n_workers": config.dask_workers, "threads_per_worker": 1,
                                           "processes": True, "dashboard_address": None})
 
-
-def parallel_training(config: PipelineConfig) -> bool:
-    """Training tasks may run side by side only in separate worker processes, never as threads of one process."""
-    return config.runner == "dask"

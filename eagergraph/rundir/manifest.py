@@ -44,6 +44,17 @@ def peak_memory_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def manifest_fields(config: dict, flow_run_id: str, seconds: dict[str, float], raw: dict, split: dict,
+                    feats: dict) -> dict:
+    """What every flow's manifest.json records about the config, the data stages and the process."""
+    return dict(config=config, flow_run_id=flow_run_id, stage_seconds=seconds,
+                features=raw["features"], classes=raw["classes"],
+                rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
+                rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
+                                 "engineer-features": feats["rows_per_second"]},
+                peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
+
+
 def write_manifest(run_dir: Path, **fields: Any) -> Path:
     """Write manifest.json from the given fields plus versions and the file inventory."""
     paths = RunPaths.of(run_dir)

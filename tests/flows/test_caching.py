@@ -21,9 +21,8 @@ SETTINGS = dict(rows=200_000, epochs=1, batch_size=4096)
 
 
 def _run(artifacts: Path, **overrides) -> dict:
-    from eagergraph.flows.pipeline import training_pipeline
-
     from eagergraph.config import PipelineConfig
+    from eagergraph.flows.pipeline import training_pipeline
 
     return training_pipeline(PipelineConfig(artifacts=artifacts, **{**SETTINGS, **overrides}))
 
@@ -117,11 +116,11 @@ def test_relocate_reroots_paths_of_a_cached_result() -> None:
 
 
 def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str, tmp_path: Path, monkeypatch) -> None:
-    import eagergraph.tasks.ingest as ingest_task
-    from eagergraph.tasks.ingest import ingest
     from prefect import flow
 
+    import eagergraph.tasks.ingest as ingest_task
     from eagergraph.data.io import DataError
+    from eagergraph.tasks.ingest import ingest
 
     calls: list[str] = []
     real = ingest_task.ingest_to

@@ -15,9 +15,8 @@ GRID = SweepGrid(learning_rates=[0.01, 0.05], hidden=[4, 8])  # four candidates,
 
 
 def test_sweep_on_dask_equals_sequential_sweep(prefect_api: str, tmp_path: Path) -> None:
-    from eagergraph.flows.sweep import run_sweep
-
     from eagergraph.data.io import read_json
+    from eagergraph.flows.sweep import run_sweep
     from eagergraph.rundir.paths import RunPaths
 
     base = dict(rows=400, epochs=1, batch_size=32, graph_variant="step")
@@ -46,6 +45,7 @@ def test_sweep_on_dask_equals_sequential_sweep(prefect_api: str, tmp_path: Path)
 
 def test_sweep_ranking_published_as_table_artifact(prefect_api: str, tmp_path: Path) -> None:
     import httpx
+
     from eagergraph.flows.sweep import run_sweep
 
     result = run_sweep(PipelineConfig(rows=300, epochs=1, artifacts=tmp_path), SweepGrid(hidden=[4, 8]))
@@ -75,10 +75,10 @@ def _partitions(folder: Path, sizes: tuple[int, ...] = (250, 180, 220)) -> Path:
 def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_path: Path) -> None:
     import pyarrow.parquet as pq
     from distributed import LocalCluster
-    from eagergraph.flows.pipeline import run_pipeline
 
     from eagergraph.data.io import read_json
     from eagergraph.data.partitions import partition_split
+    from eagergraph.flows.pipeline import run_pipeline
     from eagergraph.rundir.paths import RunPaths
 
     data = _partitions(tmp_path / "table")

@@ -71,10 +71,9 @@ def test_bounded_eager_stops_and_extrapolates(tmp_path: Path) -> None:
 
 
 def test_flow_streams_training_and_bounds_eager(prefect_api: str, tmp_path: Path) -> None:
-    from eagergraph.flows.pipeline import training_pipeline
-
     from eagergraph.config import PipelineConfig
     from eagergraph.data.io import read_json
+    from eagergraph.flows.pipeline import training_pipeline
     from eagergraph.rundir.paths import RunPaths
 
     config = PipelineConfig(rows=2000, epochs=2, batch_size=64, in_memory_rows=0, eager_max_steps=5, artifacts=tmp_path)

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
-
 from test_flow import STAGES
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/system-deps installs it); Playwright downloads nothing
