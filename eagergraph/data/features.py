@@ -38,5 +38,5 @@ def engineer_to(run_dir: Path) -> dict:
         schema = pa.schema([*(pa.field(n, pa.float32()) for n in feature_names(base)), pa.field(LABEL, pa.int8())])
         rows += write_batches(paths.features(split), schema, (add_squares(b, base) for b in iter_batches(source)))
     seconds = time.perf_counter() - started
-    return {"train": str(paths.features("train")), "test": str(paths.features("test")), "columns": feature_names(base),
+    return {"train": paths.rel(paths.features("train")), "test": paths.rel(paths.features("test")), "columns": feature_names(base),
             "seconds": seconds, "rows_per_second": rows / max(seconds, 1e-9)}

@@ -243,6 +243,6 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
         dropped, invalid = checks.dropped, checks.invalid
         ignored = [] if features else [name for name in dataset.schema.names if name not in (label, *names)]
     seconds = time.perf_counter() - started
-    return {"path": str(out), "rows": written, "features": names, "classes": classes, "dropped_rows": dropped,
+    return {"path": out.name, "rows": written, "features": names, "classes": classes, "dropped_rows": dropped,
             "invalid_values": invalid, "ignored_columns": ignored, "source": source, "seconds": seconds,
             "rows_per_second": written / max(seconds, 1e-9)}

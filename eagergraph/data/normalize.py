@@ -147,6 +147,6 @@ def normalize_to(run_dir: Path, test_fraction: float, seed: int) -> dict:
     write_json(paths.normalizer, asdict(normalizer))
     seconds = time.perf_counter() - started
     rows = len(mask)
-    return {"normalizer": str(paths.normalizer), "train": str(paths.normalized("train")), "test": str(paths.normalized("test")),
-            "test_raw": str(paths.test_raw), "train_rows": normalizer.train_rows, "test_rows": normalizer.test_rows,
+    return {"normalizer": paths.rel(paths.normalizer), "train": paths.rel(paths.normalized("train")),
+            "test": paths.rel(paths.normalized("test")), "test_raw": paths.rel(paths.test_raw), "train_rows": normalizer.train_rows, "test_rows": normalizer.test_rows,
             "seconds": seconds, "rows_per_second": rows / max(seconds, 1e-9)}

@@ -71,7 +71,7 @@ def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: s
     count, mean, m2 = _column_moments(train)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table.append_column(IS_TEST, pa.array(mask)), out)
-    return {"file": file, "index": index, "path": str(out), "features": names, "rows": checks.rows,
+    return {"file": file, "index": index, "features": names, "rows": checks.rows,
             "classes": sorted(checks.classes, key=str), "invalid": checks.invalid, "dropped": checks.dropped,
             "count": count, "mean": mean.tolist(), "m2": m2.tolist(), "seconds": time.perf_counter() - started,
             "pid": os.getpid()}
@@ -114,7 +114,7 @@ def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: s
     masks = []
     with ParquetSink(paths.raw, schema.with_metadata({CLASSES_KEY: json.dumps(classes, default=str)})) as raw:
         for part in parts:
-            for batch in iter_batches(Path(part["path"])):
+            for batch in iter_batches(paths.raw_part(part["index"])):
                 masks.append(batch.column(IS_TEST).to_numpy(zero_copy_only=False))
                 raw.write(encode_label(batch.drop_columns([IS_TEST]), classes).cast(schema))
     mask = np.concatenate(masks)
@@ -123,7 +123,7 @@ def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: s
     normalizer = Normalizer(names, moments.mean.tolist(), moments.std().tolist(), classes, int((~mask).sum()), int(mask.sum()))
     write_splits(paths.raw, paths, normalizer, mask)
     write_json(paths.normalizer, asdict(normalizer))
-    shutil.rmtree(Path(parts[0]["path"]).parent, ignore_errors=True)
+    shutil.rmtree(paths.raw_part(0).parent, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"rows": checks.rows, "features": names, "classes": classes, "dropped_rows": checks.dropped,
             "invalid_values": checks.invalid,

@@ -34,7 +34,7 @@ from eagergraph.rundir.paths import RunPaths, cache_object
 
 DATA_LOGIC = "eagergraph.data"  # the package that holds the data stages' plain logic
 FILES = "files"  # result key: {path relative to the run directory: sha256}
-RUN_DIR = "run_dir"  # result key: the run directory the stage computed in (re-rooted on a cache hit)
+RUN_DIR = "run_dir"  # every stage's first parameter: the run directory it works in
 
 
 def content_digest(path: Path) -> list[tuple[str, str]]:
@@ -82,7 +82,7 @@ def publish(run_dir: str | Path, result: dict, outputs: list[Path]) -> dict:
         digest = sha256(path)
         _place(path, cache_object(root.parent, digest))
         files[str(path.relative_to(root))] = digest
-    return {**result, FILES: files, RUN_DIR: str(root)}
+    return {**result, FILES: files}
 
 
 def materialize(result: dict, run_dir: str | Path) -> bool:
@@ -97,16 +97,6 @@ def materialize(result: dict, run_dir: str | Path) -> bool:
             return False
         _place(source, target)
     return True
-
-
-def relocate(result: dict, run_dir: str | Path) -> dict:
-    """The result with every path into the run directory it was computed in re-rooted to `run_dir`."""
-    old, new = result.get(RUN_DIR), str(run_dir)
-    if not old or old == new:
-        return result
-    prefix = old.rstrip(os.sep) + os.sep
-    return {key: new + os.sep + value[len(prefix):] if isinstance(value, str) and value.startswith(prefix)
-            else new if key == RUN_DIR else value for key, value in result.items()}
 
 
 def _place(source: Path, target: Path) -> None:
@@ -143,7 +133,7 @@ class CachedStage:
         if not materialize(result, run_dir):
             result = self.stage.with_options(refresh_cache=True)(run_dir, *args, **kwargs)
             materialize(result, run_dir)
-        return relocate(result, run_dir)
+        return result
 
 
 @dataclass

@@ -24,6 +24,11 @@ class RunPaths:
     def of(cls, run_dir: str | Path) -> "RunPaths":
         return cls(Path(run_dir))
 
+    def rel(self, path: Path) -> str:
+        """A path inside the run directory as stage results carry it: relative, so a result stays true wherever
+        the run directory is (renamed into place, or a cached result reused by a later run)."""
+        return str(Path(path).relative_to(self.root))
+
     @property
     def raw(self) -> Path:
         return self.root / "raw.parquet"

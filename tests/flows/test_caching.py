@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from eagergraph.orchestration.caching import content_digest, relocate
+from eagergraph.orchestration.caching import content_digest
 from eagergraph.rundir.paths import RunPaths
 
 CACHED = ["ingest", "normalize", "engineer-features"]
@@ -107,12 +107,6 @@ def test_cache_key_uses_content_not_path_or_mtime(tmp_path: Path) -> None:
     assert content_digest(one) == content_digest(two)
     two.write_text("a,y\n2,0\n")
     assert content_digest(one) != content_digest(two)
-
-
-def test_relocate_reroots_paths_of_a_cached_result() -> None:
-    result = {"path": "/a/.tmp-1/raw.parquet", "run_dir": "/a/.tmp-1", "rows": 3, "source": "/data/x.csv"}
-    assert relocate(result, "/a/.tmp-2") == {"path": "/a/.tmp-2/raw.parquet", "run_dir": "/a/.tmp-2", "rows": 3,
-                                             "source": "/data/x.csv"}
 
 
 def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str, tmp_path: Path, monkeypatch) -> None:
