@@ -6,17 +6,16 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
+from eagergraph.config import PipelineConfig
 from eagergraph.data.ingest import ingest_to
-from eagergraph.orchestration.caching import (
-    data_input,
-    is_transient,
-    publish,
-    stage_options,
-)
+from eagergraph.orchestration.caching import data_input, is_transient, publish, stage_options
 from eagergraph.rundir.paths import RunPaths
 
+_DEFAULTS = PipelineConfig()  # retries as configured: the flow sets them from its config, callers get the defaults
 
-@task(name="ingest", retries=2, retry_delay_seconds=1.0, retry_condition_fn=is_transient,
+
+@task(name="ingest", retries=_DEFAULTS.ingest_retries, retry_delay_seconds=_DEFAULTS.ingest_retry_delay,
+      retry_condition_fn=is_transient,
       **stage_options(data_input, exclude=["data"]))
 def ingest(run_dir: str, data: str | None, label: str, features: list[str] | None, rows: int, n_features: int,
            seed: int, drop_invalid: bool = False) -> dict:

@@ -7,14 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from eagergraph.core.sweep import (
-    RANK_BY,
-    Candidate,
-    promote_best,
-    rank,
-    ranking_markdown_rows,
-    train_candidate_to,
-)
+from eagergraph.core.sweep import RANK_BY, Candidate, promote_best, rank, ranking_markdown_rows, train_candidate_to
 
 
 @task(name="train-candidate")

@@ -14,14 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from eagergraph.core.evaluation import classification_metrics
-from eagergraph.core.training import (
-    InMemorySource,
-    export_model,
-    load_serving,
-    open_source,
-    save_weights,
-    train_from,
-)
+from eagergraph.core.training import InMemorySource, export_model, load_serving, open_source, save_weights, train_from
 from eagergraph.data.io import LABEL, feature_matrix, write_json
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import RunPaths

@@ -20,24 +20,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.ingest import (
-    CLASSES_KEY,
-    _Checks,
-    clean_batches,
-    encode_label,
-    open_dataset,
-    select_columns,
-    validate,
-)
+from eagergraph.data.ingest import CLASSES_KEY, _Checks, clean_batches, encode_label, open_dataset, select_columns, validate
 from eagergraph.data.io import LABEL, DataError, ParquetSink, iter_batches, write_json
-from eagergraph.data.normalize import (
-    Normalizer,
-    RunningMoments,
-    _column_moments,
-    check_split,
-    stratified_test_mask,
-    write_splits,
-)
+from eagergraph.data.normalize import Normalizer, RunningMoments, _column_moments, check_split, stratified_test_mask, write_splits
 from eagergraph.rundir.paths import RunPaths
 
 IS_TEST = "__is_test"  # a partition file's split flag, dropped when the partitions are merged

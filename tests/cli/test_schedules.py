@@ -14,14 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import (
-    EAGERGRAPH,
-    ROOT,
-    free_port,
-    start_prefect_server,
-    stop,
-    wait_healthy,
-)
+from conftest import EAGERGRAPH, ROOT, free_port, start_prefect_server, stop, wait_healthy
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
 

@@ -7,12 +7,7 @@ import json
 import httpx
 import pytest
 
-from eagergraph.reporting.artifacts import (
-    artifact_key,
-    evaluation_markdown,
-    loss_chart,
-    trace_rows,
-)
+from eagergraph.reporting.artifacts import artifact_key, evaluation_markdown, loss_chart, trace_rows
 from eagergraph.reporting.monitor import logged_epochs
 from eagergraph.rundir.paths import RunPaths
 

@@ -9,12 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from eagergraph.core.training import (
-    InMemorySource,
-    ParquetSource,
-    open_source,
-    train_from,
-)
+from eagergraph.core.training import InMemorySource, ParquetSource, open_source, train_from
 from eagergraph.data.io import LABEL
 
 

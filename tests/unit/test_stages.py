@@ -13,12 +13,7 @@ import pytest
 from eagergraph.data.features import add_squares, engineer_to, feature_names
 from eagergraph.data.ingest import ingest_to, synthetic_batches
 from eagergraph.data.io import LABEL, DataError
-from eagergraph.data.normalize import (
-    Normalizer,
-    RunningMoments,
-    normalize_to,
-    stratified_test_mask,
-)
+from eagergraph.data.normalize import Normalizer, RunningMoments, normalize_to, stratified_test_mask
 from eagergraph.rundir.paths import RunPaths
 
 
