@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test system-deps clean
+.PHONY: install run test test-fast lint system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ run: install
 system-deps:
 	./.ci/system-deps
 
-test: install system-deps
+lint: install
+	$(BIN)/ruff check .
+
+test: install system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The pure-core tier alone: no Prefect server, no subprocess.
+test-fast: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,57 +1,39 @@
-"""The training flow: seven tasks wired in order; all logic lives in tasks/."""
+"""The training flow: seven tasks wired in order; the stages live in tasks/, their logic in the eagergraph package."""
 
 # No `from __future__ import annotations` here: a deployment loads this file by its entrypoint, and Prefect
 # validates the parameters against the real PipelineConfig class, which a string annotation would hide.
-import time
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.config import PipelineConfig
-from flows.runners import task_runner
-from tasks.caching import cached
-from tasks.features import engineer_features
-from tasks.ingest import ingest
-from tasks.manifest import peak_memory_bytes, write_manifest
-from tasks.normalize import normalize
-from tasks.partitions import ingest_partition, merge_partitions, partition_files
-from tasks.crashed import mark_crashed
-from tasks.paths import RunPaths, StagedRun
-from tasks.quiet import start_tensorflow
-from tasks.reporting import publish_run_report
+from eagergraph.config import PipelineConfig
+from eagergraph.core.runtime import start_tensorflow
+from eagergraph.data.partitions import describe_partitioned, partition_files
+from eagergraph.orchestration.caching import cached
+from eagergraph.orchestration.crashed import mark_crashed
+from eagergraph.orchestration.runners import task_runner
+from eagergraph.orchestration.stages import run_side_by_side, run_stage
+from eagergraph.reporting.artifacts import publish_run_report
+from eagergraph.rundir.manifest import manifest_fields, write_manifest
+from eagergraph.rundir.paths import RunPaths, StagedRun
+from eagergraph.tasks.features import engineer_features
+from eagergraph.tasks.ingest import ingest
+from eagergraph.tasks.normalize import normalize
+from eagergraph.tasks.partitions import ingest_partition, merge_partitions
 
 FLOW_NAME = "eagergraph-training"
 
 
 def _model_stages() -> tuple[Any, Any, Any, Any]:
     """The TensorFlow stages, imported once the data stages have passed: bad data fails in seconds, before
-    TensorFlow's start-up (whose native notices are kept off stderr unless debugging)."""
+    TensorFlow's start-up."""
     start_tensorflow()
-    from tasks.evaluate import evaluate
-    from tasks.predict import predict
-    from tasks.train import train_eager, train_graph
+    from eagergraph.tasks.evaluate import evaluate
+    from eagergraph.tasks.predict import predict
+    from eagergraph.tasks.train import train_eager, train_graph
 
     return train_eager, train_graph, evaluate, predict
-
-
-def _on_workers() -> bool:
-    """Whether stages go to the task runner's worker processes (Dask). With the default thread runner they run in
-    the flow's own thread, one at a time: TensorFlow never shares a process's threads, and an interrupt (SIGINT,
-    SIGTERM) stops the training itself instead of waiting for a worker thread to finish it."""
-    from prefect.context import FlowRunContext
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    context = FlowRunContext.get()
-    return context is not None and not isinstance(context.task_runner, ThreadPoolTaskRunner)
-
-
-def _timed(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a stage and wait for it: in the flow's thread, or on a Dask worker process."""
-    started = time.perf_counter()
-    result = stage.submit(*args, **kwargs).result() if _on_workers() else stage(*args, **kwargs)
-    seconds[stage.name] = time.perf_counter() - started
-    return result
 
 
 def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict]:
@@ -59,35 +41,20 @@ def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tup
     files = partition_files(c.data)
     if not files:
         reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
-        raw = _timed(seconds, cached(reading, c.refresh), work, str(c.data) if c.data else None, c.label, c.features,
+        raw = run_stage(seconds, cached(reading, c.refresh), work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid)
-        return raw, _timed(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
-    started = time.perf_counter()
-    futures = [ingest_partition.submit(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed,
-                                       c.drop_invalid)
-               for index, file in enumerate(files)]
-    parts = [future.result() for future in futures]
-    seconds[ingest_partition.name] = time.perf_counter() - started
-    merged = _timed(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid)
-    raw = {**merged, "rows_per_second": merged["rows"] / seconds[ingest_partition.name],
-           "partitions": [{key: part[key] for key in ("file", "rows", "pid")} for part in parts]}
-    return raw, merged
+        return raw, run_stage(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
+    calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid)
+             for index, file in enumerate(files)]
+    parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
+    merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid)
+    return describe_partitioned(merged, parts, seconds[ingest_partition.name]), merged
 
 
 def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict, dict]:
     """ingest, normalize and engineer-features (cached, or partition by partition): what every flow starts with."""
     raw, split = _data_stages(c, work, seconds)
-    return raw, split, _timed(seconds, cached(engineer_features, c.refresh), work)
-
-
-def manifest_fields(c: PipelineConfig, seconds: dict[str, float], raw: dict, split: dict, feats: dict) -> dict:
-    """What every flow's manifest.json records about the config, the data stages and the process."""
-    return dict(config=c.model_dump(mode="json"), flow_run_id=str(flow_run.get_id()), stage_seconds=seconds,
-                features=raw["features"], classes=raw["classes"],
-                rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
-                rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
-                                 "engineer-features": feats["rows_per_second"]},
-                peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
+    return raw, split, run_stage(seconds, cached(engineer_features, c.refresh), work)
 
 
 @flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.")
@@ -103,12 +70,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
                         in_memory_rows=c.in_memory_rows)
         if "eager" in c.trained_modes:
-            _timed(seconds, train_eager, work, max_steps=c.eager_max_steps, **training)
+            run_stage(seconds, train_eager, work, max_steps=c.eager_max_steps, **training)
         if "graph" in c.trained_modes:
-            _timed(seconds, train_graph, work, variant=c.graph_variant, **training)
-        metrics = _timed(seconds, evaluate, work)
-        prediction = _timed(seconds, predict, work)
-        write_manifest(run.work, **manifest_fields(c, seconds, raw, split, feats),
+            run_stage(seconds, train_graph, work, variant=c.graph_variant, **training)
+        metrics = run_stage(seconds, evaluate, work)
+        prediction = run_stage(seconds, predict, work)
+        write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), str(flow_run.get_id()), seconds, raw, split, feats),
                        figures={"training_curves": RunPaths.of(run.final).training_curves.name,
                                 "tensorboard": RunPaths.of(run.final).tensorboard().name})
     publish_run_report(run.final, metrics, prediction["example"])

@@ -7,15 +7,17 @@ from dataclasses import asdict
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.config import PipelineConfig, SweepGrid
-from flows.pipeline import _timed, data_stages, manifest_fields
-from flows.runners import parallel_training, task_runner
-from tasks.evaluate import evaluate
-from tasks.manifest import write_manifest
-from tasks.crashed import mark_crashed
-from tasks.paths import StagedRun
-from tasks.predict import predict
-from tasks.sweep import grid, rank_candidates, train_candidate
+from eagergraph.config import PipelineConfig, SweepGrid
+from eagergraph.core.sweep import grid
+from eagergraph.flows.pipeline import data_stages
+from eagergraph.orchestration.crashed import mark_crashed
+from eagergraph.orchestration.runners import task_runner
+from eagergraph.orchestration.stages import run_side_by_side, run_stage
+from eagergraph.rundir.manifest import manifest_fields, write_manifest
+from eagergraph.rundir.paths import StagedRun
+from eagergraph.tasks.evaluate import evaluate
+from eagergraph.tasks.predict import predict
+from eagergraph.tasks.sweep import rank_candidates, train_candidate
 
 FLOW_NAME = "eagergraph-sweep"
 
@@ -36,15 +38,11 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
         work = str(run.work.resolve())
         raw, split, feats = data_stages(c, work, seconds)
         points = candidates(c, sweep)
-        if parallel_training(c):  # worker processes: all candidates at once
-            futures = [train_candidate.submit(work, p, c.epochs, c.seed, c.in_memory_rows) for p in points]
-            results = [future.result() for future in futures]
-        else:  # threads of this process: one TensorFlow training at a time
-            results = [train_candidate.submit(work, p, c.epochs, c.seed, c.in_memory_rows).result() for p in points]
-        ranking = _timed(seconds, rank_candidates, work, results)
-        metrics = _timed(seconds, evaluate, work)
-        prediction = _timed(seconds, predict, work)
-        write_manifest(run.work, **manifest_fields(c, seconds, raw, split, feats), sweep=ranking)
+        results = run_side_by_side(seconds, train_candidate, [(work, p, c.epochs, c.seed, c.in_memory_rows) for p in points])
+        ranking = run_stage(seconds, rank_candidates, work, results)
+        metrics = run_stage(seconds, evaluate, work)
+        prediction = run_stage(seconds, predict, work)
+        write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), str(flow_run.get_id()), seconds, raw, split, feats), sweep=ranking)
     return {"run_dir": str(run.final.resolve()), "flow_run_id": str(flow_run.get_id()), "ranking": ranking, "best": ranking[0],
             "metrics": metrics, "prediction": prediction["example"], "stage_seconds": seconds}
 

@@ -1,87 +1,14 @@
-"""The sweep: one graph-mode model per grid point, scored on the test split, ranked; the best becomes the run's model.
-
-Candidates are independent, so a Dask task runner trains them side by side in separate worker processes.
-"""
+"""sweep: the Prefect task over eagergraph.core.sweep."""
 
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from tasks.common import LABEL, feature_matrix, write_json
-from tasks.evaluate import classification_metrics
-from tasks.normalize import Normalizer
-from tasks.paths import RunPaths
-from tasks.reporting import publish_ranking
-from tasks.train import InMemorySource, export_model, load_serving, open_source, save_weights, train_from
-
-RANK_BY = ("auc", "accuracy")  # higher is better, in this order; then the lower test loss, then the name
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One point of the grid."""
-
-    learning_rate: float
-    hidden: int
-    batch_size: int
-    variant: str
-
-    @property
-    def name(self) -> str:
-        return f"lr{self.learning_rate:g}-h{self.hidden}-b{self.batch_size}-{self.variant}"
-
-
-def grid(learning_rates: list[float], hidden: list[int], batch_sizes: list[int], variants: list[str]) -> list[Candidate]:
-    """Every combination, in a fixed order (duplicates removed)."""
-    points = itertools.product(*(dict.fromkeys(v) for v in (learning_rates, hidden, batch_sizes, variants)))
-    return [Candidate(*point) for point in points]
-
-
-def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: int, in_memory_rows: int) -> dict:
-    """Train one candidate in graph mode, export it like a run's graph model, score it on the test split."""
-    paths = RunPaths.of(run_dir)
-    own = paths.candidate(candidate.name)
-    source = open_source(paths.features("train"), candidate.batch_size, seed, in_memory_rows)
-    model, result = train_from(source, "graph", candidate.variant, epochs, candidate.hidden, candidate.learning_rate, seed)
-    normalizer = Normalizer.load(paths.normalizer)
-    export_model(model, normalizer, own.model("graph"))
-    save_weights(model, own.weights("graph"))
-    write_json(own.history("graph"), {**asdict(result), "bounded": False, "streamed": not isinstance(source, InMemorySource)})
-    test = pq.read_table(paths.test_raw)
-    probability = load_serving(own.model("graph"))(feature_matrix(test, normalizer.features))
-    return {"name": candidate.name, **asdict(candidate), **classification_metrics(test.column(LABEL).to_numpy(), probability),
-            "train_seconds": result.train_seconds, "final_train_loss": result.history[-1]["loss"], "pid": os.getpid()}
-
-
-def rank(results: list[dict]) -> list[dict]:
-    """Best first: higher test AUC, then accuracy, then lower test loss; the name breaks exact ties."""
-    ordered = sorted(results, key=lambda r: (*(-r[m] for m in RANK_BY), r["loss"], r["name"]))
-    return [{"rank": i + 1, **r} for i, r in enumerate(ordered)]
-
-
-def promote_best(run_dir: Path, ranking: list[dict]) -> dict:
-    """Make the best candidate the run's graph model (SavedModel, weights, history), as a normal run has it."""
-    paths = RunPaths.of(run_dir)
-    best = paths.candidate(ranking[0]["name"])
-    shutil.copytree(best.model("graph"), paths.model("graph"))
-    shutil.copy2(best.weights("graph"), paths.weights("graph"))
-    shutil.copy2(best.history("graph"), paths.history("graph"))
-    write_json(paths.sweep_ranking, ranking)
-    return ranking[0]
-
-
-def ranking_markdown_rows(ranking: list[dict]) -> list[dict]:
-    """The ranking as rows for a Prefect table artifact (rounded, without process ids)."""
-    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", "auc", "accuracy", "loss", "train_seconds")
-    return [{k: round(r[k], 4) if isinstance(r[k], float) else r[k] for k in keys} for r in ranking]
+from eagergraph.core.sweep import RANK_BY, Candidate, promote_best, rank, ranking_markdown_rows, train_candidate_to
+from eagergraph.reporting.artifacts import publish_ranking
 
 
 @task(name="train-candidate")

@@ -82,8 +82,8 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def default_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One run of the default pipeline (synthetic data, default config) shared by the flow tests."""
-    from flows.config import PipelineConfig
-    from flows.pipeline import training_pipeline
+    from eagergraph.config import PipelineConfig
+    from eagergraph.flows.pipeline import training_pipeline
 
     artifacts = tmp_path_factory.mktemp("artifacts")
     return training_pipeline(PipelineConfig(artifacts=artifacts))
@@ -100,7 +100,7 @@ def no_background_server_left(tmp_path_factory: pytest.TempPathFactory) -> Itera
     """Whatever test started a background server (`eagergraph run` without PREFECT_API_URL), the session stops it:
     every home the tests give is under the session's temporary folder, so its record is found there."""
     yield
-    from flows.local_server import RECORD_NAME, stop_server
+    from eagergraph.orchestration.local_server import RECORD_NAME, stop_server
 
     for record in tmp_path_factory.getbasetemp().rglob(RECORD_NAME):
         stop_server(record.parent)

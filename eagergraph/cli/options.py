@@ -1,0 +1,84 @@
+"""Command-line options generated from PipelineConfig: each field's name, type, default and help become one
+option, so a new config field appears in `run`, `serve`, `sweep` (and the TOML file and the deployment form)
+with one line in the config.
+
+The options carry the config's real defaults, so `--help` shows them; only the options the user actually typed
+override a config file (click knows where each value came from).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Optional, Union, get_args, get_origin
+
+import typer
+
+from eagergraph.config import PipelineConfig, option_name
+
+ALL_FIELDS = tuple(PipelineConfig.model_fields)
+CONTEXT = "_click_context"  # the generated command's click context: where each value came from
+
+
+def _plain_type(annotation: Any) -> Any:
+    """The field's type without `| None`."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _is_list(name: str) -> bool:
+    return get_origin(_plain_type(PipelineConfig.model_fields[name].annotation)) is list
+
+
+def parse_list(value: str) -> list[str]:
+    """A comma-separated option value as a list: `a, b,` → ['a', 'b']."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def config_parameter(name: str) -> inspect.Parameter:
+    """One config field as a keyword-only typer option; lists are typed comma-separated."""
+    field = PipelineConfig.model_fields[name]
+    kind = _plain_type(field.annotation)
+    default = field.default
+    if _is_list(name):
+        kind, default = str, ",".join(default) if default else None
+    flag = option_name(name)
+    declaration = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
+    option = typer.Option(declaration, help=field.description, show_default=default is not None)
+    annotation = Annotated[kind if default is not None else Optional[kind], option]
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def typed_overrides(values: dict[str, Any]) -> dict[str, Any]:
+    """The options the user gave, in the config's own types (comma-separated lists split)."""
+    return {name: parse_list(value) if _is_list(name) and isinstance(value, str) else value for name, value in values.items()}
+
+
+def with_config_options(fields: Iterable[str] = ALL_FIELDS) -> Callable[[Callable], Callable]:
+    """Give a command one option per config field; it is called with `overrides`: the fields typed on the
+    command line (not those left at their defaults), ready for `build_config`."""
+    generated = [config_parameter(name) for name in fields]
+
+    def decorate(command: Callable) -> Callable:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "overrides"]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            context = kwargs.pop(CONTEXT)
+            given = {}
+            for parameter in generated:
+                value = kwargs.pop(parameter.name)
+                source = context.get_parameter_source(parameter.name)  # typer vendors click: compare by name
+                if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+                    given[parameter.name] = value
+            return command(overrides=typed_overrides(given), **kwargs)
+
+        context = inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        wrapper.__signature__ = inspect.Signature([*own, context, *generated])  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

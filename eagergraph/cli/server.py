@@ -1,0 +1,106 @@
+"""`eagergraph server …` and `eagergraph zombie-automation`: the local Prefect server and its crash detection."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from eagergraph.cli.common import app, prepare_environment, use_server
+from eagergraph.cli.quiet import debugging
+from eagergraph.cli.terminal import fail
+
+server_app = typer.Typer(help="The local Prefect server (API and UI) over your PREFECT_HOME: foreground by default.",
+                         invoke_without_command=True, rich_markup_mode=None)
+app.add_typer(server_app, name="server")
+
+Host = Annotated[str, typer.Option(help="Address to bind.")]
+Port = Annotated[int, typer.Option(help="Port of the API and the UI.")]
+
+
+@server_app.callback()
+def server(context: typer.Context, host: Host = "127.0.0.1", port: Port = 4200) -> None:
+    """Without a sub-command: the Prefect server in the foreground until Ctrl-C or SIGTERM (both stop it)."""
+    if context.invoked_subcommand is None:
+        _foreground(host, port)
+
+
+def _foreground(host: str, port: int) -> None:
+    prepare_environment()
+    from eagergraph.orchestration.server import run_server
+
+    raise typer.Exit(run_server(host, port))
+
+
+@server_app.command("start")
+def server_start(
+    host: Host = "127.0.0.1",
+    port: Port = 4200,
+    background: Annotated[bool, typer.Option("--background", help="Start it in the background (what `run` does on "
+                                             "first use) and return; another free port if PORT is taken.")] = False,
+) -> None:
+    """Start the Prefect server: in the foreground, or in the background where later runs find it."""
+    if not background:
+        _foreground(host, port)
+    prepare_environment()
+    from eagergraph.orchestration.local_server import ServerError, ensure_server, prefect_home, running_server
+
+    home = prefect_home()
+    try:
+        record = running_server(home) or ensure_server(home, port=port)
+    except ServerError as exc:
+        fail(str(exc))
+    typer.echo(f"Prefect UI: {record.url.removesuffix('/api')}   pid {record.pid}   log {record.log}")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Show the background server: its UI address and pid; exit status 1 when none is running."""
+    prepare_environment()
+    from eagergraph.orchestration.local_server import prefect_home, running_server
+
+    home = prefect_home()
+    record = running_server(home)
+    if record is None:
+        typer.echo(f"no local Prefect server running (PREFECT_HOME: {home})")
+        raise typer.Exit(1)
+    typer.echo(f"Prefect UI: {record.url.removesuffix('/api')}   pid {record.pid}   PREFECT_HOME: {home}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the background server and every process of its group."""
+    prepare_environment()
+    from eagergraph.orchestration.local_server import prefect_home, stop_server
+
+    record = stop_server(prefect_home())
+    typer.echo(f"stopped the Prefect server on port {record.port} (pid {record.pid})" if record
+               else "no local Prefect server was running")
+
+
+def zombie_automation_on() -> None:
+    """Heartbeats on for the runs this process starts, and the automation that crashes runs whose heartbeats stop."""
+    from eagergraph.cli.terminal import reported_errors
+    from eagergraph.orchestration.zombies import (
+        HEARTBEAT_ENV,
+        HEARTBEAT_SECONDS,
+        ensure_zombie_automation,
+        heartbeat_seconds,
+        zombie_after,
+    )
+
+    os.environ.setdefault(HEARTBEAT_ENV, str(HEARTBEAT_SECONDS))
+    with reported_errors(debugging()):
+        automation_id, created = ensure_zombie_automation()
+    typer.echo(f"heartbeats every {heartbeat_seconds()}s; a run silent for "
+               f"{zombie_after(heartbeat_seconds()).total_seconds():.0f}s is marked Crashed "
+               f"(automation {automation_id}{', created' if created else ''})")
+
+
+@app.command("zombie-automation")
+def zombie_automation() -> None:
+    """Create (once) the automation that marks deployment runs Crashed when their heartbeats stop; `serve` does too."""
+    prepare_environment()
+    use_server(False)
+    zombie_automation_on()

@@ -1,0 +1,142 @@
+"""The one typed configuration: the flow's parameters, the CLI's options and the TOML file's schema."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from eagergraph.errors import ConfigError  # noqa: F401  (raised by build_config)
+
+GraphVariant = Literal["step", "fused", "xla"]
+Modes = Literal["eager", "graph", "both"]
+TaskRunner = Literal["threads", "dask"]
+
+
+class PipelineConfig(BaseModel):
+    """Everything one training run depends on. Unknown keys are refused, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: Path | None = Field(None, description="CSV or Parquet file, or a folder of Parquet files (default: synthetic data).")
+    label: str = Field("label", min_length=1, description="Name of the binary label column.")
+    features: list[str] | None = Field(None, description="Feature columns, comma-separated (default: every numeric column but the label).")
+    rows: int = Field(1000, ge=10, description="Rows of synthetic data (ignored with --data).")
+    n_features: int = Field(10, ge=1, description="Features of synthetic data (ignored with --data).")
+    epochs: int = Field(5, gt=0, description="Training epochs, the same for both modes.")
+    batch_size: int = Field(32, gt=0, description="Mini-batch size, the same for both modes.")
+    hidden: int = Field(16, gt=0, description="Units of the hidden ReLU layer.")
+    learning_rate: float = Field(0.01, gt=0, description="Adam learning rate.")
+    seed: int = Field(42, ge=0, description="Seeds the data, the split, the initial weights and the batch order.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation (stratified).")
+    drop_invalid: bool = Field(False, description="Drop rows with missing, NaN or infinite values instead of refusing the data.")
+    graph_variant: GraphVariant = Field("fused", description="How graph mode runs: step, fused or xla.")
+    artifacts: Path = Field(Path("artifacts"), description="Folder that receives one directory per run.")
+    refresh: bool = Field(False, description="Recompute ingest, normalize and engineer-features even when cached.")
+    ingest_retries: int = Field(2, ge=0, description="Retries of ingest after a transient read error (OSError).")
+    ingest_retry_delay: float = Field(1.0, ge=0, description="Seconds between ingest retries.")
+    modes: Modes = Field("both", description="Which modes to train: eager, graph or both (speedup and parity need both).")
+    eager_max_steps: int | None = Field(None, gt=0, description="Bound eager training to this many steps in all (large data); its time is extrapolated (default: unbounded).")
+    in_memory_rows: int = Field(1_000_000, ge=0, description="Train splits up to this many rows are held as tensors; larger ones stream from Parquet.")
+    runner: TaskRunner = Field("threads", description="Prefect task runner: threads (one machine) or dask (worker processes).")
+    dask_address: str | None = Field(None, description="Scheduler of an existing Dask cluster, tcp://HOST:PORT (default: a local cluster).")
+    dask_workers: int = Field(2, gt=0, description="Worker processes of the local Dask cluster (one thread each).")
+
+    @property
+    def trained_modes(self) -> tuple[str, ...]:
+        return ("eager", "graph") if self.modes == "both" else (self.modes,)
+
+    @field_validator("features")
+    @classmethod
+    def _features_unique(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("feature names must be unique")
+        return value
+
+
+class SweepGrid(BaseModel):
+    """The hyperparameter grid of `eagergraph sweep`: every combination is one candidate; unset lists take the
+    run config's single value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learning_rates: list[float] | None = Field(None, min_length=1, description="Adam learning rates to try.")
+    hidden: list[int] | None = Field(None, min_length=1, description="Hidden-layer sizes to try.")
+    batch_sizes: list[int] | None = Field(None, min_length=1, description="Batch sizes to try.")
+    variants: list[GraphVariant] | None = Field(None, min_length=1, description="Graph variants to try.")
+
+    @field_validator("learning_rates", "hidden", "batch_sizes")
+    @classmethod
+    def _positive(cls, value: list | None) -> list | None:
+        if value is not None and min(value) <= 0:
+            raise ValueError("values must be greater than 0")
+        return value
+
+
+def option_name(field: str) -> str:
+    """The command-line spelling of a config field: `batch_size` → `--batch-size`."""
+    return "--" + field.replace("_", "-")
+
+
+def _describe(error: dict, file: Path | None, from_cli: set[str]) -> str:
+    """One pydantic error as the user meets it: the option as they typed it (flag or file key) and the value."""
+    field = str(error["loc"][0]) if error["loc"] else "config"
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(field, PipelineConfig.model_fields, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(PipelineConfig.model_fields)}"
+        return f"{file}: unknown option {field!r} ({hint})"
+    reason = error["msg"].removeprefix("Value error, ")
+    reason = reason[:1].lower() + reason[1:]
+    if field in from_cli or file is None:
+        return f"invalid value for {option_name(field)}: {error['input']!r} ({reason})"
+    return f"{file}: invalid value for {field}: {error['input']!r} ({reason})"
+
+
+def _one_line(error: ValidationError, file: Path | None, from_cli: set[str]) -> str:
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return _describe(error.errors()[0], file, from_cli) + more
+
+
+FILE_PATHS = ("data", "artifacts")  # path options of a config file, relative to the file's folder
+
+
+def resolve_file_paths(values: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A config file's relative paths, made absolute against the file's folder (not the working directory)."""
+    resolved = dict(values)
+    for key in FILE_PATHS:
+        if isinstance(resolved.get(key), str) and not Path(resolved[key]).expanduser().is_absolute():
+            resolved[key] = str((folder / resolved[key]).resolve())
+    return resolved
+
+
+def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
+    """Merge a TOML file (if any) with explicit overrides (None means 'not given') into a validated config."""
+    values: dict[str, Any] = {}
+    if file is not None:
+        try:
+            values = tomllib.loads(Path(file).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {file}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: cannot read the config file: {getattr(exc, 'strerror', None) or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        values = resolve_file_paths(values.get("eagergraph", values), Path(file).parent)
+    given = {key: value for key, value in overrides.items() if value is not None}
+    values.update(given)
+    try:
+        return PipelineConfig.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, file, set(given))) from None
+
+
+def build_sweep_grid(**values: Any) -> SweepGrid:
+    """The sweep grid from CLI lists (None means 'not given'); raises ConfigError with a one-line message."""
+    given = {key: value for key, value in values.items() if value is not None}
+    try:
+        return SweepGrid.model_validate(given)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, None, set(given))) from None

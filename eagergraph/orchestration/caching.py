@@ -1,0 +1,182 @@
+"""Caching of the data stages across runs, keyed on content, with every run directory still complete.
+
+Why not Prefect's default policy: it includes the flow-run id (so it only caches within a run) and it would hash
+the run directory's *path*, which is new for every run. Why not cache results that point at files: every run
+writes into its own staged directory, and a result pointing into an older run directory names files that belong
+to another run (which may be gone). So:
+
+- the cache key (`StageCache`) is the sha256 of the stage's input files, its other parameters (not the run
+  directory), the source of the stage's module and the artifacts folder that holds the cache;
+- the stage publishes its output files into a content-addressed store (`artifacts/.cache/objects/<sha256>`,
+  hard links, so no extra disk) and its persisted result holds only relative paths, hashes and small values;
+- on every call, cached or not, `CachedStage` links the stage's files from the store into the new run directory
+  (a missing or damaged object means the stage runs again), so every run directory holds all its files.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect.cache_policies import CachePolicy
+from prefect.utilities.hashing import hash_objects
+
+from eagergraph.rundir.manifest import sha256
+from eagergraph.rundir.paths import RunPaths, cache_object
+
+DATA_LOGIC = "eagergraph.data"  # the package that holds the data stages' plain logic
+FILES = "files"  # result key: {path relative to the run directory: sha256}
+RUN_DIR = "run_dir"  # every stage's first parameter: the run directory it works in
+
+
+def content_digest(path: Path) -> list[tuple[str, str]]:
+    """(relative name, sha256) of a file, or of every file in a folder in sorted order; never a path or an mtime."""
+    path = Path(path)
+    if path.is_dir():
+        return [(str(p.relative_to(path)), sha256(p)) for p in sorted(path.rglob("*")) if p.is_file()]
+    return [("", sha256(path))] if path.is_file() else []
+
+
+def module_source_digest(module_name: str) -> str | None:
+    """Hash of a module's source: a change to a stage's task wrapper invalidates its cache."""
+    return hash_objects(inspect.getsource(sys.modules[module_name]))
+
+
+def package_source_digest(package: str = DATA_LOGIC) -> str | None:
+    """Hash of every module's source in the data-logic package: a change to any stage's logic (or the I/O the
+    stages share) invalidates the cached data stages."""
+    folder = Path(importlib.import_module(package).__file__).parent
+    return hash_objects([p.read_text() for p in sorted(folder.glob("*.py"))])
+
+
+@dataclass
+class StageCache(CachePolicy):
+    """Cache key of a data stage: its input files' content, its parameters, its source, the cache's folder."""
+
+    input_files: Callable[[dict[str, Any]], list[Path]] | None = None
+    exclude: list[str] = field(default_factory=list)  # parameters that are paths: their content is keyed instead
+
+    def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
+        run_dir = Path(inputs[RUN_DIR])
+        return hash_objects({
+            "store": str(run_dir.parent.resolve()),
+            "files": [content_digest(p) for p in (self.input_files(inputs) if self.input_files else [])],
+            "parameters": {k: v for k, v in inputs.items() if k != RUN_DIR and k not in self.exclude},
+            "source": [module_source_digest(task_ctx.task.fn.__module__), package_source_digest()],
+        }, raise_on_failure=True)
+
+
+def publish(run_dir: str | Path, result: dict, outputs: list[Path]) -> dict:
+    """Hard-link the stage's output files into the content-addressed store; the result records them by hash."""
+    root = Path(run_dir)
+    files = {}
+    for path in outputs:
+        digest = sha256(path)
+        _place(path, cache_object(root.parent, digest))
+        files[str(path.relative_to(root))] = digest
+    return {**result, FILES: files}
+
+
+def materialize(result: dict, run_dir: str | Path) -> bool:
+    """Link the stage's files from the store into `run_dir`; False when an object is missing or damaged."""
+    root = Path(run_dir)
+    for relative, digest in result.get(FILES, {}).items():
+        target = root / relative
+        if target.exists():
+            continue  # computed in this very run
+        source = cache_object(root.parent, digest)
+        if not source.is_file() or sha256(source) != digest:
+            return False
+        _place(source, target)
+    return True
+
+
+def _place(source: Path, target: Path) -> None:
+    """A hard link (a copy across file systems), written under a temporary name and renamed into place."""
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+    try:
+        os.link(source, staging)
+    except OSError:
+        shutil.copy2(source, staging)
+    os.replace(staging, target)  # concurrent writers of one object write the same bytes; either wins
+
+
+class CachedStage:
+    """Calls (or submits) a cached stage task and makes sure its files are in the run directory, whether it ran or
+    was cached."""
+
+    def __init__(self, stage: Any, refresh: bool = False) -> None:
+        self.stage = stage.with_options(refresh_cache=True) if refresh else stage
+        self.name = stage.name
+
+    def __call__(self, run_dir: str, *args: Any, **kwargs: Any) -> dict:
+        """Run in the caller's thread, like calling the task itself."""
+        return self.finish(self.stage(run_dir, *args, **kwargs), run_dir, args, kwargs)
+
+    def submit(self, run_dir: str, *args: Any, **kwargs: Any) -> "_Materialized":
+        """Like `Task.submit`: runs on the flow's task runner; `.result()` materializes the files."""
+        return _Materialized(self, self.stage.submit(run_dir, *args, **kwargs), run_dir, args, kwargs)
+
+    def finish(self, result: dict, run_dir: str, args: tuple, kwargs: dict) -> dict:
+        """Link the stage's files into `run_dir`; compute again if the store lost them (a deleted cache folder)."""
+        if not materialize(result, run_dir):
+            result = self.stage.with_options(refresh_cache=True)(run_dir, *args, **kwargs)
+            materialize(result, run_dir)
+        return result
+
+
+@dataclass
+class _Materialized:
+    """The future of a submitted cached stage: its result, with the stage's files linked into the run directory."""
+
+    cached_stage: CachedStage
+    future: Any
+    run_dir: str
+    args: tuple
+    kwargs: dict
+
+    def result(self) -> dict:
+        return self.cached_stage.finish(self.future.result(), self.run_dir, self.args, self.kwargs)
+
+
+def cached(stage: Any, refresh: bool = False) -> CachedStage:
+    """The flow's way to call a cached data stage; `refresh` recomputes it whatever the cache holds."""
+    return CachedStage(stage, refresh)
+
+
+def data_input(inputs: dict[str, Any]) -> list[Path]:
+    """ingest's input: the user's data file or folder (none for synthetic data, keyed by its parameters)."""
+    return [Path(inputs["data"])] if inputs.get("data") else []
+
+
+def raw_input(inputs: dict[str, Any]) -> list[Path]:
+    return [RunPaths.of(inputs[RUN_DIR]).raw]
+
+
+def normalized_inputs(inputs: dict[str, Any]) -> list[Path]:
+    paths = RunPaths.of(inputs[RUN_DIR])
+    return [paths.normalized("train"), paths.normalized("test")]
+
+
+def is_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry condition: an OSError while reading is worth retrying; bad data (DataError) never is."""
+    from eagergraph.data.io import DataError
+
+    error = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
+    return isinstance(error, OSError) and not isinstance(error, DataError)
+
+
+def stage_options(input_files: Callable[[dict[str, Any]], list[Path]], exclude: list[str] | None = None) -> dict:
+    """@task options of a cached data stage: content-keyed, persisted as JSON (paths and small values only)."""
+    return {"cache_policy": StageCache(input_files=input_files, exclude=exclude or []), "persist_result": True, "result_serializer": "json"}

@@ -1,0 +1,40 @@
+"""How a flow runs one stage: in its own thread, or on the task runner's worker processes, timed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def on_workers() -> bool:
+    """Whether stages go to the task runner's worker processes (Dask). With the default thread runner they run in
+    the flow's own thread, one at a time: TensorFlow never shares a process's threads, and an interrupt (SIGINT,
+    SIGTERM) stops the training itself instead of waiting for a worker thread to finish it."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    context = FlowRunContext.get()
+    return context is not None and not isinstance(context.task_runner, ThreadPoolTaskRunner)
+
+
+def run_stage(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a stage and wait for it (in the flow's thread, or on a worker process); record its wall time."""
+    started = time.perf_counter()
+    result = stage.submit(*args, **kwargs).result() if on_workers() else stage(*args, **kwargs)
+    seconds[stage.name] = time.perf_counter() - started
+    return result
+
+
+def run_side_by_side(seconds: dict[str, float], stage: Any, calls: list[tuple], threads_too: bool = False,
+                     **kwargs: Any) -> list[Any]:
+    """Run one stage over several argument tuples: all at once on worker processes (or on the thread pool when
+    `threads_too`, for stages that hold no TensorFlow state), else one after another in the flow's thread.
+    The stage's time is the wall time of all of them."""
+    started = time.perf_counter()
+    if threads_too or on_workers():
+        futures = [stage.submit(*args, **kwargs) for args in calls]
+        results = [future.result() for future in futures]
+    else:
+        results = [stage(*args, **kwargs) for args in calls]
+    seconds[stage.name] = time.perf_counter() - started
+    return results

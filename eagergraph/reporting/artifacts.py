@@ -1,0 +1,152 @@
+"""Prefect artifacts of a run: pure builders of tables and markdown, and thin calls that publish them.
+
+Keys are stable across runs (lowercase letters, digits and dashes), so the UI's Artifacts page shows each one
+with its history of versions, one per run.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+MODES = ("eager", "graph")
+KEY_PREFIX = "eagergraph"
+
+
+def artifact_key(*parts: str) -> str:
+    """A key Prefect accepts: lowercase letters, digits and dashes only."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", "-".join((KEY_PREFIX, *parts)).lower())).strip("-")
+
+
+def trace_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The training trace as table rows: epoch, loss, accuracy (and seconds when known)."""
+    rows = []
+    for entry in history:
+        row = {"epoch": entry["epoch"], "loss": round(float(entry["loss"]), 6), "accuracy": round(float(entry["accuracy"]), 6)}
+        if "seconds" in entry:
+            row["seconds"] = round(float(entry["seconds"]), 4)
+        rows.append(row)
+    return rows
+
+
+def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | None, run_dir: str | Path,
+                        charts: dict[str, str] | None = None) -> str:
+    """The evaluation of both modes side by side, speedup, parity, the example prediction, and the charts
+    (section title → markdown image) after the tables they illustrate."""
+    names = [("loss", "test loss", ".4f"), ("accuracy", "test accuracy", ".4f"), ("auc", "AUC", ".4f"),
+             ("precision", "precision", ".4f"), ("recall", "recall", ".4f"), ("train_seconds", "train seconds", ".3f"),
+             ("trace_seconds", "tracing seconds", ".3f"), ("steady_seconds", "steady seconds", ".3f"),
+             ("median_step_ms", "median step ms", ".3f")]
+    modes = [mode for mode in MODES if mode in metrics]  # one mode only when the run trained one (--modes)
+    headers = [mode if mode == "eager" else f"graph ({metrics.get('graph_variant') or 'graph'})" for mode in modes]
+    lines = ["# eagergraph evaluation", "", f"Run directory: `{Path(run_dir).resolve()}`", "",
+             "| metric | " + " | ".join(headers) + " |", "|---|" + "---:|" * len(modes)]
+    for key, label, fmt in names:
+        if all(metrics[mode].get(key) is not None for mode in modes):
+            lines.append(f"| {label} | " + " | ".join(f"{metrics[mode][key]:{fmt}}" for mode in modes) + " |")
+    comparisons = [("speedup", "speedup (tracing included)", ".2f", "x"), ("steady_speedup", "steady-state speedup", ".2f", "x"),
+                   ("parity_max_abs_diff", "parity: max abs diff of test predictions", ".2e", ""),
+                   ("weights_max_abs_diff", "max abs diff of trained weights", ".2e", "")]
+    rows = [f"| {label} | {metrics[key]:{fmt}}{unit} |" for key, label, fmt, unit in comparisons if metrics.get(key) is not None]
+    if rows:
+        lines += ["", "| comparison | value |", "|---|---:|", *rows]
+    if prediction:
+        lines += ["", "## Prediction (graph model reloaded from disk)", "", "| field | value |", "|---|---|"]
+        lines += [f"| {key} | {_cell(value)} |" for key, value in prediction.items()]
+    for title, image in (charts or {}).items():
+        lines += ["", f"## {title}", "", image]
+    return "\n".join(lines) + "\n"
+
+
+def run_directory_markdown(run_dir: str | Path) -> str:
+    """Where the run's files are, and how to look at them."""
+    root = Path(run_dir).resolve()
+    return (f"# Run directory\n\n`{root}`\n\n"
+            f"- metrics: `{root / 'metrics.json'}`\n- manifest: `{root / 'manifest.json'}`\n"
+            f"- models: `{root / 'models'}`\n- training curves: `{root / 'training_curves.png'}`\n\n"
+            f"```\ntensorboard --logdir {root / 'tensorboard'}\n```\n")
+
+
+def _cell(value: Any) -> str:
+    text = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value) if isinstance(value, list) else (
+        f"{value:.6g}" if isinstance(value, float) else str(value))
+    return text.replace("|", "\\|")
+
+
+def run_charts(metrics: dict[str, Any]) -> dict[str, str]:
+    """The evaluation's charts as inline markdown images: training curves, and step times of the modes."""
+    from eagergraph.reporting.charts import data_uri_image, step_times_png, training_curves_png
+
+    histories = {mode: metrics[mode].get("history", []) for mode in MODES if mode in metrics}
+    return {"Training curves (train split)": data_uri_image(training_curves_png(histories, metrics.get("graph_variant")),
+                                                            "training curves"),
+            "Step time, eager vs graph": data_uri_image(step_times_png(metrics), "step times")}
+
+
+def ranking_markdown(ranking: list[dict[str, Any]]) -> str:
+    """A sweep's ranking: the chart, then the table."""
+    from eagergraph.reporting.charts import data_uri_image, ranking_png
+
+    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", "auc", "accuracy", "loss", "train_seconds")
+    lines = ["# eagergraph sweep ranking", "", data_uri_image(ranking_png(ranking), "sweep ranking"), "",
+             "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(_cell(r[k]) for k in keys) + " |" for r in ranking]
+    return "\n".join(lines) + "\n"
+
+
+def bench_markdown(report: dict[str, Any], contenders: tuple[str, ...]) -> str:
+    """`eagergraph bench`: the chart, then median step time (ms) per contender and size."""
+    from eagergraph.reporting.charts import bench_png, data_uri_image
+
+    sizes = list(report["sizes"])
+    lines = ["# eagergraph bench", "", data_uri_image(bench_png(report, contenders), "step times"), "",
+             "| contender | " + " | ".join(f"{int(rows):,} rows, ms/step" for rows in sizes) + " |",
+             "|---|" + "---:|" * len(sizes)]
+    lines += [f"| {name} | " + " | ".join(f"{report['sizes'][rows][name]['median_step_ms']:.4f}" for rows in sizes) + " |"
+              for name in contenders]
+    config = ", ".join(f"{key} {value}" for key, value in report.get("config", {}).items())
+    return "\n".join(lines + ["", f"Config: {config}"]) + "\n"
+
+
+# ---------------------------------------------------------------- thin calls into Prefect
+
+
+def publish_trace(mode: str, history: list[dict[str, Any]]) -> None:
+    """Table artifact of one mode's training trace."""
+    from prefect.artifacts import create_table_artifact
+
+    create_table_artifact(trace_rows(history), key=artifact_key("trace", mode),
+                          description=f"Training trace of the {mode} model: loss and accuracy per epoch.")
+
+
+def publish_run_report(run_dir: str | Path, metrics: dict[str, Any], prediction: dict[str, Any] | None) -> None:
+    """Markdown artifacts of the finished run: the evaluation side by side, and the run directory."""
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(evaluation_markdown(metrics, prediction, run_dir, run_charts(metrics)),
+                             key=artifact_key("evaluation"),
+                             description="Eager vs graph: test metrics, speedup, parity, a prediction, training curves "
+                                         "and step times.")
+    create_markdown_artifact(run_directory_markdown(run_dir), key=artifact_key("run-directory"),
+                             description="Where this run's files are.")
+
+
+def publish_ranking(ranking: list[dict[str, Any]]) -> None:
+    """Markdown artifact of a sweep's ranking, chart first."""
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(ranking_markdown(ranking), key=artifact_key("sweep-ranking-chart"),
+                             description=f"eagergraph sweep: {len(ranking)} candidates, test AUC chart and table.")
+
+
+def publish_bench(report: dict[str, Any], contenders: tuple[str, ...]) -> str:
+    """`eagergraph bench --publish`: its table and chart as a markdown artifact outside any flow run; its id."""
+    import warnings
+
+    from prefect.artifacts import create_markdown_artifact
+
+    with warnings.catch_warnings():  # outside a run on purpose: a benchmark is not a flow run
+        warnings.simplefilter("ignore", FutureWarning)
+        return str(create_markdown_artifact(bench_markdown(report, contenders), key=artifact_key("bench"),
+                                            description="eagergraph bench: median step time per contender and size."))

@@ -1,0 +1,62 @@
+"""The run's manifest: config, versions, flow-run id, per-stage wall time, and every file with size and sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import resource
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from eagergraph.data.io import write_json
+from eagergraph.rundir.paths import RunPaths
+
+PACKAGES = ("eagergraph", "tensorflow", "keras", "numpy", "pyarrow", "prefect", "pydantic")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_inventory(root: Path) -> list[dict[str, Any]]:
+    """Every file under the run directory (SavedModel files included), relative path, size and sha256."""
+    return [{"path": str(p.relative_to(root)), "bytes": p.stat().st_size, "sha256": sha256(p)}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != RunPaths.of(root).manifest.name]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def peak_memory_bytes() -> int:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def manifest_fields(config: dict, flow_run_id: str, seconds: dict[str, float], raw: dict, split: dict,
+                    feats: dict) -> dict:
+    """What every flow's manifest.json records about the config, the data stages and the process."""
+    return dict(config=config, flow_run_id=flow_run_id, stage_seconds=seconds,
+                features=raw["features"], classes=raw["classes"],
+                rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
+                rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
+                                 "engineer-features": feats["rows_per_second"]},
+                peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
+
+
+def write_manifest(run_dir: Path, **fields: Any) -> Path:
+    """Write manifest.json from the given fields plus versions and the file inventory."""
+    paths = RunPaths.of(run_dir)
+    return write_json(paths.manifest, {**fields, "run_id": paths.root.name, "packages": package_versions(),
+                                       "files": file_inventory(paths.root)})

@@ -1,0 +1,42 @@
+"""`eagergraph bench` as a user runs it: every contender, consistent ratios, eager bounded when asked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from eagergraph.bench.steps import CONTENDERS
+
+
+def test_bench_json_and_chart(tmp_path: Path) -> None:
+    chart = tmp_path / "steps.png"
+    done = run_cli("bench", "--rows", "64,160", "--epochs", "2", "--repeats", "1", "--eager-max-steps", "6",
+                   "--chart", str(chart), "--json", timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(report["sizes"]) == {"64", "160"}
+    assert "160 training rows" in done.stdout and "pays for its one-time cost" in done.stdout
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for rows, sizes in report["sizes"].items():
+        for name in CONTENDERS:
+            t = sizes[name]
+            for key in ("steady_seconds", "trace_seconds", "total_seconds", "median_step_ms", "vs_eager", "vs_keras_fit"):
+                assert t[key] >= 0, (rows, name, key)
+            assert t["vs_eager"] == pytest.approx(sizes["eager"]["steady_seconds"] / t["steady_seconds"])
+            assert t["vs_keras_fit"] == pytest.approx(sizes["keras_fit"]["steady_seconds"] / t["steady_seconds"])
+            assert t["total_seconds"] == pytest.approx(t["trace_seconds"] + t["steady_seconds"])
+        # Same data, model, seed and batch order: every variant of ours ends at the same loss.
+        losses = [sizes[name]["final_loss"] for name in ("step", "fused", "xla")]
+        assert max(losses) - min(losses) < 1e-4
+    small, large = report["sizes"]["64"], report["sizes"]["160"]
+    assert not small["eager"]["extrapolated"] and small["eager"]["final_loss"] == pytest.approx(small["fused"]["final_loss"], abs=1e-4)
+    assert large["eager"]["extrapolated"] and large["eager"]["final_loss"] is None  # 5 steps × 2 epochs > 6
+    assert "extrapolated" in done.stdout
+
+
+def test_bench_refuses_bad_sizes() -> None:
+    done = run_cli("bench", "--rows", "abc")
+    assert done.returncode == 2 and "--rows" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,99 @@
+"""The local server that stays, as a user meets it: no PREFECT_API_URL, a home of their own (a tmp folder here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import EAGERGRAPH, free_port
+from eagergraph.orchestration.local_server import RECORD_NAME, ServerRecord, process_alive, stop_server, write_record
+
+
+def _user(*args: str, home: Path, cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    for name in ("PREFECT_API_URL", "PREFECT_SERVER_UI_API_URL", "EAGERGRAPH_EPHEMERAL"):
+        env.pop(name, None)
+    return subprocess.run([EAGERGRAPH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def home(tmp_path: Path):
+    """A user's Prefect home; whatever server a test starts there is stopped, pass or fail."""
+    folder = tmp_path / "prefect-home"
+    yield folder
+    if folder.exists():
+        stop_server(folder)
+
+
+def test_run_starts_a_server_that_stays_reuses_it_and_stop_leaves_nothing(home: Path, tmp_path: Path) -> None:
+    home.mkdir()
+    write_record(home, ServerRecord(url=f"http://127.0.0.1:{free_port()}/api", pid=2 ** 22 - 3, port=1, log="x"))  # dead
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    first = _user("run", "--rows", "200", "--epochs", "1", "--json", home=home, cwd=work)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "(local server, started;" in first.stdout  # the dead record was replaced, not waited on
+    record = json.loads((home / RECORD_NAME).read_text())
+    result = json.loads(first.stdout.splitlines()[-1])  # the JSON line is the last line
+    link = re.search(r"^flow run: (http://127\.0\.0\.1:(\d+)/runs/flow-run/([0-9a-f-]{36}))$", first.stdout, re.M)
+    assert link and int(link.group(2)) == record["port"] and link.group(3) == result["flow_run_id"]
+    assert f"run directory: {(work / 'artifacts').resolve()}/" in first.stdout and Path(result["run_dir"]).is_absolute()
+    assert not (work / ".prefect").exists()  # the user's home, not the folder they ran from
+    assert httpx.get(f"{record['url']}/flow_runs/{result['flow_run_id']}").json()["state"]["type"] == "COMPLETED"
+
+    second = _user("run", "--rows", "200", "--epochs", "1", home=home, cwd=work)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "(local server, reused;" in second.stdout and json.loads((home / RECORD_NAME).read_text()) == record
+
+    status = _user("server", "status", home=home, cwd=work)
+    assert status.returncode == 0 and f"http://127.0.0.1:{record['port']}" in status.stdout
+    stopped = _user("server", "stop", home=home, cwd=work)
+    assert stopped.returncode == 0 and f"pid {record['pid']}" in stopped.stdout
+    assert not _group_alive(record["pid"]) and not (home / RECORD_NAME).exists()
+    assert _user("server", "status", home=home, cwd=work).returncode == 1
+
+
+def test_ephemeral_leaves_nothing_running_and_json_stays_last(home: Path, tmp_path: Path) -> None:
+    done = _user("run", "--ephemeral", "--rows", "200", "--epochs", "1", "--json", home=home, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1])["flow_run_id"]  # `run --json | tail -1` parses
+    assert "temporary server, now stopped" in done.stdout and not (home / RECORD_NAME).exists()
+
+
+def test_help_shows_every_default() -> None:
+    done = subprocess.run([EAGERGRAPH, "run", "--help"], capture_output=True, text=True)
+    text = done.stdout.split("Options:")[1]
+    options = [" ".join(block.split()) for block in re.split(r"\n  (?=--)", text) if block.strip() and "--help" not in block]
+    assert len(options) > 20 and "<bool>" not in done.stdout
+    for line in options:
+        assert "[default:" in line or "(default:" in line, line
+    assert "--epochs <int>" in done.stdout and "[default: 5]" in done.stdout
+
+
+def test_unreachable_recorded_server_is_replaced_quickly(home: Path) -> None:
+    """A recorded process that lives but does not answer is stopped, not waited on."""
+    home.mkdir()
+    sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    write_record(home, ServerRecord(url=f"http://127.0.0.1:{free_port()}/api", pid=sleeper.pid, port=1, log="x"))
+    started = time.monotonic()
+    done = _user("server", "start", "--background", "--port", str(free_port()), home=home, cwd=home)
+    assert done.returncode == 0, done.stderr
+    sleeper.wait(timeout=30)  # stopped by eagergraph
+    record = json.loads((home / RECORD_NAME).read_text())
+    assert record["pid"] != sleeper.pid and process_alive(record["pid"])
+    assert time.monotonic() - started < 150

@@ -1,0 +1,133 @@
+"""Schedules and deployments against an extra real Prefect server (the tests are about servers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import EAGERGRAPH, ROOT, free_port, start_prefect_server, stop, wait_healthy
+from eagergraph.orchestration.local_server import RECORD_NAME
+from eagergraph.rundir.paths import RunPaths, completed_runs
+
+
+@pytest.fixture(scope="module")
+def extra_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    home = tmp_path_factory.mktemp("extra-prefect-home")
+    process, url = start_prefect_server(home, free_port())
+    try:
+        yield url, home
+    finally:
+        stop(process)
+
+
+def _stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Ctrl-C to the whole process group (the runner and its flow-run processes), then SIGKILL if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _scheduled_runs(url: str, *states: str) -> list[dict]:
+    return httpx.post(f"{url}/flow_runs/filter", json={"flow_runs": {"state": {"type": {"any_": list(states)}},
+                                                                     "deployment_id": {"is_null_": False}}}).json()
+
+
+def test_serve_runs_the_flow_on_an_interval_schedule(extra_server: tuple[str, Path], tmp_path: Path) -> None:
+    url, home = extra_server
+    artifacts = tmp_path / "artifacts"
+    env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_HOME": str(home), "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
+    log = tmp_path / "serve.log"
+    serve = subprocess.Popen([EAGERGRAPH, "serve", "--interval", "10", "--rows", "200", "--epochs", "1",
+                              "--artifacts", str(artifacts)], env=env, stdout=open(log, "w"),
+                             stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert serve.poll() is None, log.read_text()[-3000:]
+            assert not _scheduled_runs(url, "FAILED", "CRASHED"), log.read_text()[-3000:]
+            runs = _scheduled_runs(url, "COMPLETED")
+            if len(runs) >= 2:
+                break
+            time.sleep(2)
+        else:
+            pytest.fail(f"fewer than 2 scheduled runs completed in time:\n{log.read_text()[-3000:]}")
+    finally:
+        _stop_group(serve)
+    assert serve.returncode is not None
+    deployment = httpx.get(f"{url}/deployments/{runs[0]['deployment_id']}").json()
+    assert deployment["name"] == "eagergraph-scheduled"
+    assert deployment["schedules"][0]["schedule"]["interval"] == 10.0
+    assert deployment["parameters"]["config"]["rows"] == 200 and deployment["parameters"]["config"]["epochs"] == 1
+    manifests = {json.loads(RunPaths.of(d).manifest.read_text())["flow_run_id"]: d for d in completed_runs(artifacts)}
+    for run in runs:
+        assert run["id"] in manifests, (run["id"], sorted(manifests))
+        assert RunPaths.of(manifests[run["id"]]).metrics.is_file()
+
+
+def test_prefect_yaml_deploys_to_a_process_work_pool(extra_server: tuple[str, Path]) -> None:
+    url, home = extra_server
+    env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_HOME": str(home)}
+    prefect = [sys.executable, "-m", "prefect", "--no-prompt"]
+    subprocess.run([*prefect, "work-pool", "create", "eagergraph-process", "--type", "process"], env=env, cwd=ROOT,
+                   check=True, capture_output=True, timeout=120)
+    deployed = subprocess.run([*prefect, "deploy", "--all"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
+    found = httpx.post(f"{url}/deployments/filter", json={"deployments": {"name": {"any_": ["eagergraph-hourly"]}}}).json()
+    assert len(found) == 1
+    deployment = found[0]
+    assert deployment["work_pool_name"] == "eagergraph-process"
+    assert deployment["entrypoint"] == "flows/pipeline.py:training_pipeline"
+    assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
+    assert deployment["parameters"]["config"]["epochs"] == 5
+    assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
+
+
+def test_eagergraph_server_serves_api_and_ui_on_its_port(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "home")}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_SERVER_UI_API_URL", None)
+    log = tmp_path / "server.log"
+    server = subprocess.Popen([EAGERGRAPH, "server", "--port", str(port)], env=env, stdout=open(log, "w"),
+                              stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api", server, log)
+        # The UI in the browser asks this for its API; it must be this port, not the default 4200.
+        assert httpx.get(f"http://127.0.0.1:{port}/ui-settings").json()["api_url"] == f"http://127.0.0.1:{port}/api"
+        assert (tmp_path / "home").is_dir()  # the PREFECT_HOME it was given, as `eagergraph run` uses
+        deadline = time.monotonic() + 15  # written once `eagergraph server` sees its server answer (polled every 1 s)
+        while not (tmp_path / "home" / RECORD_NAME).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        record = json.loads((tmp_path / "home" / RECORD_NAME).read_text())  # so `eagergraph run` finds it
+        assert record["url"] == f"http://127.0.0.1:{port}/api"
+        server_pid = record["pid"]
+        server.send_signal(signal.SIGTERM)  # to `eagergraph server` alone, as systemd or `docker stop` would
+        assert server.wait(timeout=40) == 0
+        assert not _alive(server_pid)  # the real Prefect server went with it
+        assert not (tmp_path / "home" / RECORD_NAME).exists()
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+    finally:
+        _stop_group(server)
+    assert server.returncode is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

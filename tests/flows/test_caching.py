@@ -1,0 +1,147 @@
+"""Caching of ingest, normalize and engineer-features across runs, against the session's real Prefect server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from eagergraph.orchestration.caching import content_digest
+from eagergraph.rundir.paths import RunPaths
+
+CACHED = ["ingest", "normalize", "engineer-features"]
+# Large enough for the data stages to take measurable time, one short epoch so training stays cheap.
+SETTINGS = dict(rows=200_000, epochs=1, batch_size=4096)
+
+
+def _run(artifacts: Path, **overrides) -> dict:
+    from eagergraph.config import PipelineConfig
+    from eagergraph.flows.pipeline import training_pipeline
+
+    return training_pipeline(PipelineConfig(artifacts=artifacts, **{**SETTINGS, **overrides}))
+
+
+def _states(api: str, flow_run_id: str) -> dict[str, str]:
+    """Each stage's state in one flow run; every stage must have run exactly once."""
+    runs = httpx.post(f"{api}/task_runs/filter", json={"task_runs": {"flow_run_id": {"any_": [flow_run_id]}}}).json()
+    names = sorted(t["name"].rsplit("-", 1)[0] for t in runs)
+    assert len(names) == len(set(names)), names
+    return {t["name"].rsplit("-", 1)[0]: t["state"]["name"] for t in runs}
+
+
+def _files(run_dir: str) -> dict[str, str]:
+    return {f["path"]: f["sha256"] for f in json.loads(RunPaths.of(run_dir).manifest.read_text())["files"]}
+
+
+@pytest.fixture(scope="module")
+def two_runs(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+    artifacts = tmp_path_factory.mktemp("cache-artifacts")
+    return artifacts, _run(artifacts), _run(artifacts)
+
+
+def test_second_identical_run_is_cached_faster_and_complete(two_runs, prefect_api: str) -> None:
+    artifacts, first, second = two_runs
+    assert {s: _states(prefect_api, first["flow_run_id"])[s] for s in CACHED} == dict.fromkeys(CACHED, "Completed")
+    states = _states(prefect_api, second["flow_run_id"])
+    assert {s: states[s] for s in CACHED} == dict.fromkeys(CACHED, "Cached")
+    assert states["train-eager"] == "Completed"  # training is never cached: it is what we measure
+    assert sum(second["stage_seconds"][s] for s in CACHED) < sum(first["stage_seconds"][s] for s in CACHED)
+    # The cached run's directory holds its own copy of every stage file, identical to the first run's.
+    first_files, second_files = _files(first["run_dir"]), _files(second["run_dir"])
+    data_files = [p for p in first_files if p.startswith(("raw.", "normalizer", "normalized/", "features/"))]
+    assert len(data_files) == 7
+    assert {p: second_files[p] for p in data_files} == {p: first_files[p] for p in data_files}
+    # Still complete once the first run is deleted: nothing points into another run's directory.
+    shutil.rmtree(first["run_dir"])
+    for path in data_files:
+        assert (Path(second["run_dir"]) / path).is_file()
+    assert second["metrics"]["graph"]["accuracy"] == first["metrics"]["graph"]["accuracy"]
+
+
+def test_changed_parameter_or_refresh_recomputes(two_runs, prefect_api: str) -> None:
+    artifacts, _, _ = two_runs
+    changed = _states(prefect_api, _run(artifacts, test_fraction=0.25)["flow_run_id"])
+    assert changed["ingest"] == "Cached"  # its inputs did not change
+    assert changed["normalize"] == "Completed" and changed["engineer-features"] == "Completed"
+    refreshed = _states(prefect_api, _run(artifacts, refresh=True)["flow_run_id"])
+    assert {s: refreshed[s] for s in CACHED} == dict.fromkeys(CACHED, "Completed")
+
+
+def test_changed_data_file_recomputes_and_a_lost_cache_is_rebuilt(prefect_api: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    data = tmp_path / "data.csv"
+
+    def write(table_x: np.ndarray) -> None:
+        pacsv.write_csv(pa.table({"a": table_x[:, 0], "b": table_x[:, 1], "c": table_x[:, 2],
+                                  "y": (table_x[:, 0] + table_x[:, 1] ** 2 > 1).astype(int)}), data)
+
+    artifacts = tmp_path / "artifacts"
+    write(x)
+    settings = dict(data=data, label="y", epochs=1, batch_size=64)
+    _run(artifacts, **settings)
+    assert _states(prefect_api, _run(artifacts, **settings)["flow_run_id"])["ingest"] == "Cached"
+    x[0, 0] += 1.0  # same path, same size class, new content
+    write(x)
+    states = _states(prefect_api, _run(artifacts, **settings)["flow_run_id"])
+    assert {s: states[s] for s in CACHED} == dict.fromkeys(CACHED, "Completed")
+    shutil.rmtree(artifacts / ".cache")  # the store is gone, Prefect's cache records are not
+    rebuilt = _run(artifacts, **settings)
+    assert RunPaths.of(rebuilt["run_dir"]).raw.is_file() and RunPaths.of(rebuilt["run_dir"]).features("test").is_file()
+    runs = httpx.post(f"{prefect_api}/task_runs/filter",
+                      json={"task_runs": {"flow_run_id": {"any_": [rebuilt["flow_run_id"]]}}}).json()
+    ingest_states = sorted(t["state"]["name"] for t in runs if t["name"].startswith("ingest-"))
+    assert ingest_states == ["Cached", "Completed"]  # the hit found no files, so ingest ran again
+
+
+def test_cache_key_uses_content_not_path_or_mtime(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    one.write_text("a,y\n1,0\n")
+    two.write_text("a,y\n1,0\n")
+    assert content_digest(one) == content_digest(two)
+    two.write_text("a,y\n2,0\n")
+    assert content_digest(one) != content_digest(two)
+
+
+def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str, tmp_path: Path, monkeypatch) -> None:
+    from prefect import flow
+
+    import eagergraph.tasks.ingest as ingest_task
+    from eagergraph.data.io import DataError
+    from eagergraph.tasks.ingest import ingest
+
+    calls: list[str] = []
+    real = ingest_task.ingest_to
+
+    def flaky(out: Path, *args, **kwargs) -> dict:
+        calls.append("call")
+        if len(calls) == 1:
+            raise OSError("stale file handle")  # transient: the second attempt succeeds
+        return real(out, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_task, "ingest_to", flaky)
+
+    @flow
+    def ingest_once(run_dir: str, retries: int) -> dict:
+        return ingest.with_options(retries=retries, retry_delay_seconds=0, refresh_cache=True)(
+            run_dir, None, "label", None, 100, 3, 7)
+
+    run_dir = tmp_path / "artifacts" / "run"
+    run_dir.mkdir(parents=True)
+    assert ingest_once(str(run_dir), 1)["rows"] == 100 and calls == ["call", "call"]
+
+    def bad_data(*args, **kwargs) -> dict:
+        calls.append("call")
+        raise DataError("data.csv: label column 'label' not found")
+
+    calls.clear()
+    monkeypatch.setattr(ingest_task, "ingest_to", bad_data)
+    with pytest.raises(DataError):
+        ingest_once(str(run_dir), 2)
+    assert calls == ["call"]  # bad data is not retried

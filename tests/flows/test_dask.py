@@ -1,0 +1,122 @@
+"""Dask: the sweep and a partitioned run on a two-worker local cluster (processes, one thread each) give the
+same results as the sequential run, from different worker processes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eagergraph.config import PipelineConfig, SweepGrid
+
+GRID = SweepGrid(learning_rates=[0.01, 0.05], hidden=[4, 8])  # four candidates, tiny on purpose: two shared cores
+
+
+def test_sweep_on_dask_equals_sequential_sweep(prefect_api: str, tmp_path: Path) -> None:
+    from eagergraph.data.io import read_json
+    from eagergraph.flows.sweep import run_sweep
+    from eagergraph.rundir.paths import RunPaths
+
+    base = dict(rows=400, epochs=1, batch_size=32, graph_variant="step")
+    sequential = run_sweep(PipelineConfig(artifacts=tmp_path / "threads", **base), GRID)
+    parallel = run_sweep(PipelineConfig(artifacts=tmp_path / "dask", runner="dask", dask_workers=2, **base), GRID)
+
+    assert {r["pid"] for r in sequential["ranking"]} == {os.getpid()}  # threads runner: this process, one at a time
+    worker_pids = {r["pid"] for r in parallel["ranking"]}
+    assert len(worker_pids) == 2 and os.getpid() not in worker_pids
+    assert [r["name"] for r in parallel["ranking"]] == [r["name"] for r in sequential["ranking"]]
+    assert len(parallel["ranking"]) == 4
+    for a, b in zip(sequential["ranking"], parallel["ranking"]):
+        for metric in ("auc", "accuracy", "loss", "final_train_loss"):
+            assert a[metric] == pytest.approx(b[metric], abs=1e-6)
+    # the best candidate is the run's graph model, evaluated and used for predictions like a normal run
+    run = RunPaths.of(parallel["run_dir"])
+    best = run.candidate(parallel["best"]["name"])
+    assert (run.model("graph") / "saved_model.pb").is_file() and not run.model("eager").exists()
+    with np.load(run.weights("graph")) as promoted, np.load(best.weights("graph")) as original:
+        assert all(np.array_equal(promoted[k], original[k]) for k in original.files)
+    metrics = read_json(run.metrics)
+    assert metrics["graph"]["auc"] == pytest.approx(parallel["best"]["auc"], abs=1e-6)
+    assert metrics["speedup"] is None and run.predictions.is_file()
+    assert [r["name"] for r in read_json(run.sweep_ranking)] == [r["name"] for r in parallel["ranking"]]
+
+
+def test_sweep_ranking_published_as_table_artifact(prefect_api: str, tmp_path: Path) -> None:
+    import httpx
+
+    from eagergraph.flows.sweep import run_sweep
+
+    result = run_sweep(PipelineConfig(rows=300, epochs=1, artifacts=tmp_path), SweepGrid(hidden=[4, 8]))
+    artifacts = httpx.post(f"{prefect_api}/artifacts/filter",
+                           json={"artifacts": {"flow_run_id": {"any_": [result["flow_run_id"]]}, "key": {"any_": ["sweep-ranking"]}}}).json()
+    assert len(artifacts) == 1 and artifacts[0]["type"] == "table"
+    assert result["best"]["name"] in artifacts[0]["data"]
+
+
+def _partitions(folder: Path, sizes: tuple[int, ...] = (250, 180, 220)) -> Path:
+    """A folder of Parquet partitions with a text label, like a user's exported table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from eagergraph.data.ingest import synthetic_batches
+
+    folder.mkdir()
+    table = pa.Table.from_batches(list(synthetic_batches(sum(sizes), 4, seed=9)))
+    table = table.set_column(4, "churned", pa.array(np.where(table.column("label").to_numpy() == 1, "yes", "no")))
+    start = 0
+    for index, size in enumerate(sizes):
+        pq.write_table(table.slice(start, size), folder / f"part-{index:03d}.parquet")
+        start += size
+    return folder
+
+
+def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from distributed import LocalCluster
+
+    from eagergraph.data.io import read_json
+    from eagergraph.data.partitions import partition_split
+    from eagergraph.flows.pipeline import run_pipeline
+    from eagergraph.rundir.paths import RunPaths
+
+    data = _partitions(tmp_path / "table")
+    base = dict(data=data, label="churned", epochs=1, batch_size=32, artifacts=tmp_path / "runs")
+    sequential = run_pipeline(PipelineConfig(**base))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        parallel = run_pipeline(PipelineConfig(runner="dask", dask_address=cluster.scheduler_address, **base))
+
+    seq, par = RunPaths.of(sequential["run_dir"]), RunPaths.of(parallel["run_dir"])
+    seq_parts, par_parts = read_json(seq.manifest)["partitions"], read_json(par.manifest)["partitions"]
+    assert [p["rows"] for p in par_parts] == [250, 180, 220] and {p["pid"] for p in seq_parts} == {os.getpid()}
+    assert len({p["pid"] for p in par_parts}) == 2 and os.getpid() not in {p["pid"] for p in par_parts}
+    assert read_json(par.normalizer) == read_json(seq.normalizer)
+    assert pq.read_table(par.raw).equals(pq.read_table(seq.raw)) and not (par.root / "raw-parts").exists()
+    for mode in ("eager", "graph"):
+        for metric in ("loss", "accuracy", "auc"):
+            assert parallel["metrics"][mode][metric] == pytest.approx(sequential["metrics"][mode][metric], abs=1e-6)
+    assert parallel["metrics"]["parity_max_abs_diff"] <= 1e-4
+
+    # merged statistics equal one pass over all train rows of all partitions
+    train = []
+    for index, file in enumerate(sorted(data.glob("*.parquet"))):
+        table = pq.read_table(file)
+        mask = partition_split(table.column("churned").to_numpy(zero_copy_only=False), 0.2, 42, index)
+        train.append(np.column_stack([table.column(f"x{i}").to_numpy() for i in range(4)])[~mask])
+    rows = np.concatenate(train)
+    normalizer = read_json(par.normalizer)
+    np.testing.assert_allclose(normalizer["mean"], rows.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(normalizer["std"], rows.std(axis=0), rtol=1e-12)
+    assert normalizer["train_rows"] == len(rows) and normalizer["classes"] == ["no", "yes"]
+
+
+def test_sweep_and_runner_options_refuse_bad_values_in_one_line(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    for args, named in ((["sweep", "--hidden-sizes", "4,x"], "--hidden-sizes"), (["sweep", "--variants", "step,turbo"], "--variants"),
+                        (["sweep", "--learning-rates", "0,0.1"], "--learning-rates"), (["run", "--runner", "spark"], "--runner")):
+        done = run_cli(*args, "--artifacts", str(tmp_path))
+        assert done.returncode == 2 and named in done.stderr, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # refused before anything ran

@@ -1,0 +1,93 @@
+"""The whole flow against the session's real Prefect server: every artifact, reloaded models, recorded task runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from eagergraph.rundir.paths import RunPaths
+
+STAGES = ["ingest", "normalize", "engineer-features", "train-eager", "train-graph", "evaluate", "predict"]
+
+
+def test_run_directory_holds_every_artifact(default_run: dict) -> None:
+    run = RunPaths.of(default_run["run_dir"])
+    assert run.root.is_dir() and not run.root.name.startswith(".")
+    assert (run.root.parent / "latest").resolve() == run.root.resolve()
+    for path in (run.raw, run.normalizer, run.normalized("train"), run.normalized("test"), run.features("train"),
+                 run.features("test"), run.metrics, run.predictions, run.manifest):
+        assert path.is_file(), path
+    for mode in ("eager", "graph"):
+        assert (run.model(mode) / "saved_model.pb").is_file()
+    assert pq.read_metadata(run.raw).num_rows == 1000
+    assert pq.read_metadata(run.features("train")).num_rows == 800
+    assert pq.read_metadata(run.features("test")).num_rows == 200
+    assert pq.read_schema(run.features("train")).names[:20] == [f"x{i}" for i in range(10)] + [f"x{i}_sq" for i in range(10)]
+
+
+def test_metrics_meet_the_contract(default_run: dict) -> None:
+    metrics = json.loads(RunPaths.of(default_run["run_dir"]).metrics.read_text())
+    for mode in ("eager", "graph"):
+        for key in ("loss", "accuracy", "auc", "precision", "recall", "train_seconds"):
+            assert isinstance(metrics[mode][key], float)
+        assert [e["epoch"] for e in metrics[mode]["history"]] == [1, 2, 3, 4, 5]
+        assert metrics[mode]["accuracy"] >= 0.85
+        assert metrics[mode]["history"][-1]["loss"] < metrics[mode]["history"][0]["loss"]
+    assert metrics["parity_max_abs_diff"] <= 1e-4
+    assert metrics["weights_max_abs_diff"] <= 1e-4  # same initial weights, same batches: same trained weights
+    assert metrics["graph_variant"] == "fused" and metrics["graph"]["variant"] == "fused"
+    assert metrics["speedup"] == metrics["eager"]["train_seconds"] / metrics["graph"]["train_seconds"]
+    assert metrics == default_run["metrics"]
+
+
+def test_manifest_lists_files_with_hashes(default_run: dict) -> None:
+    import hashlib
+
+    run = RunPaths.of(default_run["run_dir"])
+    manifest = json.loads(run.manifest.read_text())
+    assert manifest["flow_run_id"] == default_run["flow_run_id"]
+    assert set(manifest["stage_seconds"]) == set(STAGES)
+    assert manifest["config"]["epochs"] == 5 and manifest["packages"]["tensorflow"].startswith("2.")
+    files = {f["path"]: f for f in manifest["files"]}
+    assert "models/graph/saved_model.pb" in files and "predictions.parquet" in files
+    entry = files["metrics.json"]
+    assert entry["sha256"] == hashlib.sha256((run.root / "metrics.json").read_bytes()).hexdigest()
+    assert entry["bytes"] == (run.root / "metrics.json").stat().st_size
+
+
+RELOAD = """
+import json, sys
+import numpy as np, pyarrow.parquet as pq, tensorflow as tf
+run, features = sys.argv[1], json.loads(sys.argv[2])
+table = pq.read_table(run + "/predictions.parquet")
+x = np.column_stack([table.column(f).to_numpy() for f in features]).astype("float32")
+serve = tf.saved_model.load(run + "/models/graph").signatures["serving_default"]
+print(json.dumps(serve(features=tf.constant(x))["probability"].numpy().ravel().tolist()))
+"""
+
+
+def test_saved_model_reloaded_in_fresh_process_reproduces_predictions(default_run: dict) -> None:
+    run = RunPaths.of(default_run["run_dir"])
+    features = json.loads(run.normalizer.read_text())["features"]
+    out = subprocess.run([sys.executable, "-c", RELOAD, str(run.root), json.dumps(features)], capture_output=True,
+                         text=True, check=True, timeout=120)
+    fresh = np.array(json.loads(out.stdout.strip().splitlines()[-1]))
+    saved = pq.read_table(run.predictions).column("probability").to_numpy()
+    np.testing.assert_allclose(fresh, saved, atol=1e-6)
+    assert 0.0 <= saved.min() < 0.5 < saved.max() <= 1.0  # both classes predicted
+
+
+def test_prefect_api_lists_flow_run_with_seven_completed_tasks(default_run: dict, prefect_api: str) -> None:
+    import httpx
+
+    flow_run = httpx.get(f"{prefect_api}/flow_runs/{default_run['flow_run_id']}").json()
+    assert flow_run["state"]["type"] == "COMPLETED"
+    task_runs = httpx.post(f"{prefect_api}/task_runs/filter",
+                           json={"task_runs": {"flow_run_id": {"any_": [default_run["flow_run_id"]]}}}).json()
+    names = sorted(t["name"].rsplit("-", 1)[0] for t in task_runs)
+    assert names == sorted(STAGES)
+    assert all(t["state"]["type"] == "COMPLETED" for t in task_runs)

@@ -1,0 +1,58 @@
+"""The Prefect UI as a user sees it: Debian's Chromium, headless, driven by Playwright, on the session's server."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+from test_flow import STAGES
+
+from conftest import run_cli
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/system-deps installs it); Playwright downloads nothing
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"  # ignored by git; CI keeps it as an artifact
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "evaluation-artifact.png"  # the README shows it
+
+
+def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(prefect_api: str, tmp_path: Path) -> None:
+    done = run_cli("run", "--artifacts", str(tmp_path / "artifacts"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = re.search(r"^flow run: (http\S+)$", done.stdout, re.M)  # the link every run ends with
+    assert printed and printed.group(1).startswith(prefect_api.removesuffix("/api")), done.stdout[-2000:]
+    page_url = printed.group(1)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(page_url)
+            expect(page.get_by_text("Completed").first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Can't connect to Server API")).to_have_count(0)
+
+            page.locator("li.p-tab", has_text="Task Runs").click()  # the UI's tabs are list items
+            expect(page.get_by_text("7 Task runs", exact=True).first).to_be_visible(timeout=30_000)
+            for stage in STAGES:
+                expect(page.get_by_text(re.compile(rf"^{re.escape(stage)}-\w+$")).first).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(SCREENSHOTS / "flow-run-task-runs.png"), full_page=True)
+
+            page.locator("li.p-tab", has_text="Artifacts").click()
+            expect(page.get_by_text("eagergraph-evaluation").first).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(SCREENSHOTS / "flow-run-artifacts.png"), full_page=True)
+
+            page.get_by_text("eagergraph-evaluation").first.click()  # the artifact's page renders the markdown
+            expect(page.get_by_text("speedup (tracing included)").first).to_be_visible(timeout=30_000)
+            for alt in ("training curves", "step times"):  # inline data: PNGs, decoded by the browser
+                image = page.locator(f'img[alt="{alt}"]').first
+                expect(image).to_be_visible(timeout=30_000)
+                page.wait_for_function("img => img.complete", arg=image.element_handle(), timeout=30_000)
+                assert image.evaluate("img => img.naturalWidth") > 300, alt
+            page.screenshot(path=str(SCREENSHOTS / "evaluation-artifact.png"), full_page=True)
+            page.set_viewport_size({"width": 1200, "height": 2300})  # the UI scrolls inside: a tall window shows all
+            page.locator('img[alt="step times"]').first.scroll_into_view_if_needed()
+            page.screenshot(path=str(DOCS_SCREENSHOT))
+        finally:
+            browser.close()
+    assert (SCREENSHOTS / "flow-run-task-runs.png").stat().st_size > 10_000

@@ -1,0 +1,182 @@
+"""Unit tests of each stage's pure logic on tiny tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from eagergraph.data.features import add_squares, engineer_to, feature_names
+from eagergraph.data.ingest import ingest_to, synthetic_batches
+from eagergraph.data.io import LABEL, DataError
+from eagergraph.data.normalize import Normalizer, RunningMoments, normalize_to, stratified_test_mask
+from eagergraph.rundir.paths import RunPaths
+
+
+def _write_csv(path: Path, columns: dict[str, list]) -> Path:
+    pacsv.write_csv(pa.table(columns), path)
+    return path
+
+
+def tiny(tmp_path: Path, n: int = 40) -> dict[str, list]:
+    rng = np.random.default_rng(0)
+    return {"a": rng.normal(5, 2, n).tolist(), "b": rng.normal(-3, 10, n).tolist(), "name": [f"r{i}" for i in range(n)],
+            "target": [i % 2 for i in range(n)]}
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def test_synthetic_is_seeded_and_chunk_independent() -> None:
+    one = pa.Table.from_batches(list(synthetic_batches(1000, 4, seed=7)))
+    chunked = pa.Table.from_batches(list(synthetic_batches(1000, 4, seed=7, chunk_rows=1000)))
+    other = pa.Table.from_batches(list(synthetic_batches(1000, 4, seed=8)))
+    assert one.equals(chunked)
+    assert not one.equals(other)
+    assert one.num_rows == 1000 and one.column_names == ["x0", "x1", "x2", "x3", LABEL]
+    positives = pc_mean(one.column(LABEL))
+    assert 0.2 < positives < 0.8  # both classes well represented
+
+
+def pc_mean(column: pa.ChunkedArray) -> float:
+    return float(np.mean(column.to_numpy()))
+
+
+def test_ingest_csv_selects_numeric_columns_and_encodes_label(tmp_path: Path) -> None:
+    data = tiny(tmp_path)
+    data["target"] = ["yes" if i % 2 else "no" for i in range(40)]
+    source = _write_csv(tmp_path / "in.csv", data)
+    result = ingest_to(tmp_path / "raw.parquet", source, "target", None, 0, 0, 0)
+    raw = pq.read_table(tmp_path / "raw.parquet")
+    assert result["features"] == ["a", "b"]  # the text column is not a feature
+    assert result["classes"] == ["no", "yes"]
+    assert raw.column_names == ["a", "b", LABEL]
+    assert raw.column(LABEL).to_pylist() == [i % 2 for i in range(40)]
+    np.testing.assert_allclose(raw.column("a").to_numpy(), data["a"])
+
+
+def test_ingest_explicit_features_and_parquet_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    data = tiny(tmp_path)
+    pq.write_table(pa.table(data).slice(0, 20), folder / "part-0.parquet")
+    pq.write_table(pa.table(data).slice(20), folder / "part-1.parquet")
+    result = ingest_to(tmp_path / "raw.parquet", folder, "target", ["b"], 0, 0, 0)
+    assert result["features"] == ["b"] and result["rows"] == 40
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("target"), "label column 'target' not found"),
+    (lambda d: d.update(target=[i % 3 for i in range(40)]), "more than two distinct values"),
+    (lambda d: d.update(target=[1] * 40), "single class"),
+    (lambda d: d.update(a=[float("nan")] * 3 + d["a"][3:]), "a: 3"),
+])
+def test_ingest_refuses_bad_tables(tmp_path: Path, change, message: str) -> None:
+    data = tiny(tmp_path)
+    change(data)
+    source = _write_csv(tmp_path / "bad.csv", data)
+    with pytest.raises(DataError, match=message):
+        ingest_to(tmp_path / "raw.parquet", source, "target", None, 0, 0, 0)
+
+
+def test_ingest_drop_invalid_counts_rows(tmp_path: Path) -> None:
+    data = tiny(tmp_path)
+    data["a"][:3] = [float("nan"), float("inf"), None]
+    source = _write_csv(tmp_path / "in.csv", data)
+    result = ingest_to(tmp_path / "raw.parquet", source, "target", None, 0, 0, 0, drop_invalid=True)
+    assert result["dropped_rows"] == 3 and result["rows"] == 37
+
+
+# ---------------------------------------------------------------- normalize
+
+
+def _raw_run(tmp_path: Path, columns: dict[str, list]) -> Path:
+    source = _write_csv(tmp_path / "in.csv", columns)
+    ingest_to(RunPaths.of(tmp_path).raw, source, "target", None, 0, 0, 0)
+    return tmp_path
+
+
+def test_stratified_split_is_exact_and_seeded() -> None:
+    labels = np.array([0] * 60 + [1] * 40)
+    mask = stratified_test_mask(labels, 0.25, seed=1)
+    assert mask.sum() == 25 and labels[mask].sum() == 10
+    assert np.array_equal(mask, stratified_test_mask(labels, 0.25, seed=1))
+    assert not np.array_equal(mask, stratified_test_mask(labels, 0.25, seed=2))
+
+
+def test_statistics_come_from_the_train_split_only(tmp_path: Path) -> None:
+    run = _raw_run(tmp_path, tiny(tmp_path))
+    normalize_to(run, 0.25, seed=3)
+    paths = RunPaths.of(run)
+    stats = Normalizer.load(paths.normalizer)
+    raw = pq.read_table(paths.raw)
+    test_raw = pq.read_table(paths.test_raw)
+    test_a = set(test_raw.column("a").to_pylist())
+    train_a = np.array([v for v in raw.column("a").to_pylist() if v not in test_a])
+    assert stats.mean[0] == pytest.approx(train_a.mean())
+    assert stats.std[0] == pytest.approx(train_a.std())
+    assert stats.mean[0] != pytest.approx(raw.column("a").to_numpy().mean())  # the test rows were left out
+    # Changing only test rows changes nothing in the statistics.
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    table = raw.to_pydict()
+    table["a"] = [v * 100 if v in test_a else v for v in table["a"]]
+    pq.write_table(pa.table(table, schema=raw.schema), RunPaths.of(tampered).raw)
+    normalize_to(tampered, 0.25, seed=3)
+    assert Normalizer.load(RunPaths.of(tampered).normalizer).mean == stats.mean
+    train = pq.read_table(paths.normalized("train")).column("a").to_numpy()
+    assert abs(train.mean()) < 1e-5 and train.std() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_constant_column_does_not_divide_by_zero(tmp_path: Path) -> None:
+    data = tiny(tmp_path)
+    data["a"] = [3.0] * 40
+    run = _raw_run(tmp_path, data)
+    normalize_to(run, 0.25, seed=0)
+    stats = Normalizer.load(RunPaths.of(run).normalizer)
+    assert stats.std[0] == 1.0
+    normalized = pq.read_table(RunPaths.of(run).normalized("test")).column("a").to_numpy()
+    assert np.all(normalized == 0.0)
+
+
+def test_split_without_both_classes_is_refused(tmp_path: Path) -> None:
+    data = tiny(tmp_path, n=40)
+    data["target"] = [1] * 39 + [0]
+    run = _raw_run(tmp_path, data)
+    with pytest.raises(DataError, match="too few rows for the split"):
+        normalize_to(run, 0.2, seed=0)
+
+
+def test_running_moments_merge_equals_one_pass() -> None:
+    x = np.random.default_rng(5).normal(10, 3, (1000, 3))
+    moments = RunningMoments(3)
+    for chunk in np.array_split(x, 7):
+        moments.update(chunk)
+    np.testing.assert_allclose(moments.mean, x.mean(axis=0))
+    np.testing.assert_allclose(moments.std(), x.std(axis=0))
+
+
+# ---------------------------------------------------------------- engineer-features
+
+
+def test_add_squares_appends_in_model_order() -> None:
+    batch = pa.RecordBatch.from_pydict({"a": [1.0, -2.0], "b": [3.0, 0.5], LABEL: [0, 1]})
+    out = add_squares(batch, ["a", "b"])
+    assert out.schema.names == ["a", "b", "a_sq", "b_sq", LABEL] == [*feature_names(["a", "b"]), LABEL]
+    assert out.column("a_sq").to_pylist() == [1.0, 4.0] and out.column("b_sq").to_pylist() == [9.0, 0.25]
+    assert batch.schema.names == ["a", "b", LABEL]  # input untouched
+
+
+def test_engineer_writes_both_splits(tmp_path: Path) -> None:
+    run = _raw_run(tmp_path, tiny(tmp_path))
+    normalize_to(run, 0.25, seed=0)
+    result = engineer_to(run)
+    for split in ("train", "test"):
+        table = pq.read_table(RunPaths.of(run).features(split))
+        assert table.column_names == ["a", "b", "a_sq", "b_sq", LABEL]
+        np.testing.assert_allclose(table.column("b_sq").to_numpy(), table.column("b").to_numpy() ** 2, rtol=1e-6)
+    assert result["columns"] == ["a", "b", "a_sq", "b_sq"]
