@@ -60,8 +60,16 @@ def run(
     dask_workers: Annotated[Optional[int], typer.Option("--dask-workers", help="Worker processes of the local Dask cluster.  [default: 2]")] = None,
     refresh: Annotated[Optional[bool], typer.Option("--refresh", help="Recompute ingest, normalize and engineer-features even when cached.")] = None,
     drop_invalid: Annotated[Optional[bool], typer.Option("--drop-invalid", help="Drop rows with missing, NaN or infinite values (default: refuse them).", show_default=False)] = None,
+    gate_metric: Annotated[Optional[str], typer.Option("--gate-metric", help="auc, accuracy, precision, recall or loss.  [default: auc]")] = None,
+    gate_tolerance: Annotated[Optional[float], typer.Option("--gate-tolerance", help="Allowed loss against production on the gate metric.  [default: 0.01]")] = None,
+    min_auc: Annotated[Optional[float], typer.Option("--min-auc", help="Promote only at or above this test AUC.")] = None,
+    min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="Promote only at or above this test accuracy.")] = None,
+    drift_threshold: Annotated[Optional[float], typer.Option("--drift-threshold", help="PSI above which a feature has drifted.  [default: 0.25]")] = None,
+    fail_on_drift: Annotated[Optional[bool], typer.Option("--fail-on-drift", help="Stop before training on drift or a schema change (exit 2).", show_default=False)] = None,
+    require_promotion: Annotated[Optional[bool], typer.Option("--require-promotion", help="Exit with status 3 when the gate refuses the model.", show_default=False)] = None,
+    keep_runs: Annotated[Optional[int], typer.Option("--keep-runs", help="After the run, keep only the newest N runs (and production, its predecessor).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with any of these options.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics, promoted, production, reason.")] = False,
 ) -> None:
     """Run the whole pipeline once and print the training trace, the evaluation and a prediction."""
     prepare_environment()
@@ -72,7 +80,10 @@ def run(
                            epochs=epochs, batch_size=batch_size, hidden=hidden, learning_rate=learning_rate, seed=seed,
                            test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts, modes=modes,
                            eager_max_steps=eager_max_steps, in_memory_rows=in_memory_rows, runner=runner,
-                           dask_address=dask_address, dask_workers=dask_workers, refresh=refresh, drop_invalid=drop_invalid)
+                           dask_address=dask_address, dask_workers=dask_workers, refresh=refresh, drop_invalid=drop_invalid,
+                           gate_metric=gate_metric, gate_tolerance=gate_tolerance, min_auc=min_auc, min_accuracy=min_accuracy,
+                           drift_threshold=drift_threshold, fail_on_drift=fail_on_drift, require_promotion=require_promotion,
+                           keep_runs=keep_runs)
     except ConfigError as exc:
         fail(str(exc))  # before Prefect or TensorFlow is even imported
     from eagergraph.cli.terminal import quiet_expected_tracebacks, reported_errors
@@ -88,6 +99,7 @@ def run(
     print_run(result)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
+    exit_if_refused(cfg.require_promotion, result)
 
 
 @app.command()
@@ -275,6 +287,9 @@ def bench_data(
     Console().print(data_bench_table(results))
     if as_json:
         sys.stdout.write(json.dumps(results) + "\n")
+
+
+from eagergraph.cli.registry import exit_if_refused  # noqa: E402  (registers promote, rollback, runs, gc)
 
 
 def main() -> None:

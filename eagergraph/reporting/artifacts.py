@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from eagergraph.reporting.promotion import verdict_markdown
+
 MODES = ("eager", "graph")
 KEY_PREFIX = "eagergraph"
 CHART_HEIGHT = 10  # rows of the text loss chart
@@ -82,6 +84,7 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
     if prediction:
         lines += ["", "## Prediction (graph model reloaded from disk)", "", "| field | value |", "|---|---|"]
         lines += [f"| {key} | {_cell(value)} |" for key, value in prediction.items()]
+    lines += verdict_markdown(metrics)
     lines += ["", "## Training loss per epoch", "", "```",
               loss_chart({mode: metrics[mode].get("history", []) for mode in MODES if mode in metrics}), "```"]
     return "\n".join(lines) + "\n"

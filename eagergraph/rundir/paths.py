@@ -88,6 +88,11 @@ class RunPaths:
     def training_curves(self) -> Path:
         return self.root / "training_curves.png"
 
+    @property
+    def data_profile(self) -> Path:
+        """Per-feature statistics of the train split in raw feature space, which later runs' drift check reads."""
+        return self.root / "data_profile.json"
+
 
 CACHE_DIR = ".cache"  # under the artifacts folder: cached stage files, addressed by content
 
@@ -110,6 +115,9 @@ INIT_PREFIX = ".init-"  # a run directory in the instant before its owner locks 
 LATEST = "latest"  # a symlink to the last complete run
 ARTIFACTS_LOCK = ".lock"  # serializes "move into place, then point latest" across processes
 INIT_GRACE_SECONDS = 60.0  # an .init- directory lives microseconds; one this old was abandoned
+PRODUCTION = "production"  # a symlink to the promoted run (eagergraph.registry)
+REGISTRY = "registry.jsonl"  # every promotion, refusal and rollback, one JSON object a line, append-only
+REGISTRY_LOCK = ".registry.lock"  # serializes registry appends, production moves and gc across processes
 
 
 def new_run_id() -> str:
