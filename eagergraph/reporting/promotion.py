@@ -27,7 +27,7 @@ def verdict_lines(result: dict[str, Any]) -> list[str]:
 
 def print_verdict(result: dict[str, Any], console: Console) -> None:
     for line in verdict_lines(result):
-        console.print(line)
+        console.print(line, soft_wrap=True)  # one line each, never folded: the paths stay copyable and greppable
 
 
 def verdict_markdown(metrics: dict[str, Any]) -> list[str]:

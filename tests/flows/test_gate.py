@@ -53,7 +53,9 @@ def history(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     clean, shuffled, scaled = _write(root / "clean.parquet"), _write(root / "shuffled.parquet", shuffle_labels=True), \
         _write(root / "scaled.parquet", scale="x3")
     runs = {"r1": _run(artifacts, clean)}
-    runs["r2"] = _run(artifacts, shuffled)
+    refused = run_cli("run", "--data", str(shuffled), "--artifacts", str(artifacts), "--epochs", "4", "--modes", "graph",
+                      "--graph-variant", "step", "--min-auc", "0.7", "--require-promotion", "--json")
+    runs["r2"] = {**json.loads(refused.stdout.strip().splitlines()[-1]), "cli": refused}
     runs["r2_production"] = production_run(artifacts)
     runs["r3"] = _run(artifacts, scaled)
     return {"root": root, "artifacts": artifacts, "runs": runs, "clean": clean, "scaled": scaled}
@@ -71,6 +73,9 @@ def test_first_run_promotes_itself(history: dict) -> None:
 
 def test_shuffled_labels_are_refused_and_production_keeps_serving(history: dict) -> None:
     r1, r2 = history["runs"]["r1"], history["runs"]["r2"]
+    assert r2["cli"].returncode == 3  # --require-promotion: the refusal is an exit status, after the output
+    assert r2["cli"].stderr.strip().splitlines() == [f"eagergraph: error: model not promoted (--require-promotion): {r2['reason']}"]
+    assert "gate: refused: " in r2["cli"].stdout and f"production: {r1['run_dir']}" in r2["cli"].stdout
     assert not r2["promoted"] and r2["production"] == r1["run_dir"]
     assert history["runs"]["r2_production"] == Path(r1["run_dir"])
     assert r2["metrics"]["data_check"]["status"] == "ok"  # same features: only the labels are broken
