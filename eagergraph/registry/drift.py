@@ -83,6 +83,8 @@ def summary(report: dict) -> str:
     """One line for the terminal, the log and the error of --fail-on-drift; drifted features named with their PSI."""
     against = f"production run {report['reference_run']}"
     if report["status"] == "no-reference":
+        if report["reference_run"]:
+            return f"data check: {against} keeps no data profile (made before data checks), nothing to compare with"
         return "data check: no production model yet, nothing to compare with"
     parts = []
     if report["schema"]:

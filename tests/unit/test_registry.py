@@ -124,3 +124,9 @@ def test_incomplete_or_foreign_directories_are_refused(tmp_path: Path) -> None:
         check_run_dir(tmp_path / "nope", tmp_path)
     with pytest.raises(DataError, match="not a run of the artifacts folder"):
         check_run_dir(_fake_run(tmp_path / "elsewhere", "r"), tmp_path)
+
+
+def test_a_production_run_without_a_profile_is_named_not_mistaken_for_none() -> None:
+    header = {"features": ["a"], "types": {"a": "double"}, "classes": [0, 1]}
+    report = drift.compare(None, header, {"a": np.zeros(3)}, 0.25, "run-0")
+    assert report["status"] == "no-reference" and "production run run-0 keeps no data profile" in drift.summary(report)
