@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from eagergraph.errors import ConfigError  # noqa: F401  (raised by build_config)
 
 GraphVariant = Literal["step", "fused", "xla"]
+GateMetric = Literal["auc", "accuracy", "precision", "recall", "loss"]
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]
 
@@ -44,6 +45,14 @@ class PipelineConfig(BaseModel):
     runner: TaskRunner = Field("threads", description="Prefect task runner: threads (one machine) or dask (worker processes).")
     dask_address: str | None = Field(None, description="Scheduler of an existing Dask cluster, tcp://HOST:PORT (default: a local cluster).")
     dask_workers: int = Field(2, gt=0, description="Worker processes of the local Dask cluster (one thread each).")
+    gate_metric: GateMetric = Field("auc", description="Metric the promotion gate compares with production's (loss: lower is better).")
+    gate_tolerance: float = Field(0.01, ge=0, description="Promote unless worse than production by more than this on the gate metric.")
+    min_auc: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test AUC (no floor when unset).")
+    min_accuracy: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test accuracy (no floor when unset).")
+    drift_threshold: float = Field(0.25, gt=0, description="A feature whose population stability index exceeds this has drifted.")
+    fail_on_drift: bool = Field(False, description="Stop before training when a feature drifted or the schema changed (default: warn).")
+    require_promotion: bool = Field(False, description="`eagergraph run` exits with status 3 when the gate refuses the model.")
+    keep_runs: int | None = Field(None, ge=1, description="After each run, remove all but the newest N runs (production and its predecessor stay).")
 
     @property
     def trained_modes(self) -> tuple[str, ...]:

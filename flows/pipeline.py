@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations` here: a deployment loads this file by its entrypoint, and Prefect
 # validates the parameters against the real PipelineConfig class, which a string annotation would hide.
+from dataclasses import asdict
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -14,10 +15,12 @@ from eagergraph.orchestration.caching import cached
 from eagergraph.orchestration.crashed import mark_crashed
 from eagergraph.orchestration.runners import task_runner
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
+from eagergraph.registry.gate import GateRules
 from eagergraph.reporting.artifacts import publish_run_report
 from eagergraph.rundir.manifest import manifest_fields, write_manifest
 from eagergraph.rundir.paths import RunPaths, StagedRun
 from eagergraph.tasks.features import engineer_features
+from eagergraph.tasks.gate import apply_retention, check_data, gate, record_verdict
 from eagergraph.tasks.ingest import ingest
 from eagergraph.tasks.normalize import normalize
 from eagergraph.tasks.partitions import ingest_partition, merge_partitions
@@ -59,13 +62,15 @@ def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tupl
 
 @flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.")
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
-    """ingest → normalize → engineer-features → train-eager → train-graph → evaluate → predict."""
+    """ingest → normalize → engineer-features → check-data → train-eager → train-graph → evaluate → gate → predict,
+    then record-verdict (production pointer, registry, event) once the run directory is in place."""
     c = config
     seconds: dict[str, float] = {}
     with StagedRun(c.artifacts, flow_run_id=str(flow_run.get_id())) as run:
         mark_crashed(run.crashed_flow_runs, logger=get_run_logger())
         work = str(run.work.resolve())  # absolute: Dask workers need not share this process's working directory
         raw, split, feats = data_stages(c, work, seconds)
+        data_check = run_stage(seconds, check_data, work, str(c.artifacts), c.drift_threshold, c.fail_on_drift)
         train_eager, train_graph, evaluate, predict = _model_stages()
         training = dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
                         in_memory_rows=c.in_memory_rows)
@@ -74,14 +79,19 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         if "graph" in c.trained_modes:
             run_stage(seconds, train_graph, work, variant=c.graph_variant, **training)
         metrics = run_stage(seconds, evaluate, work)
+        metrics = run_stage(seconds, gate, work, str(run.final), str(c.artifacts), asdict(GateRules.of(c)), data_check)
         prediction = run_stage(seconds, predict, work)
         write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), str(flow_run.get_id()), seconds, raw, split, feats),
                        figures={"training_curves": RunPaths.of(run.final).training_curves.name,
                                 "tensorboard": RunPaths.of(run.final).tensorboard().name})
+    decision = record_verdict(str(run.final), str(c.artifacts), metrics["gate"], str(flow_run.get_id()))
     publish_run_report(run.final, metrics, prediction["example"])
+    if c.keep_runs:
+        apply_retention(str(c.artifacts), c.keep_runs)
     return {"run_dir": str(run.final.resolve()), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds,
-            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
+            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {}),
+            "promoted": decision["promoted"], "production": decision["production_dir"], "reason": decision["reason"]}
 
 
 def run_pipeline(config: PipelineConfig) -> dict:

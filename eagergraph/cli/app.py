@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from eagergraph.cli import bench as _bench  # noqa: F401  (registers bench, bench-data)
+from eagergraph.cli import registry as _registry  # registers promote, rollback, runs, gc
 from eagergraph.cli import server as _server  # noqa: F401  (registers server, zombie-automation)
 from eagergraph.cli.common import AsJson, ConfigFile, Ephemeral, app, checked, finish, prepare_environment, use_server
 from eagergraph.cli.options import parse_list, with_config_options
@@ -58,7 +59,9 @@ def run(config: ConfigFile = None, as_json: AsJson = False, ephemeral: Ephemeral
     from eagergraph.flows.pipeline import run_pipeline
     from eagergraph.reporting.terminal import print_run
 
-    finish(api, _flow(lambda: run_pipeline(cfg)), print_run, as_json)
+    result = _flow(lambda: run_pipeline(cfg))
+    finish(api, result, print_run, as_json)
+    _registry.exit_if_refused(cfg.require_promotion, result)
 
 
 @app.command()

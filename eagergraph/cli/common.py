@@ -20,7 +20,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="TOML file with any of these options; its paths are "
                                                  "relative to the file (default: none).")]
-AsJson = Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics "
+AsJson = Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics, promoted, production, reason "
                                          "(default: off).")]
 Ephemeral = Annotated[bool, typer.Option("--ephemeral", help=f"Use Prefect's temporary per-run server (nothing left "
                                          f"running, no UI afterwards); also {EPHEMERAL_ENV}=1. Default: a local "

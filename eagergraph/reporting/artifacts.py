@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from eagergraph.reporting.promotion import verdict_markdown
+
 MODES = ("eager", "graph")
 KEY_PREFIX = "eagergraph"
 
@@ -54,6 +56,7 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
     if prediction:
         lines += ["", "## Prediction (graph model reloaded from disk)", "", "| field | value |", "|---|---|"]
         lines += [f"| {key} | {_cell(value)} |" for key, value in prediction.items()]
+    lines += verdict_markdown(metrics)
     for title, image in (charts or {}).items():
         lines += ["", f"## {title}", "", image]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from eagergraph.reporting.promotion import print_verdict
+
 METRICS = ("loss", "accuracy", "auc", "precision", "recall", "train_seconds", "trace_seconds", "median_step_ms")
 
 
@@ -69,6 +71,7 @@ def print_run(result: dict, console: Console | None = None) -> None:
     example = result["prediction"]
     console.print(f"prediction (SavedModel reloaded from disk): 1 row → [{example['probability']:.2f}] "
                   f"class {example['predicted']}")
+    print_verdict(result, console)
 
 
 def data_bench_table(results: list[dict]) -> Table:

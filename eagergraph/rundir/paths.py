@@ -116,6 +116,9 @@ LATEST = "latest"  # a symlink to the last complete run
 ARTIFACTS_LOCK = ".lock"  # serializes "move into place, then point latest" across processes
 INIT_GRACE_SECONDS = 60.0  # an .init- directory lives microseconds; one this old was abandoned
 FLOW_RUN_FILE = "flow-run-id"  # in a temporary run directory: whose flow run it is, to mark it Crashed if abandoned
+PRODUCTION = "production"  # a symlink to the promoted run (eagergraph.registry)
+REGISTRY = "registry.jsonl"  # every promotion, refusal and rollback, one JSON object a line, append-only
+REGISTRY_LOCK = ".registry.lock"  # serializes registry appends, production moves and gc across processes
 
 
 def new_run_id() -> str:

@@ -13,11 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import EAGERGRAPH
+from eagergraph.registry.registry import read_registry
 from eagergraph.rundir.paths import LATEST, TMP_PREFIX, completed_runs
 
 RUNS = 4
 TIMINGS = {"train_seconds", "trace_seconds", "steady_seconds", "median_step_ms", "speedup", "steady_speedup",
-           "full_train_seconds"}
+           "full_train_seconds",
+           "gate", "data_check"}  # and the gate's verdict: each run is judged against whichever run finished first
 
 
 def without_timings(metrics: dict) -> dict:
@@ -47,6 +49,7 @@ def test_four_simultaneous_runs_all_complete_in_their_own_directories(concurrent
     assert run_dirs == completed_runs(artifacts) and len(set(run_dirs)) == RUNS
     assert list(artifacts.glob(f"{TMP_PREFIX}*")) == []
     assert (artifacts / LATEST).resolve() in run_dirs
+    assert sorted(e["run"] for e in read_registry(artifacts)) == [d.name for d in run_dirs]  # no decision lost
     for result in results:
         manifest = json.loads((Path(result["run_dir"]) / "manifest.json").read_text())
         assert manifest["flow_run_id"] == result["flow_run_id"]

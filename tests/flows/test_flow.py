@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 
 from eagergraph.rundir.paths import RunPaths
 
-STAGES = ["ingest", "normalize", "engineer-features", "train-eager", "train-graph", "evaluate", "predict"]
+STAGES = ["ingest", "normalize", "engineer-features", "check-data", "train-eager", "train-graph", "evaluate", "gate", "predict"]
+AFTER_RUN = ["record-verdict"]  # once the run directory is in place: production pointer and registry
 
 
 def test_run_directory_holds_every_artifact(default_run: dict) -> None:
@@ -81,7 +82,7 @@ def test_saved_model_reloaded_in_fresh_process_reproduces_predictions(default_ru
     assert 0.0 <= saved.min() < 0.5 < saved.max() <= 1.0  # both classes predicted
 
 
-def test_prefect_api_lists_flow_run_with_seven_completed_tasks(default_run: dict, prefect_api: str) -> None:
+def test_prefect_api_lists_flow_run_with_every_stage_completed(default_run: dict, prefect_api: str) -> None:
     import httpx
 
     flow_run = httpx.get(f"{prefect_api}/flow_runs/{default_run['flow_run_id']}").json()
@@ -89,5 +90,5 @@ def test_prefect_api_lists_flow_run_with_seven_completed_tasks(default_run: dict
     task_runs = httpx.post(f"{prefect_api}/task_runs/filter",
                            json={"task_runs": {"flow_run_id": {"any_": [default_run["flow_run_id"]]}}}).json()
     names = sorted(t["name"].rsplit("-", 1)[0] for t in task_runs)
-    assert names == sorted(STAGES)
+    assert names == sorted(STAGES + AFTER_RUN)
     assert all(t["state"]["type"] == "COMPLETED" for t in task_runs)

@@ -1,0 +1,118 @@
+"""`eagergraph promote`, `rollback`, `runs` and `gc`: the production pointer, its history and retention.
+
+Registered on the same typer app as `run`; `app.py` imports this module once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from eagergraph.cli.common import app
+from eagergraph.cli.terminal import PREFIX, fail
+from eagergraph.errors import USER_ERRORS
+
+EXIT_NOT_PROMOTED = 3  # `run --require-promotion` when the gate refused the model (2 stays "bad input")
+ArtifactsOption = Annotated[Path, typer.Option("--artifacts", help="Folder of run directories.")]
+
+
+def exit_if_refused(require_promotion: bool, result: dict[str, Any]) -> None:
+    """`run --require-promotion`: a refused model is one line on stderr and exit status 3 (after the output)."""
+    if require_promotion and not result.get("promoted", True):
+        typer.echo(f"{PREFIX}model not promoted (--require-promotion): {result['reason']}", err=True)
+        raise typer.Exit(EXIT_NOT_PROMOTED)
+
+
+def _run_path(run_dir: Path, artifacts: Optional[Path]) -> tuple[Path, Path]:
+    """RUN_DIR as a path, or a run id inside --artifacts; the artifacts folder defaults to the run's parent."""
+    if not run_dir.exists() and artifacts is not None and (artifacts / run_dir).exists():
+        run_dir = artifacts / run_dir
+    folder = artifacts if artifacts is not None else run_dir.resolve().parent if run_dir.exists() else run_dir.parent
+    return run_dir, folder
+
+
+@app.command()
+def promote(
+    run_dir: Annotated[Path, typer.Argument(help="A complete run directory (or its run id inside --artifacts).")],
+    artifacts: Annotated[Optional[Path], typer.Option("--artifacts", help="Folder of run directories (default: RUN_DIR's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with the registry entry as one JSON line.")] = False,
+) -> None:
+    """Make a run the production model by hand, whatever the gate said (recorded as manual)."""
+    from eagergraph.registry.registry import promote as promote_run
+
+    run_dir, folder = _run_path(run_dir, artifacts)
+    try:
+        entry = promote_run(folder, run_dir)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    typer.echo(f"production: {folder / entry['production']} (was {entry['previous'] or 'none'}; recorded as manual)")
+    if as_json:
+        sys.stdout.write(json.dumps(entry) + "\n")
+
+
+@app.command()
+def rollback(
+    artifacts: ArtifactsOption = Path("artifacts"),
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with the registry entry as one JSON line.")] = False,
+) -> None:
+    """Return production to the run it was before the current one (recorded)."""
+    from eagergraph.registry.registry import rollback as rollback_run
+
+    try:
+        entry = rollback_run(artifacts)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    typer.echo(f"production: {artifacts / entry['production']} (rolled back from {entry['previous']})")
+    if as_json:
+        sys.stdout.write(json.dumps(entry) + "\n")
+
+
+@app.command()
+def runs(
+    artifacts: ArtifactsOption = Path("artifacts"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as one JSON list instead of a table.")] = False,
+) -> None:
+    """The runs of the artifacts folder, newest first, with their metrics and the gate's verdict."""
+    from eagergraph.registry.history import run_rows
+
+    if not artifacts.is_dir():
+        fail(f"--artifacts {artifacts}: no such folder")
+    rows = run_rows(artifacts)
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    from rich.console import Console
+
+    from eagergraph.reporting.promotion import runs_table
+
+    Console(width=None if sys.stdout.isatty() else 200).print(runs_table(rows))
+
+
+@app.command()
+def gc(
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Newest runs to keep (production and its predecessor always stay).")],
+    artifacts: ArtifactsOption = Path("artifacts"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be removed; remove nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: removed runs, objects, bytes.")] = False,
+) -> None:
+    """Remove old run directories and the cache objects no remaining run uses."""
+    from eagergraph.registry.retention import collect
+
+    if not artifacts.is_dir():
+        fail(f"--artifacts {artifacts}: no such folder")
+    done = collect(artifacts, keep, dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for run in done.runs:
+        typer.echo(f"{verb} run {run.name}")
+    for name, why in sorted(done.kept.items()):
+        typer.echo(f"kept {name} ({why})")
+    typer.echo(f"{verb} {len(done.runs)} run(s) and {len(done.objects)} unused cache object(s); "
+               f"{done.freed_bytes / 2**20:.1f} MiB {'would be ' if dry_run else ''}freed")
+    if as_json:
+        sys.stdout.write(json.dumps({"removed_runs": [r.name for r in done.runs], "removed_objects": len(done.objects),
+                                     "freed_bytes": done.freed_bytes, "kept": done.kept, "dry_run": dry_run}) + "\n")
+

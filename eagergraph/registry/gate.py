@@ -1,0 +1,105 @@
+"""The promotion gate: the new model against production's, on the new run's test split, side by side.
+
+A candidate is promoted when it is not worse than production by more than a tolerance on the gate metric and
+clears the optional floors. The first run promotes itself (floors still apply); a candidate whose features or
+label classes differ from production's cannot be scored against it and is judged on its floors alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+LOWER_IS_BETTER = {"loss"}
+SCORED = ("loss", "accuracy", "auc", "precision", "recall")
+
+
+@dataclass(frozen=True)
+class GateRules:
+    """The gate's settings (PipelineConfig's gate_metric, gate_tolerance, min_auc, min_accuracy)."""
+
+    metric: str = "auc"
+    tolerance: float = 0.01
+    min_auc: float | None = None
+    min_accuracy: float | None = None
+
+    @classmethod
+    def of(cls, config: Any) -> "GateRules":
+        return cls(config.gate_metric, config.gate_tolerance, config.min_auc, config.min_accuracy)
+
+
+def floor_failures(candidate: dict[str, float], rules: GateRules) -> list[str]:
+    """The floors the candidate misses, each named with its value."""
+    floors = {"auc": rules.min_auc, "accuracy": rules.min_accuracy}
+    return [f"{name} {candidate[name]:.4f} below min_{name} {floor:g}" for name, floor in floors.items()
+            if floor is not None and candidate[name] < floor]
+
+
+def decide(candidate: dict[str, float], production: dict[str, float] | None, rules: GateRules,
+           incomparable: str | None = None) -> dict[str, Any]:
+    """The verdict: promoted or not, and why in one sentence. Pure: metrics in, decision out.
+
+    `production` is None on the first run or when `incomparable` says why production cannot be scored on this
+    run's test split (features or classes differ).
+    """
+    misses = floor_failures(candidate, rules)
+    name, value = rules.metric, candidate[rules.metric]
+    if production is None:
+        basis = f"judged on its own floors only: {incomparable}" if incomparable else "first run: no production model yet"
+        promoted = not misses
+        reason = f"{basis}; " + ("; ".join(misses) if misses else f"{name} {value:.4f}, floors cleared")
+    else:
+        baseline = production[name]
+        change = (baseline - value) if name in LOWER_IS_BETTER else (value - baseline)
+        worse = -change > rules.tolerance
+        compared = f"{name} {value:.4f} vs production {baseline:.4f} ({change:+.4f}, tolerance {rules.tolerance:g})"
+        promoted = not worse and not misses
+        reason = (f"worse than production: {compared}" if worse else f"not worse than production: {compared}")
+        if misses:
+            reason += "; " + "; ".join(misses)
+    return {"promoted": promoted, "reason": reason, "metric": name, "tolerance": rules.tolerance,
+            "floors": {"min_auc": rules.min_auc, "min_accuracy": rules.min_accuracy}, "comparable": production is not None,
+            "candidate": candidate, "production": production}
+
+
+def _inputs_differ(candidate: dict, production: dict) -> str | None:
+    """Why production's model cannot be scored on the candidate's test split, or None when it can."""
+    if candidate["features"] != production["features"]:
+        missing = [f for f in candidate["features"] if f not in production["features"]]
+        extra = [f for f in production["features"] if f not in candidate["features"]]
+        detail = "; ".join(part for part in (f"new {', '.join(missing)}" if missing else "",
+                                             f"dropped {', '.join(extra)}" if extra else "") if part) or "reordered"
+        return f"features differ from production ({detail})"
+    if [str(c) for c in candidate["classes"]] != [str(c) for c in production["classes"]]:
+        return f"label classes differ from production ({production['classes']} → {candidate['classes']})"
+    return None
+
+
+def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules) -> dict[str, Any]:
+    """Score the run's exported model and production's on the run's raw test split; return the verdict."""
+    import pyarrow.parquet as pq
+
+    from eagergraph.core.evaluation import classification_metrics
+    from eagergraph.core.prediction import model_info, resolve_model
+    from eagergraph.core.training import load_serving
+    from eagergraph.data.io import LABEL, feature_matrix
+    from eagergraph.rundir.paths import RunPaths
+
+    model = resolve_model(run_dir)
+    info = model_info(model)
+    table = pq.read_table(RunPaths.of(run_dir).test_raw)
+    x, y = feature_matrix(table, info["features"]), table.column(LABEL).to_numpy()
+    candidate = _rounded(classification_metrics(y, load_serving(model)(x)))
+    production, why = None, None
+    if production_dir is not None:
+        baseline = resolve_model(production_dir)
+        why = _inputs_differ(info, model_info(baseline))
+        if why is None:
+            production = _rounded(classification_metrics(y, load_serving(baseline)(x)))
+    verdict = decide(candidate, production, rules, why)
+    return {**verdict, "production_run": production_dir.name if production_dir else None, "rules": asdict(rules)}
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {key: round(float(metrics[key]), 6) for key in SCORED}

@@ -1,0 +1,184 @@
+"""Recurring runs against the session's real server: the gate promotes or refuses, the drift check names the
+drifted feature, promote/rollback move the pointer, gc keeps what it must, and no registry entry is ever lost.
+
+One artifacts folder holds one history, built in order (each flow run costs seconds):
+r1 clean → r2 shuffled labels → r3 feature x3 ×100 → r4 clean → r5 clean.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import run_cli
+from eagergraph.data.ingest import synthetic_batches
+from eagergraph.registry.gate import GateRules, decide
+from eagergraph.registry.registry import production_run, read_registry, record
+from eagergraph.rundir.paths import LATEST, PRODUCTION, TMP_PREFIX, completed_runs
+
+SETTINGS = dict(epochs=4, modes="graph", graph_variant="step", min_auc=0.7)
+ROWS = 800
+
+
+def _write(path: Path, shuffle_labels: bool = False, scale: str | None = None) -> Path:
+    table = pa.Table.from_batches(list(synthetic_batches(ROWS, 4, 3)))
+    if shuffle_labels:
+        labels = np.random.default_rng(0).permutation(table.column("label").to_numpy())
+        table = table.set_column(table.schema.get_field_index("label"), "label", pa.array(labels))
+    if scale:
+        table = table.set_column(table.schema.get_field_index(scale), scale, pa.array(table.column(scale).to_numpy() * 100))
+    pq.write_table(table, path)
+    return path
+
+
+def _run(artifacts: Path, data: Path, **extra: object) -> dict:
+    from eagergraph.config import PipelineConfig
+    from eagergraph.flows.pipeline import training_pipeline
+
+    return training_pipeline(PipelineConfig(artifacts=artifacts, data=data, **SETTINGS, **extra))
+
+
+@pytest.fixture(scope="module")
+def history(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("gate")
+    artifacts = root / "artifacts"
+    clean, shuffled, scaled = _write(root / "clean.parquet"), _write(root / "shuffled.parquet", shuffle_labels=True), \
+        _write(root / "scaled.parquet", scale="x3")
+    runs = {"r1": _run(artifacts, clean)}
+    refused = run_cli("run", "--data", str(shuffled), "--artifacts", str(artifacts), "--epochs", "4", "--modes", "graph",
+                      "--graph-variant", "step", "--min-auc", "0.7", "--require-promotion", "--json")
+    runs["r2"] = {**json.loads(refused.stdout.strip().splitlines()[-1]), "cli": refused}
+    runs["r2_production"] = production_run(artifacts)
+    runs["r3"] = _run(artifacts, scaled)
+    return {"root": root, "artifacts": artifacts, "runs": runs, "clean": clean, "scaled": scaled}
+
+
+def test_first_run_promotes_itself(history: dict) -> None:
+    r1 = history["runs"]["r1"]
+    assert r1["promoted"] and r1["production"] == r1["run_dir"] and "first run" in r1["reason"]
+    metrics = json.loads((Path(r1["run_dir"]) / "metrics.json").read_text())
+    assert metrics["gate"]["promoted"] and metrics["data_check"]["status"] == "no-reference"
+    first = read_registry(history["artifacts"])[0]
+    assert first["run"] == Path(r1["run_dir"]).name and first["mode"] == "automatic" and len(first["data_sha256"]) == 64
+    assert first["flow_run_id"] == r1["flow_run_id"] and first["metrics"]["candidate"]["auc"] > 0.7
+
+
+def test_shuffled_labels_are_refused_and_production_keeps_serving(history: dict) -> None:
+    r1, r2 = history["runs"]["r1"], history["runs"]["r2"]
+    assert r2["cli"].returncode == 3  # --require-promotion: the refusal is an exit status, after the output
+    assert r2["cli"].stderr.strip().splitlines() == [f"eagergraph: error: model not promoted (--require-promotion): {r2['reason']}"]
+    assert "gate: refused: " in r2["cli"].stdout and f"production: {r1['run_dir']}" in r2["cli"].stdout
+    assert not r2["promoted"] and r2["production"] == r1["run_dir"]
+    assert history["runs"]["r2_production"] == Path(r1["run_dir"])
+    assert r2["metrics"]["data_check"]["status"] == "ok"  # same features: only the labels are broken
+    entry = read_registry(history["artifacts"])[1]
+    assert entry["action"] == "refuse" and entry["production"] == Path(r1["run_dir"]).name and entry["reason"] == r2["reason"]
+    assert entry["metrics"]["production"]["auc"] is not None  # both models scored on r2's test split
+    served = run_cli("predict", str(history["artifacts"] / PRODUCTION), "--row", "1,2,3,4")
+    assert served.returncode == 0, served.stderr
+    assert 0.0 <= json.loads(served.stdout)["probability"] <= 1.0
+
+
+def test_refusal_is_an_event_for_automations(history: dict, prefect_api: str) -> None:
+    import httpx
+
+    r2 = history["runs"]["r2"]
+    found = httpx.post(f"{prefect_api}/events/filter", json={"filter": {"event": {"name": ["eagergraph.model.refused"]}}})
+    events = [e for e in found.json()["events"] if e["resource"]["prefect.resource.name"] == Path(r2["run_dir"]).name]
+    assert events and events[0]["payload"]["run_dir"] == r2["run_dir"] and "auc" in events[0]["payload"]["metrics"]["candidate"]
+
+
+def test_a_feature_scaled_by_100_is_reported_as_drifted(history: dict) -> None:
+    r3 = history["runs"]["r3"]
+    check = r3["metrics"]["data_check"]
+    assert check["status"] == "drift" and check["drifted"] == ["x3"] and check["psi"]["x3"] > 1
+    # a warning only: r3 trains, and production (r1) scores badly on r3's scaled test split, so r3 is promoted
+    assert r3["promoted"] and "not worse than production" in r3["reason"]
+
+
+def test_fail_on_drift_stops_before_training_with_exit_2(history: dict) -> None:
+    artifacts = history["artifacts"]
+    before, production = completed_runs(artifacts), production_run(artifacts)
+    assert production == Path(history["runs"]["r3"]["run_dir"])  # trained on x3 ×100: clean data has drifted from it
+    done = run_cli("run", "--data", str(history["clean"]), "--artifacts", str(artifacts), "--fail-on-drift",
+                   "--drift-threshold", "0.5", "--modes", "graph")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("eagergraph: error: ") and "x3 (PSI" in lines[0]
+    assert "--fail-on-drift" in lines[0] and "Training trace" not in done.stdout
+    assert completed_runs(artifacts) == before and production_run(artifacts) == production
+    assert not list(artifacts.glob(f"{TMP_PREFIX}*"))
+
+
+def test_promote_and_rollback_move_the_pointer_and_are_recorded(history: dict) -> None:
+    artifacts = history["artifacts"]
+    r2 = Path(history["runs"]["r2"]["run_dir"])
+    before = production_run(artifacts)
+    done = run_cli("promote", str(r2), "--artifacts", str(artifacts))
+    assert done.returncode == 0, done.stderr
+    assert production_run(artifacts) == r2
+    back = run_cli("rollback", "--artifacts", str(artifacts))
+    assert back.returncode == 0, back.stderr
+    assert production_run(artifacts) == before
+    last = read_registry(artifacts)[-2:]
+    assert [(e["action"], e["mode"], e["production"]) for e in last] == [("promote", "manual", r2.name),
+                                                                         ("rollback", "manual", before.name)]
+    bad = run_cli("promote", str(r2 / "models"), "--artifacts", str(artifacts))
+    assert bad.returncode == 2 and bad.stderr.startswith("eagergraph: error: ") and len(bad.stderr.splitlines()) == 1
+
+
+def test_gc_keeps_production_its_predecessor_and_the_newest(history: dict) -> None:
+    artifacts = history["artifacts"]
+    r4, r5 = _run(artifacts, history["clean"]), _run(artifacts, history["clean"])
+    names = [p.name for p in completed_runs(artifacts)]
+    assert len(names) == 5
+    r1, r2, r3 = (Path(history["runs"][k]["run_dir"]).name for k in ("r1", "r2", "r3"))
+    for run in (r2, r1):  # production r1, its predecessor r2; the newest two are r4 and r5
+        assert run_cli("promote", run, "--artifacts", str(artifacts)).returncode == 0
+    listed = run_cli("runs", "--artifacts", str(artifacts), "--json")
+    rows = json.loads(listed.stdout.strip().splitlines()[-1])
+    assert [r["run"] for r in rows] == names[::-1] and [r["run"] for r in rows if r["production"]] == [r1]
+    assert rows[3]["verdict"] == "refused" or rows[3]["verdict"] == "promoted (manual)"
+    dry = run_cli("gc", "--keep", "2", "--artifacts", str(artifacts), "--dry-run")
+    assert dry.returncode == 0 and f"would remove run {r3}" in dry.stdout and len(completed_runs(artifacts)) == 5
+    done = run_cli("gc", "--keep", "2", "--artifacts", str(artifacts), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["removed_runs"] == [r3] and report["freed_bytes"] > 0 and report["removed_objects"] > 0
+    kept = {p.name for p in completed_runs(artifacts)}
+    assert kept == {r1, r2, Path(r4["run_dir"]).name, Path(r5["run_dir"]).name}
+    assert (artifacts / LATEST).resolve() == Path(r5["run_dir"])
+    assert all(os.path.exists(obj) for obj in (artifacts / ".cache" / "objects").glob("*/*"))
+    served = run_cli("predict", str(artifacts / PRODUCTION), "--row", "1,2,3,4")
+    assert served.returncode == 0, served.stderr
+
+
+def _record_at_once(artifacts: str, name: str, barrier: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    metrics = {"loss": 0.3, "accuracy": 0.9, "auc": 0.95, "precision": 0.9, "recall": 0.9}
+    record(Path(artifacts), Path(artifacts) / name, decide(metrics, None, GateRules()), flow_run_id=name)
+
+
+def test_runs_finishing_at_the_same_moment_all_reach_the_registry(tmp_path: Path) -> None:
+    names = [f"20260101T00000000000{i}Z-run" for i in range(8)]
+    for name in names:
+        (tmp_path / name).mkdir()
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(names))
+    workers = [context.Process(target=_record_at_once, args=(str(tmp_path), name, barrier)) for name in names]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    entries = read_registry(tmp_path)
+    assert sorted(e["run"] for e in entries) == names
+    assert production_run(tmp_path).name == entries[-1]["run"]  # the pointer matches the last recorded move
+    assert [e["previous"] for e in entries[1:]] == [e["production"] for e in entries[:-1]]  # a chain, nothing skipped
