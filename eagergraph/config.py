@@ -47,12 +47,12 @@ class PipelineConfig(BaseModel):
     dask_workers: int = Field(2, gt=0, description="Worker processes of the local Dask cluster (one thread each).")
     gate_metric: GateMetric = Field("auc", description="Metric the promotion gate compares with production's (loss: lower is better).")
     gate_tolerance: float = Field(0.01, ge=0, description="Promote unless worse than production by more than this on the gate metric.")
-    min_auc: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test AUC (no floor when unset).")
-    min_accuracy: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test accuracy (no floor when unset).")
+    min_auc: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test AUC (default: no floor).")
+    min_accuracy: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test accuracy (default: no floor).")
     drift_threshold: float = Field(0.25, gt=0, description="A feature whose population stability index exceeds this has drifted.")
     fail_on_drift: bool = Field(False, description="Stop before training when a feature drifted or the schema changed (default: warn).")
     require_promotion: bool = Field(False, description="`eagergraph run` exits with status 3 when the gate refuses the model.")
-    keep_runs: int | None = Field(None, ge=1, description="After each run, remove all but the newest N runs (production and its predecessor stay).")
+    keep_runs: int | None = Field(None, ge=1, description="After each run, remove all but the newest N runs; production and its predecessor stay (default: keep all).")
 
     @property
     def trained_modes(self) -> tuple[str, ...]:
