@@ -24,6 +24,11 @@ class RunPaths:
     def of(cls, run_dir: str | Path) -> "RunPaths":
         return cls(Path(run_dir))
 
+    @property
+    def data_profile(self) -> Path:
+        """Per-feature statistics of the train split in raw feature space, which later runs' drift check reads."""
+        return self.root / "data_profile.json"
+
     def rel(self, path: Path) -> str:
         """A path inside the run directory as stage results carry it: relative, so a result stays true wherever
         the run directory is (renamed into place, or a cached result reused by a later run)."""

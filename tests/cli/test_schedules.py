@@ -131,3 +131,59 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_killed_served_run_is_marked_crashed_by_the_heartbeat_automation(extra_server: tuple[str, Path],
+                                                                          tmp_path: Path) -> None:
+    """`serve` turns heartbeats on and creates the zombie automation: a served run whose process is SIGKILLed
+    stops beating and the server marks it Crashed within ZOMBIE_FACTOR heartbeat periods (and a little)."""
+    from eagergraph.orchestration.zombies import AUTOMATION_NAME, zombie_after
+
+    url, home = extra_server
+    env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_HOME": str(home), "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+    log = tmp_path / "serve.log"
+    # eager training on 20,000 rows runs for minutes: long enough to be killed in the middle
+    serve = subprocess.Popen([EAGERGRAPH, "serve", "--interval", "86400", "--rows", "20000", "--epochs", "20",
+                              "--modes", "eager", "--artifacts", str(tmp_path / "artifacts")], env=env,
+                             stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    try:
+        run_id = _start_deployment_run(url, serve, log)
+        _wait_for(lambda: httpx.get(f"{url}/flow_runs/{run_id}").json()["state_type"] == "RUNNING", 120, serve, log)
+        time.sleep(5)  # the run's first heartbeat is sent as it starts running
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGKILL)  # the runner and the flow run's process: no goodbye, no heartbeat
+        serve.wait()
+    killed = time.monotonic()
+    limit = zombie_after(30).total_seconds() + 60  # the documented window plus the automation's evaluation
+    while time.monotonic() - killed < limit:
+        state = httpx.get(f"{url}/flow_runs/{run_id}").json()["state"]
+        if state["type"] == "CRASHED":
+            break
+        time.sleep(3)
+    else:
+        pytest.fail(f"the killed run was not marked Crashed within {limit:.0f}s: {state}")
+    assert AUTOMATION_NAME in state["message"], state["message"]
+
+
+def _start_deployment_run(url: str, serve: subprocess.Popen, log: Path) -> str:
+    """Wait for `serve` to register its deployment, then start a run of it now; its flow-run id."""
+    found: list[dict] = []
+
+    def registered() -> bool:
+        found[:] = httpx.post(f"{url}/deployments/filter",
+                              json={"deployments": {"name": {"any_": ["eagergraph-scheduled"]}}}).json()
+        return bool(found)
+
+    _wait_for(registered, 180, serve, log)
+    return httpx.post(f"{url}/deployments/{found[0]['id']}/create_flow_run", json={}).json()["id"]
+
+
+def _wait_for(condition, timeout: float, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        if condition():
+            return
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
