@@ -16,6 +16,7 @@ from eagergraph.cli.quiet import start_tensorflow
 from eagergraph.config import PipelineConfig
 from eagergraph.data.partitions import partition_files
 from eagergraph.orchestration.caching import cached
+from eagergraph.orchestration.naming import flow_run_name, run_tags
 from eagergraph.orchestration.runners import task_runner
 from eagergraph.reporting.artifacts import publish_run_report
 from eagergraph.rundir.manifest import peak_memory_bytes, write_manifest
@@ -60,15 +61,15 @@ def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tup
     if not files:
         reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
         raw = _timed(seconds, cached(reading, c.refresh), work, str(c.data) if c.data else None, c.label, c.features,
-                     c.rows, c.n_features, c.seed, c.drop_invalid)
+                     c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class)
         return raw, _timed(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
     started = time.perf_counter()
     futures = [ingest_partition.submit(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed,
-                                       c.drop_invalid)
+                                       c.drop_invalid, c.exclude)
                for index, file in enumerate(files)]
     parts = [future.result() for future in futures]
     seconds[ingest_partition.name] = time.perf_counter() - started
-    merged = _timed(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid)
+    merged = _timed(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid, c.positive_class)
     raw = {**merged, "rows_per_second": merged["rows"] / seconds[ingest_partition.name],
            "partitions": [{key: part[key] for key in ("file", "rows", "pid")} for part in parts]}
     return raw, merged
@@ -83,14 +84,23 @@ def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tupl
 def manifest_fields(c: PipelineConfig, seconds: dict[str, float], raw: dict, split: dict, feats: dict) -> dict:
     """What every flow's manifest.json records about the config, the data stages and the process."""
     return dict(config=c.model_dump(mode="json"), flow_run_id=str(flow_run.get_id()), stage_seconds=seconds,
-                features=raw["features"], classes=raw["classes"],
+                features=raw["features"], classes=raw["classes"], positive_class=raw["positive_class"],
+                left_out=raw["left_out"], passthrough=raw["passthrough"],
                 rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
                 rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
                                  "engineer-features": feats["rows_per_second"]},
                 peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
 
 
-@flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.")
+def data_summary(raw: dict) -> dict:
+    """What a run tells the user about their data: features used, columns left out and why, classes, dropped rows."""
+    return {"source": raw.get("source"), "features": raw["features"], "left_out": raw["left_out"],
+            "passthrough": raw["passthrough"], "classes": raw["classes"], "positive_class": raw["positive_class"],
+            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
+
+
+@flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.",
+      flow_run_name=flow_run_name)
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     """ingest → normalize → engineer-features → train-eager → train-graph → evaluate → predict."""
     c = config
@@ -112,10 +122,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                                 "tensorboard": RunPaths.of(run.final).tensorboard().name})
     publish_run_report(run.final, metrics, prediction["example"])
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
-            "prediction": prediction["example"], "stage_seconds": seconds,
-            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
+            "prediction": prediction["example"], "stage_seconds": seconds, **data_summary(raw)}
 
 
 def run_pipeline(config: PipelineConfig) -> dict:
-    """The training flow on the task runner the config names (threads, or Dask worker processes)."""
-    return training_pipeline.with_options(task_runner=task_runner(config))(config)
+    """The training flow on the task runner the config names (threads, or Dask worker processes), tagged with its data."""
+    from prefect import tags
+
+    with tags(*run_tags(config.data)):
+        return training_pipeline.with_options(task_runner=task_runner(config))(config)

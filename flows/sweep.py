@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from eagergraph.flows.pipeline import _timed, data_stages, manifest_fields
+from eagergraph.flows.pipeline import _timed, data_stages, data_summary, manifest_fields
 from eagergraph.tasks.evaluate import evaluate
 from eagergraph.tasks.predict import predict
 from eagergraph.tasks.sweep import rank_candidates, train_candidate
@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 
 from eagergraph.config import PipelineConfig, SweepGrid
 from eagergraph.core.sweep import grid
+from eagergraph.orchestration.naming import flow_run_name, run_tags
 from eagergraph.orchestration.runners import parallel_training, task_runner
 from eagergraph.rundir.manifest import write_manifest
 from eagergraph.rundir.paths import StagedRun
@@ -26,7 +27,8 @@ def candidates(c: PipelineConfig, g: SweepGrid) -> list[dict]:
                                             g.batch_sizes or [c.batch_size], g.variants or [c.graph_variant])]
 
 
-@flow(name=FLOW_NAME, description="Train a grid of graph-mode models in parallel, rank them on the test split, keep the best.")
+@flow(name=FLOW_NAME, description="Train a grid of graph-mode models in parallel, rank them on the test split, keep the best.",
+      flow_run_name=flow_run_name)
 def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid = SweepGrid()) -> dict:
     """ingest → normalize → engineer-features → train-candidate × N → rank-candidates → evaluate → predict."""
     c = config
@@ -45,9 +47,12 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
         prediction = _timed(seconds, predict, work)
         write_manifest(run.work, **manifest_fields(c, seconds, raw, split, feats), sweep=ranking)
     return {"run_dir": str(run.final), "flow_run_id": str(flow_run.get_id()), "ranking": ranking, "best": ranking[0],
-            "metrics": metrics, "prediction": prediction["example"], "stage_seconds": seconds}
+            "metrics": metrics, "prediction": prediction["example"], "stage_seconds": seconds, **data_summary(raw)}
 
 
 def run_sweep(config: PipelineConfig, sweep: SweepGrid) -> dict:
     """The sweep flow on the task runner the config names."""
-    return sweep_pipeline.with_options(task_runner=task_runner(config))(config, sweep)
+    from prefect import tags
+
+    with tags(*run_tags(config.data)):
+        return sweep_pipeline.with_options(task_runner=task_runner(config))(config, sweep)

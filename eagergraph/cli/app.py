@@ -41,7 +41,9 @@ def _csv(value: Optional[str]) -> Optional[list[str]]:
 def run(
     data: Annotated[Optional[Path], typer.Option(help="CSV or Parquet file, or folder of Parquet files (default: synthetic).")] = None,
     label: Annotated[Optional[str], typer.Option(help="Binary label column.  [default: label]")] = None,
-    features: Annotated[Optional[str], typer.Option(help="Comma-separated feature columns (default: all numeric but the label).")] = None,
+    features: Annotated[Optional[str], typer.Option(help="Comma-separated feature columns (default: all numeric but the label, excluded and id columns).")] = None,
+    exclude: Annotated[Optional[str], typer.Option(help="Comma-separated columns left out of the default features.")] = None,
+    positive_class: Annotated[Optional[str], typer.Option("--positive-class", help="Label value that is the positive class (default: the larger value in sorted order).")] = None,
     rows: Annotated[Optional[int], typer.Option(help="Synthetic rows.  [default: 1000]")] = None,
     n_features: Annotated[Optional[int], typer.Option("--n-features", help="Synthetic features.  [default: 10]")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs.  [default: 5]")] = None,
@@ -68,7 +70,8 @@ def run(
     from eagergraph.config import ConfigError, build_config
 
     try:
-        cfg = build_config(config, data=data, label=label, features=_csv(features), rows=rows, n_features=n_features,
+        cfg = build_config(config, data=data, label=label, features=_csv(features), exclude=_csv(exclude),
+                           positive_class=positive_class, rows=rows, n_features=n_features,
                            epochs=epochs, batch_size=batch_size, hidden=hidden, learning_rate=learning_rate, seed=seed,
                            test_fraction=test_fraction, graph_variant=graph_variant, artifacts=artifacts, modes=modes,
                            eager_max_steps=eager_max_steps, in_memory_rows=in_memory_rows, runner=runner,
@@ -96,6 +99,7 @@ def predict(
     input: Annotated[Optional[Path], typer.Option("--input", help="CSV or Parquet file with the model's raw feature columns.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", help="Where to write predictions (.parquet or .csv).")] = None,
     row: Annotated[Optional[str], typer.Option("--row", help="One row of raw feature values: v1,v2,...")] = None,
+    drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip input rows with missing, NaN or infinite features (default: keep them with an empty prediction).")] = False,
 ) -> None:
     """Predict with a saved model, no retraining: a whole file, or one row."""
     prepare_environment()
@@ -106,13 +110,17 @@ def predict(
     from eagergraph.cli.terminal import reported_errors
 
     with reported_errors(debugging()):
-        from eagergraph.core.prediction import predict_file, predict_row
+        from eagergraph.core.prediction import invalid_rows_note, predict_file, predict_row
 
         if row is not None:
             typer.echo(json.dumps(predict_row(model, row)))
         else:
-            written = predict_file(model, input, output)
-            typer.echo(f"wrote {written['rows']} predictions to {written['output']}")
+            written = predict_file(model, input, output, drop_invalid)
+            typer.echo(f"wrote {written['rows']} predictions to {written['output']} "
+                       f"(probability of the positive class {written['positive_class']!r})")
+            note = invalid_rows_note(written)
+            if note:
+                typer.echo(note)
 
 
 @app.command()
@@ -141,6 +149,9 @@ def bench(
         fail(f"--rows: {rows!r} is not a comma-separated list of whole numbers")
     if not sizes or min(sizes) < batch_size:
         fail(f"--rows: every size must be at least the batch size ({batch_size})")
+    from eagergraph.cli.quiet import start_tensorflow
+
+    start_tensorflow()  # TensorFlow's native start-up notices stay off stderr, as in `run`
     report = run_bench(sizes, epochs, batch_size, hidden, learning_rate, seed, repeats, eager_max_steps)
     console = Console(width=None if sys.stdout.isatty() else 150)  # a wide table stays readable in logs
     for item in render(report):
@@ -176,6 +187,7 @@ def serve(cron: Optional[str] = None, interval: Optional[float] = None, **option
     options.pop("as_json", None)
     file = options.pop("config", None)
     options["features"] = _csv(options.get("features"))  # type: ignore[arg-type]
+    options["exclude"] = _csv(options.get("exclude"))  # type: ignore[arg-type]
     try:
         cfg = build_config(file, **options)
     except ConfigError as exc:
@@ -206,7 +218,13 @@ def sweep(
     variants: Annotated[Optional[str], typer.Option("--variants", help="Comma-separated graph variants (step, fused, xla).")] = None,
     data: Annotated[Optional[Path], typer.Option(help="CSV or Parquet file, or folder of Parquet files (default: synthetic).")] = None,
     label: Annotated[Optional[str], typer.Option(help="Binary label column.  [default: label]")] = None,
+    features: Annotated[Optional[str], typer.Option(help="Comma-separated feature columns (default: all numeric but the label, excluded and id columns).")] = None,
+    exclude: Annotated[Optional[str], typer.Option(help="Comma-separated columns left out of the default features.")] = None,
+    positive_class: Annotated[Optional[str], typer.Option("--positive-class", help="Label value that is the positive class (default: the larger value in sorted order).")] = None,
+    drop_invalid: Annotated[Optional[bool], typer.Option("--drop-invalid", help="Drop rows with missing, NaN or infinite values (default: refuse them).", show_default=False)] = None,
     rows: Annotated[Optional[int], typer.Option(help="Synthetic rows.  [default: 1000]")] = None,
+    n_features: Annotated[Optional[int], typer.Option("--n-features", help="Synthetic features.  [default: 10]")] = None,
+    test_fraction: Annotated[Optional[float], typer.Option("--test-fraction", help="Test share.  [default: 0.2]")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs of every candidate.  [default: 5]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for data, split, weights, batch order.  [default: 42]")] = None,
     artifacts: Annotated[Optional[Path], typer.Option(help="Folder for run directories.  [default: artifacts]")] = None,
@@ -221,7 +239,9 @@ def sweep(
     from eagergraph.config import ConfigError, build_config, build_sweep_grid
 
     try:
-        cfg = build_config(config, data=data, label=label, rows=rows, epochs=epochs, seed=seed, artifacts=artifacts,
+        cfg = build_config(config, data=data, label=label, features=_csv(features), exclude=_csv(exclude),
+                           positive_class=positive_class, drop_invalid=drop_invalid, rows=rows, n_features=n_features,
+                           test_fraction=test_fraction, epochs=epochs, seed=seed, artifacts=artifacts,
                            runner=runner, dask_address=dask_address, dask_workers=dask_workers)
         grid = build_sweep_grid(learning_rates=_numbers(learning_rates, float, "--learning-rates"),
                                 hidden=_numbers(hidden, int, "--hidden"), batch_sizes=_numbers(batch_sizes, int, "--batch-sizes"),
@@ -231,6 +251,9 @@ def sweep(
     from eagergraph.cli.terminal import quiet_expected_tracebacks, reported_errors
 
     with reported_errors(debugging()):
+        from eagergraph.cli.quiet import start_tensorflow
+
+        start_tensorflow()  # the sweep flow's modules import TensorFlow: its start-up notices stay off stderr, as in `run`
         from eagergraph.flows.sweep import run_sweep
 
         if not debugging():
