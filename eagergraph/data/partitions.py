@@ -109,8 +109,8 @@ def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: s
         raise DataError(f"{folder}: label column {label!r} has more than two distinct values across partitions; a binary label is needed")
     classes = order_classes(validate(checks, label, drop_invalid, folder), positive_class, label, folder)
     names = parts[0]["features"]
-    schema = pq.read_schema(parts[0]["path"]).remove_metadata().drop_columns([IS_TEST])
-    schema = schema.set(schema.get_field_index(LABEL), pa.field(LABEL, pa.int8()))
+    schema = pq.read_schema(parts[0]["path"]).remove_metadata()  # features, label, passthrough columns, split flag
+    schema = schema.remove(schema.get_field_index(IS_TEST)).set(schema.get_field_index(LABEL), pa.field(LABEL, pa.int8()))
     masks = []
     metadata = {CLASSES_KEY: json.dumps(classes, default=str), FEATURES_KEY: json.dumps(names)}
     with ParquetSink(paths.raw, schema.with_metadata(metadata)) as raw:
