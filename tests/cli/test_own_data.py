@@ -11,9 +11,9 @@ import httpx
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from messy import EMPTY_LABEL, write_messy
 
 from conftest import run_cli
-from messy import EMPTY_LABEL, write_messy
 
 PREFIX = "eagergraph: error: "
 DATA_OPTIONS = ("--label", "renewed", "--exclude", "cancel_fee", "--positive-class", "no", "--drop-invalid")
