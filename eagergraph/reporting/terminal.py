@@ -57,12 +57,10 @@ def data_lines(result: dict) -> list[str]:
         lines.append(f"left out: {', '.join(left_out)}")
     ids = [name for name, why in result.get("left_out", {}).items() if why == ID_REASON]
     if ids:
-        lines.append(f"set aside as row id(s): {', '.join(ids)} (integer, unique on every row); name them in --features "
-                     "to use them as features")
+        lines.append(f"set aside as row ids (integers, unique on every row): {', '.join(ids)}; name in --features to use")
     classes = result.get("classes")
     if classes:
-        lines.append(f"positive class: {classes[1]!r} (label {classes[0]!r} → 0, {classes[1]!r} → 1); precision, recall and "
-                     "probability are about it (--positive-class to choose)")
+        lines.append(f"positive class: {classes[1]!r} (other: {classes[0]!r}); precision, recall, probability are about it")
     return lines
 
 

@@ -65,7 +65,7 @@ def test_run_names_features_left_out_columns_and_the_positive_class(messy_run: t
     flat = " ".join(stdout.split())  # the terminal wraps long lines
     assert ("left out: customer_id (looks like an id), signup_date (not numeric), plan (not numeric), "
             "cancel_fee (excluded), renewed (the label)") in flat
-    assert "set aside as row id(s): customer_id" in flat
+    assert "set aside as row ids (integers, unique on every row): customer_id; name in --features to use" in flat
     assert "positive class: 'no'" in flat and "(positive class 'no')" in flat
     assert f"dropped 9 rows with missing, NaN or infinite values (tenure_months: 3, monthly_charges: 2, renewed: {len(EMPTY_LABEL)})" in flat
     manifest = json.loads((run_dir / "manifest.json").read_text())
