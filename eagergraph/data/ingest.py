@@ -166,7 +166,8 @@ def id_columns(dataset: ds.Dataset, names: list[str]) -> list[str]:
 def choose_columns(dataset: ds.Dataset, label: str, features: list[str] | None, exclude: list[str] | None,
                    where: Path) -> Selection:
     """The feature columns: `features` as named, else every numeric column but the label, the excluded ones and
-    the ones that look like a row id; every other column is passed through and its reason recorded."""
+    the ones that look like a row id (unless all of them do); every other column is passed through and its reason
+    recorded."""
     schema = dataset.schema
     exclude = list(exclude or [])
     unknown = [name for name in exclude if name not in schema.names]
@@ -182,7 +183,9 @@ def choose_columns(dataset: ds.Dataset, label: str, features: list[str] | None, 
     else:
         reasons.update({n: "not numeric" for n in schema.names if n not in chosen and n not in reasons})
         kept = [n for n in chosen if n not in reasons]
-        reasons.update({n: "looks like an id" for n in id_columns(dataset, kept)})
+        ids = id_columns(dataset, kept)
+        if len(ids) < len(kept):  # when every candidate looks like an id (tiny or toy tables), they are the features
+            reasons.update({n: "looks like an id" for n in ids})
         chosen = [n for n in chosen if n not in reasons]
         if not chosen:
             shown = ", ".join(f"{n} ({why})" for n, why in reasons.items() if n != label)
@@ -360,5 +363,4 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
     return {"path": str(out), "rows": written, "features": selection.features, "classes": classes,
             "positive_class": classes[1], "left_out": selection.left_out, "passthrough": selection.passthrough,
             "dropped_rows": dropped, "invalid_values": invalid,
-            "ignored_columns": [n for n, why in selection.left_out.items() if why == "not numeric"],
             "source": source, "seconds": seconds, "rows_per_second": written / max(seconds, 1e-9)}

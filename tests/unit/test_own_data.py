@@ -141,3 +141,8 @@ def test_run_names_and_tags_name_the_data(tmp_path: Path) -> None:
     assert data_name(tmp_path) == tmp_path.name  # a folder of partitions
     assert run_tags("data/customers.csv") == ["eagergraph", "data:customers.csv"]
     assert run_tags(None) == ["eagergraph", "data:synthetic"]
+
+
+def test_when_every_numeric_column_looks_like_an_id_they_are_the_features() -> None:
+    dataset = ds.dataset(pa.table({"a": list(range(6)), "label": [0, 1] * 3}))
+    assert choose_columns(dataset, "label", None, None, Path("few.csv")).features == ["a"]
