@@ -24,7 +24,9 @@ class PipelineConfig(BaseModel):
 
     data: Path | None = Field(None, description="CSV or Parquet file, or a folder of Parquet files (default: synthetic data).")
     label: str = Field("label", min_length=1, description="Name of the binary label column.")
-    features: list[str] | None = Field(None, description="Feature columns, comma-separated (default: every numeric column but the label).")
+    features: list[str] | None = Field(None, description="Feature columns, comma-separated (default: every numeric column but the label, the excluded ones and row ids).")
+    exclude: list[str] | None = Field(None, description="Columns left out of the default features, comma-separated; they are carried into the predictions (default: none).")
+    positive_class: str | None = Field(None, description="Label value that is the positive class (default: the larger value in sorted order).")
     rows: int = Field(1000, ge=10, description="Rows of synthetic data (ignored with --data).")
     n_features: int = Field(10, ge=1, description="Features of synthetic data (ignored with --data).")
     epochs: int = Field(5, gt=0, description="Training epochs, the same for both modes.")

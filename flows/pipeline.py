@@ -13,11 +13,12 @@ from eagergraph.core.runtime import start_tensorflow
 from eagergraph.data.partitions import describe_partitioned, partition_files
 from eagergraph.orchestration.caching import cached
 from eagergraph.orchestration.crashed import mark_crashed
+from eagergraph.orchestration.naming import flow_run_name, run_tags
 from eagergraph.orchestration.runners import task_runner
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
 from eagergraph.registry.gate import GateRules
 from eagergraph.reporting.artifacts import publish_run_report
-from eagergraph.rundir.manifest import manifest_fields, write_manifest
+from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest
 from eagergraph.rundir.paths import RunPaths, StagedRun
 from eagergraph.tasks.features import engineer_features
 from eagergraph.tasks.gate import apply_retention, check_data, gate, record_verdict
@@ -45,12 +46,13 @@ def _data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tup
     if not files:
         reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
         raw = run_stage(seconds, cached(reading, c.refresh), work, str(c.data) if c.data else None, c.label, c.features,
-                     c.rows, c.n_features, c.seed, c.drop_invalid)
+                     c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class)
         return raw, run_stage(seconds, cached(normalize, c.refresh), work, c.test_fraction, c.seed)
-    calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid)
+    calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid, c.exclude)
              for index, file in enumerate(files)]
     parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
-    merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid)
+    merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid,
+                       c.positive_class)
     return describe_partitioned(merged, parts, seconds[ingest_partition.name]), merged
 
 
@@ -60,7 +62,8 @@ def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tupl
     return raw, split, run_stage(seconds, cached(engineer_features, c.refresh), work)
 
 
-@flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.")
+@flow(name=FLOW_NAME, description="Train one Keras model eagerly and as a graph, and compare them.",
+      flow_run_name=flow_run_name)
 def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
     """ingest → normalize → engineer-features → check-data → train-eager → train-graph → evaluate → gate → predict,
     then record-verdict (production pointer, registry, event) once the run directory is in place."""
@@ -90,10 +93,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         apply_retention(str(c.artifacts), c.keep_runs)
     return {"run_dir": str(run.final.resolve()), "flow_run_id": str(flow_run.get_id()), "metrics": metrics,
             "prediction": prediction["example"], "stage_seconds": seconds,
-            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {}),
-            "promoted": decision["promoted"], "production": decision["production_dir"], "reason": decision["reason"]}
+            **data_summary(raw), "promoted": decision["promoted"], "production": decision["production_dir"], "reason": decision["reason"]}
 
 
 def run_pipeline(config: PipelineConfig) -> dict:
-    """The training flow on the task runner the config names (threads, or Dask worker processes)."""
-    return training_pipeline.with_options(task_runner=task_runner(config))(config)
+    """The training flow on the task runner the config names (threads, or Dask worker processes), tagged with its data."""
+    from prefect import tags
+
+    with tags(*run_tags(config.data)):
+        return training_pipeline.with_options(task_runner=task_runner(config))(config)

@@ -11,9 +11,10 @@ from eagergraph.config import PipelineConfig, SweepGrid
 from eagergraph.core.sweep import grid
 from eagergraph.flows.pipeline import data_stages
 from eagergraph.orchestration.crashed import mark_crashed
+from eagergraph.orchestration.naming import flow_run_name, run_tags
 from eagergraph.orchestration.runners import task_runner
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
-from eagergraph.rundir.manifest import manifest_fields, write_manifest
+from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest
 from eagergraph.rundir.paths import StagedRun
 from eagergraph.tasks.evaluate import evaluate
 from eagergraph.tasks.predict import predict
@@ -28,7 +29,8 @@ def candidates(c: PipelineConfig, g: SweepGrid) -> list[dict]:
                                             g.batch_sizes or [c.batch_size], g.variants or [c.graph_variant])]
 
 
-@flow(name=FLOW_NAME, description="Train a grid of graph-mode models in parallel, rank them on the test split, keep the best.")
+@flow(name=FLOW_NAME, description="Train a grid of graph-mode models in parallel, rank them on the test split, keep the best.",
+      flow_run_name=flow_run_name)
 def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid = SweepGrid()) -> dict:
     """ingest → normalize → engineer-features → train-candidate × N → rank-candidates → evaluate → predict."""
     c = config
@@ -44,9 +46,12 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
         prediction = run_stage(seconds, predict, work)
         write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), str(flow_run.get_id()), seconds, raw, split, feats), sweep=ranking)
     return {"run_dir": str(run.final.resolve()), "flow_run_id": str(flow_run.get_id()), "ranking": ranking, "best": ranking[0],
-            "metrics": metrics, "prediction": prediction["example"], "stage_seconds": seconds}
+            "metrics": metrics, "prediction": prediction["example"], "stage_seconds": seconds, **data_summary(raw)}
 
 
 def run_sweep(config: PipelineConfig, sweep: SweepGrid) -> dict:
     """The sweep flow on the task runner the config names."""
-    return sweep_pipeline.with_options(task_runner=task_runner(config))(config, sweep)
+    from prefect import tags
+
+    with tags(*run_tags(config.data)):
+        return sweep_pipeline.with_options(task_runner=task_runner(config))(config, sweep)

@@ -13,5 +13,7 @@ from eagergraph.core.prediction import predict_run
 def predict(run_dir: str) -> dict:
     """Predict with the graph model's SavedModel reloaded from disk."""
     result = predict_run(Path(run_dir))
-    get_run_logger().info(f"1 row → [{result['example']['probability']:.2f}]; {result['rows']} test rows → predictions.parquet")
+    example = result["example"]
+    get_run_logger().info(f"first test row → {example['probability']:.2f}, class {example['predicted']} (true label "
+                          f"{example['label']}); {result['rows']} test rows → predictions.parquet")
     return result

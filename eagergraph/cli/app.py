@@ -125,6 +125,8 @@ def predict(
     input: Annotated[Optional[Path], typer.Option("--input", help="CSV or Parquet file with the model's raw feature columns.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", help="Where to write predictions, .parquet or .csv (default: beside the input).")] = None,
     row: Annotated[Optional[str], typer.Option("--row", help="One row of raw feature values: v1,v2,...")] = None,
+    drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip input rows with missing, NaN or infinite "
+                                               "features (default: keep them with an empty prediction).")] = False,
 ) -> None:
     """Predict with a saved model, no retraining: a whole file, or one row."""
     prepare_environment()
@@ -140,13 +142,17 @@ def predict(
     from eagergraph.cli.terminal import reported_errors
 
     with reported_errors(debugging()):
-        from eagergraph.core.prediction import predict_file, predict_row
+        from eagergraph.core.prediction import invalid_rows_note, predict_file, predict_row
 
         if row is not None:
             typer.echo(json.dumps(predict_row(model, row)))
         else:
-            written = predict_file(model, input, output)
-            typer.echo(f"wrote {written['rows']} predictions to {written['output']}")
+            written = predict_file(model, input, output, drop_invalid)
+            typer.echo(f"wrote {written['rows']} predictions to {written['output']} "
+                       f"(probability of the positive class {written['positive_class']!r})")
+            note = invalid_rows_note(written)
+            if note:
+                typer.echo(note)
 
 
 def main() -> None:

@@ -4,30 +4,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from eagergraph.core.training import load_serving, weights_max_abs_diff
 from eagergraph.data.io import LABEL, feature_matrix, read_json, write_json
+from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import RunPaths
 
 MODES = ("eager", "graph")
+EPSILON = 1e-7  # Keras's clipping of probabilities in the binary cross-entropy
 
 
 def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    """Loss, accuracy, AUC, precision and recall of predicted probabilities (threshold 0.5), via Keras metrics."""
-    metrics = {
-        "loss": keras.metrics.BinaryCrossentropy(),
-        "accuracy": keras.metrics.BinaryAccuracy(),
-        "auc": keras.metrics.AUC(num_thresholds=1000),
-        "precision": keras.metrics.Precision(),
-        "recall": keras.metrics.Recall(),
-    }
-    y = np.asarray(y_true, dtype=np.float32).reshape(-1, 1)
-    p = np.asarray(probability, dtype=np.float32).reshape(-1, 1)
-    for metric in metrics.values():
-        metric.update_state(y, p)
-    return {name: float(metric.result()) for name, metric in metrics.items()}
+    """Loss, accuracy, AUC, precision and recall of predicted probabilities (threshold 0.5) for the positive class
+    (label 1), computed in float64 and clipped to their ranges: a float32 sum can drift past 1 (AUC 1.0000001)."""
+    y = np.asarray(y_true, dtype=np.float64).reshape(-1) == 1
+    p = np.clip(np.asarray(probability, dtype=np.float64).reshape(-1), 0.0, 1.0)
+    q = np.clip(p, EPSILON, 1.0 - EPSILON)  # Keras's clipping, so the loss matches the training loss's definition
+    loss = float(-np.mean(np.where(y, np.log(q), np.log1p(-q)))) if len(y) else 0.0
+    predicted = p > 0.5
+    true_positives = float(np.sum(predicted & y))
+    bounded = {"accuracy": float(np.mean(predicted == y)) if len(y) else 0.0, "auc": roc_auc(y, p),
+               "precision": true_positives / max(float(predicted.sum()), 1.0),
+               "recall": true_positives / max(float(y.sum()), 1.0)}
+    return {"loss": max(loss, 0.0), **{name: float(np.clip(value, 0.0, 1.0)) for name, value in bounded.items()}}
+
+
+def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """The exact area under the ROC curve (Mann-Whitney, ties counted half); 0 when a class is absent (as Keras)."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return 0.0
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse.reshape(-1)]  # 1-based ranks, ties averaged
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
@@ -53,8 +64,8 @@ def evaluate_run(run_dir: Path) -> dict:
 
     paths = RunPaths.of(run_dir)
     table = pq.read_table(paths.test_raw)
-    features = [name for name in table.column_names if name != LABEL]
-    x = feature_matrix(table, features)
+    normalizer = Normalizer.load(paths.normalizer)
+    x = feature_matrix(table, normalizer.features)  # test_raw also carries the passthrough columns
     y = table.column(LABEL).to_numpy()
     probabilities, report = {}, {}
     modes = [mode for mode in MODES if paths.history(mode).is_file()]  # a run may train one mode only
@@ -70,5 +81,6 @@ def evaluate_run(run_dir: Path) -> dict:
     report.update(compare_modes(report, probabilities, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
     report["test_rows"] = int(len(y))
+    report["classes"], report["positive_class"] = normalizer.classes, normalizer.classes[1]  # precision, recall: about it
     write_json(paths.metrics, report)
     return report

@@ -10,32 +10,46 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eagergraph.core.runtime import start_tensorflow
-from eagergraph.data.io import DataError, feature_matrix, write_json
+from eagergraph.data.io import LABEL, DataError, feature_matrix, write_json
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file
 
-PREDICTED = "probability"
+PREDICTED = "probability"  # the positive class's probability
+PREDICTED_CLASS = "predicted"
 
 
-def prediction_table(features: pa.Table, probability: np.ndarray, classes: list) -> pa.Table:
-    """The input columns plus the model's probability and the predicted class in the user's label values."""
-    p = probability.reshape(-1)
-    predicted = pa.array([classes[int(v)] for v in (p > 0.5)]) if classes != [0, 1] else pa.array((p > 0.5).astype(np.int8))
-    return features.append_column(PREDICTED, pa.array(p)).append_column("predicted", predicted)
+def class_values(codes: np.ndarray, classes: list, valid: np.ndarray | None = None) -> pa.Array:
+    """0/1 codes as the user's label values (`classes` is [negative, positive]); rows not valid become null."""
+    codes = np.asarray(codes).reshape(-1).astype(bool)
+    valid = np.ones(len(codes), dtype=bool) if valid is None else valid
+    return pa.array([classes[int(c)] if ok else None for c, ok in zip(codes, valid)])
 
 
-def parse_row(text: str, n_features: int) -> np.ndarray:
-    """'v1,v2,...' as one row of floats, checked against the model's feature count."""
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    try:
-        values = [float(part) for part in parts]
-    except ValueError:
-        bad = next(p for p in parts if not _is_float(p))
-        raise DataError(f"--row: {bad!r} is not a number") from None
-    if len(values) != n_features:
-        raise DataError(f"--row: {len(values)} values given, the model takes {n_features} features")
-    if not np.all(np.isfinite(values)):
-        raise DataError("--row: NaN or infinite values cannot be predicted")
+def prediction_table(table: pa.Table, probability: np.ndarray, classes: list) -> pa.Table:
+    """The input columns plus the predicted class (the user's label values) and the positive class's probability;
+    a row with a NaN probability (not predicted) gets an empty prediction."""
+    p = np.asarray(probability, dtype=np.float64).reshape(-1)
+    valid = np.isfinite(p)
+    table = table.drop_columns([name for name in (PREDICTED_CLASS, PREDICTED) if name in table.column_names])
+    return (table.append_column(PREDICTED_CLASS, class_values(p > 0.5, classes, valid))
+            .append_column(PREDICTED, pa.array(p, mask=~valid)))
+
+
+def parse_row(text: str, features: list[str]) -> np.ndarray:
+    """'v1,v2,...' as one row of floats; an error names the field (position and feature) and the expected order."""
+    fields = [part.strip() for part in text.split(",")]
+    expected = f"the model takes {len(features)} features in this order: {', '.join(features)}"
+    if len(fields) != len(features):
+        raise DataError(f"--row: {len(fields)} values given, {expected}")
+    values = []
+    for position, (part, name) in enumerate(zip(fields, features), start=1):
+        if not part:
+            raise DataError(f"--row: field {position} ({name}) is empty; {expected}")
+        if not _is_float(part):
+            raise DataError(f"--row: {part!r} is not a number: field {position} ({name}); {expected}")
+        if not np.isfinite(float(part)):
+            raise DataError(f"--row: NaN or infinite values cannot be predicted: field {position} ({name}) is {part!r}")
+        values.append(float(part))
     return np.asarray([values], dtype=np.float64)
 
 
@@ -47,27 +61,32 @@ def _is_float(text: str) -> bool:
     return True
 
 
-def example_row(normalizer: Normalizer) -> np.ndarray:
-    """A new row in raw feature space that is in no split: the training mean of every feature."""
-    return np.asarray([normalizer.mean], dtype=np.float64)
+def example_prediction(predictions: pa.Table, normalizer: Normalizer, passthrough: list[str]) -> dict:
+    """The first test row as the run's example: its features, its other columns, its true label and the prediction."""
+    first = predictions.slice(0, 1).to_pylist()[0]
+    return {"row": "first test row", "columns": {name: str(first[name]) for name in passthrough},
+            "features": {name: first[name] for name in normalizer.features}, "label": first[LABEL],
+            "predicted": first[PREDICTED_CLASS], "probability": first[PREDICTED], "positive_class": normalizer.classes[1]}
 
 
 def predict_run(run_dir: Path) -> dict:
-    """Stage logic: reload models/graph from disk, predict the example row and the whole test split."""
+    """Stage logic: reload models/graph from disk and predict the test split; predictions.parquet holds the test
+    rows' passthrough columns (ids, dates, text), their features, the true label and the prediction, both in the
+    user's label values, and the positive class's probability."""
     from eagergraph.core.training import load_serving
 
     paths = RunPaths.of(run_dir)
     normalizer = Normalizer.load(paths.normalizer)
     serve = load_serving(paths.model("graph" if paths.model("graph").is_dir() else "eager"))  # one-mode runs too
-    row = example_row(normalizer)
-    row_probability = float(serve(row)[0, 0])
     table = pq.read_table(paths.test_raw)
-    probability = serve(feature_matrix(table, normalizer.features))
-    pq.write_table(prediction_table(table, probability, normalizer.classes), paths.predictions)
-    example = {"features": dict(zip(normalizer.features, row[0].tolist())), "probability": row_probability,
-               "predicted": normalizer.classes[int(row_probability > 0.5)]}
+    passthrough = [name for name in table.column_names if name not in (*normalizer.features, LABEL)]
+    labels = class_values(table.column(LABEL).to_numpy(), normalizer.classes)
+    table = table.select([*passthrough, *normalizer.features]).append_column(LABEL, labels)
+    predictions = prediction_table(table, serve(feature_matrix(table, normalizer.features)), normalizer.classes)
+    pq.write_table(predictions, paths.predictions)
+    example = example_prediction(predictions, normalizer, passthrough)
     write_json(paths.prediction_row, example)
-    return {"predictions": str(paths.predictions), "rows": table.num_rows, "example": example}
+    return {"predictions": str(paths.predictions), "rows": table.num_rows, "columns": passthrough, "example": example}
 
 
 # ---------------------------------------------------------------- prediction from the command line
@@ -125,16 +144,19 @@ def output_path(source: Path, output: Path | None) -> Path:
 
 
 def predict_row(model_path: Path, text: str) -> dict:
-    """Probability and predicted class for one raw row given as text."""
+    """Probability of the positive class and the predicted class (the user's label value) for one raw row."""
     model = resolve_model(model_path)
     info = model_info(model)
-    row = parse_row(text, len(info["features"]))
+    row = parse_row(text, info["features"])
     probability = float(load_model(model)(row)[0, 0])
-    return {"probability": probability, "predicted": info["classes"][int(probability > 0.5)]}
+    return {"probability": probability, "predicted": info["classes"][int(probability > 0.5)],
+            "positive_class": info.get("positive_class", info["classes"][1])}
 
 
-def predict_file(model_path: Path, source: Path, output: Path | None) -> dict:
-    """Predict every row of a CSV or Parquet file that holds the model's feature columns."""
+def predict_file(model_path: Path, source: Path, output: Path | None, drop_invalid: bool = False) -> dict:
+    """Predict every row of a CSV or Parquet file that holds the model's feature columns; the file's other columns
+    are kept. Rows with missing, NaN or infinite features get an empty prediction, or are skipped with
+    `drop_invalid`; either way they are counted."""
     import pyarrow.csv as pacsv
 
     from eagergraph.data.ingest import arrow_reason, check_numeric, open_dataset
@@ -153,14 +175,31 @@ def predict_file(model_path: Path, source: Path, output: Path | None) -> dict:
         raise DataError(f"{source}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
     x = feature_matrix(table, info["features"])
     bad = ~np.isfinite(x)
-    if bad.any():
-        counts = ", ".join(f"{n}: {int(c)}" for n, c in zip(info["features"], bad.sum(axis=0)) if c)
-        raise DataError(f"{source}: missing, NaN or infinite values ({counts})")
-    result = prediction_table(table, load_model(model)(x), info["classes"])
+    invalid = {n: int(c) for n, c in zip(info["features"], bad.sum(axis=0)) if c}
+    gaps = bad.any(axis=1)
+    if drop_invalid and gaps.any():
+        table, x = table.filter(pa.array(~gaps)), x[~gaps]
+    probability = np.full(len(x), np.nan)
+    ok = np.isfinite(x).all(axis=1)
+    if ok.any():
+        probability[ok] = load_model(model)(x[ok]).reshape(-1)
+    result = prediction_table(table, probability, info["classes"])
     partial = output.with_name(f".{output.name}.partial")  # an interrupted write never leaves a half file in place
     if output.suffix.lower() == ".csv":
         pacsv.write_csv(result, partial)
     else:
         pq.write_table(result, partial)
     partial.replace(output)
-    return {"rows": result.num_rows, "output": str(output)}
+    return {"rows": result.num_rows, "output": str(output), "invalid_rows": int(gaps.sum()), "invalid_values": invalid,
+            "dropped": bool(drop_invalid and gaps.any()), "positive_class": info.get("positive_class", info["classes"][1])}
+
+
+def invalid_rows_note(written: dict) -> str | None:
+    """What `predict --input` says about rows with gaps: skipped (--drop-invalid), or kept with an empty prediction."""
+    if not written["invalid_rows"]:
+        return None
+    counts = ", ".join(f"{name}: {count}" for name, count in written["invalid_values"].items())
+    if written["dropped"]:
+        return f"--drop-invalid: skipped {written['invalid_rows']} rows with missing, NaN or infinite values ({counts})"
+    return (f"{written['invalid_rows']} rows with missing, NaN or infinite values ({counts}) have an empty prediction; "
+            "pass --drop-invalid to skip them")

@@ -402,7 +402,8 @@ def export_model(model: keras.Model, normalizer: Normalizer, path: Path) -> Path
                          input_signature=[tf.TensorSpec([None, n_raw], tf.float32, name="features")])
     archive.write_out(str(path), verbose=False)
     # TF Serving's place for extra files: lets `eagergraph predict` match input columns by name.
-    write_json(path / "assets.extra" / MODEL_INFO, {"features": normalizer.features, "classes": normalizer.classes})
+    write_json(path / "assets.extra" / MODEL_INFO, {"features": normalizer.features, "classes": normalizer.classes,
+                                                    "positive_class": normalizer.classes[1]})
     return path
 
 

@@ -21,6 +21,8 @@ from eagergraph.errors import first_line
 
 CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
 SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so later stages' errors can name it
+FEATURES_KEY = b"eagergraph.features"  # raw.parquet metadata: the feature columns; the columns after the label pass through
+RESERVED = (LABEL, "predicted", "probability")  # names the run directory gives its own columns: never passed through
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -142,6 +144,112 @@ def select_columns(schema: pa.Schema, label: str, features: list[str] | None, wh
     return chosen
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The columns of the user's data: the model's features, the other columns carried beside them (ids, dates,
+    text) into the test predictions, and why each column that is not a feature was left out."""
+
+    features: list[str]
+    passthrough: list[str]
+    left_out: dict[str, str]  # column → "the label", "excluded", "not numeric", "looks like an id", "not in --features"
+
+
+def id_columns(dataset: ds.Dataset, names: list[str]) -> list[str]:
+    """Integer columns that hold a different value on every row: row ids, which predict nothing."""
+    candidates = [n for n in names if pa.types.is_integer(dataset.schema.field(n).type)]
+    if not candidates:
+        return []
+    table = dataset.to_table(columns=candidates)
+    return [n for n in candidates if table.num_rows > 1 and table.column(n).null_count == 0
+            and pc.count_distinct(table.column(n)).as_py() == table.num_rows]
+
+
+def choose_columns(dataset: ds.Dataset, label: str, features: list[str] | None, exclude: list[str] | None,
+                   where: Path) -> Selection:
+    """The feature columns: `features` as named, else every numeric column but the label, the excluded ones and
+    the ones that look like a row id (unless all of them do); every other column is passed through and its reason
+    recorded."""
+    schema = dataset.schema
+    exclude = list(exclude or [])
+    unknown = [name for name in exclude if name not in schema.names]
+    if unknown:
+        raise DataError(f"{where}: --exclude names unknown column(s): {', '.join(unknown)}; columns are: {', '.join(schema.names)}")
+    both = [name for name in exclude if name in (features or [])]
+    if both:
+        raise DataError(f"{where}: column(s) both in --features and --exclude: {', '.join(both)}")
+    chosen = select_columns(schema, label, features, where)
+    reasons = {label: "the label", **{name: "excluded" for name in exclude}}
+    if features is not None:
+        reasons.update({n: "not in --features" for n in schema.names if n not in chosen and n not in reasons})
+    else:
+        reasons.update({n: "not numeric" for n in schema.names if n not in chosen and n not in reasons})
+        kept = [n for n in chosen if n not in reasons]
+        ids = id_columns(dataset, kept)
+        if len(ids) < len(kept):  # when every candidate looks like an id (tiny or toy tables), they are the features
+            reasons.update({n: "looks like an id" for n in ids})
+        chosen = [n for n in chosen if n not in reasons]
+        if not chosen:
+            shown = ", ".join(f"{n} ({why})" for n, why in reasons.items() if n != label)
+            raise DataError(f"{where}: no feature columns left besides the label {label!r}: {shown}; name them with --features")
+    left_out = {n: reasons[n] for n in schema.names if n in reasons}
+    passthrough = [n for n in schema.names if n in left_out and n != label and n not in RESERVED]
+    return Selection(chosen, passthrough, left_out)
+
+
+def label_missing(target: pa.Array) -> np.ndarray:
+    """Rows whose label is missing: null, NaN, infinite, or an empty (or blank) text cell."""
+    bad = target.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_floating(target.type):
+        bad |= ~np.isfinite(target.to_numpy(zero_copy_only=False))
+    elif pa.types.is_string(target.type) or pa.types.is_large_string(target.type):
+        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(target), ""), False)
+        bad |= blank.to_numpy(zero_copy_only=False)
+    return bad
+
+
+def order_classes(classes: list, positive_class: str | None, label: str, where: Path | str) -> list:
+    """The two label values as [negative, positive]: the positive class the user named (matched by its text),
+    else the larger value in sorted order."""
+    ordered = sorted(classes)
+    if positive_class is None:
+        return ordered
+    matches = [value for value in ordered if _same_value(value, positive_class)]
+    if not matches:
+        raise DataError(f"{where}: --positive-class {positive_class!r} is not a value of label column {label!r}; "
+                        f"its values are: {', '.join(str(v) for v in ordered)}")
+    positive = matches[0]
+    return [next(value for value in ordered if value != positive), positive]
+
+
+def _same_value(value: object, text: str) -> bool:
+    if str(value) == text or (isinstance(value, bool) and str(value).lower() == text.strip().lower()):
+        return True
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and _is_number(text):
+        return float(text) == value
+    return False
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def raw_features(schema: pa.Schema) -> list[str]:
+    """The feature columns of raw.parquet (the columns after the label are passed through, not features)."""
+    if schema.metadata and FEATURES_KEY in schema.metadata:
+        return json.loads(schema.metadata[FEATURES_KEY])
+    return [name for name in schema.names if name != LABEL]
+
+
+def raw_schema(dataset_schema: pa.Schema, selection: Selection, label_type: pa.DataType = pa.int8()) -> pa.Schema:
+    """raw.parquet's columns: the features as float64, the label, then the passthrough columns as they came."""
+    return pa.schema([*(pa.field(n, pa.float64()) for n in selection.features), pa.field(LABEL, label_type),
+                      *(dataset_schema.field(n) for n in selection.passthrough)])
+
+
 @dataclass
 class _Checks:
     """What one pass over the user's rows learns: label values and invalid-value counts per column."""
@@ -153,16 +261,19 @@ class _Checks:
 
 
 def clean_batches(dataset: ds.Dataset, label: str, features: list[str], drop_invalid: bool, checks: _Checks,
-                  where: Path) -> Iterator[pa.RecordBatch]:
-    """Stream the chosen columns as float64 features plus the raw label, counting (or dropping) invalid rows."""
+                  where: Path, passthrough: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream the chosen columns as float64 features plus the raw label (then the passthrough columns as they
+    are), counting (or dropping) rows with invalid features or a missing label."""
+    passthrough = passthrough or []
     try:
-        for batch in dataset.to_batches(columns=[*features, label]):
-            yield _clean(batch, label, features, drop_invalid, checks, where)
+        for batch in dataset.to_batches(columns=[*features, label, *passthrough]):
+            yield _clean(batch, label, features, drop_invalid, checks, where, passthrough)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
 
 
-def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid: bool, checks: _Checks, where: Path) -> pa.RecordBatch:
+def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid: bool, checks: _Checks, where: Path,
+           passthrough: list[str] = ()) -> pa.RecordBatch:
     columns = [batch.column(name).cast(pa.float64()) for name in features]
     bad = np.zeros(batch.num_rows, dtype=bool)
     for name, column in zip(features, columns):
@@ -172,17 +283,16 @@ def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid:
             checks.invalid[name] = checks.invalid.get(name, 0) + int(invalid.sum())
             bad |= invalid
     target = batch.column(label)
-    target_bad = target.is_null().to_numpy(zero_copy_only=False)
-    if pa.types.is_floating(target.type):
-        target_bad |= ~np.isfinite(target.to_numpy(zero_copy_only=False))
+    target_bad = label_missing(target)
     if target_bad.any():
         checks.invalid[label] = checks.invalid.get(label, 0) + int(target_bad.sum())
         bad |= target_bad
-    out = pa.RecordBatch.from_arrays([*columns, target], names=[*features, LABEL])
+    out = pa.RecordBatch.from_arrays([*columns, target, *(batch.column(n) for n in passthrough)],
+                                     names=[*features, LABEL, *passthrough])
     if bad.any() and drop_invalid:
         out = out.filter(pa.array(~bad))
         checks.dropped += int(bad.sum())
-    checks.classes.update(pc.unique(out.column(LABEL).drop_null()).to_pylist())
+    checks.classes.update(pc.unique(target.filter(pa.array(~target_bad))).to_pylist())  # a missing label is no class
     if len(checks.classes) > 2:
         shown = ", ".join(repr(v) for v in sorted(checks.classes, key=str)[:5])
         raise DataError(f"{where}: label column {label!r} has more than two distinct values ({shown}, ...); a binary label is needed")
@@ -191,7 +301,7 @@ def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid:
 
 
 def encode_label(batch: pa.RecordBatch, classes: list) -> pa.RecordBatch:
-    """Map the label's two values to 0 and 1 (sorted order: the larger value is the positive class)."""
+    """Map the label's two values to 0 and 1: `classes` is [negative, positive] (see `order_classes`)."""
     positive = pa.scalar(classes[1], type=batch.schema.field(LABEL).type)
     encoded = pc.cast(pc.equal(batch.column(LABEL), positive), pa.int8())
     return batch.set_column(batch.schema.get_field_index(LABEL), LABEL, encoded)
@@ -217,32 +327,37 @@ def _numeric(kind: pa.DataType) -> bool:
 
 
 def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | None, rows: int, n_features: int,
-              seed: int, drop_invalid: bool = False) -> dict:
-    """Write the immutable snapshot `raw.parquet` (features as float64, label as 0/1); return its description."""
+              seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
+              positive_class: str | None = None) -> dict:
+    """Write the immutable snapshot `raw.parquet` (features as float64, label as 0/1, then the passthrough
+    columns); return its description."""
     started = time.perf_counter()
     if data is None:
-        names = [f"x{i}" for i in range(n_features)]
-        schema = pa.schema([*(pa.field(n, pa.float64()) for n in names), pa.field(LABEL, pa.int8())])
-        classes, dropped, invalid, ignored = [0, 1], 0, {}, []
-        source = "synthetic"
-        written = write_batches(out, schema.with_metadata({CLASSES_KEY: json.dumps(classes), SOURCE_KEY: source}),
-                                synthetic_batches(rows, n_features, seed))
+        selection = Selection([f"x{i}" for i in range(n_features)], [], {LABEL: "the label"})
+        classes = order_classes([0, 1], positive_class, LABEL, "synthetic data")
+        dropped, invalid, source = 0, {}, "synthetic"
+        batches = synthetic_batches(rows, n_features, seed)
+        if classes != [0, 1]:  # --positive-class 0
+            batches = (encode_label(b, classes) for b in batches)
+        schema = raw_schema(pa.schema([]), selection)
     else:
         data = Path(data)
         dataset = open_dataset(data)
-        names = select_columns(dataset.schema, label, features, data)
+        selection = choose_columns(dataset, label, features, exclude, data)
+        names, passthrough = selection.features, selection.passthrough
         checks = _Checks()
-        for _ in clean_batches(dataset, label, names, drop_invalid, checks, data):
+        for _ in clean_batches(dataset, label, names, drop_invalid, checks, data, passthrough):
             pass  # first pass: validate everything before writing anything
-        classes = validate(checks, label, drop_invalid, data)
-        encoded = (encode_label(b, classes) for b in clean_batches(dataset, label, names, drop_invalid, _Checks(), data))
-        schema = pa.schema([*(pa.field(n, pa.float64()) for n in names), pa.field(LABEL, pa.int8())])
-        source = str(data)
-        written = write_batches(out, schema.with_metadata({CLASSES_KEY: json.dumps(classes, default=str), SOURCE_KEY: source}),
-                                encoded)
-        dropped, invalid = checks.dropped, checks.invalid
-        ignored = [] if features else [name for name in dataset.schema.names if name not in (label, *names)]
+        classes = order_classes(validate(checks, label, drop_invalid, data), positive_class, label, data)
+        batches = (encode_label(b, classes)
+                   for b in clean_batches(dataset, label, names, drop_invalid, _Checks(), data, passthrough))
+        schema = raw_schema(dataset.schema, selection)
+        source, dropped, invalid = str(data), checks.dropped, checks.invalid
+    metadata = {CLASSES_KEY: json.dumps(classes, default=str), SOURCE_KEY: source,
+                FEATURES_KEY: json.dumps(selection.features)}
+    written = write_batches(out, schema.with_metadata(metadata), batches)
     seconds = time.perf_counter() - started
-    return {"path": out.name, "rows": written, "features": names, "classes": classes, "dropped_rows": dropped,
-            "invalid_values": invalid, "ignored_columns": ignored, "source": source, "seconds": seconds,
-            "rows_per_second": written / max(seconds, 1e-9)}
+    return {"path": out.name, "rows": written, "features": selection.features, "classes": classes,
+            "positive_class": classes[1], "left_out": selection.left_out, "passthrough": selection.passthrough,
+            "dropped_rows": dropped, "invalid_values": invalid,
+            "source": source, "seconds": seconds, "rows_per_second": written / max(seconds, 1e-9)}

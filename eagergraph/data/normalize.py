@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from eagergraph.data.ingest import CLASSES_KEY, SOURCE_KEY
+from eagergraph.data.ingest import CLASSES_KEY, SOURCE_KEY, raw_features
 from eagergraph.data.io import LABEL, DataError, ParquetSink, iter_batches, write_json
 from eagergraph.rundir.paths import RunPaths
 
@@ -103,7 +103,7 @@ def _group_moments(path: Path, group: int, features: list[str], keep: np.ndarray
 def fit_normalizer(raw: Path, test_fraction: float, seed: int) -> tuple[Normalizer, np.ndarray]:
     """Split the rows and fit the statistics on the train rows only; return the normalizer and the test mask."""
     file = pq.ParquetFile(raw)
-    features = [name for name in file.schema_arrow.names if name != LABEL]
+    features = raw_features(file.schema_arrow)
     classes = json.loads(file.schema_arrow.metadata[CLASSES_KEY])
     labels = file.read(columns=[LABEL]).column(LABEL).to_numpy()
     mask = stratified_test_mask(labels, test_fraction, seed)
@@ -119,10 +119,11 @@ def fit_normalizer(raw: Path, test_fraction: float, seed: int) -> tuple[Normaliz
 
 
 def write_splits(raw: Path, paths: RunPaths, normalizer: Normalizer, mask: np.ndarray) -> None:
-    """Write the normalized train and test splits, and the raw test split that the exported models take."""
+    """Write the normalized train and test splits, and the raw test split that the exported models take (with the
+    passthrough columns of raw.parquet, ids, dates and text, so predictions can be joined back to the input)."""
     features = normalizer.features
     schema = pa.schema([*(pa.field(n, pa.float32()) for n in features), pa.field(LABEL, pa.int8())])
-    raw_schema = pa.schema([*(pa.field(n, pa.float64()) for n in features), pa.field(LABEL, pa.int8())])
+    raw_schema = pq.read_schema(raw).remove_metadata()
     mean, std = np.asarray(normalizer.mean), np.asarray(normalizer.std)
     with ParquetSink(paths.normalized("train"), schema) as train, ParquetSink(paths.normalized("test"), schema) as test, \
             ParquetSink(paths.test_raw, raw_schema) as test_raw:

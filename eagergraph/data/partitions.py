@@ -20,7 +20,18 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.ingest import CLASSES_KEY, _Checks, clean_batches, encode_label, open_dataset, select_columns, validate
+from eagergraph.data.ingest import (
+    CLASSES_KEY,
+    FEATURES_KEY,
+    _Checks,
+    choose_columns,
+    clean_batches,
+    encode_label,
+    open_dataset,
+    order_classes,
+    raw_schema,
+    validate,
+)
 from eagergraph.data.io import LABEL, DataError, ParquetSink, iter_batches, write_json
 from eagergraph.data.normalize import Normalizer, RunningMoments, _column_moments, check_split, stratified_test_mask, write_splits
 from eagergraph.rundir.paths import RunPaths
@@ -43,13 +54,18 @@ def partition_split(labels: np.ndarray, test_fraction: float, seed: int, index: 
 
 
 def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: str, features: list[str] | None,
-                        test_fraction: float, seed: int, drop_invalid: bool = False) -> dict:
+                        test_fraction: float, seed: int, drop_invalid: bool = False,
+                        exclude: list[str] | None = None) -> dict:
     """Clean and split one partition; write it with its split flag; return its checks and train-row moments."""
     started = time.perf_counter()
-    names = select_columns(open_dataset(folder).schema, label, features, folder)
+    dataset = open_dataset(folder)
+    selection = choose_columns(dataset, label, features, exclude, folder)  # the whole folder: ids are unique across it
+    names = selection.features
     checks = _Checks()
-    table = pa.Table.from_batches(list(clean_batches(ds.dataset(file, format="parquet"), label, names, drop_invalid,
-                                                     checks, Path(file))), schema=_clean_schema(names, folder, label))
+    schema = raw_schema(dataset.schema, selection, dataset.schema.field(label).type)
+    table = pa.Table.from_batches(list(clean_batches(ds.dataset(file, format="parquet", schema=dataset.schema), label,
+                                                     names, drop_invalid, checks, Path(file), selection.passthrough)),
+                                  schema=schema)
     labels = table.column(LABEL).to_numpy(zero_copy_only=False)
     mask = partition_split(labels, test_fraction, seed, index) if len(labels) else np.zeros(0, bool)
     train = [table.column(name).to_numpy()[~mask] for name in names]
@@ -58,13 +74,9 @@ def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: s
     pq.write_table(table.append_column(IS_TEST, pa.array(mask)), out)
     return {"file": file, "index": index, "features": names, "rows": checks.rows,
             "classes": sorted(checks.classes, key=str), "invalid": checks.invalid, "dropped": checks.dropped,
+            "left_out": selection.left_out, "passthrough": selection.passthrough,
             "count": count, "mean": mean.tolist(), "m2": m2.tolist(), "seconds": time.perf_counter() - started,
             "pid": os.getpid()}
-
-
-def _clean_schema(names: list[str], folder: Path, label: str) -> pa.Schema:
-    label_type = open_dataset(folder).schema.field(label).type
-    return pa.schema([*(pa.field(n, pa.float64()) for n in names), pa.field(LABEL, label_type)])
 
 
 def merge_moments(parts: list[dict], n_columns: int) -> RunningMoments:
@@ -81,7 +93,8 @@ def describe_partitioned(merged: dict, parts: list[dict], ingest_seconds: float)
             "partitions": [{key: part[key] for key in ("file", "rows", "pid")} for part in parts]}
 
 
-def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: str, drop_invalid: bool) -> dict:
+def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: str, drop_invalid: bool,
+                        positive_class: str | None = None) -> dict:
     """Validate the partitions together, write raw.parquet, normalizer.json and the splits; drop the partition files."""
     started = time.perf_counter()
     paths = RunPaths.of(run_dir)
@@ -93,11 +106,13 @@ def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: s
             checks.invalid[name] = checks.invalid.get(name, 0) + count
     if len(checks.classes) > 2:
         raise DataError(f"{folder}: label column {label!r} has more than two distinct values across partitions; a binary label is needed")
-    classes = validate(checks, label, drop_invalid, folder)
+    classes = order_classes(validate(checks, label, drop_invalid, folder), positive_class, label, folder)
     names = parts[0]["features"]
-    schema = pa.schema([*(pa.field(n, pa.float64()) for n in names), pa.field(LABEL, pa.int8())])
+    schema = pq.read_schema(parts[0]["path"]).remove_metadata()  # features, label, passthrough columns, split flag
+    schema = schema.remove(schema.get_field_index(IS_TEST)).set(schema.get_field_index(LABEL), pa.field(LABEL, pa.int8()))
     masks = []
-    with ParquetSink(paths.raw, schema.with_metadata({CLASSES_KEY: json.dumps(classes, default=str)})) as raw:
+    metadata = {CLASSES_KEY: json.dumps(classes, default=str), FEATURES_KEY: json.dumps(names)}
+    with ParquetSink(paths.raw, schema.with_metadata(metadata)) as raw:
         for part in parts:
             for batch in iter_batches(paths.raw_part(part["index"])):
                 masks.append(batch.column(IS_TEST).to_numpy(zero_copy_only=False))
@@ -110,7 +125,8 @@ def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: s
     write_json(paths.normalizer, asdict(normalizer))
     shutil.rmtree(paths.raw_part(0).parent, ignore_errors=True)
     seconds = time.perf_counter() - started
-    return {"rows": checks.rows, "features": names, "classes": classes, "dropped_rows": checks.dropped,
+    return {"rows": checks.rows, "features": names, "classes": classes, "positive_class": classes[1],
+            "left_out": parts[0]["left_out"], "passthrough": parts[0]["passthrough"], "dropped_rows": checks.dropped,
             "invalid_values": checks.invalid,
             "train_rows": normalizer.train_rows, "test_rows": normalizer.test_rows, "partitions": len(parts),
             "seconds": seconds, "rows_per_second": checks.rows / max(seconds, 1e-9)}

@@ -101,4 +101,6 @@ def serve_pipeline(config: Any, when: dict[str, Any], name: str = DEPLOYMENT_NAM
     # Scheduled runs execute in child processes; absolute paths keep them independent of a working directory.
     config = config.model_copy(update={"artifacts": config.artifacts.resolve(),
                                        "data": config.data.resolve() if config.data else None})
-    training_pipeline.serve(name=name, parameters={"config": config.model_dump(mode="json")}, **when)
+    from eagergraph.orchestration.naming import run_tags
+
+    training_pipeline.serve(name=name, parameters={"config": config.model_dump(mode="json")}, tags=run_tags(config.data), **when)

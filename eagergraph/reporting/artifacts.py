@@ -42,8 +42,12 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
              ("median_step_ms", "median step ms", ".3f")]
     modes = [mode for mode in MODES if mode in metrics]  # one mode only when the run trained one (--modes)
     headers = [mode if mode == "eager" else f"graph ({metrics.get('graph_variant') or 'graph'})" for mode in modes]
-    lines = ["# eagergraph evaluation", "", f"Run directory: `{Path(run_dir).resolve()}`", "",
-             "| metric | " + " | ".join(headers) + " |", "|---|" + "---:|" * len(modes)]
+    lines = ["# eagergraph evaluation", "", f"Run directory: `{Path(run_dir).resolve()}`", ""]
+    if metrics.get("positive_class") is not None:
+        lines += [f"Positive class: `{metrics['positive_class']}` (classes: "
+                  f"{', '.join(f'`{c}`' for c in metrics.get('classes', []))}); precision, recall and the predicted "
+                  "probability are about it.", ""]
+    lines += ["| metric | " + " | ".join(headers) + " |", "|---|" + "---:|" * len(modes)]
     for key, label, fmt in names:
         if all(metrics[mode].get(key) is not None for mode in modes):
             lines.append(f"| {label} | " + " | ".join(f"{metrics[mode][key]:{fmt}}" for mode in modes) + " |")

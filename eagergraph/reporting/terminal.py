@@ -36,7 +36,8 @@ def trace_table(metrics: dict) -> Table:
 
 def evaluation_table(metrics: dict) -> Table:
     modes = _modes(metrics)
-    table = Table(title=f"Evaluation on {metrics['test_rows']} test rows")
+    positive = f" (positive class {metrics['positive_class']!r})" if metrics.get("positive_class") is not None else ""
+    table = Table(title=f"Evaluation on {metrics['test_rows']} test rows{positive}")
     table.add_column("metric")
     for mode in modes:
         table.add_column(f"graph ({metrics['graph_variant']})" if mode == "graph" else mode, justify="right")
@@ -45,10 +46,41 @@ def evaluation_table(metrics: dict) -> Table:
     return table
 
 
+ID_REASON = "looks like an id"
+
+
+def data_lines(result: dict) -> list[str]:
+    """The data a run used: its features, the columns left out and why, and the positive class."""
+    if "features" not in result:
+        return []
+    lines = [f"features ({len(result['features'])}): {', '.join(result['features'])}"]
+    left_out = [f"{name} ({why})" for name, why in result.get("left_out", {}).items()]
+    if left_out:
+        lines.append(f"left out: {', '.join(left_out)}")
+    ids = [name for name, why in result.get("left_out", {}).items() if why == ID_REASON]
+    if ids:
+        lines.append(f"set aside as row ids (integers, unique on every row): {', '.join(ids)}; name in --features to use")
+    classes = result.get("classes")
+    if classes:
+        lines.append(f"positive class: {classes[1]!r} (other: {classes[0]!r}); precision, recall, probability are about it")
+    return lines
+
+
+def example_line(example: dict) -> str:
+    """The run's example prediction: a real test row, with its true label."""
+    where = ", ".join(f"{name} {value}" for name, value in list(example.get("columns", {}).items())[:2])
+    row = f"{example.get('row', '1 row')}{f' ({where})' if where else ''}"
+    truth = f"; true label {example['label']}" if "label" in example else ""
+    return (f"prediction (SavedModel reloaded from disk): {row} → [{example['probability']:.2f}] "
+            f"class {example['predicted']}{truth}")
+
+
 def print_run(result: dict, console: Console | None = None) -> None:
     """Render a finished run for the terminal (stdout); the CLI ends it with the flow-run link and run directory."""
     console = console or Console()
     metrics = result["metrics"]
+    for line in data_lines(result):
+        console.print(line, markup=False, highlight=False)
     console.print(trace_table(metrics))
     console.print(evaluation_table(metrics))
     eager = metrics.get("eager")
@@ -68,9 +100,11 @@ def print_run(result: dict, console: Console | None = None) -> None:
     if result.get("dropped_rows"):
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
         console.print(f"--drop-invalid: dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})")
-    example = result["prediction"]
-    console.print(f"prediction (SavedModel reloaded from disk): 1 row → [{example['probability']:.2f}] "
-                  f"class {example['predicted']}")
+    console.print(example_line(result["prediction"]), markup=False, highlight=False)
+    passthrough = result.get("passthrough", [])
+    console.print(f"predictions.parquet: {metrics['test_rows']} test rows: "
+                  f"{', '.join([*passthrough, 'the features', 'label', 'predicted', 'probability'])}",
+                  markup=False, highlight=False)
     print_verdict(result, console)
 
 
@@ -100,6 +134,8 @@ def sweep_table(ranking: list[dict]) -> Table:
 def print_sweep(result: dict, console: Console | None = None) -> None:
     """Render a finished sweep: the ranking, then the best model's evaluation as a normal run shows it."""
     console = console or Console()
+    for line in data_lines(result):
+        console.print(line, markup=False, highlight=False)
     console.print(sweep_table(result["ranking"]))
     console.print(f"best: [bold]{result['best']['name']}[/bold], exported as the run's graph model")
     console.print(evaluation_table(result["metrics"]))

@@ -48,11 +48,19 @@ def manifest_fields(config: dict, flow_run_id: str, seconds: dict[str, float], r
                     feats: dict) -> dict:
     """What every flow's manifest.json records about the config, the data stages and the process."""
     return dict(config=config, flow_run_id=flow_run_id, stage_seconds=seconds,
-                features=raw["features"], classes=raw["classes"],
+                features=raw["features"], classes=raw["classes"], positive_class=raw["positive_class"],
+                left_out=raw["left_out"], passthrough=raw["passthrough"],
                 rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
                 rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
                                  "engineer-features": feats["rows_per_second"]},
                 peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
+
+
+def data_summary(raw: dict) -> dict:
+    """What a run tells the user about their data: features used, columns left out and why, classes, dropped rows."""
+    return {"source": raw.get("source"), "features": raw["features"], "left_out": raw["left_out"],
+            "passthrough": raw["passthrough"], "classes": raw["classes"], "positive_class": raw["positive_class"],
+            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
 
 
 def write_manifest(run_dir: Path, **fields: Any) -> Path:

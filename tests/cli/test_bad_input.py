@@ -159,7 +159,6 @@ CASES = [
             expect=("good.csv: missing the model's feature column(s): x0, x1",)),
     predict("input with a text feature", "{model}", "--input", "{d}/text_features.csv",
             expect=("text_features.csv: feature column(s) are not numeric: x3 (string)",)),
-    predict("input with NaN", "{model}", "--input", "{d}/nan_features.csv", expect=("nan_features.csv: missing, NaN or infinite values (x0: 2)",)),
     predict("output of unknown type", "{model}", "--input", "{d}/features.csv", "--output", "{d}/out.txt",
             expect=("out.txt: unsupported output type '.txt'; use .parquet or .csv",)),
     predict("output into a missing folder", "{model}", "--input", "{d}/features.csv", "--output", "{d}/no/such/out.csv",

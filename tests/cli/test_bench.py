@@ -16,6 +16,7 @@ def test_bench_json_and_chart(tmp_path: Path) -> None:
     done = run_cli("bench", "--rows", "64,160", "--epochs", "2", "--repeats", "1", "--eager-max-steps", "6",
                    "--chart", str(chart), "--json", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""  # TensorFlow's start-up notices (cuInit) stay off stderr, as in `run`
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(report["sizes"]) == {"64", "160"}
     assert "160 training rows" in done.stdout and "pays for its one-time cost" in done.stdout

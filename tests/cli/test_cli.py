@@ -31,7 +31,7 @@ def test_run_on_a_user_csv_then_predict(tmp_path: Path, prefect_api: str) -> Non
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert {"run_dir", "flow_run_id", "metrics"} <= set(result)
-    assert "Training trace" in done.stdout and "Evaluation" in done.stdout and "1 row →" in done.stdout
+    assert "Training trace" in done.stdout and "Evaluation" in done.stdout and "first test row" in done.stdout
     run_dir = Path(result["run_dir"])
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["features"] == ["tenure", "charges", "calls"] and manifest["classes"] == ["no", "yes"]

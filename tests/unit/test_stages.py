@@ -54,7 +54,7 @@ def test_ingest_csv_selects_numeric_columns_and_encodes_label(tmp_path: Path) ->
     raw = pq.read_table(tmp_path / "raw.parquet")
     assert result["features"] == ["a", "b"]  # the text column is not a feature
     assert result["classes"] == ["no", "yes"]
-    assert raw.column_names == ["a", "b", LABEL]
+    assert raw.column_names == ["a", "b", LABEL, "name"]  # the text column is carried beside them
     assert raw.column(LABEL).to_pylist() == [i % 2 for i in range(40)]
     np.testing.assert_allclose(raw.column("a").to_numpy(), data["a"])
 

@@ -1,0 +1,148 @@
+"""Pure functions behind the user's own data (issue 13): missing labels, column choice, the positive class,
+passthrough columns, float64 metrics, row parsing, run names."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from eagergraph.core.evaluation import classification_metrics, roc_auc
+from eagergraph.core.prediction import parse_row, prediction_table
+from eagergraph.data.ingest import choose_columns, ingest_to, label_missing, order_classes
+from eagergraph.data.io import LABEL, DataError
+from eagergraph.data.normalize import normalize_to
+from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
+from eagergraph.orchestration.naming import data_name, run_name, run_tags
+from eagergraph.rundir.paths import RunPaths
+
+
+def _export(n: int = 40) -> pa.Table:
+    rng = np.random.default_rng(1)
+    return pa.table({"id": pa.array(rng.permutation(n) + 500), "day": pa.array([f"2024-01-{i % 28 + 1:02d}" for i in range(n)]),
+                     "x": rng.normal(0, 1, n), "calls": pa.array([i % 5 for i in range(n)]), "leak": rng.normal(0, 1, n),
+                     "y": pa.array(["" if i in (3, 11) else ("no" if i % 2 else "yes") for i in range(n)])})
+
+
+def test_empty_null_and_nan_labels_are_missing() -> None:
+    assert label_missing(pa.array(["yes", "", "  ", None, "no"])).tolist() == [False, True, True, True, False]
+    assert label_missing(pa.array([1.0, float("nan"), None, 0.0])).tolist() == [False, True, True, False]
+    assert label_missing(pa.array([1, None, 0])).tolist() == [False, True, False]
+
+
+def test_ids_are_set_aside_unless_named_and_exclusions_recorded() -> None:
+    dataset = ds.dataset(_export())
+    chosen = choose_columns(dataset, "y", None, ["leak"], Path("e.csv"))
+    assert chosen.features == ["x", "calls"]  # calls repeats values: not an id
+    assert chosen.left_out == {"id": "looks like an id", "day": "not numeric", "leak": "excluded", "y": "the label"}
+    assert chosen.passthrough == ["id", "day", "leak"]
+    named = choose_columns(dataset, "y", ["id", "x"], None, Path("e.csv"))
+    assert named.features == ["id", "x"] and named.left_out["calls"] == "not in --features"
+    with pytest.raises(DataError, match=r"--exclude names unknown column\(s\): nope; columns are: id, day"):
+        choose_columns(dataset, "y", None, ["nope"], Path("e.csv"))
+    with pytest.raises(DataError, match="both in --features and --exclude: x"):
+        choose_columns(dataset, "y", ["x"], ["x"], Path("e.csv"))
+
+
+def test_positive_class_defaults_to_the_larger_value_or_is_named() -> None:
+    assert order_classes(["yes", "no"], None, "y", "f") == ["no", "yes"]
+    assert order_classes(["yes", "no"], "no", "y", "f") == ["yes", "no"]
+    assert order_classes([0, 1], "0", "y", "f") == [1, 0]
+    assert order_classes([False, True], "false", "y", "f") == [True, False]
+    with pytest.raises(DataError, match="--positive-class 'maybe' is not a value of label column 'y'; its values are: no, yes"):
+        order_classes(["no", "yes"], "maybe", "y", "f")
+
+
+def test_ingest_drops_missing_labels_encodes_the_positive_class_and_passes_columns_through(tmp_path: Path) -> None:
+    source = tmp_path / "e.parquet"
+    pq.write_table(_export(), source)
+    with pytest.raises(DataError, match=r"missing, NaN or infinite values \(y: 2\); fix them or pass --drop-invalid"):
+        ingest_to(tmp_path / "raw.parquet", source, "y", None, 0, 0, 0)
+    run = RunPaths.of(tmp_path / "run")
+    result = ingest_to(run.raw, source, "y", None, 0, 0, 0, drop_invalid=True, exclude=["leak"], positive_class="no")
+    assert result["dropped_rows"] == 2 and result["invalid_values"] == {"y": 2} and result["classes"] == ["yes", "no"]
+    raw = pq.read_table(run.raw)
+    assert raw.column_names == ["x", "calls", LABEL, "id", "day", "leak"]
+    expected = [int(v == "no") for v in _export().column("y").to_pylist() if v]
+    assert raw.column(LABEL).to_pylist() == expected
+    normalize_to(run.root, 0.25, seed=0)
+    test_raw = pq.read_table(run.test_raw)
+    assert test_raw.column_names == raw.column_names  # the passthrough columns reach the raw test split
+    by_id = {r["id"]: r for r in raw.to_pylist()}
+    assert all(by_id[r["id"]] == r for r in test_raw.to_pylist())  # row-aligned with their features and label
+    assert pq.read_table(run.normalized("test")).column_names == ["x", "calls", LABEL]
+
+
+def test_partitions_drop_and_count_missing_labels(tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    table = _export()
+    pq.write_table(table.slice(0, 20), folder / "part-0.parquet")
+    pq.write_table(table.slice(20), folder / "part-1.parquet")
+    run = RunPaths.of(tmp_path / "run")
+    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0,
+                                 drop_invalid=True, exclude=["leak"]) for i in range(2)]
+    merged = merge_partitions_to(run.root, parts, folder, "y", True, positive_class="no")
+    assert merged["dropped_rows"] == 2 and merged["invalid_values"] == {"y": 2} and merged["rows"] == 38
+    assert merged["classes"] == ["yes", "no"] and merged["left_out"]["id"] == "looks like an id"
+    assert pq.read_table(run.test_raw).column_names == ["x", "calls", LABEL, "id", "day", "leak"]
+    kept = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0)
+            for i in range(2)]
+    with pytest.raises(DataError, match=r"missing, NaN or infinite values \(y: 2\); fix them or pass --drop-invalid"):
+        merge_partitions_to(tmp_path / "refused", kept, folder, "y", False)
+
+
+def test_metrics_are_float64_and_clipped() -> None:
+    y = np.array([0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.4, 0.35, 0.8, 1.0000001], dtype=np.float32)  # a float32 probability just past 1
+    m = classification_metrics(y, p)
+    assert m["auc"] == pytest.approx(5 / 6) and 0.0 <= m["auc"] <= 1.0
+    assert m["precision"] == 1.0 and m["recall"] == pytest.approx(2 / 3) and m["accuracy"] == pytest.approx(0.8)
+    perfect = classification_metrics(np.array([0, 1] * 500), np.array([0.01, 0.99] * 500, dtype=np.float32))
+    assert perfect["auc"] == 1.0 and perfect["accuracy"] == 1.0 and perfect["loss"] > 0
+    assert roc_auc(np.array([True, False]), np.array([0.5, 0.5])) == 0.5  # ties count half
+    assert json.loads(json.dumps(m)) == m
+
+
+def test_prediction_table_uses_the_user_classes_and_leaves_gaps_empty() -> None:
+    table = pa.table({"id": [7, 8, 9], "x": [1.0, None, 2.0], "probability": [0.0, 0.0, 0.0]})
+    out = prediction_table(table, np.array([0.9, np.nan, 0.2]), ["yes", "no"])
+    assert out.column_names == ["id", "x", "predicted", "probability"]  # an old probability column is replaced
+    assert out.column("predicted").to_pylist() == ["no", None, "yes"]
+    assert out.column("probability").to_pylist() == [0.9, None, 0.2]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("14.2,1.7,,1065,1.04", "--row: field 3 (c) is empty; the model takes 5 features in this order: a, b, c, d, e"),
+    ("14.2,1.7,1065,1.04", "--row: 4 values given, the model takes 5 features in this order: a, b, c, d, e"),
+    ("14.2,1.7,x,1065,1.04", "--row: 'x' is not a number: field 3 (c)"),
+    ("14.2,1.7,3,inf,1.04", "--row: NaN or infinite values cannot be predicted: field 4 (d) is 'inf'"),
+])
+def test_row_errors_point_at_the_field(text: str, message: str) -> None:
+    with pytest.raises(DataError) as error:
+        parse_row(text, ["a", "b", "c", "d", "e"])
+    assert message in str(error.value)
+
+
+def test_row_parses_in_feature_order() -> None:
+    assert parse_row(" 1, 2.5 ,-3", ["a", "b", "c"]).tolist() == [[1.0, 2.5, -3.0]]
+
+
+def test_run_names_and_tags_name_the_data(tmp_path: Path) -> None:
+    when = datetime(2026, 11, 25, 12, 30, 59, tzinfo=timezone.utc)
+    assert run_name("data/customers.csv", when) == "customers-20261125T1230"
+    assert run_name(None, when) == "synthetic-20261125T1230"
+    assert data_name(tmp_path) == tmp_path.name  # a folder of partitions
+    assert run_tags("data/customers.csv") == ["eagergraph", "data:customers.csv"]
+    assert run_tags(None) == ["eagergraph", "data:synthetic"]
+
+
+def test_when_every_numeric_column_looks_like_an_id_they_are_the_features() -> None:
+    dataset = ds.dataset(pa.table({"a": list(range(6)), "label": [0, 1] * 3}))
+    assert choose_columns(dataset, "label", None, None, Path("few.csv")).features == ["a"]
