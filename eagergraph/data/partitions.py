@@ -108,7 +108,7 @@ def merge_partitions_to(run_dir: Path, parts: list[dict], folder: Path, label: s
         raise DataError(f"{folder}: label column {label!r} has more than two distinct values across partitions; a binary label is needed")
     classes = order_classes(validate(checks, label, drop_invalid, folder), positive_class, label, folder)
     names = parts[0]["features"]
-    schema = pq.read_schema(parts[0]["path"]).remove_metadata()  # features, label, passthrough columns, split flag
+    schema = pq.read_schema(paths.raw_part(parts[0]["index"])).remove_metadata()  # features, label, passthrough, split flag
     schema = schema.remove(schema.get_field_index(IS_TEST)).set(schema.get_field_index(LABEL), pa.field(LABEL, pa.int8()))
     masks = []
     metadata = {CLASSES_KEY: json.dumps(classes, default=str), FEATURES_KEY: json.dumps(names)}
