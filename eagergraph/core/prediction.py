@@ -159,7 +159,8 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
     `drop_invalid`; either way they are counted."""
     import pyarrow.csv as pacsv
 
-    from eagergraph.data.ingest import arrow_reason, check_numeric, open_dataset
+    from eagergraph.data.columns import check_numeric
+    from eagergraph.data.ingest import arrow_reason, open_dataset
 
     model = resolve_model(model_path)
     info = model_info(model)

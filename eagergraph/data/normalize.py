@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from eagergraph.data.ingest import CLASSES_KEY, SOURCE_KEY, raw_features
+from eagergraph.data.columns import raw_features
+from eagergraph.data.ingest import CLASSES_KEY, SOURCE_KEY
 from eagergraph.data.io import LABEL, DataError, ParquetSink, iter_batches, write_json
 from eagergraph.rundir.paths import RunPaths
 

@@ -20,19 +20,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.ingest import (
-    CLASSES_KEY,
-    FEATURES_KEY,
-    _Checks,
-    choose_columns,
-    clean_batches,
-    encode_label,
-    open_dataset,
-    order_classes,
-    raw_schema,
-    validate,
-)
+from eagergraph.data.columns import FEATURES_KEY, choose_columns, raw_schema
+from eagergraph.data.ingest import CLASSES_KEY, _Checks, clean_batches, open_dataset, validate
 from eagergraph.data.io import LABEL, DataError, ParquetSink, iter_batches, write_json
+from eagergraph.data.labels import encode_label, order_classes
 from eagergraph.data.normalize import Normalizer, RunningMoments, _column_moments, check_split, stratified_test_mask, write_splits
 from eagergraph.rundir.paths import RunPaths
 
