@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
-from eagergraph.core.training import load_serving, weights_max_abs_diff
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+from eagergraph.core.export import load_serving, weights_max_abs_diff
+from eagergraph.core.variants import MODES
 from eagergraph.data.io import LABEL, feature_matrix, read_json, write_json
 from eagergraph.rundir.paths import RunPaths
-
-MODES = ("eager", "graph")
 
 
 def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
@@ -28,6 +31,12 @@ def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[
     for metric in metrics.values():
         metric.update_state(y, p)
     return {name: float(metric.result()) for name, metric in metrics.items()}
+
+
+def score_model(model: Path, test_raw: "pa.Table", features: list[str]) -> tuple[np.ndarray, dict[str, float]]:
+    """An exported model (reloaded from disk) on the raw test split: its probabilities and its metrics."""
+    probability = load_serving(model)(feature_matrix(test_raw, features))
+    return probability, classification_metrics(test_raw.column(LABEL).to_numpy(), probability)
 
 
 def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
@@ -54,14 +63,12 @@ def evaluate_run(run_dir: Path) -> dict:
     paths = RunPaths.of(run_dir)
     table = pq.read_table(paths.test_raw)
     features = [name for name in table.column_names if name != LABEL]
-    x = feature_matrix(table, features)
-    y = table.column(LABEL).to_numpy()
     probabilities, report = {}, {}
     modes = [mode for mode in MODES if paths.history(mode).is_file()]  # a run may train one mode only
     for mode in modes:
-        probabilities[mode] = load_serving(paths.model(mode))(x)
+        probabilities[mode], scores = score_model(paths.model(mode), table, features)
         history = read_json(paths.history(mode))
-        report[mode] = {**classification_metrics(y, probabilities[mode]),
+        report[mode] = {**scores, "variant_reason": history["variant_reason"],
                         "train_seconds": history["train_seconds"], "trace_seconds": history["trace_seconds"],
                         "steady_seconds": history["steady_seconds"], "median_step_ms": history["median_step_ms"],
                         "variant": history["variant"], "bounded": history["bounded"], "steps": history["steps"],
@@ -69,6 +76,6 @@ def evaluate_run(run_dir: Path) -> dict:
                         "history": [{k: e[k] for k in ("epoch", "loss", "accuracy")} for e in history["history"]]}
     report.update(compare_modes(report, probabilities, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
-    report["test_rows"] = int(len(y))
+    report["test_rows"] = table.num_rows
     write_json(paths.metrics, report)
     return report

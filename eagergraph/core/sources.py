@@ -1,0 +1,159 @@
+"""Where a training run's batches come from: the split held in memory, or streamed from Parquet.
+
+Either way an epoch is a sequence of `Block`s: rows held as tensors plus the order in which full batches take
+them (`batches`, `[block_batches, batch_size]`) and, at the epoch's end, the rows of the partial last batch
+(`rest`). Every mode and variant reads the same blocks, so all of them see the same batches in the same order;
+and every block of a run has the same shapes, so a compiled loop compiles once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tensorflow as tf
+
+from eagergraph.data.io import LABEL
+
+IN_MEMORY_ROWS = 1_000_000  # train splits up to this size are held as tensors; larger ones stream from Parquet
+NO_ROWS = np.zeros(0, np.int32)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A stretch of one epoch: its rows, the full batches that take them in order, maybe the partial last batch."""
+
+    x: tf.Tensor  # [block_rows, n_inputs], float32
+    y: tf.Tensor  # [block_rows, 1], float32
+    batches: np.ndarray  # int32 [block_batches, batch_size]; only the first n_batches rows are real batches
+    n_batches: int
+    rest: np.ndarray = field(default_factory=lambda: NO_ROWS)  # int32 [rows % batch_size]: the epoch's partial last batch, in its last block
+
+
+def epoch_order(n_rows: int, seed: int, epoch: int) -> np.ndarray:
+    """The row order of one in-memory epoch: a seeded permutation that every mode and variant shares."""
+    return np.random.default_rng([seed, 3, epoch]).permutation(n_rows).astype(np.int32)
+
+
+def _xy(table: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.column_stack([table.column(n).to_numpy() for n in columns]).astype(np.float32, copy=False)
+    return x, table.column(LABEL).to_numpy().astype(np.float32).reshape(-1, 1)
+
+
+def load_xy(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Features (float32, rows × columns) and label (float32, rows × 1) of an engineered split."""
+    table = pq.read_table(path)
+    return _xy(table, [name for name in table.column_names if name != LABEL])
+
+
+class BatchSource:
+    """The epochs of one training run, as blocks; `batches(epoch)` lists them batch by batch (for checks)."""
+
+    n_rows: int
+    n_inputs: int
+    batch_size: int
+
+    def blocks(self, epoch: int) -> Iterator[Block]:
+        raise NotImplementedError
+
+    def template(self) -> Block:
+        """A block of the run's shapes with no batch to run: compiling against it changes no weight."""
+        raise NotImplementedError
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.n_rows // self.batch_size)
+
+    def batches(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for block in self.blocks(epoch):
+            x, y = block.x.numpy(), block.y.numpy()
+            for rows in [*block.batches[:block.n_batches], *([block.rest] if len(block.rest) else [])]:
+                yield x[rows], y[rows]
+
+
+class InMemorySource(BatchSource):
+    """Small data: the whole split as tensors, one block per epoch, rows in a seeded permutation per epoch."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> None:
+        self.x, self.y, self.batch_size, self.seed = tf.constant(x), tf.constant(y), batch_size, seed
+        self.n_rows, self.n_inputs = int(x.shape[0]), int(x.shape[1])
+        self.full = self.n_rows // batch_size
+
+    def blocks(self, epoch: int) -> Iterator[Block]:
+        order = epoch_order(self.n_rows, self.seed, epoch)
+        cut = self.full * self.batch_size
+        yield Block(self.x, self.y, order[:cut].reshape(self.full, self.batch_size), self.full, order[cut:])
+
+    def template(self) -> Block:
+        return Block(self.x, self.y, np.zeros((self.full, self.batch_size), np.int32), 0,
+                     np.zeros(self.n_rows % self.batch_size, np.int32))
+
+
+class ParquetSource(BatchSource):
+    """Large data: blocks of a row group's worth of batches streamed from a Parquet file.
+
+    Each epoch visits the row groups in a seeded order and shuffles the rows within each row group (the shuffle
+    window) by a seeded permutation, so the batch order is a pure function of (seed, epoch): every mode reads
+    identical batches without the table ever being held whole. The next block is read while one trains.
+    """
+
+    def __init__(self, path: Path, batch_size: int, seed: int) -> None:
+        self.path, self.batch_size, self.seed = Path(path), batch_size, seed
+        meta = pq.ParquetFile(self.path).metadata
+        self.columns = [name for name in meta.schema.to_arrow_schema().names if name != LABEL]
+        self.n_rows, self.n_inputs, self.row_groups = int(meta.num_rows), len(self.columns), meta.num_row_groups
+        largest = max((meta.row_group(g).num_rows for g in range(self.row_groups)), default=0)
+        self.block_batches = max(largest // batch_size, 1)
+        self.block_rows = self.block_batches * batch_size
+        self._identity = np.arange(self.block_rows, dtype=np.int32).reshape(self.block_batches, batch_size)
+
+    def _shuffled(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        file = pq.ParquetFile(self.path)
+        for group in np.random.default_rng([self.seed, 4, epoch]).permutation(self.row_groups):
+            x, y = _xy(file.read_row_group(int(group)), self.columns)
+            window = np.random.default_rng([self.seed, 5, epoch, int(group)]).permutation(len(x))
+            yield x[window], y[window]
+
+    def _blocks(self, epoch: int) -> Iterator[Block]:
+        x, y = np.empty((0, self.n_inputs), np.float32), np.empty((0, 1), np.float32)
+        for gx, gy in self._shuffled(epoch):
+            x, y = np.concatenate([x, gx]), np.concatenate([y, gy])
+            while len(x) >= self.block_rows:
+                yield Block(tf.constant(x[:self.block_rows]), tf.constant(y[:self.block_rows]), self._identity,
+                            self.block_batches)
+                x, y = x[self.block_rows:], y[self.block_rows:]
+        if len(x):
+            yield self._last(x, y)
+
+    def _last(self, x: np.ndarray, y: np.ndarray) -> Block:
+        """The epoch's last rows, padded to the block shape: its full batches, then the partial one."""
+        full = len(x) // self.batch_size
+        pad = self.block_rows - len(x)
+        rest = np.arange(full * self.batch_size, len(x), dtype=np.int32)
+        return Block(tf.constant(np.pad(x, ((0, pad), (0, 0)))), tf.constant(np.pad(y, ((0, pad), (0, 0)))),
+                     self._identity, full, rest)
+
+    def blocks(self, epoch: int) -> Iterator[Block]:
+        with ThreadPoolExecutor(1) as reader:  # TensorFlow releases the GIL while a block trains
+            blocks = self._blocks(epoch)
+            ahead = reader.submit(next, blocks, None)
+            while (block := ahead.result()) is not None:
+                ahead = reader.submit(next, blocks, None)
+                yield block
+
+    def template(self) -> Block:
+        zeros = tf.zeros((self.block_rows, self.n_inputs)), tf.zeros((self.block_rows, 1))
+        return Block(*zeros, self._identity, 0, np.zeros(self.n_rows % self.batch_size, np.int32))
+
+
+def open_source(path: Path, batch_size: int, seed: int, in_memory_rows: int) -> BatchSource:
+    """Tensors in memory up to `in_memory_rows` rows (nothing to read per epoch); a stream from Parquet above."""
+    if pq.ParquetFile(path).metadata.num_rows <= in_memory_rows:
+        x, y = load_xy(path)
+        return InMemorySource(x, y, batch_size, seed)
+    return ParquetSource(Path(path), batch_size, seed)
