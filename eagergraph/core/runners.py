@@ -63,8 +63,9 @@ def _spec(template: Block, batches_shape: list) -> list[tf.TensorSpec]:
 
 
 def loop_runner(step: BatchStep, template: Block, jit_compile: bool) -> Runner:
-    """The block's batch loop in one tf.function (`fused`: one trace for every shape), or as XLA programs (`xla`:
-    one per static shape, traced and compiled once each: the full batches, and the epoch's partial last batch)."""
+    """The block's batch loop in one tf.function (`fused`), or compiled by XLA (`xla`). Either is traced once for
+    both batch shapes; XLA then compiles one program per static shape, in the warm-up: one for the full batches,
+    one for the epoch's partial last batch."""
 
     def loop(x: tf.Tensor, y: tf.Tensor, batches: tf.Tensor, n: tf.Tensor) -> None:
         def body(i: tf.Tensor) -> tuple[tf.Tensor]:
@@ -73,25 +74,20 @@ def loop_runner(step: BatchStep, template: Block, jit_compile: bool) -> Runner:
 
         tf.while_loop(lambda i: i < n, body, (tf.constant(0),))  # no maximum_iterations: n stays a runtime value
 
-    if jit_compile:
-        full = tf.function(loop, input_signature=_spec(template, list(template.batches.shape)), jit_compile=True)
-        rest = tf.function(loop, input_signature=_spec(template, [1, len(template.rest)]), jit_compile=True)
-    else:
-        full = rest = tf.function(loop, input_signature=_spec(template, [None, None]))
-    programs = [full] if rest is full or not len(template.rest) else [full, rest]
+    program = tf.function(loop, input_signature=_spec(template, [None, None]), jit_compile=jit_compile)
 
     def run_block(block: Block, n: int, with_rest: bool) -> None:
         if n:
-            full(block.x, block.y, tf.constant(block.batches), tf.constant(n))
+            program(block.x, block.y, tf.constant(block.batches), tf.constant(n))
         if with_rest:
-            rest(block.x, block.y, tf.constant(block.rest[None, :]), tf.constant(1))
+            program(block.x, block.y, tf.constant(block.rest[None, :]), tf.constant(1))
 
     def warm_up(block: Block) -> None:  # n = 0: traced and compiled for both shapes, no step runs
-        full(block.x, block.y, tf.constant(block.batches), tf.constant(0))
+        program(block.x, block.y, tf.constant(block.batches), tf.constant(0))
         if len(block.rest):
-            rest(block.x, block.y, tf.constant(block.rest[None, :]), tf.constant(0))
+            program(block.x, block.y, tf.constant(block.rest[None, :]), tf.constant(0))
 
-    return Runner(run_block, warm_up, lambda: sum(p.experimental_get_tracing_count() for p in programs))
+    return Runner(run_block, warm_up, program.experimental_get_tracing_count)
 
 
 def make_runner(mode: Mode, variant: Variant, step: BatchStep, template: Block) -> Runner:

@@ -95,11 +95,14 @@ class InMemorySource(BatchSource):
 
 
 class ParquetSource(BatchSource):
-    """Large data: blocks of a row group's worth of batches streamed from a Parquet file.
+    """Large data: one block per row group, streamed from a Parquet file.
 
     Each epoch visits the row groups in a seeded order and shuffles the rows within each row group (the shuffle
     window) by a seeded permutation, so the batch order is a pure function of (seed, epoch): every mode reads
-    identical batches without the table ever being held whole. The next block is read while one trains.
+    identical batches without the table ever being held whole. A block holds the rows a batch did not take from
+    the previous row group, then the row group as read; the shuffle is its batch order (`batches` index the rows),
+    so no row is copied to shuffle it. Blocks have one capacity (the largest row group plus a batch) and the next
+    one is read while one trains.
     """
 
     def __init__(self, path: Path, batch_size: int, seed: int) -> None:
@@ -108,35 +111,36 @@ class ParquetSource(BatchSource):
         self.columns = [name for name in meta.schema.to_arrow_schema().names if name != LABEL]
         self.n_rows, self.n_inputs, self.row_groups = int(meta.num_rows), len(self.columns), meta.num_row_groups
         largest = max((meta.row_group(g).num_rows for g in range(self.row_groups)), default=0)
-        self.block_batches = max(largest // batch_size, 1)
-        self.block_rows = self.block_batches * batch_size
-        self._identity = np.arange(self.block_rows, dtype=np.int32).reshape(self.block_batches, batch_size)
+        self.block_batches = (largest + batch_size) // batch_size
+        self.capacity = self.block_batches * batch_size
 
-    def _shuffled(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        file = pq.ParquetFile(self.path)
-        for group in np.random.default_rng([self.seed, 4, epoch]).permutation(self.row_groups):
-            x, y = _xy(file.read_row_group(int(group)), self.columns)
-            window = np.random.default_rng([self.seed, 5, epoch, int(group)]).permutation(len(x))
-            yield x[window], y[window]
+    def _block(self, carry: tuple[np.ndarray, np.ndarray], table: pa.Table, window: np.ndarray,
+               last: bool) -> tuple[Block, tuple[np.ndarray, np.ndarray]]:
+        """The block of one row group, and the rows left over for the next one."""
+        c, rows = len(carry[0]), len(carry[0]) + table.num_rows
+        x, y = np.empty((self.capacity, self.n_inputs), np.float32), np.zeros((self.capacity, 1), np.float32)
+        x[:c], y[:c] = carry
+        x[rows:] = 0.0
+        for j, name in enumerate(self.columns):
+            x[c:rows, j] = table.column(name).to_numpy()
+        y[c:rows, 0] = table.column(LABEL).to_numpy()
+        order = np.concatenate([np.arange(c, dtype=np.int32), (c + window).astype(np.int32)])
+        full = rows // self.batch_size
+        batches = np.zeros((self.block_batches, self.batch_size), np.int32)
+        batches[:full] = order[:full * self.batch_size].reshape(full, self.batch_size)
+        left = order[full * self.batch_size:]
+        block = Block(tf.constant(x), tf.constant(y), batches, full, left if last else NO_ROWS)
+        return block, (x[left], y[left])
 
     def _blocks(self, epoch: int) -> Iterator[Block]:
-        x, y = np.empty((0, self.n_inputs), np.float32), np.empty((0, 1), np.float32)
-        for gx, gy in self._shuffled(epoch):
-            x, y = np.concatenate([x, gx]), np.concatenate([y, gy])
-            while len(x) >= self.block_rows:
-                yield Block(tf.constant(x[:self.block_rows]), tf.constant(y[:self.block_rows]), self._identity,
-                            self.block_batches)
-                x, y = x[self.block_rows:], y[self.block_rows:]
-        if len(x):
-            yield self._last(x, y)
-
-    def _last(self, x: np.ndarray, y: np.ndarray) -> Block:
-        """The epoch's last rows, padded to the block shape: its full batches, then the partial one."""
-        full = len(x) // self.batch_size
-        pad = self.block_rows - len(x)
-        rest = np.arange(full * self.batch_size, len(x), dtype=np.int32)
-        return Block(tf.constant(np.pad(x, ((0, pad), (0, 0)))), tf.constant(np.pad(y, ((0, pad), (0, 0)))),
-                     self._identity, full, rest)
+        file = pq.ParquetFile(self.path)
+        carry = np.empty((0, self.n_inputs), np.float32), np.empty((0, 1), np.float32)
+        groups = np.random.default_rng([self.seed, 4, epoch]).permutation(self.row_groups)
+        for i, group in enumerate(groups):
+            table = file.read_row_group(int(group))
+            window = np.random.default_rng([self.seed, 5, epoch, int(group)]).permutation(table.num_rows)
+            block, carry = self._block(carry, table, window, last=i == len(groups) - 1)
+            yield block
 
     def blocks(self, epoch: int) -> Iterator[Block]:
         with ThreadPoolExecutor(1) as reader:  # TensorFlow releases the GIL while a block trains
@@ -147,8 +151,9 @@ class ParquetSource(BatchSource):
                 yield block
 
     def template(self) -> Block:
-        zeros = tf.zeros((self.block_rows, self.n_inputs)), tf.zeros((self.block_rows, 1))
-        return Block(*zeros, self._identity, 0, np.zeros(self.n_rows % self.batch_size, np.int32))
+        zeros = tf.zeros((self.capacity, self.n_inputs)), tf.zeros((self.capacity, 1))
+        return Block(*zeros, np.zeros((self.block_batches, self.batch_size), np.int32), 0,
+                     np.zeros(self.n_rows % self.batch_size, np.int32))
 
 
 def open_source(path: Path, batch_size: int, seed: int, in_memory_rows: int) -> BatchSource:
