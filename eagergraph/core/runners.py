@@ -13,13 +13,14 @@ last batch, whatever the number of epochs (a loop bound that XLA must know, as `
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 import tensorflow as tf
 
 from eagergraph.core.model import BatchStep
-from eagergraph.core.sources import BatchSource, Block
+from eagergraph.core.sources import Block
 from eagergraph.core.variants import Mode, Variant
 
 
@@ -99,14 +100,15 @@ def make_runner(mode: Mode, variant: Variant, step: BatchStep, template: Block) 
     return loop_runner(step, template, jit_compile=variant == "xla")
 
 
-def run_epoch(runner: Runner, source: BatchSource, epoch: int, budget: float = math.inf) -> int:
-    """Run one epoch's batches in order, at most `budget` steps; return the steps run (the one place they are counted)."""
+def run_epoch(runner: Runner, blocks: Iterator[Block], budget: float = math.inf) -> int:
+    """Run one epoch's blocks in order, at most `budget` steps; return the steps run (the one place they are counted)."""
     done = 0
-    for block in source.blocks(epoch):
-        n = int(min(block.n_batches, budget - done))
-        rest = len(block.rest) > 0 and n == block.n_batches and done + n < budget
-        runner.run_block(block, n, rest)
-        done += n + int(rest)
-        if done >= budget:
-            break
+    with closing(blocks):
+        for block in blocks:
+            n = int(min(block.n_batches, budget - done))
+            rest = len(block.rest) > 0 and n == block.n_batches and done + n < budget
+            runner.run_block(block, n, rest)
+            done += n + int(rest)
+            if done >= budget:
+                break
     return done

@@ -143,17 +143,32 @@ class ParquetSource(BatchSource):
             yield block
 
     def blocks(self, epoch: int) -> Iterator[Block]:
-        with ThreadPoolExecutor(1) as reader:  # TensorFlow releases the GIL while a block trains
-            blocks = self._blocks(epoch)
-            ahead = reader.submit(next, blocks, None)
-            while (block := ahead.result()) is not None:
-                ahead = reader.submit(next, blocks, None)
-                yield block
+        return ReadAhead(self._blocks(epoch))
 
     def template(self) -> Block:
         zeros = tf.zeros((self.capacity, self.n_inputs)), tf.zeros((self.capacity, 1))
         return Block(*zeros, np.zeros((self.block_batches, self.batch_size), np.int32), 0,
                      np.zeros(self.n_rows % self.batch_size, np.int32))
+
+
+class ReadAhead(Iterator[Block]):
+    """Blocks read one ahead in a thread, starting at once: the first block is read while the caller compiles,
+    each next one while a block trains (TensorFlow releases the GIL while it runs). `close()` stops reading."""
+
+    def __init__(self, blocks: Iterator[Block]) -> None:
+        self._blocks, self._reader = blocks, ThreadPoolExecutor(1)
+        self._ahead = self._reader.submit(next, blocks, None)
+
+    def __next__(self) -> Block:
+        block = self._ahead.result()
+        if block is None:
+            self.close()
+            raise StopIteration
+        self._ahead = self._reader.submit(next, self._blocks, None)
+        return block
+
+    def close(self) -> None:
+        self._reader.shutdown(wait=True, cancel_futures=True)
 
 
 def open_source(path: Path, batch_size: int, seed: int, in_memory_rows: int) -> BatchSource:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import tensorflow as tf
 from eagergraph.core.export import load_serving, save_trained  # noqa: F401  (load_serving: prediction's import)
 from eagergraph.core.model import Totals, build_model, configure_threads, make_train_step
 from eagergraph.core.runners import Runner, make_runner, run_epoch
-from eagergraph.core.sources import IN_MEMORY_ROWS, BatchSource, InMemorySource, open_source
+from eagergraph.core.sources import IN_MEMORY_ROWS, BatchSource, Block, InMemorySource, open_source
 from eagergraph.core.variants import GraphVariant, Mode, choose_variant
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import RunPaths
@@ -59,9 +59,10 @@ def train(x: np.ndarray, y: np.ndarray, mode: Mode, variant: GraphVariant, epoch
                       on_epoch, max_steps)
 
 
-def _epochs(runner: Runner, source: BatchSource, totals: Totals, epochs: int, max_steps: int | None,
-            on_epoch: Callable[[dict], None] | None) -> list[dict]:
-    """Run the epochs, at most `max_steps` steps in all; one history entry per epoch that ran a step."""
+def _epochs(runner: Runner, source: BatchSource, first: Iterator[Block], totals: Totals, epochs: int,
+            max_steps: int | None, on_epoch: Callable[[dict], None] | None) -> list[dict]:
+    """Run the epochs (the first one's blocks already reading), at most `max_steps` steps in all; one history
+    entry per epoch that ran a step."""
     history: list[dict] = []
     left = math.inf if max_steps is None else max_steps
     for epoch in range(epochs):
@@ -69,7 +70,7 @@ def _epochs(runner: Runner, source: BatchSource, totals: Totals, epochs: int, ma
             break
         totals.reset()
         started = time.perf_counter()
-        steps = run_epoch(runner, source, epoch, left)
+        steps = run_epoch(runner, first if epoch == 0 else source.blocks(epoch), left)
         loss, accuracy = totals.result()  # reading the totals waits for the epoch's last step
         history.append({"epoch": epoch + 1, "loss": loss, "accuracy": accuracy,
                         "seconds": time.perf_counter() - started, "steps": steps})
@@ -98,9 +99,10 @@ def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: i
     runner = make_runner(mode, ran, make_train_step(model, optimizer, keras.losses.BinaryCrossentropy(), totals),
                          template)
     started = time.perf_counter()
+    first = source.blocks(0)  # a stream starts reading now, while the runner traces and compiles
     runner.warm_up(template)
     trace_seconds = time.perf_counter() - started
-    history = _epochs(runner, source, totals, epochs, max_steps, on_epoch)
+    history = _epochs(runner, source, first, totals, epochs, max_steps, on_epoch)
     total = time.perf_counter() - started
     return model, _result(mode, ran, reason, history, total, trace_seconds, source.steps_per_epoch, full_steps,
                           runner.tracing_count())
