@@ -56,26 +56,28 @@ class Totals:
         return loss / rows, correct / rows
 
 
-BatchStep = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+BatchStep = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
 
-def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                    loss_fn: keras.losses.Loss, totals: Totals) -> BatchStep:
+def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, totals: Totals) -> BatchStep:
     """The one training-step body: gather a batch's rows, then forward, loss, gradients, Adam, totals.
 
     Eager mode calls it as is; every graph variant wraps it (or a loop over it) in tf.function. The batch is
-    `x[rows]` with `rows` a static-length index vector, so XLA sees static shapes inside a compiled loop.
+    `x[rows]`; only its first `count` rows are real: a compiled loop pads the epoch's partial last batch to the
+    static batch shape, and the loss is the mean over the real rows, so it trains exactly as the unpadded batch.
     """
 
-    def train_step(x: tf.Tensor, y: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    def train_step(x: tf.Tensor, y: tf.Tensor, rows: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
         xb, yb = tf.gather(x, rows), tf.gather(y, rows)
+        real = tf.cast(tf.range(tf.shape(rows)[0]) < count, tf.float32)  # 1 for a real row, 0 for padding
+        n = tf.cast(count, tf.float32)
         with tf.GradientTape() as tape:
             probability = model(xb, training=True)
-            loss = loss_fn(yb, probability)  # the mean over the batch's real rows, a partial batch included
+            loss = tf.reduce_sum(keras.losses.binary_crossentropy(yb, probability) * real) / n
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        correct = tf.reduce_sum(tf.cast(tf.equal(probability > 0.5, yb > 0.5), tf.float32))
-        totals.add(loss, correct, tf.cast(tf.shape(rows)[0], tf.float32))
+        hits = tf.cast(tf.equal(probability > 0.5, yb > 0.5), tf.float32)[:, 0]
+        totals.add(loss, tf.reduce_sum(hits * real), n)
         return loss
 
     return train_step

@@ -1,16 +1,16 @@
 """Where a training run's batches come from: the split held in memory, or streamed from Parquet.
 
-Either way an epoch is a sequence of `Block`s: rows held as tensors plus the order in which full batches take
-them (`batches`, `[block_batches, batch_size]`) and, at the epoch's end, the rows of the partial last batch
-(`rest`). Every mode and variant reads the same blocks, so all of them see the same batches in the same order;
-and every block of a run has the same shapes, so a compiled loop compiles once.
+Either way an epoch is a sequence of `Block`s: rows held as tensors plus the order in which batches take them
+(`batches`, `[block_batches, batch_size]`, with `counts` real rows each: all of them but in the epoch's partial
+last batch, which is padded). Every mode and variant reads the same blocks, so all of them see the same batches
+in the same order; and every block of a run has the same shapes, so a compiled loop compiles once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,13 @@ class Block:
 
     x: tf.Tensor  # [block_rows, n_inputs], float32
     y: tf.Tensor  # [block_rows, 1], float32
-    batches: np.ndarray  # int32 [block_batches, batch_size]; only the first n_batches rows are real batches
+    batches: np.ndarray  # int32 [block_batches, batch_size]: row indices; only the first n_batches are batches
+    counts: np.ndarray  # int32 [block_batches]: real rows of each batch (batch_size, less in a partial batch)
     n_batches: int
-    rest: np.ndarray = field(default_factory=lambda: NO_ROWS)  # int32 [rows % batch_size]: the epoch's partial last batch, in its last block
+
+    def rows(self, i: int) -> np.ndarray:
+        """The real rows of batch i (a partial batch without its padding)."""
+        return self.batches[i, :self.counts[i]]
 
 
 def epoch_order(n_rows: int, seed: int, epoch: int) -> np.ndarray:
@@ -72,8 +76,20 @@ class BatchSource:
     def batches(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for block in self.blocks(epoch):
             x, y = block.x.numpy(), block.y.numpy()
-            for rows in [*block.batches[:block.n_batches], *([block.rest] if len(block.rest) else [])]:
-                yield x[rows], y[rows]
+            for i in range(block.n_batches):
+                yield x[block.rows(i)], y[block.rows(i)]
+
+
+def _in_batches(order: np.ndarray, block_batches: int, batch_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows in this order as `[block_batches, batch_size]` batches (the last one padded) and their real counts."""
+    n_batches = -(-len(order) // batch_size)
+    batches = np.zeros((block_batches, batch_size), np.int32)
+    batches.reshape(-1)[:len(order)] = order
+    counts = np.zeros(block_batches, np.int32)
+    counts[:n_batches] = batch_size
+    if len(order) % batch_size:
+        counts[n_batches - 1] = len(order) % batch_size
+    return batches, counts, n_batches
 
 
 class InMemorySource(BatchSource):
@@ -82,16 +98,13 @@ class InMemorySource(BatchSource):
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> None:
         self.x, self.y, self.batch_size, self.seed = tf.constant(x), tf.constant(y), batch_size, seed
         self.n_rows, self.n_inputs = int(x.shape[0]), int(x.shape[1])
-        self.full = self.n_rows // batch_size
 
     def blocks(self, epoch: int) -> Iterator[Block]:
         order = epoch_order(self.n_rows, self.seed, epoch)
-        cut = self.full * self.batch_size
-        yield Block(self.x, self.y, order[:cut].reshape(self.full, self.batch_size), self.full, order[cut:])
+        yield Block(self.x, self.y, *_in_batches(order, self.steps_per_epoch, self.batch_size))
 
     def template(self) -> Block:
-        return Block(self.x, self.y, np.zeros((self.full, self.batch_size), np.int32), 0,
-                     np.zeros(self.n_rows % self.batch_size, np.int32))
+        return Block(self.x, self.y, *_in_batches(NO_ROWS, self.steps_per_epoch, self.batch_size))
 
 
 class ParquetSource(BatchSource):
@@ -111,7 +124,7 @@ class ParquetSource(BatchSource):
         self.columns = [name for name in meta.schema.to_arrow_schema().names if name != LABEL]
         self.n_rows, self.n_inputs, self.row_groups = int(meta.num_rows), len(self.columns), meta.num_row_groups
         largest = max((meta.row_group(g).num_rows for g in range(self.row_groups)), default=0)
-        self.block_batches = (largest + batch_size) // batch_size
+        self.block_batches = -(-(largest + batch_size - 1) // batch_size)  # a row group and the rows left before it
         self.capacity = self.block_batches * batch_size
 
     def _block(self, carry: tuple[np.ndarray, np.ndarray], table: pa.Table, window: np.ndarray,
@@ -125,11 +138,9 @@ class ParquetSource(BatchSource):
             x[c:rows, j] = table.column(name).to_numpy()
         y[c:rows, 0] = table.column(LABEL).to_numpy()
         order = np.concatenate([np.arange(c, dtype=np.int32), (c + window).astype(np.int32)])
-        full = rows // self.batch_size
-        batches = np.zeros((self.block_batches, self.batch_size), np.int32)
-        batches[:full] = order[:full * self.batch_size].reshape(full, self.batch_size)
-        left = order[full * self.batch_size:]
-        block = Block(tf.constant(x), tf.constant(y), batches, full, left if last else NO_ROWS)
+        cut = len(order) if last else len(order) - len(order) % self.batch_size  # the epoch's end takes them all
+        left = order[cut:]
+        block = Block(tf.constant(x), tf.constant(y), *_in_batches(order[:cut], self.block_batches, self.batch_size))
         return block, (x[left], y[left])
 
     def _blocks(self, epoch: int) -> Iterator[Block]:
@@ -147,8 +158,7 @@ class ParquetSource(BatchSource):
 
     def template(self) -> Block:
         zeros = tf.zeros((self.capacity, self.n_inputs)), tf.zeros((self.capacity, 1))
-        return Block(*zeros, np.zeros((self.block_batches, self.batch_size), np.int32), 0,
-                     np.zeros(self.n_rows % self.batch_size, np.int32))
+        return Block(*zeros, *_in_batches(NO_ROWS, self.block_batches, self.batch_size))
 
 
 class ReadAhead(Iterator[Block]):

@@ -96,8 +96,7 @@ def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: i
     optimizer.build(model.trainable_variables)
     totals = Totals()
     template = source.template()
-    runner = make_runner(mode, ran, make_train_step(model, optimizer, keras.losses.BinaryCrossentropy(), totals),
-                         template)
+    runner = make_runner(mode, ran, make_train_step(model, optimizer, totals), template)
     started = time.perf_counter()
     first = source.blocks(0)  # a stream starts reading now, while the runner traces and compiles
     runner.warm_up(template)

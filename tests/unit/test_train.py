@@ -67,14 +67,15 @@ def test_graph_variants_match_eager_in_memory(variant: str) -> None:
     eager, eager_result = train(x, y, "eager", "step", epochs=3, batch_size=32, **HP)
     graph, graph_result = train(x, y, "graph", variant, epochs=3, batch_size=32, **HP)
     _assert_same_training(eager, eager_result, graph, graph_result, x)
-    assert graph_result.tracing_count == 1  # one trace for full and partial batches (xla: compiled for each shape)
+    # One trace (fused, xla: one program of static shapes, the partial last batch padded into it).
+    assert graph_result.tracing_count == 1
     assert eager_result.tracing_count == 0 and graph_result.variant == variant
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_graph_variants_match_eager_streamed(tmp_path: Path, variant: str) -> None:
     source = ParquetSource(_features_file(tmp_path / "train.parquet"), batch_size=32, seed=5)
-    assert source.block_batches == 3  # a block per row group (70 rows), plus room for the rows the last batch left
+    assert source.block_batches == 4  # a block per row group (70 rows), plus room for the rows the last batch left
     eager, eager_result = train_from(source, "eager", "step", epochs=2, **HP)
     graph, graph_result = train_from(source, "graph", variant, epochs=2, **HP)
     x = np.concatenate([xb for xb, _ in source.batches(0)])
@@ -105,9 +106,9 @@ def test_small_splits_stay_in_memory_large_ones_stream(tmp_path: Path) -> None:
 def test_xla_compiles_a_fixed_number_of_programs_before_the_first_epoch(epochs: int) -> None:
     x, y = _data(rows=200)
     _, result = train(x, y, "graph", "xla", epochs=epochs, batch_size=32, **HP)
-    assert result.tracing_count == 1  # however many epochs
-    # XLA compiled its two programs (full batches, partial last batch) in the warm-up, timed apart: no epoch pays
-    # a compile (a compile takes a few hundred ms; an epoch of 7 steps about a millisecond).
+    assert result.tracing_count == 1  # however many epochs: one program, all of its inputs of static shape
+    # XLA compiled it in the warm-up, timed apart: no epoch pays a compile (a compile takes a few hundred ms,
+    # an epoch of 7 steps about a millisecond).
     assert max(result.epoch_seconds) < result.trace_seconds / 4
 
 
