@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-MODES = ("eager", "graph")
+from eagergraph.core.variants import MODES
+
 KEY_PREFIX = "eagergraph"
 CHART_HEIGHT = 10  # rows of the text loss chart
 CHART_WIDTH = 60  # at most this many epochs are drawn; longer trainings are sampled evenly

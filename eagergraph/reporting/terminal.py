@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from eagergraph.core.variants import MODES
+
 METRICS = ("loss", "accuracy", "auc", "precision", "recall", "train_seconds", "trace_seconds", "median_step_ms")
 
-
-MODES = ("eager", "graph")
 
 
 def _modes(metrics: dict) -> list[str]:
