@@ -255,7 +255,7 @@ def plot(report: dict, path: Path) -> Path:
     for i, rows in enumerate(sizes):
         values = [report["sizes"][rows][name]["median_step_ms"] for name in CONTENDERS]
         bars = ax.bar(np.arange(len(CONTENDERS)) + i * width, values, width, label=f"{int(rows):,} rows")
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7, padding=2)
+        ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=7, padding=2)
     ax.set_xticks(np.arange(len(CONTENDERS)) + width * (len(sizes) - 1) / 2, CONTENDERS)
     ax.set_yscale("log")
     ax.set_ylabel("median step time, ms (log scale)")
