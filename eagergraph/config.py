@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from eagergraph.core.variants import GraphVariant  # defined once, with the rule that resolves `auto`
 from eagergraph.errors import ConfigError  # noqa: F401  (raised by build_config)
 
-GraphVariant = Literal["step", "fused", "xla"]
 GateMetric = Literal["auc", "accuracy", "precision", "recall", "loss"]
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]
@@ -36,7 +36,7 @@ class PipelineConfig(BaseModel):
     seed: int = Field(42, ge=0, description="Seeds the data, the split, the initial weights and the batch order.")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation (stratified).")
     drop_invalid: bool = Field(False, description="Drop rows with missing, NaN or infinite values instead of refusing the data.")
-    graph_variant: GraphVariant = Field("fused", description="How graph mode runs: step, fused or xla.")
+    graph_variant: GraphVariant = Field("auto", description="How graph mode runs: auto (fastest in total time for the run), step, fused or xla.")
     artifacts: Path = Field(Path("artifacts"), description="Folder that receives one directory per run.")
     refresh: bool = Field(False, description="Recompute ingest, normalize and engineer-features even when cached.")
     ingest_retries: int = Field(2, ge=0, description="Retries of ingest after a transient read error (OSError).")

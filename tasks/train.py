@@ -6,11 +6,12 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from eagergraph.core.training import IN_MEMORY_ROWS, Mode, Variant, train_to
+from eagergraph.core.training import IN_MEMORY_ROWS, train_to
+from eagergraph.core.variants import GraphVariant, Mode
 from eagergraph.rundir.paths import RunPaths
 
 
-def _training_task(mode: Mode, run_dir: str, variant: Variant, **params) -> dict:
+def _training_task(mode: Mode, run_dir: str, variant: GraphVariant, **params) -> dict:
     from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
     from eagergraph.data.io import read_json
@@ -27,7 +28,8 @@ def _training_task(mode: Mode, run_dir: str, variant: Variant, **params) -> dict
     finally:
         monitor.close()
     publish_trace(mode, read_json(RunPaths.of(run_dir).history(mode))["history"])
-    logger.info(f"{mode} trained in {result['train_seconds']:.2f}s (tracing {result['trace_seconds']:.2f}s, "
+    variant = f" ({result['variant']}: {result['variant_reason']})" if result["variant"] else ""
+    logger.info(f"{mode}{variant} trained in {result['train_seconds']:.2f}s (tracing and compiling {result['trace_seconds']:.2f}s, "
                 f"median step {result['median_step_ms']:.3f} ms)" + (
                     f"; bounded to {result['steps']} of {result['full_steps']} steps, full run extrapolated to "
                     f"{result['full_train_seconds']:.1f}s" if result["bounded"] else ""))
@@ -43,7 +45,7 @@ def train_eager(run_dir: str, epochs: int, batch_size: int, hidden: int, learnin
 
 
 @task(name="train-graph")
-def train_graph(run_dir: str, variant: Variant, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
+def train_graph(run_dir: str, variant: GraphVariant, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
                 in_memory_rows: int = IN_MEMORY_ROWS) -> dict:
     """Train with graph execution: the same step body inside tf.function, in the configured variant."""
     return _training_task("graph", run_dir, variant, epochs=epochs, batch_size=batch_size, hidden=hidden,

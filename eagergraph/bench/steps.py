@@ -5,21 +5,28 @@ Every figure comes from per-epoch wall times, the same way for every contender:
   and warm-up), times the number of epochs;
 - one-time (reported as tracing): total minus steady state;
 - median step: the steady epoch divided by its steps.
-Eager may be bounded to a number of steps at large sizes; its times are then extrapolated from its measured
-steady step time, and the table says so.
+Eager may be bounded to a number of steps at large sizes; its times are then the training run's own
+extrapolation (`TrainResult.full_train_seconds`), and the table says so. Every epoch's time ends when its
+totals are read, which waits for its last step: no unfinished work is left outside the clock.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-CONTENDERS = ("eager", "step", "fused", "xla", "keras_fit")
+from eagergraph.core.variants import VARIANTS
+from eagergraph.core.variants import break_even_steps as auto_break_even
+
+CONTENDERS = ("eager", *VARIANTS, "keras_fit")
 KERAS_STEPS_PER_EXECUTION = (1, 32, 1000)
+KERAS_JIT_COMPILE = (False, True)
 
 
 @dataclass
@@ -42,16 +49,18 @@ class Timing:
 
 
 def training_matrix(rows: int, n_features: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pipeline's synthetic data, standardized and squared as stages 2–3 do, all rows used for training."""
+    """The pipeline's synthetic data through the pipeline's one preprocessing, all rows used for training."""
+    from functools import partial
+
     import pyarrow as pa
 
     from eagergraph.data.ingest import synthetic_batches
     from eagergraph.data.io import LABEL, feature_matrix
+    from eagergraph.data.preprocessing import preprocess
 
     table = pa.Table.from_batches(list(synthetic_batches(rows, n_features, seed)))
     raw = feature_matrix(table, [f"x{i}" for i in range(n_features)])
-    z = (raw - raw.mean(axis=0)) / raw.std(axis=0)
-    x = np.hstack([z, z**2]).astype(np.float32)
+    x = preprocess(raw, raw.mean(axis=0), raw.std(axis=0), partial(np.concatenate, axis=1), lambda z: z.astype(np.float32))
     return x, table.column(LABEL).to_numpy().astype(np.float32).reshape(-1, 1)
 
 
@@ -66,25 +75,39 @@ def _from_epochs(name: str, epoch_seconds: list[float], total: float, epochs: in
 
 def time_ours(name: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int,
               learning_rate: float, seed: int, eager_max_steps: int) -> Timing:
-    """Eager or one graph variant through the pipeline's own `train`."""
+    """Eager or one graph variant through the pipeline's own `train` (eager bounded to `eager_max_steps`)."""
     from eagergraph.core.training import train
 
-    steps = -(-len(x) // batch_size)
-    if name == "eager" and steps * epochs > eager_max_steps:
-        # Bounded: two short epochs on a prefix of the data; the step's cost does not depend on which rows.
-        per_epoch = max(eager_max_steps // 2, 1)
-        _, result = train(x[:per_epoch * batch_size], y[:per_epoch * batch_size], "eager", "step", 2, batch_size,
-                          hidden, learning_rate, seed)
-        step = result.epoch_seconds[1] / per_epoch
-        return Timing(name, 0.0, step * steps * epochs, step * steps * epochs, 1.0 / step, step * 1000.0, None,
-                      extrapolated=True, detail=f"extrapolated from {per_epoch} measured steps")
     mode, variant = ("eager", "step") if name == "eager" else ("graph", name)
-    _, result = train(x, y, mode, variant, epochs, batch_size, hidden, learning_rate, seed)
-    return _from_epochs(name, result.epoch_seconds, result.train_seconds, epochs, steps, result.history[-1]["loss"])
+    max_steps = eager_max_steps if name == "eager" else None
+    _, result = train(x, y, mode, variant, epochs, batch_size, hidden, learning_rate, seed, max_steps=max_steps)
+    if result.bounded:
+        steady = result.full_train_seconds - result.trace_seconds
+        return Timing(name, result.trace_seconds, steady, result.full_train_seconds, 1000.0 / result.median_step_ms,
+                      result.median_step_ms, None, extrapolated=True,
+                      detail=f"extrapolated from {result.steps} measured steps")
+    return _from_epochs(name, result.epoch_seconds, result.train_seconds, epochs, result.steps_per_epoch,
+                        result.history[-1]["loss"])
+
+
+@contextmanager
+def _keras_may_jit(jit_compile: bool) -> Iterator[None]:
+    """Keras silently turns `jit_compile=True` off while TensorFlow's op determinism is on (our training turns it
+    on): switch it off for a jitted fit, so Keras really runs XLA, and restore it after."""
+    from tensorflow.python.framework import config
+
+    was_on = config.is_op_determinism_enabled()
+    if jit_compile and was_on:
+        config.disable_op_determinism()
+    try:
+        yield
+    finally:
+        if jit_compile and was_on:
+            config.enable_op_determinism()
 
 
 def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int, learning_rate: float,
-                   seed: int, steps_per_execution: int) -> Timing:
+                   seed: int, steps_per_execution: int, jit_compile: bool) -> Timing:
     """The peer a user would pick instead: `model.compile(...)` + `model.fit`, same model, optimizer and seed."""
     import keras
 
@@ -100,14 +123,15 @@ def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, h
     seconds: list[float] = []
     keras.utils.set_random_seed(seed)  # fit's shuffling is a random op, which op determinism requires seeded
     model = build_model(x.shape[1], hidden, seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
-                  steps_per_execution=steps_per_execution, jit_compile=False)
-    started = time.perf_counter()
-    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=[EpochTimer()])
-    total = time.perf_counter() - started
+    with _keras_may_jit(jit_compile):
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
+                      steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+        started = time.perf_counter()
+        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=[EpochTimer()])
+        total = time.perf_counter() - started
     steps = -(-len(x) // batch_size)
     timing = _from_epochs("keras_fit", seconds, total, epochs, steps, float(history.history["loss"][-1]))
-    timing.detail = f"steps_per_execution={steps_per_execution}"
+    timing.detail = f"steps_per_execution={steps_per_execution}, jit_compile={jit_compile}"
     return timing
 
 
@@ -125,7 +149,8 @@ def bench_size(rows: int, epochs: int, batch_size: int, hidden: int, learning_ra
     for _ in range(repeats):
         for name in CONTENDERS[:-1]:
             runs[name].append(time_ours(name, x, y, epochs, batch_size, hidden, learning_rate, seed, eager_max_steps))
-        fits = [time_keras_fit(x, y, epochs, batch_size, hidden, learning_rate, seed, k) for k in KERAS_STEPS_PER_EXECUTION]
+        fits = [time_keras_fit(x, y, epochs, batch_size, hidden, learning_rate, seed, k, jit)
+                for k in KERAS_STEPS_PER_EXECUTION for jit in KERAS_JIT_COMPILE]
         runs["keras_fit"].append(min(fits, key=lambda t: t.steady_seconds))  # Keras at its best
     result = {name: _median(timings) for name, timings in runs.items()}
     eager, keras_fit = result["eager"], result["keras_fit"]
@@ -137,10 +162,25 @@ def bench_size(rows: int, epochs: int, batch_size: int, hidden: int, learning_ra
     return result
 
 
-def break_even_steps(eager: Timing, graph: Timing) -> float | None:
-    """Training steps after which a graph variant's one-time cost is paid back by its faster steps."""
-    saved_per_step = (eager.median_step_ms - graph.median_step_ms) / 1000.0
-    return graph.trace_seconds / saved_per_step if saved_per_step > 0 else None
+def break_even_steps(slower: Timing, faster: Timing) -> float | None:
+    """Training steps after which `faster`'s extra one-time cost (tracing, compiling) is paid back by its faster
+    steps: extra one-time seconds ÷ steady-state seconds saved per step (0 when it costs nothing extra)."""
+    saved_per_step = (slower.median_step_ms - faster.median_step_ms) / 1000.0
+    extra = max(faster.trace_seconds - slower.trace_seconds, 0.0)
+    return extra / saved_per_step if saved_per_step > 0 else None
+
+
+def pay_off(timings: dict[str, Timing], steps: int) -> dict:
+    """Break-even step counts (each variant against eager; xla against fused, the rule `auto` applies) and
+    what `auto` chooses for this run, against the variant that was really fastest in total time."""
+    from eagergraph.core.variants import choose_variant
+
+    ours = {name: timings[name] for name in VARIANTS}
+    return {"break_even_steps": {name: break_even_steps(timings["eager"], t) for name, t in ours.items()},
+            "xla_vs_fused_break_even_steps": break_even_steps(timings["fused"], timings["xla"]),
+            "auto_rule_break_even_steps": auto_break_even(), "steps": steps,
+            "auto_chooses": choose_variant("auto", steps)[0],
+            "fastest_in_total": min(ours, key=lambda name: ours[name].total_seconds)}
 
 
 def run_bench(sizes: list[int], epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
@@ -157,8 +197,7 @@ def run_bench(sizes: list[int], epochs: int, batch_size: int, hidden: int, learn
     for rows in sizes:
         timings = bench_size(rows, epochs, batch_size, hidden, learning_rate, seed, repeats, eager_max_steps)
         report["sizes"][str(rows)] = {name: asdict(t) for name, t in timings.items()}
-        report["sizes"][str(rows)]["break_even_steps"] = {
-            name: break_even_steps(timings["eager"], timings[name]) for name in ("step", "fused", "xla")}
+        report["sizes"][str(rows)].update(pay_off(timings, -(-rows // batch_size) * epochs))
     return report
 
 
@@ -168,8 +207,20 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 
+COLUMNS = ("contender", "trace+compile s", "steady s", "total s", "median step ms", "break-even steps",
+           "vs eager steady / total", "vs keras fit steady / total", "final loss")
+
+
+def _row(name: str, t: dict, break_even: float | None) -> list[str]:
+    return [name + (f" [{t['detail']}]" if t["detail"] else ""), f"{t['trace_seconds']:.3f}", f"{t['steady_seconds']:.3f}",
+            f"{t['total_seconds']:.3f}", f"{t['median_step_ms']:.4f}", "" if break_even is None else f"{break_even:,.0f}",
+            f"{t['vs_eager']:.1f}x / {t['vs_eager_total']:.1f}x", f"{t['vs_keras_fit']:.2f}x / {t['vs_keras_fit_total']:.2f}x",
+            "n/a (bounded)" if t["final_loss"] is None else f"{t['final_loss']:.4f}"]
+
+
 def render(report: dict) -> list:
-    """Rich tables, one per size, plus the pay-off lines."""
+    """Rich tables, one per size, plus the pay-off lines (break-even: steps after which a contender's one-time
+    cost is paid back against eager)."""
     from rich.table import Table
 
     out: list = []
@@ -177,20 +228,17 @@ def render(report: dict) -> list:
     for rows, timings in report["sizes"].items():
         table = Table(title=f"{rows} training rows, batch {cfg['batch_size']}, {cfg['epochs']} epochs "
                             f"(median of {cfg['repeats']})")
-        for column in ("contender", "tracing s", "steady s", "total s", "steps/s", "median step ms",
-                       "vs eager steady / total", "vs keras fit steady / total", "final loss"):
+        for column in COLUMNS:
             table.add_column(column, justify="left" if column == "contender" else "right")
         for name in CONTENDERS:
-            t = timings[name]
-            label = name + (f" [{t['detail']}]" if t["detail"] else "")
-            table.add_row(label, f"{t['trace_seconds']:.3f}", f"{t['steady_seconds']:.3f}", f"{t['total_seconds']:.3f}",
-                          f"{t['steps_per_second']:.0f}", f"{t['median_step_ms']:.3f}",
-                          f"{t['vs_eager']:.1f}x / {t['vs_eager_total']:.1f}x",
-                          f"{t['vs_keras_fit']:.2f}x / {t['vs_keras_fit_total']:.2f}x",
-                          "n/a (bounded)" if t["final_loss"] is None else f"{t['final_loss']:.4f}")
+            table.add_row(*_row(name, timings[name], timings["break_even_steps"].get(name)))
         out.append(table)
         pays = [f"{name} after {steps:,.0f} steps" for name, steps in timings["break_even_steps"].items() if steps is not None]
-        out.append("graph execution pays for its one-time cost (tracing, compilation) after: " + "; ".join(pays))
+        xla = timings["xla_vs_fused_break_even_steps"]
+        out.append("graph execution pays for its one-time cost (tracing, compilation) after: " + "; ".join(pays) + ". "
+                   f"xla pays for its compile against fused after {'never' if xla is None else f'{xla:,.0f}'} steps "
+                   f"(auto's rule: {timings['auto_rule_break_even_steps']:,.0f}); this run has {timings['steps']:,} "
+                   f"steps: auto chooses {timings['auto_chooses']}, fastest in total was {timings['fastest_in_total']}.")
     return out
 
 
@@ -207,7 +255,7 @@ def plot(report: dict, path: Path) -> Path:
     for i, rows in enumerate(sizes):
         values = [report["sizes"][rows][name]["median_step_ms"] for name in CONTENDERS]
         bars = ax.bar(np.arange(len(CONTENDERS)) + i * width, values, width, label=f"{int(rows):,} rows")
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7, padding=2)
+        ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=7, padding=2)
     ax.set_xticks(np.arange(len(CONTENDERS)) + width * (len(sizes) - 1) / 2, CONTENDERS)
     ax.set_yscale("log")
     ax.set_ylabel("median step time, ms (log scale)")

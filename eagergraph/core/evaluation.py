@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eagergraph.core.training import load_serving, weights_max_abs_diff
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+from eagergraph.core.export import load_serving, weights_max_abs_diff
+from eagergraph.core.variants import MODES
 from eagergraph.data.io import LABEL, feature_matrix, read_json, write_json
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import RunPaths
 
-MODES = ("eager", "graph")
 EPSILON = 1e-7  # Keras's clipping of probabilities in the binary cross-entropy
 
 
@@ -41,6 +45,12 @@ def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def score_model(model: Path, test_raw: "pa.Table", features: list[str]) -> tuple[np.ndarray, dict[str, float]]:
+    """An exported model (reloaded from disk) on the raw test split: its probabilities and its metrics."""
+    probability = load_serving(model)(feature_matrix(test_raw, features))
+    return probability, classification_metrics(test_raw.column(LABEL).to_numpy(), probability)
+
+
 def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
     """Speedup and parity of eager against graph; null when a mode is missing, parity null when eager was bounded.
 
@@ -65,14 +75,13 @@ def evaluate_run(run_dir: Path) -> dict:
     paths = RunPaths.of(run_dir)
     table = pq.read_table(paths.test_raw)
     normalizer = Normalizer.load(paths.normalizer)
-    x = feature_matrix(table, normalizer.features)  # test_raw also carries the passthrough columns
-    y = table.column(LABEL).to_numpy()
+    features = normalizer.features  # test_raw also carries the passthrough columns
     probabilities, report = {}, {}
     modes = [mode for mode in MODES if paths.history(mode).is_file()]  # a run may train one mode only
     for mode in modes:
-        probabilities[mode] = load_serving(paths.model(mode))(x)
+        probabilities[mode], scores = score_model(paths.model(mode), table, features)
         history = read_json(paths.history(mode))
-        report[mode] = {**classification_metrics(y, probabilities[mode]),
+        report[mode] = {**scores, "variant_reason": history["variant_reason"],
                         "train_seconds": history["train_seconds"], "trace_seconds": history["trace_seconds"],
                         "steady_seconds": history["steady_seconds"], "median_step_ms": history["median_step_ms"],
                         "variant": history["variant"], "bounded": history["bounded"], "steps": history["steps"],
@@ -80,7 +89,7 @@ def evaluate_run(run_dir: Path) -> dict:
                         "history": [{k: e[k] for k in ("epoch", "loss", "accuracy")} for e in history["history"]]}
     report.update(compare_modes(report, probabilities, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
-    report["test_rows"] = int(len(y))
+    report["test_rows"] = table.num_rows
     report["classes"], report["positive_class"] = normalizer.classes, normalizer.classes[1]  # precision, recall: about it
     write_json(paths.metrics, report)
     return report

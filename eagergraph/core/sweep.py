@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from eagergraph.core.evaluation import classification_metrics
-from eagergraph.core.training import InMemorySource, export_model, load_serving, open_source, save_weights, train_from
-from eagergraph.data.io import LABEL, feature_matrix, write_json
+from eagergraph.core.evaluation import score_model
+from eagergraph.core.training import train_to
+from eagergraph.data.io import write_json
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import RunPaths
 
@@ -43,19 +43,15 @@ def grid(learning_rates: list[float], hidden: list[int], batch_sizes: list[int],
 
 
 def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: int, in_memory_rows: int) -> dict:
-    """Train one candidate in graph mode, export it like a run's graph model, score it on the test split."""
+    """Train one candidate in graph mode with the training stage's own logic (export, weights and history into the
+    candidate's folder), then score it as evaluate scores a run's model."""
     paths = RunPaths.of(run_dir)
     own = paths.candidate(candidate.name)
-    source = open_source(paths.features("train"), candidate.batch_size, seed, in_memory_rows)
-    model, result = train_from(source, "graph", candidate.variant, epochs, candidate.hidden, candidate.learning_rate, seed)
-    normalizer = Normalizer.load(paths.normalizer)
-    export_model(model, normalizer, own.model("graph"))
-    save_weights(model, own.weights("graph"))
-    write_json(own.history("graph"), {**asdict(result), "bounded": False, "streamed": not isinstance(source, InMemorySource)})
-    test = pq.read_table(paths.test_raw)
-    probability = load_serving(own.model("graph"))(feature_matrix(test, normalizer.features))
-    return {"name": candidate.name, **asdict(candidate), **classification_metrics(test.column(LABEL).to_numpy(), probability),
-            "train_seconds": result.train_seconds, "final_train_loss": result.history[-1]["loss"], "pid": os.getpid()}
+    trained = train_to(run_dir, "graph", candidate.variant, epochs, candidate.batch_size, candidate.hidden,
+                       candidate.learning_rate, seed, in_memory_rows=in_memory_rows, out=own)
+    _, scores = score_model(own.model("graph"), pq.read_table(paths.test_raw), Normalizer.load(paths.normalizer).features)
+    return {"name": candidate.name, **asdict(candidate), **scores, "train_seconds": trained["train_seconds"],
+            "final_train_loss": trained["final_loss"], "pid": os.getpid()}
 
 
 def rank(results: list[dict]) -> list[dict]:

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from eagergraph.data.io import LABEL, iter_batches, write_batches
+from eagergraph.data.preprocessing import input_names, with_squares
 from eagergraph.rundir.paths import RunPaths
 
-SQUARE_SUFFIX = "_sq"
-
-
-def feature_names(base: list[str]) -> list[str]:
-    """Model input order: the normalized features, then their squares (the exported models rely on it)."""
-    return [*base, *(f"{name}{SQUARE_SUFFIX}" for name in base)]
+feature_names = input_names  # the model's input order, defined with the preprocessing
 
 
 def add_squares(batch: pa.RecordBatch, base: list[str]) -> pa.RecordBatch:
     """The batch's features followed by their squares, then the label; the input batch is left untouched."""
-    columns = [batch.column(name) for name in base]
-    squares = [pc.multiply(column, column) for column in columns]
-    return pa.RecordBatch.from_arrays([*columns, *squares, batch.column(LABEL)], names=[*feature_names(base), LABEL])
+    # features × rows: each model input is one contiguous row, handed to Arrow without another copy
+    z = np.stack([batch.column(name).to_numpy(zero_copy_only=False) for name in base])
+    inputs = with_squares(z, partial(np.concatenate, axis=0))
+    return pa.RecordBatch.from_arrays([*(pa.array(row) for row in inputs), batch.column(LABEL)],
+                                      names=[*feature_names(base), LABEL])
 
 
 def engineer_to(run_dir: Path) -> dict:

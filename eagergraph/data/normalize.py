@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from eagergraph.data.columns import raw_features
 from eagergraph.data.ingest import CLASSES_KEY, SOURCE_KEY
 from eagergraph.data.io import LABEL, DataError, ParquetSink, iter_batches, write_json
+from eagergraph.data.preprocessing import standardize
 from eagergraph.rundir.paths import RunPaths
 
 
@@ -30,7 +31,7 @@ class Normalizer:
     test_rows: int
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        return (x - np.asarray(self.mean)) / np.asarray(self.std)
+        return standardize(x, np.asarray(self.mean), np.asarray(self.std))
 
     @classmethod
     def load(cls, path: Path) -> "Normalizer":
@@ -133,7 +134,7 @@ def write_splits(raw: Path, paths: RunPaths, normalizer: Normalizer, mask: np.nd
             rows = pa.array(mask[start:start + batch.num_rows])
             start += batch.num_rows
             # column by column: contiguous arrays, no rows × columns copy of the batch
-            scaled = [((_column(batch, name) - mean[j]) / std[j]).astype(np.float32) for j, name in enumerate(features)]
+            scaled = [standardize(_column(batch, name), mean[j], std[j]).astype(np.float32) for j, name in enumerate(features)]
             table = pa.RecordBatch.from_arrays([*scaled, batch.column(LABEL)], schema=schema)
             train.write(table.filter(pc.invert(rows)))
             test.write(table.filter(rows))

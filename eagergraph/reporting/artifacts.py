@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from eagergraph.core.variants import MODES
 from eagergraph.reporting.promotion import verdict_markdown
 
-MODES = ("eager", "graph")
 KEY_PREFIX = "eagergraph"
 
 

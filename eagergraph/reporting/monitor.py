@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from eagergraph.core.variants import MODES
 from eagergraph.data.io import read_json
 from eagergraph.rundir.paths import RunPaths
 
@@ -59,7 +60,7 @@ class EpochMonitor:
             self.progress(100.0)
 
 
-def plot_training_curves(run_dir: str | Path, modes: tuple[str, ...] = ("eager", "graph")) -> Path:
+def plot_training_curves(run_dir: str | Path, modes: tuple[str, ...] = MODES) -> Path:
     """training_curves.png: loss and accuracy per epoch, eager vs graph, from the saved histories."""
     import matplotlib
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from eagergraph.core.variants import MODES
 from eagergraph.reporting.promotion import print_verdict
 
 METRICS = ("loss", "accuracy", "auc", "precision", "recall", "train_seconds", "trace_seconds", "median_step_ms")
 
-
-MODES = ("eager", "graph")
 
 
 def _modes(metrics: dict) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import run_cli
 from eagergraph.bench.steps import CONTENDERS
+from eagergraph.core.variants import VARIANTS
 
 
 def test_bench_json_and_chart(tmp_path: Path) -> None:
@@ -30,11 +31,14 @@ def test_bench_json_and_chart(tmp_path: Path) -> None:
             assert t["vs_keras_fit"] == pytest.approx(sizes["keras_fit"]["steady_seconds"] / t["steady_seconds"])
             assert t["total_seconds"] == pytest.approx(t["trace_seconds"] + t["steady_seconds"])
         # Same data, model, seed and batch order: every variant of ours ends at the same loss.
-        losses = [sizes[name]["final_loss"] for name in ("step", "fused", "xla")]
+        losses = [sizes[name]["final_loss"] for name in VARIANTS]
         assert max(losses) - min(losses) < 1e-4
     small, large = report["sizes"]["64"], report["sizes"]["160"]
     assert not small["eager"]["extrapolated"] and small["eager"]["final_loss"] == pytest.approx(small["fused"]["final_loss"], abs=1e-4)
     assert large["eager"]["extrapolated"] and large["eager"]["final_loss"] is None  # 5 steps × 2 epochs > 6
+    assert "steps_per_execution=" in large["keras_fit"]["detail"] and "jit_compile=" in large["keras_fit"]["detail"]
+    assert large["auto_chooses"] == "fused" and large["steps"] == 10  # far below the break-even: compile would dominate
+    assert large["break_even_steps"]["xla"] is None or large["break_even_steps"]["xla"] > 0
     assert "extrapolated" in done.stdout
 
 
