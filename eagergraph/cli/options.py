@@ -12,7 +12,7 @@ import functools
 import inspect
 import types
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any, Optional, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import typer
 
@@ -46,9 +46,12 @@ def config_parameter(name: str) -> inspect.Parameter:
     default = field.default
     if _is_list(name):
         kind, default = str, ",".join(default) if default else None
+    metavar = None
+    if get_origin(kind) is Literal:  # choices shown in --help, checked by the config: one message for every bad value
+        kind, metavar = str, "<" + "|".join(map(str, get_args(kind))) + ">"
     flag = option_name(name)
     declaration = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
-    option = typer.Option(declaration, help=field.description, show_default=default is not None)
+    option = typer.Option(declaration, help=field.description, show_default=default is not None, metavar=metavar)
     annotation = Annotated[kind if default is not None else Optional[kind], option]
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 

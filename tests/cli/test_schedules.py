@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -146,10 +147,12 @@ def test_a_killed_served_run_is_marked_crashed_by_the_heartbeat_automation(extra
     serve = subprocess.Popen([EAGERGRAPH, "serve", "--interval", "86400", "--rows", "20000", "--epochs", "20",
                               "--modes", "eager", "--artifacts", str(tmp_path / "artifacts")], env=env,
                              stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    config = {"rows": 20000, "epochs": 20, "modes": "eager", "artifacts": str(tmp_path / "artifacts")}
     try:
-        run_id = _start_deployment_run(url, serve, log)
+        run_id = _start_deployment_run(url, serve, log, {"config": config})
         _wait_for(lambda: httpx.get(f"{url}/flow_runs/{run_id}").json()["state_type"] == "RUNNING", 120, serve, log)
         time.sleep(5)  # the run's first heartbeat is sent as it starts running
+        assert httpx.get(f"{url}/flow_runs/{run_id}").json()["state_type"] == "RUNNING"  # killed in the middle
     finally:
         if serve.poll() is None:
             os.killpg(serve.pid, signal.SIGKILL)  # the runner and the flow run's process: no goodbye, no heartbeat
@@ -166,17 +169,20 @@ def test_a_killed_served_run_is_marked_crashed_by_the_heartbeat_automation(extra
     assert AUTOMATION_NAME in state["message"], state["message"]
 
 
-def _start_deployment_run(url: str, serve: subprocess.Popen, log: Path) -> str:
-    """Wait for `serve` to register its deployment, then start a run of it now; its flow-run id."""
+def _start_deployment_run(url: str, serve: subprocess.Popen, log: Path, parameters: dict) -> str:
+    """Wait for `serve` to register its deployment (this serve process's: updated after it started), then start a
+    run of it now with these parameters; its flow-run id."""
+    started = time.time()
     found: list[dict] = []
 
     def registered() -> bool:
-        found[:] = httpx.post(f"{url}/deployments/filter",
-                              json={"deployments": {"name": {"any_": ["eagergraph-scheduled"]}}}).json()
+        found[:] = [d for d in httpx.post(f"{url}/deployments/filter",
+                                          json={"deployments": {"name": {"any_": ["eagergraph-scheduled"]}}}).json()
+                     if datetime.fromisoformat(d["updated"]).timestamp() >= started - 1]
         return bool(found)
 
     _wait_for(registered, 180, serve, log)
-    return httpx.post(f"{url}/deployments/{found[0]['id']}/create_flow_run", json={}).json()["id"]
+    return httpx.post(f"{url}/deployments/{found[0]['id']}/create_flow_run", json={"parameters": parameters}).json()["id"]
 
 
 def _wait_for(condition, timeout: float, process: subprocess.Popen, log: Path) -> None:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from conftest import free_port, run_cli, start_prefect_server, stop
+from test_flow import AFTER_RUN, STAGES
 
 DB = "prefect"
 
@@ -72,7 +73,7 @@ def test_flow_run_recorded_by_a_prefect_server_on_postgresql(postgres: str, tmp_
         assert httpx.get(f"{api}/flow_runs/{flow_run_id}").json()["state"]["type"] == "COMPLETED"
         # recorded in PostgreSQL itself, not in a SQLite file beside the server
         assert _psql(postgres, f"select state_type from flow_run where id = '{flow_run_id}'") == "COMPLETED"
-        assert int(_psql(postgres, f"select count(*) from task_run where flow_run_id = '{flow_run_id}'")) == 7
+        assert int(_psql(postgres, f"select count(*) from task_run where flow_run_id = '{flow_run_id}'")) == len(STAGES + AFTER_RUN)
         assert not list(home.glob("*.db"))
     finally:
         stop(server)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
-from test_flow import STAGES
+from test_flow import AFTER_RUN, STAGES
 
 from conftest import run_cli
 
@@ -33,7 +33,7 @@ def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(prefect_api: str
             expect(page.get_by_text("Can't connect to Server API")).to_have_count(0)
 
             page.locator("li.p-tab", has_text="Task Runs").click()  # the UI's tabs are list items
-            expect(page.get_by_text("7 Task runs", exact=True).first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text(f"{len(STAGES + AFTER_RUN)} Task runs", exact=True).first).to_be_visible(timeout=30_000)
             for stage in STAGES:
                 expect(page.get_by_text(re.compile(rf"^{re.escape(stage)}-\w+$")).first).to_be_visible(timeout=30_000)
             page.screenshot(path=str(SCREENSHOTS / "flow-run-task-runs.png"), full_page=True)
