@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_flow import AFTER_RUN, STAGES
 
 from conftest import free_port, run_cli, start_prefect_server, stop
-from test_flow import AFTER_RUN, STAGES
 
 DB = "prefect"
 
