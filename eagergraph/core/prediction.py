@@ -77,7 +77,7 @@ def predict_run(run_dir: Path) -> dict:
 
     paths = RunPaths.of(run_dir)
     normalizer = Normalizer.load(paths.normalizer)
-    serve = load_serving(paths.model("graph" if paths.model("graph").is_dir() else "eager"))  # one-mode runs too
+    serve = load_serving(paths.served_model)  # one-mode runs too
     table = pq.read_table(paths.test_raw)
     passthrough = [name for name in table.column_names if name not in (*normalizer.features, LABEL)]
     labels = class_values(table.column(LABEL).to_numpy(), normalizer.classes)
@@ -99,9 +99,8 @@ def resolve_model(path: Path) -> Path:
         raise DataError(f"{path}: no such file or folder")
     if (path / "saved_model.pb").is_file():
         return path
-    for mode in ("graph", "eager"):  # an eager-only run has no graph model
-        if (RunPaths.of(path).model(mode) / "saved_model.pb").is_file():
-            return RunPaths.of(path).model(mode)
+    if RunPaths.of(path).served_model is not None:
+        return RunPaths.of(path).served_model
     raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
 
 

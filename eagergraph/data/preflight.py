@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from eagergraph.errors import DataError
+from eagergraph.rundir.paths import RunPaths
 
 SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}  # the one list of readable file types
 
@@ -83,7 +84,7 @@ def check_model(path: Path) -> None:
     _readable(path)
     if (path / "saved_model.pb").is_file():
         return
-    if any((path / "models" / mode / "saved_model.pb").is_file() for mode in ("graph", "eager")):
+    if RunPaths.of(path).served_model is not None:
         return
     raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
 

@@ -60,6 +60,15 @@ class RunPaths:
     def model(self, mode: str) -> Path:
         return self.root / "models" / mode
 
+    @property
+    def served_model(self) -> Path | None:
+        """The SavedModel a run serves: its graph model, else its eager one (a run that trained one mode); None
+        when it holds neither."""
+        for mode in ("graph", "eager"):
+            if (self.model(mode) / "saved_model.pb").is_file():
+                return self.model(mode)
+        return None
+
     def history(self, mode: str) -> Path:
         return self.root / "models" / f"{mode}_history.json"
 

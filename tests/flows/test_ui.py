@@ -55,4 +55,3 @@ def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(prefect_api: str
             page.screenshot(path=str(DOCS_SCREENSHOT))
         finally:
             browser.close()
-    assert (SCREENSHOTS / "flow-run-task-runs.png").stat().st_size > 10_000
