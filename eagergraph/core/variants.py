@@ -14,25 +14,32 @@ Variant = Literal["step", "fused", "xla"]
 VARIANTS: tuple[Variant, ...] = get_args(Variant)
 GraphVariant = Literal["auto", "step", "fused", "xla"]  # what a user may ask for; `auto` resolves to a Variant
 
-# The one-time cost (tracing, graph optimization, XLA compilation) and the steady-state seconds per step of the
-# two fastest variants, measured by `eagergraph bench` (2-core CPU, TF 2.21, default model, batch 32; it prints
-# the measured break-even beside this rule's). `xla` compiles for about 0.6 s longer and then saves about 0.1 ms
-# a step, so it pays after about 5,700 steps (measured: 5,546 at 32,000 rows). Both figures move with the
-# machine's load; near the break-even the two totals differ by a few percent either way.
-ONE_TIME_SECONDS = {"fused": 0.3, "xla": 0.9}
-STEP_SECONDS = {"fused": 125e-6, "xla": 20e-6}
+# The one-time cost (tracing, graph optimization, XLA compilation) and the steady-state seconds per step of each
+# variant, measured by `eagergraph bench` (2-core CPU, TF 2.21, default model, batch 32, 32,000 rows; the bench
+# prints its own break-evens beside this rule's). `step` traces fastest, `fused` runs a step 5x faster, `xla`
+# compiles longest and runs a step 7x faster again: `auto` runs whichever has the least total for the run's steps,
+# i.e. `step` below about 260 steps, `xla` from about 4,100, `fused` between. The figures move with the machine's
+# load; near a break-even the totals differ by a few percent either way.
+ONE_TIME_SECONDS: dict[Variant, float] = {"step": 0.16, "fused": 0.32, "xla": 0.79}
+STEP_SECONDS: dict[Variant, float] = {"step": 738e-6, "fused": 131e-6, "xla": 16.7e-6}
 
 
-def break_even_steps(one_time: dict[str, float] = ONE_TIME_SECONDS, step: dict[str, float] = STEP_SECONDS) -> float:
-    """Steps after which `xla`'s longer compile is paid back by its faster steps (compile ÷ seconds saved a step)."""
-    return (one_time["xla"] - one_time["fused"]) / (step["fused"] - step["xla"])
+def predicted_seconds(variant: Variant, steps: int) -> float:
+    """Total training time the measured figures predict for `steps` steps of a variant."""
+    return ONE_TIME_SECONDS[variant] + steps * STEP_SECONDS[variant]
+
+
+def break_even_steps(slower: Variant = "fused", faster: Variant = "xla") -> float:
+    """Steps after which `faster`'s longer one-time cost is paid back by its faster steps (one-time seconds
+    added ÷ seconds saved a step)."""
+    return (ONE_TIME_SECONDS[faster] - ONE_TIME_SECONDS[slower]) / (STEP_SECONDS[slower] - STEP_SECONDS[faster])
 
 
 def choose_variant(requested: GraphVariant, steps: int) -> tuple[Variant, str]:
     """The variant to run and why: the one asked for, or for `auto` the one fastest in total time for `steps`."""
     if requested != "auto":
         return requested, "asked for"
-    limit = break_even_steps()
-    if steps >= limit:
-        return "xla", f"auto: {steps:,} steps >= break-even {limit:,.0f}, compiling the loop pays"
-    return "fused", f"auto: {steps:,} steps < break-even {limit:,.0f}, XLA's compile time would dominate"
+    totals = {variant: predicted_seconds(variant, steps) for variant in VARIANTS}
+    best = min(totals, key=totals.__getitem__)
+    shown = ", ".join(f"{variant} {seconds:.2f}s" for variant, seconds in totals.items())
+    return best, f"auto: fastest in total for {steps:,} steps (predicted {shown})"
