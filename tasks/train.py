@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from eagergraph.core.training import IN_MEMORY_ROWS, train_to
+from eagergraph.core.training import train_to
 from eagergraph.core.variants import GraphVariant, Mode
 from eagergraph.rundir.paths import RunPaths
 
@@ -38,7 +38,7 @@ def _training_task(mode: Mode, run_dir: str, variant: GraphVariant, **params) ->
 
 @task(name="train-eager")
 def train_eager(run_dir: str, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-                in_memory_rows: int = IN_MEMORY_ROWS, max_steps: int | None = None) -> dict:
+                in_memory_rows: int, max_steps: int | None = None) -> dict:
     """Train with eager execution: the step body runs op by op, no tf.function anywhere on its path."""
     return _training_task("eager", run_dir, "step", epochs=epochs, batch_size=batch_size, hidden=hidden,
                           learning_rate=learning_rate, seed=seed, in_memory_rows=in_memory_rows, max_steps=max_steps)
@@ -46,7 +46,7 @@ def train_eager(run_dir: str, epochs: int, batch_size: int, hidden: int, learnin
 
 @task(name="train-graph")
 def train_graph(run_dir: str, variant: GraphVariant, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-                in_memory_rows: int = IN_MEMORY_ROWS) -> dict:
+                in_memory_rows: int) -> dict:
     """Train with graph execution: the same step body inside tf.function, in the configured variant."""
     return _training_task("graph", run_dir, variant, epochs=epochs, batch_size=batch_size, hidden=hidden,
                           learning_rate=learning_rate, seed=seed, in_memory_rows=in_memory_rows)

@@ -73,7 +73,7 @@ def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk and predict the test split; predictions.parquet holds the test
     rows' passthrough columns (ids, dates, text), their features, the true label and the prediction, both in the
     user's label values, and the positive class's probability."""
-    from eagergraph.core.training import load_serving
+    from eagergraph.core.export import load_serving
 
     paths = RunPaths.of(run_dir)
     normalizer = Normalizer.load(paths.normalizer)
@@ -86,7 +86,7 @@ def predict_run(run_dir: Path) -> dict:
     pq.write_table(predictions, paths.predictions)
     example = example_prediction(predictions, normalizer, passthrough)
     write_json(paths.prediction_row, example)
-    return {"predictions": str(paths.predictions), "rows": table.num_rows, "columns": passthrough, "example": example}
+    return {"predictions": paths.rel(paths.predictions), "rows": table.num_rows, "columns": passthrough, "example": example}
 
 
 # ---------------------------------------------------------------- prediction from the command line
@@ -119,7 +119,7 @@ def model_info(model: Path) -> dict:
 def load_model(model: Path) -> Callable[[np.ndarray], np.ndarray]:
     """The SavedModel's serving function; a directory TensorFlow cannot load is bad input, not a crash."""
     start_tensorflow()  # TensorFlow starts here: argument and path errors come first
-    from eagergraph.core.training import load_serving
+    from eagergraph.core.export import load_serving
 
     try:
         return load_serving(model)

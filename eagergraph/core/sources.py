@@ -20,7 +20,6 @@ import tensorflow as tf
 
 from eagergraph.data.io import LABEL
 
-IN_MEMORY_ROWS = 1_000_000  # train splits up to this size are held as tensors; larger ones stream from Parquet
 NO_ROWS = np.zeros(0, np.int32)
 
 

@@ -16,15 +16,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from eagergraph.core.export import load_serving, save_trained  # noqa: F401  (load_serving: prediction's import)
+from eagergraph.core.export import save_trained
 from eagergraph.core.model import Totals, build_model, configure_threads, make_train_step
 from eagergraph.core.runners import Runner, make_runner, run_epoch
-from eagergraph.core.sources import IN_MEMORY_ROWS, BatchSource, Block, InMemorySource, open_source
+from eagergraph.core.sources import BatchSource, Block, InMemorySource, open_source
 from eagergraph.core.variants import GraphVariant, Mode, choose_variant
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import RunPaths
 
-__all__ = ["IN_MEMORY_ROWS", "TrainResult", "configure_threads", "load_serving", "train", "train_from", "train_to"]
+__all__ = ["TrainResult", "configure_threads", "train", "train_from", "train_to"]
 
 
 @dataclass
@@ -123,8 +123,8 @@ def _result(mode: str, variant: str | None, reason: str, history: list[dict], to
 
 
 def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batch_size: int, hidden: int,
-             learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None,
-             in_memory_rows: int = IN_MEMORY_ROWS, max_steps: int | None = None, out: RunPaths | None = None) -> dict:
+             learning_rate: float, seed: int, in_memory_rows: int, on_epoch: Callable[[dict], None] | None = None,
+             max_steps: int | None = None, out: RunPaths | None = None) -> dict:
     """Stage logic: train on features/train.parquet, then export the SavedModel, weights and history to `out`
     (the run's own models by default; a sweep candidate's folder for the sweep).
 
@@ -136,5 +136,5 @@ def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batc
     record = {**asdict(result), "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
               "train_rows": source.n_rows}
     files = save_trained(out or paths, mode, model, Normalizer.load(paths.normalizer), record)
-    return {**files, **{k: v for k, v in record.items() if k not in ("history", "epoch_seconds")},
+    return {**{name: paths.rel(Path(file)) for name, file in files.items()}, **{k: v for k, v in record.items() if k not in ("history", "epoch_seconds")},
             "final_loss": result.history[-1]["loss"], "final_accuracy": result.history[-1]["accuracy"]}

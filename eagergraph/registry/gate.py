@@ -81,8 +81,8 @@ def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules) -> d
     import pyarrow.parquet as pq
 
     from eagergraph.core.evaluation import classification_metrics
+    from eagergraph.core.export import load_serving
     from eagergraph.core.prediction import model_info, resolve_model
-    from eagergraph.core.training import load_serving
     from eagergraph.data.io import LABEL, feature_matrix
     from eagergraph.rundir.paths import RunPaths
 
