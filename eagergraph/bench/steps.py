@@ -243,27 +243,9 @@ def render(report: dict) -> list:
 
 
 def plot(report: dict, path: Path) -> Path:
-    """A PNG of median step time per contender and size (log scale)."""
-    import matplotlib
+    """A PNG of median step time per contender and size (log scale): the chart the UI artifact shows, on disk."""
+    from eagergraph.reporting.charts import bench_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sizes = list(report["sizes"])
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
-    width = 0.8 / len(sizes)
-    for i, rows in enumerate(sizes):
-        values = [report["sizes"][rows][name]["median_step_ms"] for name in CONTENDERS]
-        bars = ax.bar(np.arange(len(CONTENDERS)) + i * width, values, width, label=f"{int(rows):,} rows")
-        ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=7, padding=2)
-    ax.set_xticks(np.arange(len(CONTENDERS)) + width * (len(sizes) - 1) / 2, CONTENDERS)
-    ax.set_yscale("log")
-    ax.set_ylabel("median step time, ms (log scale)")
-    cfg = report["config"]
-    ax.set_title(f"Training step time, batch {cfg['batch_size']}, TF {cfg['tensorflow']}, {cfg['cpus']} CPU cores")
-    ax.legend()
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    path.write_bytes(bench_png(report, CONTENDERS, dpi=110))
     return path

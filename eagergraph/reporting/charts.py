@@ -25,10 +25,10 @@ def _pyplot() -> Any:
     return plt
 
 
-def _png(figure: Any) -> bytes:
+def _png(figure: Any, dpi: int = DPI) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format="png", dpi=dpi)
     _pyplot().close(figure)
     return buffer.getvalue()
 
@@ -100,7 +100,7 @@ def ranking_png(ranking: list[dict[str, Any]]) -> bytes:
     return _png(figure)
 
 
-def bench_png(report: dict[str, Any], contenders: tuple[str, ...]) -> bytes:
+def bench_png(report: dict[str, Any], contenders: tuple[str, ...], dpi: int = DPI) -> bytes:
     """`eagergraph bench`: median step time per contender and size (log scale)."""
     import numpy as np
 
@@ -115,7 +115,9 @@ def bench_png(report: dict[str, Any], contenders: tuple[str, ...]) -> bytes:
     axis.set_xticks(np.arange(len(contenders)) + width * (len(sizes) - 1) / 2, contenders)
     axis.set_yscale("log")
     axis.set_ylabel("median step, ms", fontsize=8)
-    axis.set_title("training step time per contender (log scale)", fontsize=10)
+    cfg = report["config"]
+    axis.set_title(f"training step time per contender, batch {cfg['batch_size']}, TF {cfg['tensorflow']}, "
+                   f"{cfg['cpus']} CPU cores (log scale)", fontsize=9)
     axis.tick_params(labelsize=8)
     axis.legend(fontsize=8)
-    return _png(figure)
+    return _png(figure, dpi)
