@@ -239,8 +239,14 @@ def stop_temporary_servers() -> None:
 
     if "prefect.server.api.server" not in sys.modules:
         return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
     from prefect.server.api.server import SubprocessASGIServer
 
+    # Deliver what the run's log and event workers still hold while the server is up: stopped first, they retry
+    # against a closed port for a minute and then print "Error logging to API" after the output.
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
     logger = logging.getLogger("prefect")  # the temporary server logs through Prefect's root logger
     level = logger.level
     logger.setLevel(logging.WARNING)
