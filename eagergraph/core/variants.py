@@ -15,13 +15,13 @@ VARIANTS: tuple[Variant, ...] = get_args(Variant)
 GraphVariant = Literal["auto", "step", "fused", "xla"]  # what a user may ask for; `auto` resolves to a Variant
 
 # The one-time cost (tracing, graph optimization, XLA compilation) and the steady-state seconds per step of each
-# variant, measured by `eagergraph bench` (2-core CPU, TF 2.21, default model, batch 32, 32,000 rows; the bench
-# prints its own break-evens beside this rule's). `step` traces fastest, `fused` runs a step 5x faster, `xla`
-# compiles longest and runs a step 7x faster again: `auto` runs whichever has the least total for the run's steps,
-# i.e. `step` below about 260 steps, `xla` from about 4,100, `fused` between. The figures move with the machine's
-# load; near a break-even the totals differ by a few percent either way.
-ONE_TIME_SECONDS: dict[Variant, float] = {"step": 0.16, "fused": 0.32, "xla": 0.79}
-STEP_SECONDS: dict[Variant, float] = {"step": 738e-6, "fused": 131e-6, "xla": 16.7e-6}
+# variant, measured by `eagergraph bench` on a quiet machine (2-core CPU, TF 2.21, default model, batch 32,
+# 32,000 rows; the bench prints its own break-evens beside this rule's). `step` traces fastest, `fused` runs a step
+# 7x faster, `xla` compiles longest and runs a step 9x faster again: `auto` runs whichever has the least predicted
+# total for the run's steps, i.e. `step` below about 60 steps, `xla` from about 5,900, `fused` between. The figures
+# move with the machine's load; near a break-even the totals differ by a few percent either way.
+ONE_TIME_SECONDS: dict[Variant, float] = {"step": 0.16, "fused": 0.20, "xla": 0.74}
+STEP_SECONDS: dict[Variant, float] = {"step": 740e-6, "fused": 103e-6, "xla": 11.3e-6}
 
 
 def predicted_seconds(variant: Variant, steps: int) -> float:

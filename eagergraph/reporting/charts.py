@@ -111,7 +111,7 @@ def bench_png(report: dict[str, Any], contenders: tuple[str, ...], dpi: int = DP
     for i, rows in enumerate(sizes):
         values = [report["sizes"][rows][name]["median_step_ms"] for name in contenders]
         bars = axis.bar(np.arange(len(contenders)) + i * width, values, width, label=f"{int(rows):,} rows")
-        axis.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7, padding=2)
+        axis.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=7, padding=2)
     axis.set_xticks(np.arange(len(contenders)) + width * (len(sizes) - 1) / 2, contenders)
     axis.set_yscale("log")
     axis.set_ylabel("median step, ms", fontsize=8)

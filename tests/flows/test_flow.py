@@ -40,8 +40,8 @@ def test_metrics_meet_the_contract(default_run: dict) -> None:
         assert metrics[mode]["history"][-1]["loss"] < metrics[mode]["history"][0]["loss"]
     assert metrics["parity_max_abs_diff"] <= 1e-4
     assert metrics["weights_max_abs_diff"] <= 1e-4  # same initial weights, same batches: same trained weights
-    # the default run has 125 steps: `auto` runs `step`, the variant fastest in total for so few (README)
-    assert metrics["graph_variant"] == "step" and metrics["graph"]["variant"] == "step"
+    # the default run has 125 steps: `auto` runs `fused`, the variant fastest in total for that many (README)
+    assert metrics["graph_variant"] == "fused" and metrics["graph"]["variant"] == "fused"
     assert metrics["graph"]["variant_reason"].startswith("auto: fastest in total for 125 steps")
     assert metrics["speedup"] > 1  # graph training beats eager in total time, tracing included, even at 125 steps
     assert metrics == default_run["metrics"]
