@@ -14,7 +14,7 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/system-deps installs it)
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results"  # ignored by git; CI keeps it as an artifact
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "evaluation-artifact.png"  # the README shows it
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "evaluation-artifact.png"  # the README shows it
 
 
 def test_flow_run_page_shows_seven_task_runs_and_the_evaluation(prefect_api: str, tmp_path: Path) -> None:
