@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,6 +12,7 @@ import typer
 
 from eagergraph.cli.common import app, checked, prepare_environment, use_server
 from eagergraph.cli.options import parse_list, with_config_options
+from eagergraph.cli.quiet import debugging
 from eagergraph.cli.terminal import fail
 
 
@@ -49,6 +51,8 @@ def bench(
 
     from eagergraph.bench.steps import plot, render, run_bench
 
+    if not debugging():  # Keras fit is rebuilt per contender and repeat: TensorFlow warns of the retracing, by design
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     report = run_bench(sizes, c.epochs, c.batch_size, c.hidden, c.learning_rate, c.seed, repeats, eager_max_steps)
     console = Console(width=None if sys.stdout.isatty() else 150)  # a wide table stays readable in logs
     for item in render(report):
