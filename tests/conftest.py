@@ -53,6 +53,15 @@ def start_prefect_server(home: Path, port: int, extra_env: dict[str, str] | None
     return process, url
 
 
+def group_alive(pid: int) -> bool:
+    """Whether any process of the process group led by `pid` is still running."""
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:

@@ -12,9 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from eagergraph.cli.common import app
+from eagergraph.cli.common import app, checked
 from eagergraph.cli.terminal import PREFIX, fail
-from eagergraph.errors import USER_ERRORS
 
 EXIT_NOT_PROMOTED = 3  # `run --require-promotion` when the gate refused the model (2 stays "bad input")
 ArtifactsOption = Annotated[Path, typer.Option("--artifacts", help="Folder of run directories.")]
@@ -35,6 +34,12 @@ def _run_path(run_dir: Path, artifacts: Optional[Path]) -> tuple[Path, Path]:
     return run_dir, folder
 
 
+def _folder(artifacts: Path) -> Path:
+    if not artifacts.is_dir():
+        fail(f"--artifacts {artifacts}: no such folder")
+    return artifacts
+
+
 @app.command()
 def promote(
     run_dir: Annotated[Path, typer.Argument(help="A complete run directory (or its run id inside --artifacts).")],
@@ -45,10 +50,7 @@ def promote(
     from eagergraph.registry.registry import promote as promote_run
 
     run_dir, folder = _run_path(run_dir, artifacts)
-    try:
-        entry = promote_run(folder, run_dir)
-    except USER_ERRORS as exc:
-        fail(str(exc))
+    entry = checked(lambda: promote_run(folder, run_dir))
     typer.echo(f"production: {folder / entry['production']} (was {entry['previous'] or 'none'}; recorded as manual)")
     if as_json:
         sys.stdout.write(json.dumps(entry) + "\n")
@@ -62,10 +64,7 @@ def rollback(
     """Return production to the run it was before the current one (recorded)."""
     from eagergraph.registry.registry import rollback as rollback_run
 
-    try:
-        entry = rollback_run(artifacts)
-    except USER_ERRORS as exc:
-        fail(str(exc))
+    entry = checked(lambda: rollback_run(artifacts))
     typer.echo(f"production: {artifacts / entry['production']} (rolled back from {entry['previous']})")
     if as_json:
         sys.stdout.write(json.dumps(entry) + "\n")
@@ -79,9 +78,7 @@ def runs(
     """The runs of the artifacts folder, newest first, with their metrics and the gate's verdict."""
     from eagergraph.registry.history import run_rows
 
-    if not artifacts.is_dir():
-        fail(f"--artifacts {artifacts}: no such folder")
-    rows = run_rows(artifacts)
+    rows = run_rows(_folder(artifacts))
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
@@ -102,9 +99,7 @@ def gc(
     """Remove old run directories and the cache objects no remaining run uses."""
     from eagergraph.registry.retention import collect
 
-    if not artifacts.is_dir():
-        fail(f"--artifacts {artifacts}: no such folder")
-    done = collect(artifacts, keep, dry_run)
+    done = collect(_folder(artifacts), keep, dry_run)
     verb = "would remove" if dry_run else "removed"
     for run in done.runs:
         typer.echo(f"{verb} run {run.name}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import EAGERGRAPH, free_port
+from conftest import EAGERGRAPH, free_port, group_alive
 from eagergraph.orchestration.local_server import RECORD_NAME, ServerRecord, process_alive, stop_server, write_record
 
 
@@ -22,13 +22,6 @@ def _user(*args: str, home: Path, cwd: Path, timeout: float = 400) -> subprocess
         env.pop(name, None)
     return subprocess.run([EAGERGRAPH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
-
-def _group_alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def test_run_starts_a_server_that_stays_reuses_it_and_stop_leaves_nothing(home: 
     assert status.returncode == 0 and f"http://127.0.0.1:{record['port']}" in status.stdout
     stopped = _user("server", "stop", home=home, cwd=work)
     assert stopped.returncode == 0 and f"pid {record['pid']}" in stopped.stdout
-    assert not _group_alive(record["pid"]) and not (home / RECORD_NAME).exists()
+    assert not group_alive(record["pid"]) and not (home / RECORD_NAME).exists()
     assert _user("server", "status", home=home, cwd=work).returncode == 1
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import EAGERGRAPH, ROOT, free_port, start_prefect_server, stop, wait_healthy
+from conftest import EAGERGRAPH, ROOT, free_port, group_alive, start_prefect_server, stop, wait_healthy
 from eagergraph.orchestration.local_server import RECORD_NAME
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
@@ -116,20 +116,13 @@ def test_eagergraph_server_serves_api_and_ui_on_its_port(tmp_path: Path) -> None
         server_pid = record["pid"]
         server.send_signal(signal.SIGTERM)  # to `eagergraph server` alone, as systemd or `docker stop` would
         assert server.wait(timeout=40) == 0
-        assert not _alive(server_pid)  # the real Prefect server went with it
+        assert not group_alive(server_pid)  # the real Prefect server went with it
         assert not (tmp_path / "home" / RECORD_NAME).exists()
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
     finally:
         _stop_group(server)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_killed_served_run_is_marked_crashed_by_the_heartbeat_automation(extra_server: tuple[str, Path],
