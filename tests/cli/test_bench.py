@@ -35,7 +35,7 @@ def test_bench_json_and_chart(tmp_path: Path) -> None:
     assert large["eager"]["extrapolated"] and large["eager"]["final_loss"] is None  # 5 steps × 2 epochs > 6
     assert "steps_per_execution=" in large["keras_fit"]["detail"] and "jit_compile=" in large["keras_fit"]["detail"]
     assert large["auto_chooses"] == "step" and large["steps"] == 10  # far below every break-even: tracing dominates
-    assert large["break_even_steps"]["xla"] is None or large["break_even_steps"]["xla"] > 0
+    assert large["break_even_steps"]["xla"] > 0  # eager is so slow a step that every variant pays back
     assert "extrapolated" in done.stdout
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -83,10 +82,13 @@ def test_unreachable_recorded_server_is_replaced_quickly(home: Path) -> None:
     home.mkdir()
     sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True)
     write_record(home, ServerRecord(url=f"http://127.0.0.1:{free_port()}/api", pid=sleeper.pid, port=1, log="x"))
-    started = time.monotonic()
-    done = _user("server", "start", "--background", "--port", str(free_port()), home=home, cwd=home)
-    assert done.returncode == 0, done.stderr
-    sleeper.wait(timeout=30)  # stopped by eagergraph
-    record = json.loads((home / RECORD_NAME).read_text())
-    assert record["pid"] != sleeper.pid and process_alive(record["pid"])
-    assert time.monotonic() - started < 150
+    try:
+        done = _user("server", "start", "--background", "--port", str(free_port()), home=home, cwd=home)
+        assert done.returncode == 0, done.stderr
+        sleeper.wait(timeout=30)  # stopped by eagergraph, not waited on until the start-up timeout
+        record = json.loads((home / RECORD_NAME).read_text())
+        assert record["pid"] != sleeper.pid and process_alive(record["pid"])
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()

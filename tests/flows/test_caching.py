@@ -113,7 +113,7 @@ def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str,
     from prefect import flow
 
     import eagergraph.tasks.ingest as ingest_task
-    from eagergraph.data.io import DataError
+    from eagergraph.errors import DataError
     from eagergraph.tasks.ingest import ingest
 
     calls: list[str] = []

@@ -17,10 +17,11 @@ from eagergraph.core.evaluation import classification_metrics, roc_auc
 from eagergraph.core.prediction import parse_row, prediction_table
 from eagergraph.data.columns import choose_columns
 from eagergraph.data.ingest import ingest_to
-from eagergraph.data.io import LABEL, DataError
+from eagergraph.data.io import LABEL
 from eagergraph.data.labels import label_missing, order_classes
 from eagergraph.data.normalize import normalize_to
 from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
+from eagergraph.errors import DataError
 from eagergraph.orchestration.naming import data_name, run_name, run_tags
 from eagergraph.rundir.paths import RunPaths
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
-from importlib.machinery import PathFinder
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -32,5 +31,5 @@ def test_flows_and_tasks_are_installed_inside_the_product_package() -> None:
     with a user's own."""
     assert importlib.util.find_spec("eagergraph.flows.pipeline").origin == str(ROOT / "flows" / "pipeline.py")
     assert importlib.util.find_spec("eagergraph.tasks.train").origin == str(ROOT / "tasks" / "train.py")
-    site = [entry for entry in sys.path if entry.endswith("site-packages")]
-    assert PathFinder.find_spec("flows", site) is None and PathFinder.find_spec("tasks", site) is None
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    assert all(name == "eagergraph" or name.startswith("eagergraph.") for name in packages)  # nothing else installed

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eagergraph.data.io import DataError
+from eagergraph.errors import DataError
 from eagergraph.registry import drift
 from eagergraph.registry.gate import GateRules, decide
 from eagergraph.registry.registry import check_run_dir, production_run, production_stack, promote, read_registry, record, rollback

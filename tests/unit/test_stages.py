@@ -10,10 +10,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from eagergraph.data.features import add_squares, engineer_to, feature_names
+from eagergraph.data.features import add_squares, engineer_to
 from eagergraph.data.ingest import ingest_to, synthetic_batches
-from eagergraph.data.io import LABEL, DataError
+from eagergraph.data.io import LABEL
 from eagergraph.data.normalize import Normalizer, RunningMoments, normalize_to, stratified_test_mask
+from eagergraph.data.preprocessing import input_names
+from eagergraph.errors import DataError
 from eagergraph.rundir.paths import RunPaths
 
 
@@ -166,7 +168,7 @@ def test_running_moments_merge_equals_one_pass() -> None:
 def test_add_squares_appends_in_model_order() -> None:
     batch = pa.RecordBatch.from_pydict({"a": [1.0, -2.0], "b": [3.0, 0.5], LABEL: [0, 1]})
     out = add_squares(batch, ["a", "b"])
-    assert out.schema.names == ["a", "b", "a_sq", "b_sq", LABEL] == [*feature_names(["a", "b"]), LABEL]
+    assert out.schema.names == ["a", "b", "a_sq", "b_sq", LABEL] == [*input_names(["a", "b"]), LABEL]
     assert out.column("a_sq").to_pylist() == [1.0, 4.0] and out.column("b_sq").to_pylist() == [9.0, 0.25]
     assert batch.schema.names == ["a", "b", LABEL]  # input untouched
 

@@ -69,7 +69,7 @@ def test_graph_variants_match_eager_in_memory(variant: str) -> None:
     _assert_same_training(eager, eager_result, graph, graph_result, x)
     # One trace (fused, xla: one program of static shapes, the partial last batch padded into it).
     assert graph_result.tracing_count == 1
-    assert eager_result.tracing_count == 0 and graph_result.variant == variant
+    assert graph_result.variant == variant
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -118,14 +118,15 @@ def test_bounded_training_counts_steps_in_one_place(tmp_path: Path) -> None:
         _, result = train_from(source, mode, variant, epochs=2, max_steps=13, **HP)
         assert result.bounded and result.steps == 13 and result.full_steps == 20
         assert [h["steps"] for h in result.history] == [10, 3]
-        assert result.full_train_seconds > result.train_seconds - result.trace_seconds
+        # the measured steps' mean time, extrapolated to all 20 steps (what speedup uses for a bounded eager)
+        steady = result.train_seconds - result.trace_seconds
+        assert (result.full_train_seconds - result.trace_seconds) / steady == pytest.approx(20 / 13)
 
 
 def test_auto_picks_the_variant_fastest_in_total_time() -> None:
-    step_fused, fused_xla = break_even_steps("step", "fused"), break_even_steps("fused", "xla")
-    assert 0 < step_fused < fused_xla
-    assert choose_variant("auto", int(step_fused) - 1)[0] == "step" and choose_variant("auto", int(step_fused) + 1)[0] == "fused"
-    assert choose_variant("auto", int(fused_xla) - 1)[0] == "fused" and choose_variant("auto", int(fused_xla) + 1)[0] == "xla"
+    # the rule as the README documents it: step below about 63 steps, xla from about 5,890, fused between
+    assert round(break_even_steps("step", "fused")) == 63 and round(break_even_steps("fused", "xla")) == 5889
+    assert [choose_variant("auto", steps)[0] for steps in (50, 125, 5_000, 7_813)] == ["step", "fused", "fused", "xla"]
     assert choose_variant("step", 10**9) == ("step", "asked for")
     x, y = _data(rows=64)
     _, result = train(x, y, "graph", "auto", epochs=1, batch_size=32, **HP)
