@@ -1,4 +1,4 @@
-"""The training flow: seven tasks wired in order; the stages live in tasks/, their logic in the eagergraph package."""
+"""The training flow: its stages wired in order; the stages live in tasks/, their logic in the eagergraph package."""
 
 # No `from __future__ import annotations` here: a deployment loads this file by its entrypoint, and Prefect
 # validates the parameters against the real PipelineConfig class, which a string annotation would hide.

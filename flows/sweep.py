@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from eagergraph.config import PipelineConfig, SweepGrid
+from eagergraph.core.runtime import start_tensorflow
 from eagergraph.core.sweep import grid
 from eagergraph.flows.pipeline import data_stages
 from eagergraph.orchestration.crashed import mark_crashed
@@ -16,9 +17,6 @@ from eagergraph.orchestration.runners import task_runner
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
 from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest
 from eagergraph.rundir.paths import StagedRun
-from eagergraph.tasks.evaluate import evaluate
-from eagergraph.tasks.predict import predict
-from eagergraph.tasks.sweep import rank_candidates, train_candidate
 
 FLOW_NAME = "eagergraph-sweep"
 
@@ -40,6 +38,11 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
         work = str(run.work.resolve())
         raw, split, feats = data_stages(c, work, seconds)
         points = candidates(c, sweep)
+        start_tensorflow()  # as the training flow: bad data fails before TensorFlow's start-up
+        from eagergraph.tasks.evaluate import evaluate
+        from eagergraph.tasks.predict import predict
+        from eagergraph.tasks.sweep import rank_candidates, train_candidate
+
         results = run_side_by_side(seconds, train_candidate, [(work, p, c.epochs, c.seed, c.in_memory_rows) for p in points])
         ranking = run_stage(seconds, rank_candidates, work, results)
         metrics = run_stage(seconds, evaluate, work)

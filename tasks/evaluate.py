@@ -6,7 +6,8 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from eagergraph.core.evaluation import MODES, evaluate_run
+from eagergraph.core.evaluation import evaluate_run
+from eagergraph.core.variants import MODES
 
 
 @task(name="evaluate")
@@ -15,7 +16,7 @@ def evaluate(run_dir: str) -> dict:
     from eagergraph.reporting.monitor import plot_training_curves
 
     report = evaluate_run(Path(run_dir))
-    plot_training_curves(run_dir, tuple(mode for mode in MODES if mode in report))
+    plot_training_curves(run_dir, report)
     accuracy = " / ".join(f"{mode} {report[mode]['accuracy']:.4f}" for mode in MODES if mode in report)
     comparison = "" if report["speedup"] is None else f"; speedup {report['speedup']:.1f}x"
     if report["parity_max_abs_diff"] is not None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from eagergraph.data.io import DataError, read_json, write_json
+from eagergraph.data.io import read_json, write_json
+from eagergraph.errors import DataError
 from eagergraph.registry import drift
 from eagergraph.registry.registry import production_run
 from eagergraph.rundir.paths import RunPaths
@@ -38,11 +39,12 @@ def gate(run_dir: str, final_dir: str, artifacts: str, rules: dict, data_check: 
     from eagergraph.registry.gate import GateRules, judge_run
 
     production = production_run(Path(artifacts))
-    verdict = judge_run(Path(run_dir), production, GateRules(**rules))
+    paths = RunPaths.of(run_dir)
+    evaluated = read_json(paths.metrics)
+    verdict = judge_run(Path(run_dir), production, GateRules(**rules), evaluated)
     after = Path(final_dir) if verdict["promoted"] else production
     verdict["production_after"] = str(after) if after else None
-    paths = RunPaths.of(run_dir)
-    metrics = {**read_json(paths.metrics), "gate": verdict, "data_check": data_check}
+    metrics = {**evaluated, "gate": verdict, "data_check": data_check}
     write_json(paths.metrics, metrics)
     get_run_logger().info(f"{'promote' if verdict['promoted'] else 'refuse'}: {verdict['reason']}")
     return metrics

@@ -1,6 +1,6 @@
 """The data benchmark: rows per second of the three data stages and peak memory, one fresh process per size.
 
-Each size runs in its own interpreter (`python -m tasks.databench ROWS FOLDER`), so its peak resident memory
+Each size runs in its own interpreter (`python -m eagergraph.bench.data ROWS N_FEATURES SEED FOLDER`), so its peak resident memory
 is its own and not the largest of all sizes so far.
 """
 

@@ -134,9 +134,9 @@ def predict(
         fail("give exactly one of --input FILE or --row v1,v2,...")
     if row is not None and output is not None:
         fail("--output goes with --input FILE; --row prints its prediction")
-    from eagergraph.data.preflight import check_input, check_model
+    from eagergraph.data.preflight import check_input, resolve_model
 
-    checked(lambda: check_model(model))
+    checked(lambda: resolve_model(model))
     if input is not None:
         checked(lambda: check_input(input))
     from eagergraph.cli.terminal import reported_errors

@@ -13,14 +13,15 @@ import typer
 
 from eagergraph.cli.terminal import fail
 from eagergraph.errors import USER_ERRORS
-from eagergraph.orchestration.local_server import EPHEMERAL_ENV
+from eagergraph.orchestration.local_server import EPHEMERAL_ENV, ui_url
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train one Keras model in eager and in graph execution, and compare them.")
 
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="TOML file with any of these options; its paths are "
                                                  "relative to the file (default: none).")]
-AsJson = Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics, promoted, production, reason "
+AsJson = Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: run_dir, flow_run_id, metrics, prediction, the gate's verdict "
+                                         "and the data summary "
                                          "(default: off).")]
 Ephemeral = Annotated[bool, typer.Option("--ephemeral", help=f"Use Prefect's temporary per-run server (nothing left "
                                          f"running, no UI afterwards); also {EPHEMERAL_ENV}=1. Default: a local "
@@ -53,7 +54,7 @@ def use_server(ephemeral: bool) -> str | None:
     except ServerError as exc:
         fail(str(exc))
     if how in ("started", "reused"):
-        typer.echo(f"Prefect UI: {url.removesuffix('/api')} (local server, {how}; `eagergraph server stop` stops it)")
+        typer.echo(f"Prefect UI: {ui_url(url)} (local server, {how}; `eagergraph server stop` stops it)")
     return url
 
 

@@ -44,28 +44,28 @@ def server_start(
     if not background:
         _foreground(host, port)
     prepare_environment()
-    from eagergraph.orchestration.local_server import ServerError, ensure_server, prefect_home, running_server
+    from eagergraph.orchestration.local_server import ServerError, ensure_server, prefect_home, running_server, ui_url
 
     home = prefect_home()
     try:
         record = running_server(home) or ensure_server(home, port=port)
     except ServerError as exc:
         fail(str(exc))
-    typer.echo(f"Prefect UI: {record.url.removesuffix('/api')}   pid {record.pid}   log {record.log}")
+    typer.echo(f"Prefect UI: {ui_url(record.url)}   pid {record.pid}   log {record.log}")
 
 
 @server_app.command("status")
 def server_status() -> None:
     """Show the background server: its UI address and pid; exit status 1 when none is running."""
     prepare_environment()
-    from eagergraph.orchestration.local_server import prefect_home, running_server
+    from eagergraph.orchestration.local_server import prefect_home, running_server, ui_url
 
     home = prefect_home()
     record = running_server(home)
     if record is None:
         typer.echo(f"no local Prefect server running (PREFECT_HOME: {home})")
         raise typer.Exit(1)
-    typer.echo(f"Prefect UI: {record.url.removesuffix('/api')}   pid {record.pid}   PREFECT_HOME: {home}")
+    typer.echo(f"Prefect UI: {ui_url(record.url)}   pid {record.pid}   PREFECT_HOME: {home}")
 
 
 @server_app.command("stop")

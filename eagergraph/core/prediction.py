@@ -10,8 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eagergraph.core.runtime import start_tensorflow
-from eagergraph.data.io import LABEL, DataError, feature_matrix, write_json
+from eagergraph.data.io import LABEL, feature_matrix, write_json
+from eagergraph.data.labels import as_number
 from eagergraph.data.normalize import Normalizer
+from eagergraph.data.preflight import resolve_model
+from eagergraph.errors import DataError
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file
 
 PREDICTED = "probability"  # the positive class's probability
@@ -45,20 +48,13 @@ def parse_row(text: str, features: list[str]) -> np.ndarray:
     for position, (part, name) in enumerate(zip(fields, features), start=1):
         if not part:
             raise DataError(f"--row: field {position} ({name}) is empty; {expected}")
-        if not _is_float(part):
+        value = as_number(part)
+        if value is None:
             raise DataError(f"--row: {part!r} is not a number: field {position} ({name}); {expected}")
-        if not np.isfinite(float(part)):
+        if not np.isfinite(value):
             raise DataError(f"--row: NaN or infinite values cannot be predicted: field {position} ({name}) is {part!r}")
-        values.append(float(part))
+        values.append(value)
     return np.asarray([values], dtype=np.float64)
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def example_prediction(predictions: pa.Table, normalizer: Normalizer, passthrough: list[str]) -> dict:
@@ -90,18 +86,6 @@ def predict_run(run_dir: Path) -> dict:
 
 
 # ---------------------------------------------------------------- prediction from the command line
-
-
-def resolve_model(path: Path) -> Path:
-    """A SavedModel directory, or a run directory whose graph model is meant."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder")
-    if (path / "saved_model.pb").is_file():
-        return path
-    if RunPaths.of(path).served_model is not None:
-        return RunPaths.of(path).served_model
-    raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
 
 
 def model_info(model: Path) -> dict:

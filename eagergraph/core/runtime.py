@@ -8,7 +8,7 @@ def start_tensorflow() -> None:
     (TensorFlow ignores thread settings made later)."""
     import tensorflow as tf
 
-    from eagergraph.core.training import configure_threads
+    from eagergraph.core.model import configure_threads
 
     configure_threads()
     tf.config.list_physical_devices()

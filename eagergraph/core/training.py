@@ -24,8 +24,6 @@ from eagergraph.core.variants import GraphVariant, Mode, choose_variant
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import RunPaths
 
-__all__ = ["TrainResult", "configure_threads", "train", "train_from", "train_to"]
-
 
 @dataclass
 class TrainResult:

@@ -16,6 +16,7 @@ from eagergraph.errors import DataError
 FEATURES_KEY = b"eagergraph.features"  # raw.parquet metadata: the feature columns; the columns after the label pass through
 
 
+ID_REASON = "looks like an id"  # why a column that is integer and unique on every row was set aside
 RESERVED = (LABEL, "predicted", "probability")  # names the run directory gives its own columns: never passed through
 
 
@@ -91,7 +92,7 @@ def choose_columns(dataset: ds.Dataset, label: str, features: list[str] | None, 
         kept = [n for n in chosen if n not in reasons]
         ids = id_columns(dataset, kept)
         if len(ids) < len(kept):  # when every candidate looks like an id (tiny or toy tables), they are the features
-            reasons.update({n: "looks like an id" for n in ids})
+            reasons.update({n: ID_REASON for n in ids})
         chosen = [n for n in chosen if n not in reasons]
         if not chosen:
             shown = ", ".join(f"{n} ({why})" for n, why in reasons.items() if n != label)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +13,14 @@ from eagergraph.data.io import LABEL, iter_batches, write_batches
 from eagergraph.data.preprocessing import input_names, with_squares
 from eagergraph.rundir.paths import RunPaths
 
-feature_names = input_names  # the model's input order, defined with the preprocessing
-
 
 def add_squares(batch: pa.RecordBatch, base: list[str]) -> pa.RecordBatch:
     """The batch's features followed by their squares, then the label; the input batch is left untouched."""
-    # features × rows: each model input is one contiguous row, handed to Arrow without another copy
+    # features × rows; the "concat" lists the rows of both halves instead of copying them into one array
     z = np.stack([batch.column(name).to_numpy(zero_copy_only=False) for name in base])
-    inputs = with_squares(z, partial(np.concatenate, axis=0))
+    inputs = with_squares(z, lambda halves: [row for half in halves for row in half])
     return pa.RecordBatch.from_arrays([*(pa.array(row) for row in inputs), batch.column(LABEL)],
-                                      names=[*feature_names(base), LABEL])
+                                      names=[*input_names(base), LABEL])
 
 
 def engineer_to(run_dir: Path) -> dict:
@@ -34,8 +31,8 @@ def engineer_to(run_dir: Path) -> dict:
     for split in ("train", "test"):
         source = paths.normalized(split)
         base = [name for name in pq.read_schema(source).names if name != LABEL]
-        schema = pa.schema([*(pa.field(n, pa.float32()) for n in feature_names(base)), pa.field(LABEL, pa.int8())])
+        schema = pa.schema([*(pa.field(n, pa.float32()) for n in input_names(base)), pa.field(LABEL, pa.int8())])
         rows += write_batches(paths.features(split), schema, (add_squares(b, base) for b in iter_batches(source)))
     seconds = time.perf_counter() - started
-    return {"train": paths.rel(paths.features("train")), "test": paths.rel(paths.features("test")), "columns": feature_names(base),
+    return {"train": paths.rel(paths.features("train")), "test": paths.rel(paths.features("test")), "columns": input_names(base),
             "seconds": seconds, "rows_per_second": rows / max(seconds, 1e-9)}

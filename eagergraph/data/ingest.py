@@ -16,10 +16,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from eagergraph.data.columns import FEATURES_KEY, Selection, choose_columns, raw_schema
-from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, DataError, write_batches
+from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, write_batches
 from eagergraph.data.labels import encode_label, label_missing, order_classes
 from eagergraph.data.preflight import SUFFIX_FORMATS
-from eagergraph.errors import first_line
+from eagergraph.errors import DataError, first_line
 
 CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
 SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so later stages' errors can name it

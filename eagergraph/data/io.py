@@ -11,8 +11,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from eagergraph.errors import DataError  # noqa: F401  (the stages raise it from here)
-
 LABEL = "label"  # the label's name inside the run directory, whatever the user's column is called
 # Rows per Parquet row group and per streamed batch: large enough for fast columnar work, small enough that a
 # batch of float64 columns stays under glibc's 32 MiB mmap threshold, so numpy reuses its buffers instead of

@@ -40,17 +40,15 @@ def order_classes(classes: list, positive_class: str | None, label: str, where: 
 def _same_value(value: object, text: str) -> bool:
     if str(value) == text or (isinstance(value, bool) and str(value).lower() == text.strip().lower()):
         return True
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and _is_number(text):
-        return float(text) == value
-    return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and as_number(text) == value
 
 
-def _is_number(text: str) -> bool:
+def as_number(text: str) -> float | None:
+    """The text as a float, or None when it is not a number."""
     try:
-        float(text)
+        return float(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def encode_label(batch: pa.RecordBatch, classes: list) -> pa.RecordBatch:

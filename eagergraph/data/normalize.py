@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 
 from eagergraph.data.columns import raw_features
 from eagergraph.data.ingest import CLASSES_KEY, SOURCE_KEY
-from eagergraph.data.io import LABEL, DataError, ParquetSink, iter_batches, write_json
+from eagergraph.data.io import LABEL, ParquetSink, iter_batches, write_json
 from eagergraph.data.preprocessing import standardize
+from eagergraph.errors import DataError
 from eagergraph.rundir.paths import RunPaths
 
 
@@ -29,9 +30,6 @@ class Normalizer:
     classes: list
     train_rows: int
     test_rows: int
-
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        return standardize(x, np.asarray(self.mean), np.asarray(self.std))
 
     @classmethod
     def load(cls, path: Path) -> "Normalizer":

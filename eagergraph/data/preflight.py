@@ -78,14 +78,14 @@ def check_data(data: Path | None, label: str, features: list[str] | None) -> Non
         check_columns(data_columns(Path(data)), label, features, Path(data))
 
 
-def check_model(path: Path) -> None:
-    """A SavedModel directory, or a run directory holding models/graph or models/eager."""
+def resolve_model(path: Path) -> Path:
+    """The SavedModel meant by a path: the path itself, or a run directory's served model (graph, else eager)."""
     path = Path(path)
     _readable(path)
     if (path / "saved_model.pb").is_file():
-        return
+        return path
     if RunPaths.of(path).served_model is not None:
-        return
+        return RunPaths.of(path).served_model
     raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
 
 

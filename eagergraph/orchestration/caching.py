@@ -171,7 +171,7 @@ def normalized_inputs(inputs: dict[str, Any]) -> list[Path]:
 
 def is_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry condition: an OSError while reading is worth retrying; bad data (DataError) never is."""
-    from eagergraph.data.io import DataError
+    from eagergraph.errors import DataError
 
     error = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
     return isinstance(error, OSError) and not isinstance(error, DataError)

@@ -1,6 +1,6 @@
 """Flow runs of killed processes, marked Crashed through the Prefect API (a SIGKILLed run cannot say so itself).
 
-A run records its flow-run id in its temporary directory (`tasks.paths.FLOW_RUN_FILE`); the next run that finds
+A run records its flow-run id in its temporary directory (`eagergraph.rundir.paths.FLOW_RUN_FILE`); the next run that finds
 the directory abandoned (its lock free: the process is dead) removes it and calls `mark_crashed` here.
 """
 

@@ -57,7 +57,8 @@ def ephemeral_requested() -> bool:
 
 
 def api_url(port: int, host: str = HOST) -> str:
-    return f"http://{host}:{port}/api"
+    """The API URL clients (and the UI in the browser) use; a wildcard bind is reached on the loopback."""
+    return f"http://{HOST if host in ('0.0.0.0', '::', '') else host}:{port}/api"
 
 
 def ui_url(api: str) -> str:

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import timedelta
 from typing import Any
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4200
 DEPLOYMENT_NAME = "eagergraph-scheduled"
 
 
-def api_url(host: str, port: int) -> str:
-    """The API URL clients (and the UI in the browser) use; a wildcard bind is reached on the loopback."""
-    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    return f"http://{reachable}:{port}/api"
+def _foreground_environment(api: str) -> dict[str, str]:
+    """The background server's environment, except that a UI API URL the user set (a proxy) is kept."""
+    from eagergraph.orchestration.local_server import server_environment
 
-
-def server_command(host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
-
-
-def server_environment(host: str, port: int, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The server's environment: the UI must call this server's API, not the default port 4200's.
-
-    The server itself must not point at another API (PREFECT_API_URL belongs to clients).
-    """
-    env = dict(os.environ if base is None else base)
-    env.setdefault("PREFECT_SERVER_UI_API_URL", api_url(host, port))
-    env.pop("PREFECT_API_URL", None)
-    return env
+    return {**server_environment(api), **{k: v for k, v in os.environ.items() if k == "PREFECT_SERVER_UI_API_URL"}}
 
 
 def run_server(host: str, port: int) -> int:
@@ -43,13 +26,23 @@ def run_server(host: str, port: int) -> int:
     """
     import signal
 
-    from eagergraph.orchestration.local_server import RECORD_NAME, ServerRecord, healthy, prefect_home, stop_group, write_record
+    from eagergraph.orchestration.local_server import (
+        RECORD_NAME,
+        ServerRecord,
+        api_url,
+        healthy,
+        prefect_home,
+        server_command,
+        stop_group,
+        ui_url,
+        write_record,
+    )
 
-    url = api_url(host, port)
+    url = api_url(port, host)
     home = prefect_home()
-    print(f"Prefect UI: {url.removesuffix('/api')}   PREFECT_HOME: {home}", flush=True)
+    print(f"Prefect UI: {ui_url(url)}   PREFECT_HOME: {home}", flush=True)
     print("In another terminal: eagergraph run   (it finds this server; Ctrl-C or SIGTERM stops it)", flush=True)
-    process = subprocess.Popen(server_command(host, port), env=server_environment(host, port), start_new_session=True)
+    process = subprocess.Popen(server_command(port, host), env=_foreground_environment(url), start_new_session=True)
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

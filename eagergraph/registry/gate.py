@@ -7,7 +7,7 @@ label classes differ from production's cannot be scored against it and is judged
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,29 +76,27 @@ def _inputs_differ(candidate: dict, production: dict) -> str | None:
     return None
 
 
-def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules) -> dict[str, Any]:
-    """Score the run's exported model and production's on the run's raw test split; return the verdict."""
+def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules, evaluated: dict[str, Any]) -> dict[str, Any]:
+    """The verdict on the run's served model. Its scores are evaluate's (`evaluated`, metrics.json: the same
+    SavedModel on the same raw test split); only production's model is scored here, on that split."""
     import pyarrow.parquet as pq
 
-    from eagergraph.core.evaluation import classification_metrics
-    from eagergraph.core.export import load_serving
-    from eagergraph.core.prediction import model_info, resolve_model
-    from eagergraph.data.io import LABEL, feature_matrix
+    from eagergraph.core.evaluation import score_model
+    from eagergraph.core.prediction import model_info
+    from eagergraph.data.preflight import resolve_model
     from eagergraph.rundir.paths import RunPaths
 
-    model = resolve_model(run_dir)
-    info = model_info(model)
-    table = pq.read_table(RunPaths.of(run_dir).test_raw)
-    x, y = feature_matrix(table, info["features"]), table.column(LABEL).to_numpy()
-    candidate = _rounded(classification_metrics(y, load_serving(model)(x)))
+    paths = RunPaths.of(run_dir)
+    info = model_info(paths.served_model)
+    candidate = _rounded(evaluated[paths.served_model.name])
     production, why = None, None
     if production_dir is not None:
         baseline = resolve_model(production_dir)
         why = _inputs_differ(info, model_info(baseline))
         if why is None:
-            production = _rounded(classification_metrics(y, load_serving(baseline)(x)))
+            production = _rounded(score_model(baseline, pq.read_table(paths.test_raw), info["features"])[1])
     verdict = decide(candidate, production, rules, why)
-    return {**verdict, "production_run": production_dir.name if production_dir else None, "rules": asdict(rules)}
+    return {**verdict, "production_run": production_dir.name if production_dir else None}
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:

@@ -17,14 +17,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eagergraph.data.io import DataError
+from eagergraph.errors import DataError
 from eagergraph.rundir.paths import PRODUCTION, REGISTRY, REGISTRY_LOCK, TMP_PREFIX, RunPaths
 
 
 @contextmanager
 def registry_locked(artifacts: Path) -> Iterator[None]:
-    """Hold the registry's lock (the kernel releases it if the process dies, SIGKILL included)."""
-    Path(artifacts).mkdir(parents=True, exist_ok=True)
+    """Hold the registry's lock (the kernel releases it if the process dies, SIGKILL included). The artifacts
+    folder must exist: a mistyped --artifacts is an error, not a new folder."""
+    if not Path(artifacts).is_dir():
+        raise DataError(f"{artifacts}: no such artifacts folder")
     fd = os.open(Path(artifacts) / REGISTRY_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -38,7 +38,7 @@ def data_uri_image(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
-def training_curves_png(histories: dict[str, list[dict[str, Any]]], variant: str | None = None) -> bytes:
+def training_curves_png(histories: dict[str, list[dict[str, Any]]], variant: str | None = None, dpi: int = DPI) -> bytes:
     """Loss and accuracy per epoch, one line per mode (eager vs graph), side by side."""
     from matplotlib.ticker import MaxNLocator
 
@@ -58,7 +58,7 @@ def training_curves_png(histories: dict[str, list[dict[str, Any]]], variant: str
         axis.tick_params(labelsize=8)
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=8)
-    return _png(figure)
+    return _png(figure, dpi)
 
 
 def step_times_png(metrics: dict[str, Any]) -> bytes:

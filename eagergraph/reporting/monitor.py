@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.core.variants import MODES
-from eagergraph.data.io import read_json
 from eagergraph.rundir.paths import RunPaths
 
 MAX_EPOCH_LINES = 20  # per training: a 1000-epoch run logs every 50th epoch, not 1000 lines
@@ -60,31 +59,12 @@ class EpochMonitor:
             self.progress(100.0)
 
 
-def plot_training_curves(run_dir: str | Path, modes: tuple[str, ...] = MODES) -> Path:
-    """training_curves.png: loss and accuracy per epoch, eager vs graph, from the saved histories."""
-    import matplotlib
+def plot_training_curves(run_dir: str | Path, report: dict[str, Any]) -> Path:
+    """training_curves.png: the evaluation artifact's chart of loss and accuracy per epoch, eager vs graph, from
+    the evaluation's report (which holds both histories), at a resolution for reading on disk."""
+    from eagergraph.reporting.charts import training_curves_png
 
-    matplotlib.use("Agg")  # files only: no display on servers and CI
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    paths = RunPaths.of(run_dir)
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
-    styles = {"eager": {"marker": "o", "linestyle": "-"}, "graph": {"marker": "x", "linestyle": "--"}}
-    for mode in modes:
-        history = read_json(paths.history(mode))
-        epochs = [e["epoch"] for e in history["history"]]
-        label = mode if mode == "eager" else f"{mode} ({history.get('variant')})"
-        loss_axis.plot(epochs, [e["loss"] for e in history["history"]], label=label, **styles.get(mode, {}))
-        accuracy_axis.plot(epochs, [e["accuracy"] for e in history["history"]], label=label, **styles.get(mode, {}))
-    for axis, title in ((loss_axis, "training loss"), (accuracy_axis, "training accuracy")):
-        axis.set_title(title)
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.grid(True, alpha=0.3)
-        axis.legend()
-    figure.suptitle("eager vs graph: the same training, per epoch")
-    figure.tight_layout()
-    figure.savefig(paths.training_curves)
-    plt.close(figure)
-    return paths.training_curves
+    histories = {mode: report[mode]["history"] for mode in MODES if mode in report}
+    path = RunPaths.of(run_dir).training_curves
+    path.write_bytes(training_curves_png(histories, report.get("graph_variant"), dpi=110))
+    return path

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eagergraph.core.variants import MODES
+from eagergraph.data.columns import ID_REASON
 from eagergraph.reporting.promotion import print_verdict
 
 METRICS = ("loss", "accuracy", "auc", "precision", "recall", "train_seconds", "trace_seconds", "median_step_ms")
@@ -45,7 +46,6 @@ def evaluation_table(metrics: dict) -> Table:
     return table
 
 
-ID_REASON = "looks like an id"
 
 
 def data_lines(result: dict) -> list[str]:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from eagergraph.data.io import DataError
+from eagergraph.errors import DataError
 
 
 @dataclass(frozen=True)
