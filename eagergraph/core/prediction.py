@@ -23,9 +23,8 @@ PREDICTED_CLASS = "predicted"
 
 def class_values(codes: np.ndarray, classes: list, valid: np.ndarray | None = None) -> pa.Array:
     """0/1 codes as the user's label values (`classes` is [negative, positive]); rows not valid become null."""
-    codes = np.asarray(codes).reshape(-1).astype(bool)
-    valid = np.ones(len(codes), dtype=bool) if valid is None else valid
-    return pa.array([classes[int(c)] if ok else None for c, ok in zip(codes, valid)])
+    codes = np.asarray(codes).reshape(-1).astype(np.int8)
+    return pa.array(classes).take(pa.array(codes, mask=None if valid is None else ~np.asarray(valid, dtype=bool)))
 
 
 def prediction_table(table: pa.Table, probability: np.ndarray, classes: list) -> pa.Table:
