@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
 from eagergraph.core.export import load_serving, weights_max_abs_diff
 from eagergraph.core.variants import MODES
-from eagergraph.data.io import LABEL, feature_matrix, read_json, write_json
+from eagergraph.data.io import LABEL, feature_matrix
 from eagergraph.data.normalize import Normalizer
+from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths
 
 EPSILON = 1e-7  # Keras's clipping of probabilities in the binary cross-entropy

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from eagergraph.data.io import write_json
 from eagergraph.data.normalize import Normalizer
 from eagergraph.data.preprocessing import preprocess
+from eagergraph.io import write_json
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
 

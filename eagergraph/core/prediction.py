@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eagergraph.core.runtime import start_tensorflow
-from eagergraph.data.io import LABEL, feature_matrix, write_json
+from eagergraph.data.io import LABEL, feature_matrix
 from eagergraph.data.labels import as_number
 from eagergraph.data.normalize import Normalizer
-from eagergraph.data.preflight import resolve_model
 from eagergraph.errors import DataError
-from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file
+from eagergraph.io import write_json
+from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
 
 PREDICTED = "probability"  # the positive class's probability
 PREDICTED_CLASS = "predicted"
@@ -88,7 +88,7 @@ def predict_run(run_dir: Path) -> dict:
 
 
 def model_info(model: Path) -> dict:
-    from eagergraph.data.io import read_json
+    from eagergraph.io import read_json
 
     info = model_info_file(model)
     if not info.is_file():

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 
 from eagergraph.core.evaluation import score_model
 from eagergraph.core.training import train_to
-from eagergraph.data.io import write_json
 from eagergraph.data.normalize import Normalizer
+from eagergraph.io import write_json
 from eagergraph.rundir.paths import RunPaths
 
 RANK_BY = ("auc", "accuracy")  # higher is better, in this order; then the lower test loss, then the name
@@ -60,7 +60,7 @@ def rank(results: list[dict]) -> list[dict]:
     return [{"rank": i + 1, **r} for i, r in enumerate(ordered)]
 
 
-def promote_best(run_dir: Path, ranking: list[dict]) -> dict:
+def adopt_best_candidate(run_dir: Path, ranking: list[dict]) -> dict:
     """Make the best candidate the run's graph model (SavedModel, weights, history), as a normal run has it."""
     paths = RunPaths.of(run_dir)
     best = paths.candidate(ranking[0]["name"])

@@ -1,11 +1,9 @@
-"""Small helpers every stage shares: JSON and Parquet I/O, the label's name in the run directory."""
+"""Small helpers every data stage shares: Parquet I/O, the label's name in the run directory (JSON: eagergraph.io)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -16,16 +14,6 @@ LABEL = "label"  # the label's name inside the run directory, whatever the user'
 # batch of float64 columns stays under glibc's 32 MiB mmap threshold, so numpy reuses its buffers instead of
 # page-faulting fresh memory for every batch (which cost as much as the arithmetic here).
 ROW_GROUP_ROWS = 1 << 18
-
-
-def write_json(path: Path, payload: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    return path
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
 
 
 class ParquetSink:

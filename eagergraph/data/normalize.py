@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 
 from eagergraph.data.columns import raw_features
 from eagergraph.data.ingest import CLASSES_KEY, SOURCE_KEY
-from eagergraph.data.io import LABEL, ParquetSink, iter_batches, write_json
+from eagergraph.data.io import LABEL, ParquetSink, iter_batches
 from eagergraph.data.preprocessing import standardize
 from eagergraph.errors import DataError
+from eagergraph.io import write_json
 from eagergraph.rundir.paths import RunPaths
 
 

@@ -22,10 +22,11 @@ import pyarrow.parquet as pq
 
 from eagergraph.data.columns import FEATURES_KEY, choose_columns, raw_schema
 from eagergraph.data.ingest import CLASSES_KEY, _Checks, clean_batches, open_dataset, validate
-from eagergraph.data.io import LABEL, ParquetSink, iter_batches, write_json
+from eagergraph.data.io import LABEL, ParquetSink, iter_batches
 from eagergraph.data.labels import encode_label, order_classes
 from eagergraph.data.normalize import Normalizer, RunningMoments, _column_moments, check_split, stratified_test_mask, write_splits
 from eagergraph.errors import DataError
+from eagergraph.io import write_json
 from eagergraph.rundir.paths import RunPaths
 
 IS_TEST = "__is_test"  # a partition file's split flag, dropped when the partitions are merged

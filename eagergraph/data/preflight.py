@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 from eagergraph.errors import DataError
-from eagergraph.rundir.paths import RunPaths
 
 SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}  # the one list of readable file types
 
@@ -72,21 +71,10 @@ def check_columns(columns: list[str], label: str, features: list[str] | None, wh
             raise DataError(f"{where}: the label column {label!r} cannot also be a feature")
 
 
-def check_data(data: Path | None, label: str, features: list[str] | None) -> None:
+def preflight_data(data: Path | None, label: str, features: list[str] | None) -> None:
     """Everything about `--data` that a header or schema tells; nothing for synthetic data."""
     if data is not None:
         check_columns(data_columns(Path(data)), label, features, Path(data))
-
-
-def resolve_model(path: Path) -> Path:
-    """The SavedModel meant by a path: the path itself, or a run directory's served model (graph, else eager)."""
-    path = Path(path)
-    _readable(path)
-    if (path / "saved_model.pb").is_file():
-        return path
-    if RunPaths.of(path).served_model is not None:
-        return RunPaths.of(path).served_model
-    raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
 
 
 def check_input(path: Path) -> None:

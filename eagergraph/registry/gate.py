@@ -3,6 +3,8 @@
 A candidate is promoted when it is not worse than production by more than a tolerance on the gate metric and
 clears the optional floors. The first run promotes itself (floors still apply); a candidate whose features or
 label classes differ from production's cannot be scored against it and is judged on its floors alone.
+
+Pure: the gate stage scores the models with TensorFlow (core.gate) and hands the numbers here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eagergraph.config import PipelineConfig
+
+_DEFAULTS = PipelineConfig.model_fields  # the gate's defaults are the config's: written once, there
 LOWER_IS_BETTER = {"loss"}
 SCORED = ("loss", "accuracy", "auc", "precision", "recall")
 
@@ -19,10 +24,10 @@ SCORED = ("loss", "accuracy", "auc", "precision", "recall")
 class GateRules:
     """The gate's settings (PipelineConfig's gate_metric, gate_tolerance, min_auc, min_accuracy)."""
 
-    metric: str = "auc"
-    tolerance: float = 0.01
-    min_auc: float | None = None
-    min_accuracy: float | None = None
+    metric: str = _DEFAULTS["gate_metric"].default
+    tolerance: float = _DEFAULTS["gate_tolerance"].default
+    min_auc: float | None = _DEFAULTS["min_auc"].default
+    min_accuracy: float | None = _DEFAULTS["min_accuracy"].default
 
     @classmethod
     def of(cls, config: Any) -> "GateRules":
@@ -63,8 +68,9 @@ def decide(candidate: dict[str, float], production: dict[str, float] | None, rul
             "candidate": candidate, "production": production}
 
 
-def _inputs_differ(candidate: dict, production: dict) -> str | None:
-    """Why production's model cannot be scored on the candidate's test split, or None when it can."""
+def inputs_differ(candidate: dict, production: dict) -> str | None:
+    """Why production's model cannot be scored on the candidate's test split (from the two models' recorded
+    features and classes), or None when it can."""
     if candidate["features"] != production["features"]:
         missing = [f for f in candidate["features"] if f not in production["features"]]
         extra = [f for f in production["features"] if f not in candidate["features"]]
@@ -76,28 +82,11 @@ def _inputs_differ(candidate: dict, production: dict) -> str | None:
     return None
 
 
-def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules, evaluated: dict[str, Any]) -> dict[str, Any]:
-    """The verdict on the run's served model. Its scores are evaluate's (`evaluated`, metrics.json: the same
-    SavedModel on the same raw test split); only production's model is scored here, on that split."""
-    import pyarrow.parquet as pq
-
-    from eagergraph.core.evaluation import score_model
-    from eagergraph.core.prediction import model_info
-    from eagergraph.data.preflight import resolve_model
-    from eagergraph.rundir.paths import RunPaths
-
-    paths = RunPaths.of(run_dir)
-    info = model_info(paths.served_model)
-    candidate = _rounded(evaluated[paths.served_model.name])
-    production, why = None, None
-    if production_dir is not None:
-        baseline = resolve_model(production_dir)
-        why = _inputs_differ(info, model_info(baseline))
-        if why is None:
-            production = _rounded(score_model(baseline, pq.read_table(paths.test_raw), info["features"])[1])
-    verdict = decide(candidate, production, rules, why)
-    return {**verdict, "production_run": production_dir.name if production_dir else None}
-
-
-def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+def rounded(metrics: dict[str, float]) -> dict[str, float]:
+    """The scored metrics, rounded as the registry records them."""
     return {key: round(float(metrics[key]), 6) for key in SCORED}
+
+
+def production_after(promoted: bool, candidate_dir: Path, production_dir: Path | None) -> Path | None:
+    """The production run once the verdict is recorded: the candidate when promoted, else production unchanged."""
+    return Path(candidate_dir) if promoted else production_dir

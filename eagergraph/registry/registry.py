@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eagergraph.errors import DataError
+from eagergraph.errors import RegistryError
+from eagergraph.registry.gate import SCORED
 from eagergraph.rundir.paths import PRODUCTION, REGISTRY, REGISTRY_LOCK, TMP_PREFIX, RunPaths
 
 
@@ -26,7 +27,7 @@ def registry_locked(artifacts: Path) -> Iterator[None]:
     """Hold the registry's lock (the kernel releases it if the process dies, SIGKILL included). The artifacts
     folder must exist: a mistyped --artifacts is an error, not a new folder."""
     if not Path(artifacts).is_dir():
-        raise DataError(f"{artifacts}: no such artifacts folder")
+        raise RegistryError(f"{artifacts}: no such artifacts folder")
     fd = os.open(Path(artifacts) / REGISTRY_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -76,21 +77,21 @@ def _point_production(artifacts: Path, run_name: str) -> None:
 
 
 def check_run_dir(path: Path, artifacts: Path | None = None) -> Path:
-    """A complete run directory (links resolved) inside the artifacts folder, or a DataError naming why not."""
+    """A complete run directory (links resolved) inside the artifacts folder, or a RegistryError naming why not."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path}: no such run directory")
+        raise RegistryError(f"{path}: no such run directory")
     run = path.resolve()
     paths = RunPaths.of(run)
     if not run.is_dir() or run.name.startswith("."):
-        raise DataError(f"{path}: not a run directory")
+        raise RegistryError(f"{path}: not a run directory")
     if artifacts is not None and run.parent != Path(artifacts).resolve():
-        raise DataError(f"{path}: not a run of the artifacts folder {artifacts}")
+        raise RegistryError(f"{path}: not a run of the artifacts folder {artifacts}")
     missing = [p.name for p in (paths.manifest, paths.metrics) if not p.is_file()]
     if not any((paths.model(mode) / "saved_model.pb").is_file() for mode in ("graph", "eager")):
         missing.append("models/graph/saved_model.pb")
     if missing:
-        raise DataError(f"{path}: not a complete run directory (no {', '.join(missing)})")
+        raise RegistryError(f"{path}: not a complete run directory (no {', '.join(missing)})")
     return run
 
 
@@ -118,21 +119,27 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _entry(run: str, action: str, mode: str, reason: str, previous: Path | None, production: str | None,
+           **facts: Any) -> dict[str, Any]:
+    """One registry line: the one place its fields are named (automatic verdicts, promote, rollback)."""
+    return {"time": _now(), "run": run, "action": action, "mode": mode, "promoted": action != "refuse",
+            "reason": reason, "previous": previous.name if previous else None, "production": production, **facts}
+
+
 def record(artifacts: Path, run_dir: Path, verdict: dict[str, Any], *, mode: str = "automatic",
            flow_run_id: str | None = None, data_sha256: str | None = None) -> dict[str, Any]:
     """Record the gate's verdict on a completed run and, if it promoted, move the production pointer to it."""
     artifacts = Path(artifacts)
+    run = Path(run_dir).name
     with registry_locked(artifacts):
         before = production_run(artifacts)
         if verdict["promoted"]:
-            _point_production(artifacts, Path(run_dir).name)
-        entry = {"time": _now(), "run": Path(run_dir).name, "action": "promote" if verdict["promoted"] else "refuse",
-                 "mode": mode, "promoted": bool(verdict["promoted"]), "reason": verdict["reason"],
-                 "previous": before.name if before else None,
-                 "production": Path(run_dir).name if verdict["promoted"] else (before.name if before else None),
-                 "flow_run_id": flow_run_id, "data_sha256": data_sha256, "metric": verdict.get("metric"),
-                 "tolerance": verdict.get("tolerance"), "judged_against": verdict.get("production_run"),
-                 "metrics": {"candidate": verdict.get("candidate"), "production": verdict.get("production")}}
+            _point_production(artifacts, run)
+        entry = _entry(run, "promote" if verdict["promoted"] else "refuse", mode, verdict["reason"], before,
+                       run if verdict["promoted"] else (before.name if before else None),
+                       flow_run_id=flow_run_id, data_sha256=data_sha256, metric=verdict.get("metric"),
+                       tolerance=verdict.get("tolerance"), judged_against=verdict.get("production_run"),
+                       metrics={"candidate": verdict.get("candidate"), "production": verdict.get("production")})
         _append(artifacts, entry)
     return entry
 
@@ -144,9 +151,8 @@ def _run_facts(run: Path) -> dict[str, Any]:
     metrics = json.loads(paths.metrics.read_text())
     raw = next((f["sha256"] for f in manifest.get("files", []) if f["path"] == paths.raw.name), None)
     scored = metrics.get("graph") or metrics.get("eager") or {}
-    keys = ("loss", "accuracy", "auc", "precision", "recall")
     return {"flow_run_id": manifest.get("flow_run_id"), "data_sha256": raw,
-            "metrics": {"candidate": {k: scored.get(k) for k in keys}, "production": None}}
+            "metrics": {"candidate": {k: scored.get(k) for k in SCORED}, "production": None}}
 
 
 def promote(artifacts: Path, run_dir: Path, reason: str = "forced with `eagergraph promote`") -> dict[str, Any]:
@@ -157,8 +163,7 @@ def promote(artifacts: Path, run_dir: Path, reason: str = "forced with `eagergra
     with registry_locked(artifacts):
         before = production_run(artifacts)
         _point_production(artifacts, run.name)
-        entry = {"time": _now(), "run": run.name, "action": "promote", "mode": "manual", "promoted": True,
-                 "reason": reason, "previous": before.name if before else None, "production": run.name, **facts}
+        entry = _entry(run.name, "promote", "manual", reason, before, run.name, **facts)
         _append(artifacts, entry)
     return entry
 
@@ -169,14 +174,24 @@ def rollback(artifacts: Path) -> dict[str, Any]:
     with registry_locked(artifacts):
         current = production_run(artifacts)
         if current is None:
-            raise DataError(f"{artifacts}: no production model to roll back (nothing was promoted yet)")
+            raise RegistryError(f"{artifacts}: no production model to roll back (nothing was promoted yet)")
         target = rollback_target(artifacts)
         if target is None:
-            raise DataError(f"{artifacts}: production {current.name} has no earlier production run to return to")
+            raise RegistryError(f"{artifacts}: production {current.name} has no earlier production run to return to")
         run = check_run_dir(artifacts / target, artifacts)
         _point_production(artifacts, run.name)
-        entry = {"time": _now(), "run": run.name, "action": "rollback", "mode": "manual", "promoted": True,
-                 "reason": f"rolled back from {current.name}", "previous": current.name, "production": run.name,
-                 **_run_facts(run)}
+        entry = _entry(run.name, "rollback", "manual", f"rolled back from {current.name}", current, run.name,
+                       **_run_facts(run))
         _append(artifacts, entry)
     return entry
+
+
+def record_run(artifacts: Path, run_dir: Path, verdict: dict[str, Any], flow_run_id: str | None) -> dict[str, Any]:
+    """The record-verdict stage's logic: the gate's verdict on a completed run recorded with its data's hash;
+    the entry, plus `production_dir`, the production run once recorded."""
+    from eagergraph.io import sha256
+
+    entry = record(Path(artifacts), Path(run_dir), verdict, flow_run_id=flow_run_id,
+                   data_sha256=sha256(RunPaths.of(run_dir).raw))
+    production = production_run(Path(artifacts))
+    return {**entry, "production_dir": str(production) if production else None}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eagergraph.rundir.paths import CACHE_DIR, LATEST, TMP_PREFIX, RunPaths, completed_runs
+from eagergraph.text import plural
 
 
 def select_removals(runs: list[str], keep: int, protected: set[str]) -> list[str]:
@@ -101,3 +102,9 @@ def collect(artifacts: Path, keep: int, dry_run: bool = False) -> Plan:
         for obj in result.objects:
             obj.unlink(missing_ok=True)
     return result
+
+
+def describe(done: Plan, dry_run: bool = False) -> str:
+    """What a collection removed (or, dry, would remove), as `gc` and the flow's gc stage say it."""
+    return (f"{plural(len(done.runs), 'run')} and {plural(len(done.objects), 'unused cache object')}; "
+            f"{done.freed_bytes / 2**20:.1f} MiB {'would be ' if dry_run else ''}freed")

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import resource
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from eagergraph.data.io import write_json
-from eagergraph.rundir.paths import RunPaths
+from eagergraph.io import sha256, write_json
+from eagergraph.rundir.paths import RunPaths, run_id_of
 
 PACKAGES = ("eagergraph", "tensorflow", "keras", "numpy", "pyarrow", "prefect", "pydantic")
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_inventory(root: Path) -> list[dict[str, Any]]:
@@ -64,7 +55,8 @@ def data_summary(raw: dict) -> dict:
 
 
 def write_manifest(run_dir: Path, **fields: Any) -> Path:
-    """Write manifest.json from the given fields plus versions and the file inventory."""
+    """Write manifest.json from the given fields plus versions and the file inventory. The run is still staged
+    under its temporary name when this runs: the manifest records the id it will have once in place."""
     paths = RunPaths.of(run_dir)
-    return write_json(paths.manifest, {**fields, "run_id": paths.root.name, "packages": package_versions(),
+    return write_json(paths.manifest, {**fields, "run_id": run_id_of(paths.root), "packages": package_versions(),
                                        "files": file_inventory(paths.root)})

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from eagergraph.errors import DataError
+from eagergraph.errors import DataError, RegistryError
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,22 @@ class RunPaths:
 CACHE_DIR = ".cache"  # under the artifacts folder: cached stage files, addressed by content
 
 
+def resolve_model(path: Path) -> Path:
+    """The SavedModel meant by a path: the path itself, or a run directory's served model (graph, else eager).
+    The one served-model lookup (`predict`, the gate, `serve`); a DataError names what is wrong with the path."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+        raise DataError(f"{path}: permission denied (not readable)")
+    if (path / "saved_model.pb").is_file():
+        return path
+    served = RunPaths.of(path).served_model
+    if served is not None:
+        return served
+    raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
+
+
 def cache_object(artifacts: Path, sha256: str) -> Path:
     """Where the cache keeps a file whose content hashes to `sha256` (git-style fan-out by the first two digits)."""
     return Path(artifacts) / CACHE_DIR / "objects" / sha256[:2] / sha256
@@ -141,6 +157,11 @@ def new_run_id() -> str:
     from datetime import datetime, timezone
 
     return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
+
+
+def run_id_of(run_dir: Path) -> str:
+    """The run id of a run directory, completed or still staged under its temporary name (`.tmp-<id>`)."""
+    return Path(run_dir).name.removeprefix(TMP_PREFIX)
 
 
 def completed_runs(artifacts: Path) -> list[Path]:
@@ -245,7 +266,7 @@ class StagedRun:
             fresh = self.artifacts / f"{INIT_PREFIX}{self.run_id}"
             fresh.mkdir()
         except OSError as exc:
-            raise DataError(f"--artifacts {self.artifacts}: cannot create run directories there "
+            raise RegistryError(f"--artifacts {self.artifacts}: cannot create run directories there "
                             f"({exc.strerror or exc})") from None
         self._lock = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # nobody else knows `fresh` yet: never waits

@@ -15,8 +15,8 @@ GRID = SweepGrid(learning_rates=[0.01, 0.05], hidden=[4, 8])  # four candidates,
 
 
 def test_sweep_on_dask_equals_sequential_sweep(prefect_api: str, tmp_path: Path) -> None:
-    from eagergraph.data.io import read_json
     from eagergraph.flows.sweep import run_sweep
+    from eagergraph.io import read_json
     from eagergraph.rundir.paths import RunPaths
 
     base = dict(rows=400, epochs=1, batch_size=32, graph_variant="step")
@@ -76,9 +76,9 @@ def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_pat
     import pyarrow.parquet as pq
     from distributed import LocalCluster
 
-    from eagergraph.data.io import read_json
     from eagergraph.data.partitions import partition_split
     from eagergraph.flows.pipeline import run_pipeline
+    from eagergraph.io import read_json
     from eagergraph.rundir.paths import RunPaths
 
     data = _partitions(tmp_path / "table")

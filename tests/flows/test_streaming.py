@@ -8,8 +8,8 @@ from pathlib import Path
 
 def test_flow_streams_training_and_bounds_eager(prefect_api: str, tmp_path: Path) -> None:
     from eagergraph.config import PipelineConfig
-    from eagergraph.data.io import read_json
     from eagergraph.flows.pipeline import training_pipeline
+    from eagergraph.io import read_json
     from eagergraph.rundir.paths import RunPaths
 
     config = PipelineConfig(rows=2000, epochs=2, batch_size=64, in_memory_rows=0, eager_max_steps=5, artifacts=tmp_path)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eagergraph.errors import DataError
+from eagergraph.errors import RegistryError
 from eagergraph.registry import drift
 from eagergraph.registry.gate import GateRules, decide
 from eagergraph.registry.registry import check_run_dir, production_run, production_stack, promote, read_registry, record, rollback
@@ -97,7 +97,7 @@ def test_promote_rollback_and_the_production_stack(tmp_path: Path) -> None:
     assert production_run(tmp_path) == c.resolve()
     assert rollback(tmp_path)["production"] == b.name and production_run(tmp_path) == b.resolve()
     assert rollback(tmp_path)["production"] == a.name
-    with pytest.raises(DataError, match="no earlier production run"):
+    with pytest.raises(RegistryError, match="no earlier production run"):
         rollback(tmp_path)
     entries = read_registry(tmp_path)
     assert [(e["action"], e["mode"]) for e in entries] == [("promote", "automatic"), ("refuse", "automatic"),
@@ -110,11 +110,11 @@ def test_promote_rollback_and_the_production_stack(tmp_path: Path) -> None:
 def test_incomplete_or_foreign_directories_are_refused(tmp_path: Path) -> None:
     run = _fake_run(tmp_path, "2026T-x")
     (run / "manifest.json").unlink()
-    with pytest.raises(DataError, match="not a complete run directory \\(no manifest.json\\)"):
+    with pytest.raises(RegistryError, match="not a complete run directory \\(no manifest.json\\)"):
         check_run_dir(run, tmp_path)
-    with pytest.raises(DataError, match="no such run directory"):
+    with pytest.raises(RegistryError, match="no such run directory"):
         check_run_dir(tmp_path / "nope", tmp_path)
-    with pytest.raises(DataError, match="not a run of the artifacts folder"):
+    with pytest.raises(RegistryError, match="not a run of the artifacts folder"):
         check_run_dir(_fake_run(tmp_path / "elsewhere", "r"), tmp_path)
 
 
