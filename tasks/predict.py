@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from eagergraph.core.prediction import predict_run
+from eagergraph.text import plural
 
 
 @task(name="predict")
@@ -15,5 +16,5 @@ def predict(run_dir: str) -> dict:
     result = predict_run(Path(run_dir))
     example = result["example"]
     get_run_logger().info(f"first test row → {example['probability']:.2f}, class {example['predicted']} (true label "
-                          f"{example['label']}); {result['rows']} test rows → predictions.parquet")
+                          f"{example['label']}); {plural(result['rows'], 'test row')} → predictions.parquet")
     return result

@@ -7,8 +7,9 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from eagergraph.core.sweep import RANK_BY, Candidate, promote_best, rank, ranking_markdown_rows, train_candidate_to
+from eagergraph.core.sweep import RANK_BY, Candidate, adopt_best_candidate, rank, ranking_markdown_rows, train_candidate_to
 from eagergraph.reporting.artifacts import publish_ranking
+from eagergraph.text import plural
 
 
 @task(name="train-candidate")
@@ -23,11 +24,11 @@ def train_candidate(run_dir: str, candidate: dict, epochs: int, seed: int, in_me
 
 @task(name="rank-candidates")
 def rank_candidates(run_dir: str, results: list[dict]) -> list[dict]:
-    """Rank the candidates by test metrics, publish the table, promote the best to the run's graph model."""
+    """Rank the candidates by test metrics, publish the table, adopt the best as the run's graph model."""
     ranking = rank(results)
-    promote_best(Path(run_dir), ranking)
+    adopt_best_candidate(Path(run_dir), ranking)
     create_table_artifact(ranking_markdown_rows(ranking), key="sweep-ranking",
-                          description=f"eagergraph sweep: {len(ranking)} candidates ranked by test {', '.join(RANK_BY)}")
+                          description=f"eagergraph sweep: {plural(len(ranking), 'candidate')} ranked by test {', '.join(RANK_BY)}")
     publish_ranking(ranking)
     get_run_logger().info(f"best of {len(ranking)}: {ranking[0]['name']} (test auc {ranking[0]['auc']:.4f})")
     return ranking

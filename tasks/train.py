@@ -1,4 +1,4 @@
-"""train: the Prefect task over eagergraph.core.training."""
+"""train-eager and train-graph: the Prefect tasks over eagergraph.core.training (one kind of stage, two modes)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,21 @@ from prefect import get_run_logger, task
 
 from eagergraph.core.training import train_to
 from eagergraph.core.variants import GraphVariant, Mode
-from eagergraph.rundir.paths import RunPaths
+from eagergraph.text import plural
 
 
 def _training_task(mode: Mode, run_dir: str, variant: GraphVariant, **params) -> dict:
-    from prefect.artifacts import create_progress_artifact, update_progress_artifact
-
-    from eagergraph.data.io import read_json
-    from eagergraph.reporting.artifacts import artifact_key, publish_trace
-    from eagergraph.reporting.monitor import EpochMonitor
+    from eagergraph.reporting.artifacts import publish_trace
+    from eagergraph.reporting.monitor import watched_training
 
     logger = get_run_logger()
-    progress = create_progress_artifact(0.0, key=artifact_key("training-progress", mode),
-                                        description=f"Epochs of the {mode} training done, in percent.")
-    monitor = EpochMonitor(run_dir, mode, params["epochs"], logger.info,
-                           lambda percent: update_progress_artifact(progress, percent))
-    try:
+    with watched_training(run_dir, mode, params["epochs"], logger.info) as monitor:
         result = train_to(Path(run_dir), mode, variant, on_epoch=monitor, **params)
-    finally:
-        monitor.close()
-    publish_trace(mode, read_json(RunPaths.of(run_dir).history(mode))["history"])
+    publish_trace(mode, result.pop("history"))  # the history is in <mode>_history.json; the task returns the figures
     variant = f" ({result['variant']}: {result['variant_reason']})" if result["variant"] else ""
     logger.info(f"{mode}{variant} trained in {result['train_seconds']:.2f}s (tracing and compiling {result['trace_seconds']:.2f}s, "
                 f"median step {result['median_step_ms']:.3f} ms)" + (
-                    f"; bounded to {result['steps']} of {result['full_steps']} steps, full run extrapolated to "
+                    f"; bounded to {result['steps']} of {plural(result['full_steps'], 'step')}, full run extrapolated to "
                     f"{result['full_train_seconds']:.1f}s" if result["bounded"] else ""))
     return result
 

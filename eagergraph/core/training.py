@@ -14,11 +14,11 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from eagergraph.core.export import save_trained
-from eagergraph.core.model import Totals, build_model, configure_threads, make_train_step
+from eagergraph.core.model import Totals, build_model, make_train_step
 from eagergraph.core.runners import Runner, make_runner, run_epoch
+from eagergraph.core.runtime import start_tensorflow
 from eagergraph.core.sources import BatchSource, Block, InMemorySource, open_source
 from eagergraph.core.variants import GraphVariant, Mode, choose_variant
 from eagergraph.data.normalize import Normalizer
@@ -85,8 +85,7 @@ def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: i
 
     Graph mode runs `variant`; `auto` picks the variant fastest in total time for this run's number of steps.
     """
-    configure_threads()
-    tf.config.experimental.enable_op_determinism()
+    start_tensorflow()  # threads and op determinism, set in one place (idempotent)
     full_steps = source.steps_per_epoch * epochs
     ran, reason = choose_variant(variant, full_steps) if mode == "graph" else (None, "eager mode has no variant")
     model = build_model(source.n_inputs, hidden, seed)
@@ -124,7 +123,8 @@ def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batc
              learning_rate: float, seed: int, in_memory_rows: int, on_epoch: Callable[[dict], None] | None = None,
              max_steps: int | None = None, out: RunPaths | None = None) -> dict:
     """Stage logic: train on features/train.parquet, then export the SavedModel, weights and history to `out`
-    (the run's own models by default; a sweep candidate's folder for the sweep).
+    (the run's own models by default; a sweep candidate's folder for the sweep). The result holds the history
+    too, so no caller reads back the file just written.
 
     Splits up to `in_memory_rows` rows train from tensors in memory; larger ones stream from Parquet.
     """
@@ -134,5 +134,5 @@ def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batc
     record = {**asdict(result), "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
               "train_rows": source.n_rows}
     files = save_trained(out or paths, mode, model, Normalizer.load(paths.normalizer), record)
-    return {**{name: paths.rel(Path(file)) for name, file in files.items()}, **{k: v for k, v in record.items() if k not in ("history", "epoch_seconds")},
+    return {**{name: paths.rel(Path(file)) for name, file in files.items()}, **{k: v for k, v in record.items() if k != "epoch_seconds"},
             "final_loss": result.history[-1]["loss"], "final_accuracy": result.history[-1]["accuracy"]}

@@ -5,31 +5,32 @@ the run directory's *path*, which is new for every run. Why not cache results th
 writes into its own staged directory, and a result pointing into an older run directory names files that belong
 to another run (which may be gone). So:
 
-- the cache key (`StageCache`) is the sha256 of the stage's input files, its other parameters (not the run
-  directory), the source of the stage's module and the artifacts folder that holds the cache;
+- the cache key composes Prefect's own policies, `TASK_SOURCE + INPUTS - "run_dir"` (the task's source and its
+  parameters but the run directory), with one policy of ours, `StageFiles`: the content of the stage's input
+  files, the source of the data-logic package, and the artifacts folder that holds the store;
 - the stage publishes its output files into a content-addressed store (`artifacts/.cache/objects/<sha256>`,
   hard links, so no extra disk) and its persisted result holds only relative paths, hashes and small values;
-- on every call, cached or not, `CachedStage` links the stage's files from the store into the new run directory
+- on every call, cached or not, `run_cached` links the stage's files from the store into the new run directory
   (a missing or damaged object means the stage runs again), so every run directory holds all its files.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import shutil
-import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect.cache_policies import CachePolicy
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.utilities.hashing import hash_objects
 
-from eagergraph.rundir.manifest import sha256
+from eagergraph.io import sha256
+from eagergraph.orchestration.stages import run_stage
 from eagergraph.rundir.paths import RunPaths, cache_object
 
 DATA_LOGIC = "eagergraph.data"  # the package that holds the data stages' plain logic
@@ -45,33 +46,35 @@ def content_digest(path: Path) -> list[tuple[str, str]]:
     return [("", sha256(path))] if path.is_file() else []
 
 
-def module_source_digest(module_name: str) -> str | None:
-    """Hash of a module's source: a change to a stage's task wrapper invalidates its cache."""
-    return hash_objects(inspect.getsource(sys.modules[module_name]))
-
-
 def package_source_digest(package: str = DATA_LOGIC) -> str | None:
     """Hash of every module's source in the data-logic package: a change to any stage's logic (or the I/O the
-    stages share) invalidates the cached data stages."""
+    stages share) invalidates the cached data stages (TASK_SOURCE sees only the thin task)."""
     folder = Path(importlib.import_module(package).__file__).parent
     return hash_objects([p.read_text() for p in sorted(folder.glob("*.py"))])
 
 
 @dataclass
-class StageCache(CachePolicy):
-    """Cache key of a data stage: its input files' content, its parameters, its source, the cache's folder."""
+class StageFiles(CachePolicy):
+    """The part of a data stage's key that Prefect has no policy for: its input files' content (never their
+    paths or times), the data-logic package's source, and the artifacts folder whose store holds the outputs."""
 
-    input_files: Callable[[dict[str, Any]], list[Path]] | None = None
-    exclude: list[str] = field(default_factory=list)  # parameters that are paths: their content is keyed instead
+    input_files: Callable[[dict[str, Any]], list[Path]] = field(default=lambda inputs: [])
 
     def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
-        run_dir = Path(inputs[RUN_DIR])
         return hash_objects({
-            "store": str(run_dir.parent.resolve()),
-            "files": [content_digest(p) for p in (self.input_files(inputs) if self.input_files else [])],
-            "parameters": {k: v for k, v in inputs.items() if k != RUN_DIR and k not in self.exclude},
-            "source": [module_source_digest(task_ctx.task.fn.__module__), package_source_digest()],
+            "store": str(Path(inputs[RUN_DIR]).parent.resolve()),
+            "files": [content_digest(p) for p in self.input_files(inputs)],
+            "logic": package_source_digest(),
         }, raise_on_failure=True)
+
+
+def stage_policy(input_files: Callable[[dict[str, Any]], list[Path]], exclude: list[str] | None = None) -> CachePolicy:
+    """Prefect's TASK_SOURCE + INPUTS minus the run directory (and the parameters that are paths: their content is
+    keyed instead), plus the stage's files."""
+    policy = TASK_SOURCE + INPUTS - RUN_DIR
+    for name in exclude or []:
+        policy = policy - name
+    return policy + StageFiles(input_files=input_files)
 
 
 def publish(run_dir: str | Path, result: dict, outputs: list[Path]) -> dict:
@@ -112,47 +115,16 @@ def _place(source: Path, target: Path) -> None:
     os.replace(staging, target)  # concurrent writers of one object write the same bytes; either wins
 
 
-class CachedStage:
-    """Calls (or submits) a cached stage task and makes sure its files are in the run directory, whether it ran or
-    was cached."""
-
-    def __init__(self, stage: Any, refresh: bool = False) -> None:
-        self.stage = stage.with_options(refresh_cache=True) if refresh else stage
-        self.name = stage.name
-
-    def __call__(self, run_dir: str, *args: Any, **kwargs: Any) -> dict:
-        """Run in the caller's thread, like calling the task itself."""
-        return self.finish(self.stage(run_dir, *args, **kwargs), run_dir, args, kwargs)
-
-    def submit(self, run_dir: str, *args: Any, **kwargs: Any) -> "_Materialized":
-        """Like `Task.submit`: runs on the flow's task runner; `.result()` materializes the files."""
-        return _Materialized(self, self.stage.submit(run_dir, *args, **kwargs), run_dir, args, kwargs)
-
-    def finish(self, result: dict, run_dir: str, args: tuple, kwargs: dict) -> dict:
-        """Link the stage's files into `run_dir`; compute again if the store lost them (a deleted cache folder)."""
-        if not materialize(result, run_dir):
-            result = self.stage.with_options(refresh_cache=True)(run_dir, *args, **kwargs)
-            materialize(result, run_dir)
-        return result
-
-
-@dataclass
-class _Materialized:
-    """The future of a submitted cached stage: its result, with the stage's files linked into the run directory."""
-
-    cached_stage: CachedStage
-    future: Any
-    run_dir: str
-    args: tuple
-    kwargs: dict
-
-    def result(self) -> dict:
-        return self.cached_stage.finish(self.future.result(), self.run_dir, self.args, self.kwargs)
-
-
-def cached(stage: Any, refresh: bool = False) -> CachedStage:
-    """The flow's way to call a cached data stage; `refresh` recomputes it whatever the cache holds."""
-    return CachedStage(stage, refresh)
+def run_cached(seconds: dict[str, float], stage: Any, refresh: bool, run_dir: str, *args: Any, **kwargs: Any) -> dict:
+    """Run a cached data stage like `run_stage` (`refresh` recomputes it whatever the cache holds), then link its
+    files into `run_dir`; when the store lost them (a deleted cache folder) the stage computes again."""
+    started = time.perf_counter()
+    result = run_stage(seconds, stage.with_options(refresh_cache=True) if refresh else stage, run_dir, *args, **kwargs)
+    if not materialize(result, run_dir):
+        result = run_stage(seconds, stage.with_options(refresh_cache=True), run_dir, *args, **kwargs)
+        materialize(result, run_dir)
+    seconds[stage.name] = time.perf_counter() - started
+    return result
 
 
 def data_input(inputs: dict[str, Any]) -> list[Path]:
@@ -179,4 +151,4 @@ def is_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 def stage_options(input_files: Callable[[dict[str, Any]], list[Path]], exclude: list[str] | None = None) -> dict:
     """@task options of a cached data stage: content-keyed, persisted as JSON (paths and small values only)."""
-    return {"cache_policy": StageCache(input_files=input_files, exclude=exclude or []), "persist_result": True, "result_serializer": "json"}
+    return {"cache_policy": stage_policy(input_files, exclude), "persist_result": True, "result_serializer": "json"}

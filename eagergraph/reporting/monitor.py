@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,20 @@ def plot_training_curves(run_dir: str | Path, report: dict[str, Any]) -> Path:
     path = RunPaths.of(run_dir).training_curves
     path.write_bytes(training_curves_png(histories, report.get("graph_variant"), dpi=110))
     return path
+
+
+@contextmanager
+def watched_training(run_dir: str | Path, mode: str, epochs: int, log: Callable[[str], None]) -> Iterator[EpochMonitor]:
+    """An EpochMonitor whose progress goes to a Prefect progress artifact for this mode (created at 0 %, set to
+    100 % when the training ends, however it ends); call it inside a task."""
+    from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+    from eagergraph.reporting.artifacts import artifact_key
+
+    progress = create_progress_artifact(0.0, key=artifact_key("training-progress", mode),
+                                        description=f"Epochs of the {mode} training done, in percent.")
+    monitor = EpochMonitor(run_dir, mode, epochs, log, lambda percent: update_progress_artifact(progress, percent))
+    try:
+        yield monitor
+    finally:
+        monitor.close()

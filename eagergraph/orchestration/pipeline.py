@@ -1,0 +1,117 @@
+"""The choices the flows make, kept out of them so each flow reads as its list of stages: one file or a folder
+of partitions, which stages go through the cache, when TensorFlow starts, what the manifest names, what a run
+returns. Both flows (training and sweep) start with the same `data_stages`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eagergraph.config import PipelineConfig
+from eagergraph.orchestration.caching import run_cached
+from eagergraph.orchestration.stages import run_side_by_side, run_stage
+from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest
+from eagergraph.rundir.paths import RunPaths, StagedRun
+
+
+def work_dir(run: StagedRun) -> str:
+    """The directory the stages write into: absolute, as Dask workers need not share this process's working
+    directory."""
+    return str(run.work.resolve())
+
+
+def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict]:
+    """ingest and normalize of one file (or synthetic data), both through the cache."""
+    from eagergraph.tasks.ingest import ingest
+    from eagergraph.tasks.normalize import normalize
+
+    reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
+    raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
+                     c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class)
+    return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.seed)
+
+
+def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str]) -> tuple[dict, dict]:
+    """ingest and normalize of a folder of Parquet partitions: partition by partition, in parallel on the runner,
+    then merged (statistics from the partitions' moments)."""
+    from eagergraph.data.partitions import describe_partitioned
+    from eagergraph.tasks.partitions import ingest_partition, merge_partitions
+
+    calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid, c.exclude)
+             for index, file in enumerate(files)]
+    parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
+    merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid, c.positive_class)
+    return describe_partitioned(merged, parts, seconds[ingest_partition.name]), merged
+
+
+def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict, dict]:
+    """ingest, normalize and engineer-features (cached, or partition by partition): what every flow starts with.
+    Returns the three stages' results (raw, split, features)."""
+    from eagergraph.data.partitions import partition_files
+    from eagergraph.tasks.features import engineer_features
+
+    files = partition_files(c.data)
+    raw, split = _partitions(c, work, seconds, files) if files else _one_file(c, work, seconds)
+    return raw, split, run_cached(seconds, engineer_features, c.refresh, work)
+
+
+def model_stages() -> tuple[Any, Any, Any, Any]:
+    """train-eager, train-graph, evaluate and predict, imported once the data stages have passed: TensorFlow starts
+    here, so bad data fails in seconds, before TensorFlow's start-up."""
+    from eagergraph.core.runtime import start_tensorflow
+
+    start_tensorflow()
+    from eagergraph.tasks.evaluate import evaluate
+    from eagergraph.tasks.predict import predict
+    from eagergraph.tasks.train import train_eager, train_graph
+
+    return train_eager, train_graph, evaluate, predict
+
+
+def training_options(c: PipelineConfig) -> dict[str, Any]:
+    """The arguments both training stages share, from the config."""
+    return dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
+                in_memory_rows=c.in_memory_rows)
+
+
+def gate_rules(c: PipelineConfig) -> dict[str, Any]:
+    """The gate's settings as the JSON-able dict its stage takes."""
+    from dataclasses import asdict
+
+    from eagergraph.registry.gate import GateRules
+
+    return asdict(GateRules.of(c))
+
+
+def write_run_manifest(run: StagedRun, c: PipelineConfig, flow_run_id: str, seconds: dict[str, float],
+                       data: tuple[dict, dict, dict], **extra: Any) -> None:
+    """manifest.json of a run that is about to complete: config, data stages, stage times, files, plus `extra`."""
+    write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), flow_run_id, seconds, *data), **extra)
+
+
+def run_figures(run: StagedRun) -> dict[str, str]:
+    """What the training flow's manifest names as its figures (paths relative to the run directory)."""
+    final = RunPaths.of(run.final)
+    return {"training_curves": final.training_curves.name, "tensorboard": final.tensorboard().name}
+
+
+def run_result(run: StagedRun, flow_run_id: str, seconds: dict[str, float], raw: dict, metrics: dict,
+               prediction: dict, **extra: Any) -> dict:
+    """What a flow returns (and `--json` prints): where the run is, its flow run, metrics, an example
+    prediction, stage times and the data summary, plus the flow's own `extra` fields."""
+    return {"run_dir": str(run.final.resolve()), "flow_run_id": flow_run_id, "metrics": metrics,
+            "prediction": prediction["example"], "stage_seconds": seconds, **data_summary(raw), **extra}
+
+
+def verdict_fields(decision: dict) -> dict:
+    """The recorded verdict as the training flow returns it."""
+    return {"promoted": decision["promoted"], "production": decision["production_dir"], "reason": decision["reason"]}
+
+
+def sweep_candidates(c: PipelineConfig, g: Any) -> list[dict]:
+    """The sweep grid's points as plain dicts (Prefect shows them); unset lists take the config's value."""
+    from dataclasses import asdict
+
+    from eagergraph.core.sweep import grid  # a TensorFlow module: imported once the data stages have passed
+
+    return [asdict(point) for point in grid(g.learning_rates or [c.learning_rate], g.hidden or [c.hidden],
+                                            g.batch_sizes or [c.batch_size], g.variants or [c.graph_variant])]

@@ -1,0 +1,19 @@
+"""gate: the Prefect task over eagergraph.core.gate (scoring) and eagergraph.registry.gate (the decision)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+
+from eagergraph.core.gate import gate_run
+from eagergraph.registry.gate import GateRules
+
+
+@task(name="gate")
+def gate(run_dir: str, final_dir: str, artifacts: str, rules: dict, data_check: dict) -> dict:
+    """Score production's model and this run's on this run's test split; write the verdict into metrics.json."""
+    metrics = gate_run(Path(run_dir), Path(final_dir), Path(artifacts), GateRules(**rules), data_check)
+    verdict = metrics["gate"]
+    get_run_logger().info(f"{'promote' if verdict['promoted'] else 'refuse'}: {verdict['reason']}")
+    return metrics
