@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from eagergraph.core.variants import VARIANTS
+from eagergraph.core.variants import VARIANTS, steps_to_pay_back
 from eagergraph.core.variants import break_even_steps as auto_break_even
 
 CONTENDERS = ("eager", *VARIANTS, "keras_fit")
@@ -90,20 +89,11 @@ def time_ours(name: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: 
                         result.history[-1]["loss"])
 
 
-@contextmanager
-def _keras_may_jit(jit_compile: bool) -> Iterator[None]:
-    """Keras silently turns `jit_compile=True` off while TensorFlow's op determinism is on (our training turns it
-    on): switch it off for a jitted fit, so Keras really runs XLA, and restore it after."""
-    from tensorflow.python.framework import config
+def _keras_may_jit(jit_compile: bool) -> AbstractContextManager:
+    """A jitted fit runs with op determinism off (see `op_determinism_off`), so Keras really runs XLA."""
+    from eagergraph.core.runtime import op_determinism_off
 
-    was_on = config.is_op_determinism_enabled()
-    if jit_compile and was_on:
-        config.disable_op_determinism()
-    try:
-        yield
-    finally:
-        if jit_compile and was_on:
-            config.enable_op_determinism()
+    return op_determinism_off() if jit_compile else nullcontext()
 
 
 def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int, learning_rate: float,
@@ -142,9 +132,11 @@ def _median(timings: list[Timing]) -> Timing:
 
 
 def bench_size(rows: int, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-               repeats: int, eager_max_steps: int, n_features: int = 10) -> dict[str, Timing]:
+               repeats: int, eager_max_steps: int, n_features: int | None = None) -> dict[str, Timing]:
     """Every contender at one size, repeats interleaved so drift hits all alike; median per contender."""
-    x, y = training_matrix(rows, n_features, seed)
+    from eagergraph.config import PipelineConfig
+
+    x, y = training_matrix(rows, n_features or PipelineConfig.model_fields["n_features"].default, seed)
     runs: dict[str, list[Timing]] = {name: [] for name in CONTENDERS}
     for _ in range(repeats):
         for name in CONTENDERS[:-1]:
@@ -162,12 +154,10 @@ def bench_size(rows: int, epochs: int, batch_size: int, hidden: int, learning_ra
     return result
 
 
-def break_even_steps(slower: Timing, faster: Timing) -> float | None:
-    """Training steps after which `faster`'s extra one-time cost (tracing, compiling) is paid back by its faster
-    steps: extra one-time seconds ÷ steady-state seconds saved per step (0 when it costs nothing extra)."""
-    saved_per_step = (slower.median_step_ms - faster.median_step_ms) / 1000.0
-    extra = max(faster.trace_seconds - slower.trace_seconds, 0.0)
-    return extra / saved_per_step if saved_per_step > 0 else None
+def measured_break_even(slower: Timing, faster: Timing) -> float | None:
+    """The break-even rule (eagergraph.core.variants.steps_to_pay_back) on two measured timings."""
+    return steps_to_pay_back(slower.trace_seconds, faster.trace_seconds, slower.median_step_ms / 1000.0,
+                             faster.median_step_ms / 1000.0)
 
 
 def pay_off(timings: dict[str, Timing], steps: int) -> dict:
@@ -176,8 +166,8 @@ def pay_off(timings: dict[str, Timing], steps: int) -> dict:
     from eagergraph.core.variants import choose_variant
 
     ours = {name: timings[name] for name in VARIANTS}
-    return {"break_even_steps": {name: break_even_steps(timings["eager"], t) for name, t in ours.items()},
-            "xla_vs_fused_break_even_steps": break_even_steps(timings["fused"], timings["xla"]),
+    return {"break_even_steps": {name: measured_break_even(timings["eager"], t) for name, t in ours.items()},
+            "xla_vs_fused_break_even_steps": measured_break_even(timings["fused"], timings["xla"]),
             "auto_rule_break_even_steps": auto_break_even(), "steps": steps,
             "auto_chooses": choose_variant("auto", steps)[0],
             "fastest_in_total": min(ours, key=lambda name: ours[name].total_seconds)}

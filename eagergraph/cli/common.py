@@ -50,9 +50,10 @@ def use_server(ephemeral: bool) -> str | None:
     from eagergraph.orchestration.local_server import ServerError, connect
 
     try:
-        url, how = connect(ephemeral)
+        url, how, settings = connect(ephemeral)
     except ServerError as exc:
         fail(str(exc))
+    os.environ.update(settings)
     if how in ("started", "reused"):
         typer.echo(f"Prefect UI: {ui_url(url)} (local server, {how}; `eagergraph server stop` stops it)")
     return url

@@ -28,9 +28,63 @@ def server(context: typer.Context, host: Host = "127.0.0.1", port: Port = 4200) 
 
 def _foreground(host: str, port: int) -> None:
     prepare_environment()
-    from eagergraph.orchestration.server import run_server
-
     raise typer.Exit(run_server(host, port))
+
+
+def run_server(host: str, port: int) -> int:
+    """Run `prefect server start` in the foreground until Ctrl-C or SIGTERM; its exit status.
+
+    The server runs in its own process group, stopped as a whole on either signal: a SIGTERM (systemd,
+    `docker stop`, `kill`) to this process used to leave the real server running. While it runs it is recorded
+    in the Prefect home like a background server, so `eagergraph run` in another terminal finds and uses it.
+    Signal handlers are process-wide state, so they are installed here, in the CLI, and restored on the way out.
+    """
+    import signal
+    import subprocess
+
+    from eagergraph.orchestration.local_server import (
+        RECORD_NAME,
+        ServerRecord,
+        api_url,
+        foreground_environment,
+        healthy,
+        prefect_home,
+        server_command,
+        stop_group,
+        ui_url,
+        write_record,
+    )
+
+    url = api_url(port, host)
+    home = prefect_home()
+    typer.echo(f"Prefect UI: {ui_url(url)}   PREFECT_HOME: {home}")
+    typer.echo("In another terminal: eagergraph run   (it finds this server; Ctrl-C or SIGTERM stops it)")
+    process = subprocess.Popen(server_command(port, host), env=foreground_environment(url), start_new_session=True)
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    recorded = False
+    try:
+        while process.poll() is None:
+            if not recorded and healthy(url, timeout=2.0):
+                home.mkdir(parents=True, exist_ok=True)
+                write_record(home, ServerRecord(url=url, pid=process.pid, port=port, log="(foreground: this terminal)"))
+                recorded = True
+            try:
+                process.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                pass
+        return process.returncode
+    except KeyboardInterrupt:
+        stop_group(process.pid)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if recorded:
+            (home / RECORD_NAME).unlink(missing_ok=True)
 
 
 @server_app.command("start")

@@ -130,6 +130,12 @@ def server_environment(api: str, base: dict[str, str] | None = None) -> dict[str
     return env
 
 
+def foreground_environment(api: str) -> dict[str, str]:
+    """The foreground server's environment (`eagergraph server`): the background one's, except that a UI API URL
+    the user set (a proxy) is kept."""
+    return {**server_environment(api), **{k: v for k, v in os.environ.items() if k == "PREFECT_SERVER_UI_API_URL"}}
+
+
 def server_command(port: int, host: str = HOST) -> list[str]:
     return [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
 
@@ -233,6 +239,16 @@ def stop_server(home: Path) -> ServerRecord | None:
         return record
 
 
+def _deliver_pending_events(timeout: float) -> None:
+    """Wait until Prefect's events worker has sent what it holds. Prefect 3.9 has no public call for this (logs have
+    `APILogHandler.flush`; events have none), so this is the one place eagergraph reaches into a Prefect internal:
+    `EventsWorker.drain_all`, a classmethod of `prefect._internal.concurrency.services.QueueService`, checked
+    against Prefect 3.9 (pyproject pins prefect to 3.9.x, so an upgrade re-checks this)."""
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=timeout)
+
+
 def stop_temporary_servers() -> None:
     """Stop Prefect's temporary per-run server now (it would log "Stopping temporary server" at exit, after
     the run's output). Its log line goes to stderr's side: the logger is silenced for the call."""
@@ -240,20 +256,20 @@ def stop_temporary_servers() -> None:
 
     if "prefect.server.api.server" not in sys.modules:
         return
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
+    from prefect.logging.handlers import APILogHandler
     from prefect.server.api.server import SubprocessASGIServer
 
     # Deliver what the run's log and event workers still hold while the server is up: stopped first, they retry
     # against a closed port for a minute and then print "Error logging to API" after the output.
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
+    APILogHandler().flush()
+    _deliver_pending_events(timeout=10)
     logger = logging.getLogger("prefect")  # the temporary server logs through Prefect's root logger
     level = logger.level
     logger.setLevel(logging.WARNING)
     try:
-        for server in list(SubprocessASGIServer._instances.values()):
-            server.stop()
+        # The constructor without a port returns the temporary server every Prefect client shares (a singleton);
+        # `stop` is its public method, as Prefect's own test fixtures call it.
+        SubprocessASGIServer().stop()
     finally:
         logger.setLevel(level)
 
@@ -273,21 +289,21 @@ def profile_api_url(home: Path) -> str | None:
     return (profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL")
 
 
-def connect(ephemeral: bool = False) -> tuple[str | None, str]:
+def connect(ephemeral: bool = False) -> tuple[str | None, str, dict[str, str]]:
     """Choose the server this process's Prefect client uses, before Prefect reads its settings.
 
-    Returns (API URL or None for the temporary server, how it was chosen): the user's PREFECT_API_URL (environment
-    or profile) wins; with `ephemeral` (or EAGERGRAPH_EPHEMERAL=1) Prefect's temporary per-run server, given time
-    to start on a busy machine; otherwise the local background server, started on first use. Raises ServerError.
+    Returns (API URL or None for the temporary server, how it was chosen, the Prefect settings the caller must put
+    in the environment before Prefect is imported): the user's PREFECT_API_URL (environment or profile) wins; with
+    `ephemeral` (or EAGERGRAPH_EPHEMERAL=1) Prefect's temporary per-run server, given time to start on a busy
+    machine; otherwise the local background server, started on first use. Raises ServerError. The environment is
+    process-wide state: only the CLI writes it.
     """
     home = prefect_home()
     given = os.environ.get("PREFECT_API_URL") or profile_api_url(home)
     if given:
-        return given, "configured"
+        return given, "configured", {}
     if ephemeral or ephemeral_requested():
-        os.environ.setdefault(STARTUP_TIMEOUT_ENV, str(int(STARTUP_SECONDS)))
-        return None, "temporary"
+        return None, "temporary", {STARTUP_TIMEOUT_ENV: os.environ.get(STARTUP_TIMEOUT_ENV, str(int(STARTUP_SECONDS)))}
     reused = running_server(home)
     record = reused or ensure_server(home)
-    os.environ["PREFECT_API_URL"] = record.url
-    return record.url, "reused" if reused else "started"
+    return record.url, "reused" if reused else "started", {"PREFECT_API_URL": record.url}
