@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eagergraph.core.variants import GraphVariant  # defined once, with the rule that resolves `auto`
-from eagergraph.errors import ConfigError  # noqa: F401  (raised by build_config)
+from eagergraph.errors import ConfigError
 
 GateMetric = Literal["auc", "accuracy", "precision", "recall", "loss"]
 Modes = Literal["eager", "graph", "both"]
@@ -68,6 +68,23 @@ class PipelineConfig(BaseModel):
         return value
 
 
+# Fields only `eagergraph run` (and `serve`) applies: a sweep trains graph mode alone, has no gate, no data check
+# against production, no retention. `sweep` offers none of them as options and refuses them in a config file.
+RUN_ONLY_FIELDS = ("modes", "eager_max_steps", "gate_metric", "gate_tolerance", "min_auc", "min_accuracy",
+                   "drift_threshold", "fail_on_drift", "require_promotion", "keep_runs")
+SWEEP_FIELDS = tuple(name for name in PipelineConfig.model_fields if name not in RUN_ONLY_FIELDS)
+
+
+def refuse_run_only(config: PipelineConfig, file: Path | None) -> PipelineConfig:
+    """The config for a sweep: a ConfigError naming the run-only settings the file changed (a sweep would ignore
+    them), so nothing is silently left unapplied."""
+    given = [name for name in RUN_ONLY_FIELDS if name in config.model_fields_set]
+    if given:
+        raise ConfigError(f"{file}: `eagergraph sweep` does not apply {', '.join(given)} (options of `eagergraph run`); "
+                          "remove them from the file or use a config file of its own for the sweep")
+    return config
+
+
 class SweepGrid(BaseModel):
     """The hyperparameter grid of `eagergraph sweep`: every combination is one candidate; unset lists take the
     run config's single value."""
@@ -97,7 +114,7 @@ def _describe(error: dict, file: Path | None, from_cli: set[str]) -> str:
     field = str(error["loc"][0]) if error["loc"] else "config"
     if error["type"] == "extra_forbidden":
         close = difflib.get_close_matches(field, PipelineConfig.model_fields, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(PipelineConfig.model_fields)}"
+        hint = f"did you mean {close[0]!r}?" if close else "see `eagergraph run --help` for the known options"
         return f"{file}: unknown option {field!r} ({hint})"
     reason = error["msg"].removeprefix("Value error, ")
     reason = reason[:1].lower() + reason[1:]

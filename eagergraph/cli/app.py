@@ -17,9 +17,11 @@ from eagergraph.cli import bench as _bench  # noqa: F401  (registers bench, benc
 from eagergraph.cli import registry as _registry  # registers promote, rollback, runs, gc
 from eagergraph.cli import server as _server  # noqa: F401  (registers server, zombie-automation)
 from eagergraph.cli.common import AsJson, ConfigFile, Ephemeral, app, checked, finish, prepare_environment, use_server
-from eagergraph.cli.options import parse_list, with_config_options
+from eagergraph.cli.options import parse_list, parse_numbers, with_config_options
 from eagergraph.cli.quiet import debugging, set_debugging
 from eagergraph.cli.terminal import EXIT_BAD_INPUT, PREFIX, fail
+from eagergraph.config import SWEEP_FIELDS
+from eagergraph.text import plural
 
 
 @app.callback()
@@ -31,10 +33,10 @@ def options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks
 def _config(file: Path | None, overrides: dict[str, Any]) -> Any:
     """The validated config, its data checked as far as headers go: every user error before Prefect or TensorFlow."""
     from eagergraph.config import build_config
-    from eagergraph.data.preflight import check_data
+    from eagergraph.data.preflight import preflight_data
 
     cfg = checked(lambda: build_config(file, **overrides))
-    checked(lambda: check_data(cfg.data, cfg.label, cfg.features))
+    checked(lambda: preflight_data(cfg.data, cfg.label, cfg.features))
     return cfg
 
 
@@ -65,7 +67,7 @@ def run(config: ConfigFile = None, as_json: AsJson = False, ephemeral: Ephemeral
 
 
 @app.command()
-@with_config_options()
+@with_config_options(SWEEP_FIELDS)
 def sweep(
     learning_rates: Annotated[Optional[str], typer.Option(help="Comma-separated learning rates (default: the --learning-rate).")] = None,
     hidden_sizes: Annotated[Optional[str], typer.Option(help="Comma-separated hidden sizes (default: the --hidden).")] = None,
@@ -75,9 +77,10 @@ def sweep(
 ) -> None:
     """Train a grid of graph-mode models, rank them by test metrics and export the best like a normal run."""
     prepare_environment()
-    from eagergraph.config import build_sweep_grid
+    from eagergraph.config import build_sweep_grid, refuse_run_only
 
     cfg = _config(config, overrides or {})
+    checked(lambda: refuse_run_only(cfg, config))
     grid = checked(lambda: build_sweep_grid(learning_rates=_numbers(learning_rates, float, "--learning-rates"),
                                             hidden=_numbers(hidden_sizes, int, "--hidden-sizes"),
                                             batch_sizes=_numbers(batch_sizes, int, "--batch-sizes"),
@@ -90,12 +93,7 @@ def sweep(
 
 
 def _numbers(value: Optional[str], kind: type, option: str) -> Optional[list]:
-    from eagergraph.errors import ConfigError
-
-    try:
-        return [kind(part) for part in parse_list(value)] if value else None
-    except ValueError:
-        raise ConfigError(f"{option}: {value!r} is not a comma-separated list of {kind.__name__} values") from None
+    return parse_numbers(value, kind, option) if value else None
 
 
 @app.command()
@@ -107,7 +105,7 @@ def serve(
 ) -> None:
     """Serve the pipeline as a deployment on a schedule (cron or interval), with the run options as its parameters."""
     prepare_environment()
-    from eagergraph.orchestration.server import schedule, serve_pipeline
+    from eagergraph.orchestration.deployments import schedule, serve_pipeline
 
     try:
         when = schedule(cron, interval)
@@ -116,7 +114,9 @@ def serve(
     cfg = _config(config, overrides or {})
     use_server(False)  # a served deployment needs a server that outlives each run
     _server.zombie_automation_on()
-    serve_pipeline(cfg, when)
+    from eagergraph.flows.pipeline import training_pipeline
+
+    serve_pipeline(training_pipeline, cfg, when)
 
 
 @app.command()
@@ -134,7 +134,8 @@ def predict(
         fail("give exactly one of --input FILE or --row v1,v2,...")
     if row is not None and output is not None:
         fail("--output goes with --input FILE; --row prints its prediction")
-    from eagergraph.data.preflight import check_input, resolve_model
+    from eagergraph.data.preflight import check_input
+    from eagergraph.rundir.paths import resolve_model
 
     checked(lambda: resolve_model(model))
     if input is not None:
@@ -148,7 +149,7 @@ def predict(
             typer.echo(json.dumps(predict_row(model, row)))
         else:
             written = predict_file(model, input, output, drop_invalid)
-            typer.echo(f"wrote {written['rows']} predictions to {written['output']} "
+            typer.echo(f"wrote {plural(written['rows'], 'prediction')} to {written['output']} "
                        f"(probability of the positive class {written['positive_class']!r})")
             note = invalid_rows_note(written)
             if note:

@@ -11,16 +11,13 @@ from typing import Annotated, Optional
 import typer
 
 from eagergraph.cli.common import app, checked, prepare_environment, use_server
-from eagergraph.cli.options import parse_list, with_config_options
+from eagergraph.cli.options import parse_numbers, with_config_options
 from eagergraph.cli.quiet import debugging
 from eagergraph.cli.terminal import fail
 
 
 def _sizes(rows: str, least: int) -> list[int]:
-    try:
-        sizes = [int(part) for part in parse_list(rows)]
-    except ValueError:
-        fail(f"--rows: {rows!r} is not a comma-separated list of whole numbers")
+    sizes = checked(lambda: parse_numbers(rows, int, "--rows"))
     if not sizes or min(sizes) < least:
         fail(f"--rows: every size must be at least {least}")
     return sizes

@@ -39,6 +39,18 @@ def parse_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def parse_numbers(value: str, kind: type, option: str) -> list:
+    """A comma-separated list of numbers (`kind` is int or float): `0.1, 0.01` → [0.1, 0.01]; a ConfigError
+    naming the option when a part is not a number. The one number-list parser of the CLI."""
+    from eagergraph.errors import ConfigError
+
+    described = "whole numbers" if kind is int else "numbers"
+    try:
+        return [kind(part) for part in parse_list(value)]
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a comma-separated list of {described}") from None
+
+
 def config_parameter(name: str) -> inspect.Parameter:
     """One config field as a keyword-only typer option; lists are typed comma-separated."""
     field = PipelineConfig.model_fields[name]

@@ -97,7 +97,7 @@ def gc(
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: removed runs, objects, bytes.")] = False,
 ) -> None:
     """Remove old run directories and the cache objects no remaining run uses."""
-    from eagergraph.registry.retention import collect
+    from eagergraph.registry.retention import collect, describe
 
     done = collect(_folder(artifacts), keep, dry_run)
     verb = "would remove" if dry_run else "removed"
@@ -105,8 +105,7 @@ def gc(
         typer.echo(f"{verb} run {run.name}")
     for name, why in sorted(done.kept.items()):
         typer.echo(f"kept {name} ({why})")
-    typer.echo(f"{verb} {len(done.runs)} run(s) and {len(done.objects)} unused cache object(s); "
-               f"{done.freed_bytes / 2**20:.1f} MiB {'would be ' if dry_run else ''}freed")
+    typer.echo(f"{verb} {describe(done, dry_run)}")
     if as_json:
         sys.stdout.write(json.dumps({"removed_runs": [r.name for r in done.runs], "removed_objects": len(done.objects),
                                      "freed_bytes": done.freed_bytes, "kept": done.kept, "dry_run": dry_run}) + "\n")

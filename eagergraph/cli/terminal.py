@@ -109,8 +109,38 @@ class _ConsoleFormatter(logging.Formatter):
         return self.inner.format(record)
 
 
+def _user_error_names(kinds: tuple[type[BaseException], ...] = USER_ERRORS) -> tuple[str, ...]:
+    """The class names of every user error (UserError and all its subclasses), as Prefect's messages spell them."""
+    names: list[str] = []
+    todo = list(kinds)
+    while todo:
+        kind = todo.pop()
+        names.append(kind.__name__)
+        todo.extend(kind.__subclasses__())
+    return tuple(names)
+
+
+class UserErrorLines(logging.Filter):
+    """Keeps Prefect's ERROR lines about a user error off the console: "Task run failed with exception:
+    DataError(...)" and "Finished in state Failed('... DataError: ...')" repeat, twice and with Prefect's
+    decoration, the one line the CLI prints on stderr. Other levels and other errors pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names = _user_error_names()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        if record.exc_info and isinstance(record.exc_info[1], USER_ERRORS):
+            return False
+        text = record.getMessage()
+        return not any(f"{name}(" in text or f"{name}:" in text for name in self.names)
+
+
 def quiet_expected_tracebacks() -> None:
-    """Drop the tracebacks of user errors from Prefect's console log (the API log keeps them).
+    """Drop the tracebacks of user errors, and Prefect's ERROR lines that repeat them, from Prefect's console log
+    (the API log keeps them all: the UI shows the whole story).
 
     Prefect configures logging when it is imported; its console handler sits on the root logger.
     """
@@ -120,3 +150,4 @@ def quiet_expected_tracebacks() -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, PrefectConsoleHandler) and not isinstance(handler.formatter, _ConsoleFormatter):
             handler.setFormatter(_ConsoleFormatter(handler.formatter or logging.Formatter(), USER_ERRORS))
+            handler.addFilter(UserErrorLines())

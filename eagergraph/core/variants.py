@@ -29,10 +29,17 @@ def predicted_seconds(variant: Variant, steps: int) -> float:
     return ONE_TIME_SECONDS[variant] + steps * STEP_SECONDS[variant]
 
 
-def break_even_steps(slower: Variant = "fused", faster: Variant = "xla") -> float:
-    """Steps after which `faster`'s longer one-time cost is paid back by its faster steps (one-time seconds
-    added ÷ seconds saved a step)."""
-    return (ONE_TIME_SECONDS[faster] - ONE_TIME_SECONDS[slower]) / (STEP_SECONDS[slower] - STEP_SECONDS[faster])
+def steps_to_pay_back(slower_once: float, faster_once: float, slower_step: float, faster_step: float) -> float | None:
+    """The break-even rule, written once: training steps after which the faster variant's extra one-time cost
+    (tracing, compiling; 0 when it costs nothing extra) is paid back by its faster steps (extra one-time seconds ÷
+    seconds saved a step). None when its steps are not faster: it never pays back."""
+    saved = slower_step - faster_step
+    return max(faster_once - slower_once, 0.0) / saved if saved > 0 else None
+
+
+def break_even_steps(slower: Variant = "fused", faster: Variant = "xla") -> float | None:
+    """The break-even of two variants by the measured figures `auto` decides with."""
+    return steps_to_pay_back(ONE_TIME_SECONDS[slower], ONE_TIME_SECONDS[faster], STEP_SECONDS[slower], STEP_SECONDS[faster])
 
 
 def choose_variant(requested: GraphVariant, steps: int) -> tuple[Variant, str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from eagergraph.core.variants import MODES
 from eagergraph.reporting.promotion import verdict_markdown
+from eagergraph.text import mode_label, plural
 
 KEY_PREFIX = "eagergraph"
 
@@ -41,7 +42,7 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
              ("trace_seconds", "tracing seconds", ".3f"), ("steady_seconds", "steady seconds", ".3f"),
              ("median_step_ms", "median step ms", ".3f")]
     modes = [mode for mode in MODES if mode in metrics]  # one mode only when the run trained one (--modes)
-    headers = [mode if mode == "eager" else f"graph ({metrics.get('graph_variant') or 'graph'})" for mode in modes]
+    headers = [mode_label(mode, metrics.get("graph_variant")) for mode in modes]
     lines = ["# eagergraph evaluation", "", f"Run directory: `{Path(run_dir).resolve()}`", ""]
     if metrics.get("positive_class") is not None:
         lines += [f"Positive class: `{metrics['positive_class']}` (classes: "
@@ -144,7 +145,7 @@ def publish_ranking(ranking: list[dict[str, Any]]) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     create_markdown_artifact(ranking_markdown(ranking), key=artifact_key("sweep-ranking-chart"),
-                             description=f"eagergraph sweep: {len(ranking)} candidates, test AUC chart and table.")
+                             description=f"eagergraph sweep: {plural(len(ranking), 'candidate')}, test AUC chart and table.")
 
 
 def publish_bench(report: dict[str, Any], contenders: tuple[str, ...]) -> str:

@@ -10,6 +10,8 @@ import base64
 import io
 from typing import Any
 
+from eagergraph.text import mode_label
+
 FIGSIZE = (7.0, 2.6)  # inches; at DPI below, about 500 × 190 pixels
 DPI = 72
 STYLES = {"eager": {"marker": "o", "linestyle": "-", "color": "tab:orange"},
@@ -47,7 +49,7 @@ def training_curves_png(histories: dict[str, list[dict[str, Any]]], variant: str
     for mode, history in histories.items():
         if not history:
             continue
-        label = f"graph ({variant})" if mode == "graph" and variant else mode
+        label = mode_label(mode, variant)
         epochs = [entry["epoch"] for entry in history]
         for axis, key in zip(axes, ("loss", "accuracy")):
             axis.plot(epochs, [float(entry[key]) for entry in history], label=label, markersize=4, **STYLES.get(mode, {}))
@@ -65,7 +67,7 @@ def step_times_png(metrics: dict[str, Any]) -> bytes:
     """Median step time per mode (log scale) and training seconds split into tracing and steady state."""
     plt = _pyplot()
     modes = [mode for mode in ("eager", "graph") if mode in metrics]
-    labels = [f"graph ({metrics.get('graph_variant')})" if m == "graph" else m for m in modes]
+    labels = [mode_label(m, metrics.get("graph_variant")) for m in modes]
     figure, (steps, seconds) = plt.subplots(1, 2, figsize=FIGSIZE)
     values = [float(metrics[m]["median_step_ms"]) for m in modes]
     bars = steps.barh(labels, values, color=[STYLES[m]["color"] for m in modes])

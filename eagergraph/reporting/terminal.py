@@ -8,6 +8,7 @@ from rich.table import Table
 from eagergraph.core.variants import MODES
 from eagergraph.data.columns import ID_REASON
 from eagergraph.reporting.promotion import print_verdict
+from eagergraph.text import mode_label, plural
 
 METRICS = ("loss", "accuracy", "auc", "precision", "recall", "train_seconds", "trace_seconds", "median_step_ms")
 
@@ -37,10 +38,10 @@ def trace_table(metrics: dict) -> Table:
 def evaluation_table(metrics: dict) -> Table:
     modes = _modes(metrics)
     positive = f" (positive class {metrics['positive_class']!r})" if metrics.get("positive_class") is not None else ""
-    table = Table(title=f"Evaluation on {metrics['test_rows']} test rows{positive}")
+    table = Table(title=f"Evaluation on {plural(metrics['test_rows'], 'test row')}{positive}")
     table.add_column("metric")
     for mode in modes:
-        table.add_column(f"graph ({metrics['graph_variant']})" if mode == "graph" else mode, justify="right")
+        table.add_column(mode_label(mode, metrics.get("graph_variant")), justify="right")
     for name in METRICS:
         table.add_row(name, *(f"{metrics[mode][name]:.4f}" for mode in modes))
     return table
@@ -84,7 +85,7 @@ def print_run(result: dict, console: Console | None = None) -> None:
     console.print(evaluation_table(metrics))
     eager = metrics.get("eager")
     if eager and eager.get("bounded"):
-        console.print(f"eager was bounded to {eager['steps']} of {eager['full_steps']} steps (--eager-max-steps); "
+        console.print(f"eager was bounded to {eager['steps']} of {plural(eager['full_steps'], 'step')} (--eager-max-steps); "
                       f"its full training time is extrapolated to {eager['full_train_seconds']:.1f}s")
     if metrics["speedup"] is None:
         console.print("speedup and parity: not measured (only one mode was trained)")
@@ -98,10 +99,10 @@ def print_run(result: dict, console: Console | None = None) -> None:
         console.print("parity: not comparable (eager trained fewer steps)")
     if result.get("dropped_rows"):
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
-        console.print(f"--drop-invalid: dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})")
+        console.print(f"--drop-invalid: dropped {plural(result['dropped_rows'], 'row')} with missing, NaN or infinite values ({counts})")
     console.print(example_line(result["prediction"]), markup=False, highlight=False)
     passthrough = result.get("passthrough", [])
-    console.print(f"predictions.parquet: {metrics['test_rows']} test rows: "
+    console.print(f"predictions.parquet: {plural(metrics['test_rows'], 'test row')}: "
                   f"{', '.join([*passthrough, 'the features', 'label', 'predicted', 'probability'])}",
                   markup=False, highlight=False)
     print_verdict(result, console)
