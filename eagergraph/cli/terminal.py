@@ -121,17 +121,15 @@ def _user_error_names(kinds: tuple[type[BaseException], ...] = USER_ERRORS) -> t
 
 
 class UserErrorLines(logging.Filter):
-    """Keeps Prefect's ERROR lines about a user error off the console: "Task run failed with exception:
-    DataError(...)" and "Finished in state Failed('... DataError: ...')" repeat, twice and with Prefect's
-    decoration, the one line the CLI prints on stderr. Other levels and other errors pass."""
+    """Keeps Prefect's lines about a user error off the console: "Task run failed with exception: DataError(...)",
+    the task's and the flow's "Finished in state Failed('... DataError: ...')" repeat, with Prefect's decoration,
+    the one line the CLI prints on stderr. Lines about other errors pass, and so does everything else."""
 
     def __init__(self) -> None:
         super().__init__()
         self.names = _user_error_names()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR:
-            return True
         if record.exc_info and isinstance(record.exc_info[1], USER_ERRORS):
             return False
         text = record.getMessage()

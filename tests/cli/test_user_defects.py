@@ -23,7 +23,8 @@ def test_a_run_refused_inside_the_flow_prints_only_the_clean_line(prefect_api: s
     assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith(PREFIX)
     assert "has more" in done.stderr  # the message names the problem
     console = done.stdout + done.stderr
-    assert "ERROR" not in console and "DataError" not in console, console[-3000:]
+    assert "| ERROR" not in console and "DataError" not in console, console[-3000:]
+    assert "View at" in done.stdout  # Prefect's other lines still show: the run's link is there
 
 
 @pytest.mark.parametrize("option", [["--keep-runs", "2"], ["--modes", "graph"], ["--eager-max-steps", "10"],
