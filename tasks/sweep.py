@@ -28,7 +28,8 @@ def rank_candidates(run_dir: str, results: list[dict]) -> list[dict]:
     ranking = rank(results)
     adopt_best_candidate(Path(run_dir), ranking)
     create_table_artifact(ranking_markdown_rows(ranking), key="sweep-ranking",
-                          description=f"eagergraph sweep: {plural(len(ranking), 'candidate')} ranked by test {', '.join(RANK_BY)}")
+                          description=f"eagergraph sweep: {plural(len(ranking), 'candidate')} ranked by test "
+                                      f"{', '.join(RANK_BY)}")
     publish_ranking(ranking)
     get_run_logger().info(f"best of {len(ranking)}: {ranking[0]['name']} (test auc {ranking[0]['auc']:.4f})")
     return ranking

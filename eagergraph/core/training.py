@@ -134,5 +134,6 @@ def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batc
     record = {**asdict(result), "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
               "train_rows": source.n_rows}
     files = save_trained(out or paths, mode, model, Normalizer.load(paths.normalizer), record)
-    return {**{name: paths.rel(Path(file)) for name, file in files.items()}, **{k: v for k, v in record.items() if k != "epoch_seconds"},
+    return {**{name: paths.rel(Path(file)) for name, file in files.items()},
+            **{k: v for k, v in record.items() if k != "epoch_seconds"},
             "final_loss": result.history[-1]["loss"], "final_accuracy": result.history[-1]["accuracy"]}

@@ -99,7 +99,8 @@ def print_run(result: dict, console: Console | None = None) -> None:
         console.print("parity: not comparable (eager trained fewer steps)")
     if result.get("dropped_rows"):
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
-        console.print(f"--drop-invalid: dropped {plural(result['dropped_rows'], 'row')} with missing, NaN or infinite values ({counts})")
+        console.print(f"--drop-invalid: dropped {plural(result['dropped_rows'], 'row')} with missing, NaN or infinite "
+                      f"values ({counts})")
     console.print(example_line(result["prediction"]), markup=False, highlight=False)
     passthrough = result.get("passthrough", [])
     console.print(f"predictions.parquet: {plural(metrics['test_rows'], 'test row')}: "

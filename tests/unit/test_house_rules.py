@@ -207,5 +207,6 @@ def test_prefect_error_lines_about_user_errors_stay_off_the_console() -> None:
                                                  "DataError: data.csv: label column ...')"))
     assert not keep.filter(record(logging.ERROR, f"Finished in state Failed({RegistryError('x')!r})"))
     assert keep.filter(record(logging.ERROR, "Task run failed with exception: RuntimeError('disk on fire')"))
-    assert not keep.filter(record(logging.INFO, f"Finished in state Failed('Flow run encountered an exception: DataError: {refused}')"))
+    flow_failed = f"Finished in state Failed('Flow run encountered an exception: DataError: {refused}')"
+    assert not keep.filter(record(logging.INFO, flow_failed))
     assert keep.filter(record(logging.INFO, "Finished in state Completed()"))
