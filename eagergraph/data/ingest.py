@@ -12,17 +12,22 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import FEATURES_KEY, Selection, choose_columns, raw_schema
+from eagergraph.data.columns import (FEATURES_KEY, ColumnProfile, Selection, as_numbers, canonical_text, check_columns,
+                                     choose_columns, raw_schema)
 from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, write_batches
 from eagergraph.data.labels import encode_label, label_missing, order_classes
-from eagergraph.data.preflight import SUFFIX_FORMATS
+from eagergraph.data.preflight import SUFFIX_FORMATS, check_source
 from eagergraph.errors import DataError, first_line
 
 CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
 SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so later stages' errors can name it
+IMPUTE_KEY = b"eagergraph.impute"  # raw.parquet metadata: --impute, applied by normalize on the train split
+MAX_CATEGORIES_KEY = b"eagergraph.max_categories"  # raw.parquet metadata: the vocabulary cap normalize applies
+MISSING_KEY = b"eagergraph.missing"  # raw.parquet metadata: missing cells per numeric feature (which ones impute)
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -58,22 +63,20 @@ def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = R
 
 
 def open_dataset(path: Path) -> ds.Dataset:
-    """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files, with at least one row."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder")
-    if path.is_dir():
-        fmt = "parquet"
-    elif path.suffix.lower() in SUFFIX_FORMATS:
-        fmt = SUFFIX_FORMATS[path.suffix.lower()]
-    else:
-        raise DataError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv, .parquet or a folder of Parquet files")
-    if path.is_file() and path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty")
+    """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files, with at least one row.
+
+    A CSV file's columns are read as text (dates and times, and the label, as Arrow infers them), so a numeric
+    column with blank or missing-token cells anywhere in the file is still read whole; `ColumnProfile` decides
+    what each column holds.
+    """
+    fmt = check_source(path)  # the one set of file checks (preflight runs it before Prefect starts)
     dataset = None
     try:
         dataset = ds.dataset(path, format=fmt)
         if path.is_dir() and not dataset.files:
             raise DataError(f"{path}: the folder holds no Parquet files")
+        if fmt == "csv":
+            dataset = _csv_as_text(path, dataset.schema)
         empty = dataset.head(1).num_rows == 0  # reads the first block(s) only
     except (pa.ArrowException, OSError) as exc:
         duplicated = _duplicate_names(path) if fmt == "parquet" and path.is_file() else []
@@ -84,6 +87,13 @@ def open_dataset(path: Path) -> ds.Dataset:
     if empty:
         raise DataError(f"{path}: no data rows" + (" (a header only)" if fmt == "csv" else ""))
     return dataset
+
+
+def _csv_as_text(path: Path, inferred: pa.Schema) -> ds.Dataset:
+    """The CSV dataset again with every column but dates/times read as text (no cell is turned into null by Arrow)."""
+    types = {f.name: (f.type if pa.types.is_temporal(f.type) else pa.string()) for f in inferred}
+    options = pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False)
+    return ds.dataset(path, format=ds.CsvFileFormat(convert_options=options))
 
 
 def arrow_reason(exc: BaseException, schema: pa.Schema | None = None) -> str:
@@ -114,45 +124,83 @@ def _duplicate_names(path: Path) -> list[str]:
     return sorted({name for name in names if names.count(name) > 1})
 
 
+# ---------------------------------------------------------------- the passes over the user's rows
+
+
 @dataclass
 class _Checks:
-    """What one pass over the user's rows learns: label values and invalid-value counts per column."""
+    """What the passes over the user's rows learn: label values, per-column invalid and missing counts."""
 
     classes: set = field(default_factory=set)
-    invalid: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)  # refused unless --drop-invalid
+    missing: dict[str, int] = field(default_factory=dict)  # numeric features' missing cells (imputed with --impute)
     dropped: int = 0
     rows: int = 0
 
 
-def clean_batches(dataset: ds.Dataset, label: str, features: list[str], drop_invalid: bool, checks: _Checks,
-                  where: Path, passthrough: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """Stream the chosen columns as float64 features plus the raw label (then the passthrough columns as they
-    are), counting (or dropping) rows with invalid features or a missing label."""
-    passthrough = passthrough or []
+def profile_columns(dataset: ds.Dataset, label: str, count_values: list[str], where: Path) -> dict[str, ColumnProfile]:
+    """One pass over every column: what each holds (see ColumnProfile), in bounded memory."""
+    profiles = {f.name: ColumnProfile(f.name, f.type) for f in dataset.schema}
     try:
-        for batch in dataset.to_batches(columns=[*features, label, *passthrough]):
-            yield _clean(batch, label, features, drop_invalid, checks, where, passthrough)
+        for batch in dataset.to_batches():
+            for name, profile in profiles.items():
+                profile.update(batch.column(name), name in count_values)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
+    return profiles
+
+
+def distinct_on_every_row(dataset: ds.Dataset, names: list[str]) -> list[str]:
+    """Columns that hold a different value on every row (row ids), counted exactly; reads only those columns."""
+    if not names:
+        return []
+    table = dataset.to_table(columns=names)
+    return [n for n in names if table.num_rows > 1 and table.column(n).null_count == 0
+            and pc.count_distinct(table.column(n)).as_py() == table.num_rows]
+
+
+def clean_batches(dataset: ds.Dataset, label: str, selection: Selection, drop_invalid: bool, impute: str,
+                  checks: _Checks, where: Path, passthrough_types: dict[str, pa.DataType] | None = None,
+                  files: ds.Dataset | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream the chosen columns in raw.parquet's form (numeric features float64 with NaN for missing, categorical
+    ones as canonical text, the raw label, then the passthrough columns), counting (or dropping) rows with an
+    infinite value, a missing label, or (with impute "none") a missing numeric value."""
+    columns = [*selection.features, label, *selection.passthrough]
+    try:
+        for batch in (files or dataset).to_batches(columns=columns):
+            yield _clean(batch, label, selection, drop_invalid, impute, checks, where, passthrough_types or {})
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
 
 
-def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid: bool, checks: _Checks, where: Path,
-           passthrough: list[str] = ()) -> pa.RecordBatch:
-    columns = [batch.column(name).cast(pa.float64()) for name in features]
+def _count(counts: dict[str, int], name: str, flags: np.ndarray) -> None:
+    found = int(flags.sum())
+    if found:
+        counts[name] = counts.get(name, 0) + found
+
+
+def _clean(batch: pa.RecordBatch, label: str, selection: Selection, drop_invalid: bool, impute: str, checks: _Checks,
+           where: Path, passthrough_types: dict[str, pa.DataType]) -> pa.RecordBatch:
     bad = np.zeros(batch.num_rows, dtype=bool)
-    for name, column in zip(features, columns):
-        values = column.to_numpy(zero_copy_only=False)
-        invalid = ~np.isfinite(values)
-        if invalid.any():
-            checks.invalid[name] = checks.invalid.get(name, 0) + int(invalid.sum())
-            bad |= invalid
-    target = batch.column(label)
+    columns = []
+    for name in selection.features:
+        if name in selection.categorical:
+            columns.append(canonical_text(batch.column(name)))
+            continue
+        values = as_numbers(batch.column(name))
+        numbers = values.to_numpy(zero_copy_only=False)
+        missing, infinite = np.isnan(numbers), np.isinf(numbers)
+        _count(checks.missing, name, missing)
+        invalid = infinite | missing if impute == "none" else infinite
+        _count(checks.invalid, name, invalid)
+        bad |= invalid
+        columns.append(values)
+    target = _passthrough(batch.column(label), passthrough_types.get(label))
     target_bad = label_missing(target)
-    if target_bad.any():
-        checks.invalid[label] = checks.invalid.get(label, 0) + int(target_bad.sum())
-        bad |= target_bad
-    out = pa.RecordBatch.from_arrays([*columns, target, *(batch.column(n) for n in passthrough)],
-                                     names=[*features, LABEL, *passthrough])
+    _count(checks.invalid, label, target_bad)
+    bad |= target_bad
+    rest = [_passthrough(batch.column(n), passthrough_types.get(n)) for n in selection.passthrough]
+    out = pa.RecordBatch.from_arrays([*columns, target, *rest], names=[*selection.features, LABEL, *selection.passthrough])
     if bad.any() and drop_invalid:
         out = out.filter(pa.array(~bad))
         checks.dropped += int(bad.sum())
@@ -164,11 +212,31 @@ def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid:
     return out
 
 
-def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path) -> list:
+def _passthrough(values: pa.Array, kind: pa.DataType | None) -> pa.Array:
+    """A passthrough column as the user's file typed it (a CSV column read as text goes back to its inferred type)."""
+    if kind is None or values.type == kind:
+        return values
+    return pc.cast(canonical_text(values), kind)
+
+
+def passthrough_types(path: Path, profiles: dict[str, ColumnProfile], names: list[str], label: str) -> dict:
+    """The types Arrow infers for a CSV file's label and passthrough columns (read as text: ids stay integers in
+    the predictions, a 0/1 label stays a number)."""
+    if path.is_dir() or SUFFIX_FORMATS.get(path.suffix.lower()) != "csv":
+        return {}
+    inferred = ds.dataset(path, format="csv").schema
+    types = {n: inferred.field(n).type for n in names
+             if not pa.types.is_string(inferred.field(n).type) and profiles[n].numeric and profiles[n].missing == 0}
+    return {**types, label: inferred.field(label).type}
+
+
+def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, impute: str = "none") -> list:
     """Refuse what a pass over the rows found wrong; return the two label classes in sorted order."""
     if checks.invalid and not drop_invalid:
         counts = ", ".join(f"{name}: {count}" for name, count in checks.invalid.items())
-        raise DataError(f"{where}: missing, NaN or infinite values ({counts}); fix them or pass --drop-invalid")
+        hint = "pass --impute median (missing numeric values) or --drop-invalid" if impute == "none" and any(
+            name in checks.missing for name in checks.invalid) else "fix them or pass --drop-invalid"
+        raise DataError(f"{where}: missing, NaN or infinite values ({counts}); {hint}")
     if checks.rows == 0:
         raise DataError(f"{where}: no data rows" + (" left after dropping invalid rows" if checks.dropped else ""))
     if len(checks.classes) < 2:
@@ -176,19 +244,30 @@ def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path) -> li
     return sorted(checks.classes)
 
 
+def select_from(dataset: ds.Dataset, data: Path, label: str, features: list[str] | None, exclude: list[str] | None,
+                categorical: list[str] | None, max_categories: int) -> tuple[Selection, dict[str, ColumnProfile]]:
+    """Profile the input's columns and decide each one's kind (one pass, plus the integer columns once for ids)."""
+    check_columns(dataset.schema.names, label, features, data)
+    profiles = profile_columns(dataset, label, list(categorical or []), data)
+    selection = choose_columns(profiles, label, features, exclude, categorical, max_categories, data,
+                               lambda names: distinct_on_every_row(dataset, names))
+    return selection, profiles
+
+
 # ---------------------------------------------------------------- the stage
 
 
 def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | None, rows: int, n_features: int,
               seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
-              positive_class: str | None = None) -> dict:
-    """Write the immutable snapshot `raw.parquet` (features as float64, label as 0/1, then the passthrough
-    columns); return its description."""
+              positive_class: str | None = None, categorical: list[str] | None = None, max_categories: int = 50,
+              impute: str = "none") -> dict:
+    """Write the immutable snapshot `raw.parquet` (numeric features as float64 with NaN for missing, categorical
+    ones as text, label as 0/1, then the passthrough columns); return its description."""
     started = time.perf_counter()
     if data is None:
         selection = Selection([f"x{i}" for i in range(n_features)], [], {LABEL: "the label"})
         classes = order_classes([0, 1], positive_class, LABEL, "synthetic data")
-        dropped, invalid, source = 0, {}, "synthetic"
+        checks, source = _Checks(), "synthetic"
         batches = synthetic_batches(rows, n_features, seed)
         if classes != [0, 1]:  # --positive-class 0
             batches = (encode_label(b, classes) for b in batches)
@@ -196,21 +275,39 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
     else:
         data = Path(data)
         dataset = open_dataset(data)
-        selection = choose_columns(dataset, label, features, exclude, data)
-        names, passthrough = selection.features, selection.passthrough
+        selection, profiles = select_from(dataset, data, label, features, exclude, categorical, max_categories)
+        types = passthrough_types(data, profiles, selection.passthrough, label)
         checks = _Checks()
-        for _ in clean_batches(dataset, label, names, drop_invalid, checks, data, passthrough):
+        for _ in clean_batches(dataset, label, selection, drop_invalid, impute, checks, data, types):
             pass  # first pass: validate everything before writing anything
-        classes = order_classes(validate(checks, label, drop_invalid, data), positive_class, label, data)
+        classes = order_classes(validate(checks, label, drop_invalid, data, impute), positive_class, label, data)
         batches = (encode_label(b, classes)
-                   for b in clean_batches(dataset, label, names, drop_invalid, _Checks(), data, passthrough))
-        schema = raw_schema(dataset.schema, selection)
-        source, dropped, invalid = str(data), checks.dropped, checks.invalid
+                   for b in clean_batches(dataset, label, selection, drop_invalid, impute, _Checks(), data, types))
+        schema = raw_schema(dataset.schema, selection, passthrough_types=types)
+        source = str(data)
     metadata = {CLASSES_KEY: json.dumps(classes, default=str), SOURCE_KEY: source,
-                FEATURES_KEY: json.dumps(selection.features)}
+                FEATURES_KEY: json.dumps(selection.features), IMPUTE_KEY: impute,
+                MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
     written = write_batches(out, schema.with_metadata(metadata), batches)
     seconds = time.perf_counter() - started
-    return {"path": out.name, "rows": written, "features": selection.features, "classes": classes,
-            "positive_class": classes[1], "left_out": selection.left_out, "passthrough": selection.passthrough,
-            "dropped_rows": dropped, "invalid_values": invalid,
+    return {"path": out.name, "rows": written, "features": selection.features, "categorical": selection.categorical,
+            "classes": classes, "positive_class": classes[1], "left_out": selection.left_out,
+            "passthrough": selection.passthrough, "dropped_rows": checks.dropped, "invalid_values": checks.invalid,
+            "missing_values": checks.missing, "impute": impute,
             "source": source, "seconds": seconds, "rows_per_second": written / max(seconds, 1e-9)}
+
+
+def ingest_message(result: dict) -> str:
+    """The stage's log line: rows, the features by kind, missing values, dropped rows, columns left out and why."""
+    numeric = [n for n in result["features"] if n not in result.get("categorical", [])]
+    message = f"ingested {result['rows']} rows from {result['source']}: {len(numeric)} numeric feature(s)"
+    if result.get("categorical"):
+        message += f", {len(result['categorical'])} categorical ({', '.join(result['categorical'])})"
+    if result.get("missing_values"):
+        counts = ", ".join(f"{name}: {count}" for name, count in result["missing_values"].items())
+        message += f"; missing numeric values ({counts})"
+    if result["dropped_rows"]:
+        counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
+        message += f" (dropped {result['dropped_rows']} rows with missing, NaN or infinite values: {counts})"
+    left_out = [f"{name} ({why})" for name, why in result["left_out"].items()]
+    return message + f"; positive class {result['positive_class']!r}; left out: {', '.join(left_out)}"
