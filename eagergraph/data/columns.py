@@ -23,8 +23,9 @@ FEATURES_KEY = b"eagergraph.features"  # raw.parquet metadata: the feature colum
 
 # Cells that mean "no value" in exports (pandas' and R's defaults, plus `?` and `-`); whitespace-only cells too.
 MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "?", "-", "null", "NULL", "None", "#N/A")
-NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[Ii]nf(inity)?)$"  # infinite values are numbers (refused later)
 INTEGER = r"^[+-]?\d+$"
+DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"  # ISO dates and times written as text
 TRACK = 100_000  # distinct values counted exactly per text column; beyond, a column is reported as "more than"
 
 ID_REASON = "looks like an id"  # why a column that is integer and unique on every row was set aside
@@ -64,6 +65,13 @@ def is_number(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
 
 
+def check_numeric(schema: pa.Schema, columns: list[str], where: Path) -> None:
+    """Refuse columns that Arrow did not read as numbers, naming each with its type."""
+    text = [name for name in columns if not (is_number(schema.field(name).type) or pa.types.is_boolean(schema.field(name).type))]
+    if text:
+        raise DataError(f"{where}: feature column(s) are not numeric: {', '.join(f'{n} ({schema.field(n).type})' for n in text)}")
+
+
 # ---------------------------------------------------------------- one pass: what each column holds
 
 
@@ -79,6 +87,7 @@ class ColumnProfile:
     nonfinite: int = 0
     numeric: bool = True
     integer: bool = True
+    datelike: bool = True  # every present cell is an ISO date or time written as text
     counts: dict[str, int] | None = field(default_factory=dict)
     overflow: int = 0  # distinct values seen beyond TRACK (a lower bound on the rest)
 
@@ -88,14 +97,15 @@ class ColumnProfile:
 
     @property
     def temporal(self) -> bool:
-        return pa.types.is_temporal(self.type)
+        """Dates and times: typed as such, or text that holds nothing else."""
+        return pa.types.is_temporal(self.type) or (is_text(self.type) and self.datelike and self.missing < self.rows)
 
     def update(self, values: pa.Array, count_values: bool) -> None:
         """Fold one batch of the column into the profile."""
         self.rows += len(values)
-        if self.temporal or not (is_text(self.type) or is_number(self.type) or pa.types.is_boolean(self.type)):
+        if pa.types.is_temporal(self.type) or not (is_text(self.type) or is_number(self.type) or pa.types.is_boolean(self.type)):
             self.missing += values.null_count
-            self.numeric = self.integer = False
+            self.numeric = self.integer = self.datelike = False
             return
         text = canonical_text(values) if is_text(self.type) or count_values or pa.types.is_boolean(self.type) else None
         if is_text(self.type):
@@ -105,10 +115,13 @@ class ColumnProfile:
                 self.numeric = bool(pc.all(pc.match_substring_regex(present, NUMBER)).as_py())
             if self.integer and len(present):
                 self.integer = self.numeric and bool(pc.all(pc.match_substring_regex(present, INTEGER)).as_py())
+            if self.datelike and len(present):
+                self.datelike = not self.numeric and bool(pc.all(pc.match_substring_regex(present, DATE)).as_py())
         elif pa.types.is_boolean(self.type):
             self.missing += values.null_count
-            self.numeric = self.integer = False
+            self.numeric = self.integer = self.datelike = False
         else:
+            self.datelike = False
             numbers = pc.cast(values, pa.float64())
             nan = pc.fill_null(pc.is_nan(numbers), False)
             self.missing += values.null_count + pc.sum(nan).as_py() if len(values) else 0
@@ -203,6 +216,7 @@ def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: lis
         reasons.update({n: why[n] for n in names if n not in reasons and why[n] is not None})
         kept = [n for n in names if n not in reasons]
         ids = find_ids([n for n in kept if n not in named and profiles[n].integer and profiles[n].missing == 0])
+        ids += [n for n in kept if n not in named and n not in ids and _unique_text(profiles[n])]
         if len(ids) < len(kept):  # when every candidate looks like an id (tiny or toy tables), they are the features
             reasons.update({n: ID_REASON for n in ids})
         chosen = [n for n in names if n not in reasons]
@@ -214,6 +228,12 @@ def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: lis
     left_out = {n: reasons[n] for n in names if n in reasons}
     passthrough = [n for n in names if n in left_out and n != label and n not in RESERVED]
     return Selection(chosen, passthrough, left_out, kinds)
+
+
+def _unique_text(profile: ColumnProfile) -> bool:
+    """A text column with a different value on every row (names, codes): an id, however few rows."""
+    return (is_text(profile.type) and not profile.numeric and profile.rows > 2 and profile.missing == 0
+            and not profile.overflow and len(profile.counts or {}) == profile.rows)
 
 
 def check_columns(columns: list[str], label: str, features: list[str] | None, where: Path) -> None:

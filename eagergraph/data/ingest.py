@@ -16,8 +16,16 @@ import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import (FEATURES_KEY, ColumnProfile, Selection, as_numbers, canonical_text, check_columns,
-                                     choose_columns, raw_schema)
+from eagergraph.data.columns import (
+    FEATURES_KEY,
+    ColumnProfile,
+    Selection,
+    as_numbers,
+    canonical_text,
+    check_columns,
+    choose_columns,
+    raw_schema,
+)
 from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, write_batches
 from eagergraph.data.labels import encode_label, label_missing, order_classes
 from eagergraph.data.preflight import SUFFIX_FORMATS, check_source
@@ -62,12 +70,12 @@ def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = R
 # ---------------------------------------------------------------- user data
 
 
-def open_dataset(path: Path) -> ds.Dataset:
+def open_dataset(path: Path, csv_as_text: bool = False) -> ds.Dataset:
     """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files, with at least one row.
 
-    A CSV file's columns are read as text (dates and times, and the label, as Arrow infers them), so a numeric
-    column with blank or missing-token cells anywhere in the file is still read whole; `ColumnProfile` decides
-    what each column holds.
+    With `csv_as_text` (ingest), a CSV file's columns but dates and times are read as text, so a numeric column
+    with blank or missing-token cells anywhere in the file is still read whole; `ColumnProfile` decides what each
+    column holds, and `as_numbers` / `canonical_text` turn cells into raw.parquet's types.
     """
     fmt = check_source(path)  # the one set of file checks (preflight runs it before Prefect starts)
     dataset = None
@@ -75,7 +83,7 @@ def open_dataset(path: Path) -> ds.Dataset:
         dataset = ds.dataset(path, format=fmt)
         if path.is_dir() and not dataset.files:
             raise DataError(f"{path}: the folder holds no Parquet files")
-        if fmt == "csv":
+        if fmt == "csv" and csv_as_text:
             dataset = _csv_as_text(path, dataset.schema)
         empty = dataset.head(1).num_rows == 0  # reads the first block(s) only
     except (pa.ArrowException, OSError) as exc:
@@ -274,7 +282,7 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
         schema = raw_schema(pa.schema([]), selection)
     else:
         data = Path(data)
-        dataset = open_dataset(data)
+        dataset = open_dataset(data, csv_as_text=True)
         selection, profiles = select_from(dataset, data, label, features, exclude, categorical, max_categories)
         types = passthrough_types(data, profiles, selection.passthrough, label)
         checks = _Checks()

@@ -20,8 +20,18 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from eagergraph.data.columns import FEATURES_KEY, raw_schema
-from eagergraph.data.ingest import (CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, _Checks,
-                                    clean_batches, open_dataset, select_from, validate)
+from eagergraph.data.ingest import (
+    CLASSES_KEY,
+    IMPUTE_KEY,
+    MAX_CATEGORIES_KEY,
+    MISSING_KEY,
+    SOURCE_KEY,
+    _Checks,
+    clean_batches,
+    open_dataset,
+    select_from,
+    validate,
+)
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
 from eagergraph.data.labels import encode_label, order_classes
 from eagergraph.data.normalize import SplitFiles, check_split, describe_normalizer, normalize_with_mask, stratified_test_mask
