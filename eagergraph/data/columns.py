@@ -254,7 +254,7 @@ def check_columns(columns: list[str], label: str, features: list[str] | None, wh
 def describe_kinds(selection: Selection, vocabulary_sizes: dict[str, int] | None = None) -> str:
     """The terminal/log line: features used (categoricals with their vocabulary sizes), columns left out with reasons."""
     sizes = vocabulary_sizes or {}
-    used = [f"{n} (categorical, {sizes[n]} values)" if n in sizes else f"{n} (categorical)" if n in selection.categorical
+    used = [f"{n} (categorical, {sizes[n]} value{'s' if sizes[n] != 1 else ''})" if n in sizes else f"{n} (categorical)" if n in selection.categorical
             else n for n in selection.features]
     left = [f"{n}: {why}" for n, why in selection.left_out.items() if why != "the label"]
     return f"features: {', '.join(used)}" + (f"; left out: {'; '.join(left)}" if left else "")

@@ -24,6 +24,7 @@ from eagergraph.data.columns import (
     canonical_text,
     check_columns,
     choose_columns,
+    describe_kinds,
     raw_schema,
 )
 from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, write_batches
@@ -302,20 +303,19 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
             "classes": classes, "positive_class": classes[1], "left_out": selection.left_out,
             "passthrough": selection.passthrough, "dropped_rows": checks.dropped, "invalid_values": checks.invalid,
             "missing_values": checks.missing, "impute": impute,
+            "distinct": {n: profiles[n].distinct for n in selection.categorical} if data is not None else {},
             "source": source, "seconds": seconds, "rows_per_second": written / max(seconds, 1e-9)}
 
 
 def ingest_message(result: dict) -> str:
-    """The stage's log line: rows, the features by kind, missing values, dropped rows, columns left out and why."""
-    numeric = [n for n in result["features"] if n not in result.get("categorical", [])]
-    message = f"ingested {result['rows']} rows from {result['source']}: {len(numeric)} numeric feature(s)"
-    if result.get("categorical"):
-        message += f", {len(result['categorical'])} categorical ({', '.join(result['categorical'])})"
+    """The stage's log line: rows, the features used (categoricals with their number of values), missing values,
+    dropped rows, the positive class, and the columns left out with their reasons."""
+    selection = Selection(result["features"], result["passthrough"], result["left_out"], result.get("categorical", []))
+    message = f"ingested {result['rows']} rows from {result['source']}; {describe_kinds(selection, result.get('distinct'))}"
     if result.get("missing_values"):
         counts = ", ".join(f"{name}: {count}" for name, count in result["missing_values"].items())
-        message += f"; missing numeric values ({counts})"
+        message += f"; missing numeric values ({counts}){' imputed from the train split' if result.get('impute') != 'none' else ''}"
     if result["dropped_rows"]:
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
-        message += f" (dropped {result['dropped_rows']} rows with missing, NaN or infinite values: {counts})"
-    left_out = [f"{name} ({why})" for name, why in result["left_out"].items()]
-    return message + f"; positive class {result['positive_class']!r}; left out: {', '.join(left_out)}"
+        message += f"; dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})"
+    return message + f"; positive class {result['positive_class']!r}"

@@ -70,7 +70,10 @@ def test_kinds_of_a_passenger_table_with_reasons(tmp_path: Path) -> None:
     assert int(np.isnan(raw.column("age").to_numpy()).sum()) == 43
     assert raw.column_names[-4:] == ["passenger_id", "name", "cabin", "boarded"]  # passed through to predictions
     line = ingest_message(result)
-    assert "3 categorical (sex, port, alone)" in line and "name (text, 300 distinct values (more than 50))" in line
+    assert line.startswith(f"ingested 300 rows from {data}; features: sex (categorical, 2 values), port (categorical, 3 values), "
+                           "age, fare, alone (categorical, 2 values); left out: passenger_id: looks like an id; "
+                           "name: text, 300 distinct values (more than 50); cabin: empty on every row; boarded: date/time")
+    assert "missing numeric values (age: 43) imputed from the train split" in line
 
 
 def test_missing_numbers_are_refused_by_default_naming_both_ways_out(tmp_path: Path) -> None:
