@@ -115,6 +115,8 @@ class ColumnProfile:
                 self.numeric = bool(pc.all(pc.match_substring_regex(present, NUMBER)).as_py())
             if self.integer and len(present):
                 self.integer = self.numeric and bool(pc.all(pc.match_substring_regex(present, INTEGER)).as_py())
+            if self.numeric and len(present):
+                self.nonfinite += pc.sum(pc.match_substring_regex(present, r"^[+-]?[Ii]nf")).as_py() or 0
             if self.datelike and len(present):
                 self.datelike = not self.numeric and bool(pc.all(pc.match_substring_regex(present, DATE)).as_py())
         elif pa.types.is_boolean(self.type):

@@ -147,16 +147,50 @@ class _Checks:
     rows: int = 0
 
 
-def profile_columns(dataset: ds.Dataset, label: str, count_values: list[str], where: Path) -> dict[str, ColumnProfile]:
-    """One pass over every column: what each holds (see ColumnProfile), in bounded memory."""
-    profiles = {f.name: ColumnProfile(f.name, f.type) for f in dataset.schema}
+def profile_columns(dataset: ds.Dataset, label: str, count_values: list[str], where: Path,
+                    checks: _Checks | None = None, label_type: pa.DataType | None = None) -> dict[str, ColumnProfile]:
+    """One pass over every column: what each holds (see ColumnProfile), in bounded memory; the label's classes and
+    missing cells go into `checks` (the label read as `label_type`, the type Arrow infers for a CSV file's)."""
+    profiles = {f.name: ColumnProfile(f.name, f.type) for f in dataset.schema if f.name != label}
+    checks = checks if checks is not None else _Checks()
     try:
         for batch in dataset.to_batches():
             for name, profile in profiles.items():
                 profile.update(batch.column(name), name in count_values)
+            if label in batch.schema.names:
+                _label_checks(_passthrough(batch.column(label), label_type), label, checks, where)
+            checks.rows += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
+    if label in dataset.schema.names:
+        profiles[label] = ColumnProfile(label, dataset.schema.field(label).type, rows=checks.rows)
     return profiles
+
+
+def _label_checks(target: pa.Array, label: str, checks: _Checks, where: Path) -> np.ndarray:
+    """Count the label's missing cells and collect its values; refuse a third class as soon as it appears."""
+    target_bad = label_missing(target)
+    _count(checks.invalid, label, target_bad)
+    checks.classes.update(pc.unique(target.filter(pa.array(~target_bad))).to_pylist())  # a missing label is no class
+    if len(checks.classes) > 2:
+        shown = ", ".join(repr(v) for v in sorted(checks.classes, key=str)[:5])
+        raise DataError(f"{where}: label column {label!r} has more than two distinct values ({shown}, ...); a binary label is needed")
+    return target_bad
+
+
+def checks_from(profiles: dict[str, ColumnProfile], selection: Selection, impute: str, label_checks: _Checks) -> _Checks:
+    """The checks of the profile pass per chosen column: infinite numbers (and, with impute "none", missing ones)
+    are invalid; missing numbers are counted either way."""
+    checks = _Checks(classes=label_checks.classes, rows=label_checks.rows)
+    for name in selection.numeric:
+        profile = profiles[name]
+        if profile.missing:
+            checks.missing[name] = profile.missing
+        invalid = profile.nonfinite + (profile.missing if impute == "none" else 0)
+        if invalid:
+            checks.invalid[name] = invalid
+    checks.invalid.update(label_checks.invalid)
+    return checks
 
 
 def distinct_on_every_row(dataset: ds.Dataset, names: list[str]) -> list[str]:
@@ -205,18 +239,12 @@ def _clean(batch: pa.RecordBatch, label: str, selection: Selection, drop_invalid
         bad |= invalid
         columns.append(values)
     target = _passthrough(batch.column(label), passthrough_types.get(label))
-    target_bad = label_missing(target)
-    _count(checks.invalid, label, target_bad)
-    bad |= target_bad
+    bad |= _label_checks(target, label, checks, where)
     rest = [_passthrough(batch.column(n), passthrough_types.get(n)) for n in selection.passthrough]
     out = pa.RecordBatch.from_arrays([*columns, target, *rest], names=[*selection.features, LABEL, *selection.passthrough])
     if bad.any() and drop_invalid:
         out = out.filter(pa.array(~bad))
         checks.dropped += int(bad.sum())
-    checks.classes.update(pc.unique(target.filter(pa.array(~target_bad))).to_pylist())  # a missing label is no class
-    if len(checks.classes) > 2:
-        shown = ", ".join(repr(v) for v in sorted(checks.classes, key=str)[:5])
-        raise DataError(f"{where}: label column {label!r} has more than two distinct values ({shown}, ...); a binary label is needed")
     checks.rows += out.num_rows
     return out
 
@@ -228,15 +256,21 @@ def _passthrough(values: pa.Array, kind: pa.DataType | None) -> pa.Array:
     return pc.cast(canonical_text(values), kind)
 
 
+def csv_types(path: Path) -> dict[str, pa.DataType]:
+    """The column types Arrow infers for a CSV file (its first block); none for Parquet."""
+    if not path.is_file() or SUFFIX_FORMATS.get(path.suffix.lower()) != "csv":
+        return {}
+    return {f.name: f.type for f in ds.dataset(path, format="csv").schema}
+
+
 def passthrough_types(path: Path, profiles: dict[str, ColumnProfile], names: list[str], label: str) -> dict:
     """The types Arrow infers for a CSV file's label and passthrough columns (read as text: ids stay integers in
     the predictions, a 0/1 label stays a number)."""
-    if path.is_dir() or SUFFIX_FORMATS.get(path.suffix.lower()) != "csv":
+    inferred = csv_types(path)
+    if not inferred:
         return {}
-    inferred = ds.dataset(path, format="csv").schema
-    types = {n: inferred.field(n).type for n in names
-             if not pa.types.is_string(inferred.field(n).type) and profiles[n].numeric and profiles[n].missing == 0}
-    return {**types, label: inferred.field(label).type}
+    types = {n: inferred[n] for n in names if not pa.types.is_string(inferred[n]) and profiles[n].numeric and profiles[n].missing == 0}
+    return {**types, label: inferred[label]}
 
 
 def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, impute: str = "none") -> list:
@@ -254,10 +288,12 @@ def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, imput
 
 
 def select_from(dataset: ds.Dataset, data: Path, label: str, features: list[str] | None, exclude: list[str] | None,
-                categorical: list[str] | None, max_categories: int) -> tuple[Selection, dict[str, ColumnProfile]]:
+                categorical: list[str] | None, max_categories: int,
+                checks: _Checks | None = None) -> tuple[Selection, dict[str, ColumnProfile]]:
     """Profile the input's columns and decide each one's kind (one pass, plus the integer columns once for ids)."""
     check_columns(dataset.schema.names, label, features, data)
-    profiles = profile_columns(dataset, label, list(categorical or []), data)
+    label_type = csv_types(data).get(label)
+    profiles = profile_columns(dataset, label, list(categorical or []), data, checks, label_type)
     selection = choose_columns(profiles, label, features, exclude, categorical, max_categories, data,
                                lambda names: distinct_on_every_row(dataset, names))
     return selection, profiles
@@ -284,20 +320,27 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
     else:
         data = Path(data)
         dataset = open_dataset(data, csv_as_text=True)
-        selection, profiles = select_from(dataset, data, label, features, exclude, categorical, max_categories)
+        label_checks = _Checks()
+        selection, profiles = select_from(dataset, data, label, features, exclude, categorical, max_categories, label_checks)
         types = passthrough_types(data, profiles, selection.passthrough, label)
-        checks = _Checks()
-        for _ in clean_batches(dataset, label, selection, drop_invalid, impute, checks, data, types):
-            pass  # first pass: validate everything before writing anything
+        checks = checks_from(profiles, selection, impute, label_checks)  # the profile pass validated everything
         classes = order_classes(validate(checks, label, drop_invalid, data, impute), positive_class, label, data)
+        kept = _Checks()
         batches = (encode_label(b, classes)
-                   for b in clean_batches(dataset, label, selection, drop_invalid, impute, _Checks(), data, types))
+                   for b in clean_batches(dataset, label, selection, drop_invalid, impute, kept, data, types))
         schema = raw_schema(dataset.schema, selection, passthrough_types=types)
         source = str(data)
     metadata = {CLASSES_KEY: json.dumps(classes, default=str), SOURCE_KEY: source,
                 FEATURES_KEY: json.dumps(selection.features), IMPUTE_KEY: impute,
                 MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
-    written = write_batches(out, schema.with_metadata(metadata), batches)
+    try:
+        written = write_batches(out, schema.with_metadata(metadata), batches)
+        if data is not None:
+            checks.dropped = kept.dropped
+            validate(kept, label, drop_invalid, data, impute)  # rows are left after dropping the invalid ones
+    except BaseException:
+        out.unlink(missing_ok=True)  # nothing half-written where the next stage would read it
+        raise
     seconds = time.perf_counter() - started
     return {"path": out.name, "rows": written, "features": selection.features, "categorical": selection.categorical,
             "classes": classes, "positive_class": classes[1], "left_out": selection.left_out,
