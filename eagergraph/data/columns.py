@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -52,7 +53,8 @@ def as_numbers(values: pa.Array) -> pa.Array:
     """A numeric (or number-text) column as float64 with NaN for every missing cell."""
     if is_text(values.type):
         values = canonical_text(values)
-    return pc.fill_null(pc.cast(values, pa.float64()), float("nan"))
+    numbers = values if values.type == pa.float64() else pc.cast(values, pa.float64())
+    return pc.fill_null(numbers, float("nan")) if numbers.null_count else numbers
 
 
 def is_text(kind: pa.DataType) -> bool:
@@ -124,11 +126,16 @@ class ColumnProfile:
             self.numeric = self.integer = self.datelike = False
         else:
             self.datelike = False
-            numbers = pc.cast(values, pa.float64())
-            nan = pc.fill_null(pc.is_nan(numbers), False)
-            self.missing += values.null_count + pc.sum(nan).as_py() if len(values) else 0
-            self.nonfinite += pc.sum(pc.fill_null(pc.is_inf(numbers), False)).as_py() or 0
             self.integer = self.integer and pa.types.is_integer(self.type)
+            if not pa.types.is_integer(self.type):  # integers hold no NaN nor infinity
+                numbers = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)  # nulls become NaN
+                finite = np.isfinite(numbers)
+                if not finite.all():
+                    nan = int(np.isnan(numbers).sum())
+                    self.missing += nan
+                    self.nonfinite += int((~finite).sum()) - nan
+            else:
+                self.missing += values.null_count
         if text is not None and self.counts is not None and (count_values or not self.numeric):
             self._count(text)
 

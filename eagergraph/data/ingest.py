@@ -231,13 +231,16 @@ def _clean(batch: pa.RecordBatch, label: str, selection: Selection, drop_invalid
             columns.append(canonical_text(batch.column(name)))
             continue
         values = as_numbers(batch.column(name))
+        columns.append(values)
         numbers = values.to_numpy(zero_copy_only=False)
-        missing, infinite = np.isnan(numbers), np.isinf(numbers)
+        finite = np.isfinite(numbers)
+        if finite.all():  # the usual case: nothing to count
+            continue
+        missing = np.isnan(numbers)
         _count(checks.missing, name, missing)
-        invalid = infinite | missing if impute == "none" else infinite
+        invalid = ~finite if impute == "none" else ~finite & ~missing
         _count(checks.invalid, name, invalid)
         bad |= invalid
-        columns.append(values)
     target = _passthrough(batch.column(label), passthrough_types.get(label))
     bad |= _label_checks(target, label, checks, where)
     rest = [_passthrough(batch.column(n), passthrough_types.get(n)) for n in selection.passthrough]
