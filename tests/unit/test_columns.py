@@ -8,12 +8,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from runs import engineer_run, normalize_run
+from runs import engineer_run, normalize_run, split_files
 
 from eagergraph.config import build_config
 from eagergraph.data.ingest import ingest_message, ingest_to
 from eagergraph.data.io import LABEL, read_json
 from eagergraph.data.normalize import Normalizer, vocabulary
+from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to, partition_split
 from eagergraph.data.preprocessing import (
     MISSING,
     UNSEEN,
@@ -203,3 +204,31 @@ def test_drift_compares_categories_and_names_new_values(tmp_path: Path) -> None:
     assert f"port: new value 'Two weeks' in {100 * share:.1f} % of rows" in line
     changed = {**current, "kinds": {**current["kinds"], "port": "numeric"}, "types": {**current["types"], "port": "double"}}
     assert drift.check(reference, changed, 0.25)["schema"] == ["changed kind(s) port categorical → numeric"]
+
+
+def test_partitions_share_the_single_file_normalizer_building(tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    tables = []
+    for index, n in enumerate((120, 90)):
+        table = pa.table({"plan": pa.array(rng.choice(["a", "b", "c", None], n, p=[0.5, 0.3, 0.15, 0.05])),
+                          "x": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.normal(3, 2, n))),
+                          "y": pa.array(rng.choice(["no", "yes"], n))})
+        pq.write_table(table, folder / f"part-{index}.parquet")
+        tables.append(table)
+    run = RunPaths.of(tmp_path / "run")
+    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0,
+                                 impute="mean") for i in range(2)]
+    merged = merge_partitions_to(run.raw, [run.raw_part(i) for i in range(2)], split_files(run.root), parts, folder, "y", False,
+                                 impute="mean")
+    assert merged["categorical"] == ["plan"] and merged["vocabulary_sizes"] == {"plan": 3} and not (run.root / "raw-parts").exists()
+    train = [t.filter(pa.array(~partition_split(t.column("y").to_numpy(zero_copy_only=False), 0.25, 0, i))) for i, t in enumerate(tables)]
+    plans = [v for t in train for v in t.column("plan").to_pylist()]
+    x = np.concatenate([t.column("x").to_numpy() for t in train])
+    normalizer = Normalizer.load(run.normalizer)
+    counts = {v: plans.count(v) for v in ("a", "b", "c")}
+    assert normalizer.categorical[0]["vocabulary"] == vocabulary(counts, 50) and normalizer.categorical[0]["missing"] == plans.count(None)
+    spec = normalizer.numeric[0]
+    assert spec["impute"] == pytest.approx(np.nanmean(x)) and spec["missing"] == int(np.isnan(x).sum())
+    assert spec["std"] == pytest.approx(np.nanstd(x)) and read_json(run.data_profile)["kinds"] == {"plan": "categorical", "x": "numeric"}
