@@ -15,6 +15,7 @@ from eagergraph.errors import ConfigError
 GateMetric = Literal["auc", "accuracy", "precision", "recall", "loss"]
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]
+Impute = Literal["none", "mean", "median"]
 
 
 class PipelineConfig(BaseModel):
@@ -26,6 +27,10 @@ class PipelineConfig(BaseModel):
     label: str = Field("label", min_length=1, description="Name of the binary label column.")
     features: list[str] | None = Field(None, description="Feature columns, comma-separated (default: every numeric column but the label, the excluded ones and row ids).")
     exclude: list[str] | None = Field(None, description="Columns left out of the default features, comma-separated; they are carried into the predictions (default: none).")
+    # issue 16: column kinds, vocabularies and missing values
+    categorical: list[str] | None = Field(None, description="Integer or text columns to use as categories, comma-separated (default: text and boolean columns with at most --max-categories values).")
+    max_categories: int = Field(50, ge=2, description="Text or boolean columns with at most this many distinct values are categorical; the vocabulary keeps at most this many values.")
+    impute: Impute = Field("none", description="Missing numeric values: none (refuse them), mean or median of the train split, with a missing-indicator input per column.")
     positive_class: str | None = Field(None, description="Label value that is the positive class (default: the larger value in sorted order).")
     rows: int = Field(1000, ge=10, description="Rows of synthetic data (ignored with --data).")
     n_features: int = Field(10, ge=1, description="Features of synthetic data (ignored with --data).")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import get_run_logger, task
 
 from eagergraph.data.features import engineer_to
@@ -13,8 +11,10 @@ from eagergraph.rundir.paths import RunPaths
 
 @task(name="engineer-features", **stage_options(normalized_inputs))
 def engineer_features(run_dir: str) -> dict:
-    """Append squared features to both normalized splits."""
-    result = engineer_to(Path(run_dir))
-    get_run_logger().info(f"engineered {len(result['columns'])} model inputs: {', '.join(result['columns'])}")
+    """Expand both normalized splits into the model's inputs (z, z², missing indicators, one-hot slots)."""
     paths = RunPaths.of(run_dir)
+    splits = {split: (paths.normalized(split), paths.features(split)) for split in ("train", "test")}
+    result = engineer_to(paths.normalizer, splits)
+    result.update({split: paths.rel(paths.features(split)) for split in splits})
+    get_run_logger().info(f"engineered {len(result['columns'])} model inputs: {', '.join(result['columns'])}")
     return publish(run_dir, result, [paths.features("train"), paths.features("test")])

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from eagergraph.config import PipelineConfig
-from eagergraph.data.ingest import ingest_to
+from eagergraph.data.ingest import ingest_message, ingest_to
 from eagergraph.orchestration.caching import data_input, is_transient, publish, stage_options
 from eagergraph.rundir.paths import RunPaths
 
@@ -19,15 +19,10 @@ _DEFAULTS = PipelineConfig()  # retries as configured: the flow sets them from i
       **stage_options(data_input, exclude=["data"]))
 def ingest(run_dir: str, data: str | None, label: str, features: list[str] | None, rows: int, n_features: int,
            seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
-           positive_class: str | None = None) -> dict:
-    """Snapshot the input data into the run directory as raw.parquet."""
+           positive_class: str | None = None, categorical: list[str] | None = None, max_categories: int = 50,
+           impute: str = "none") -> dict:
+    """Snapshot the input data into the run directory as raw.parquet, each column's kind decided and reported."""
     result = ingest_to(RunPaths.of(run_dir).raw, Path(data) if data else None, label, features, rows, n_features, seed,
-                       drop_invalid, exclude, positive_class)
-    message = f"ingested {result['rows']} rows × {len(result['features'])} features from {result['source']}"
-    if result["dropped_rows"]:
-        counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
-        message += f" (dropped {result['dropped_rows']} rows with missing, NaN or infinite values: {counts})"
-    left_out = [f"{name} ({why})" for name, why in result["left_out"].items()]
-    message += f"; positive class {result['positive_class']!r}; left out: {', '.join(left_out)}"
-    get_run_logger().info(message)
+                       drop_invalid, exclude, positive_class, categorical, max_categories, impute)
+    get_run_logger().info(ingest_message(result))
     return publish(run_dir, result, [RunPaths.of(run_dir).raw])

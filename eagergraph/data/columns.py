@@ -1,105 +1,272 @@
-"""Which columns of the user's data become features, which pass through, which are left out and why."""
+"""Which columns of the user's data become features, of which kind, which pass through, which are left out and why.
+
+A column's kind is decided from one pass over the input (`ColumnProfile`, bounded memory) and the options:
+numeric (numbers, with blank / whitespace-only / missing-token cells as missing values), categorical (text or
+boolean with at most `max_categories` distinct values, or integer / text columns named with `--categorical`), or
+left out with a reason (too many distinct text values, looks like a row id, date/time, empty on every row).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from eagergraph.data.io import LABEL
 from eagergraph.errors import DataError
 
 FEATURES_KEY = b"eagergraph.features"  # raw.parquet metadata: the feature columns; the columns after the label pass through
 
+# Cells that mean "no value" in exports (pandas' and R's defaults, plus `?` and `-`); whitespace-only cells too.
+MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "?", "-", "null", "NULL", "None", "#N/A")
+NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[Ii]nf(inity)?)$"  # infinite values are numbers (refused later)
+INTEGER = r"^[+-]?\d+$"
+DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"  # ISO dates and times written as text
+TRACK = 100_000  # distinct values counted exactly per text column; beyond, a column is reported as "more than"
 
 ID_REASON = "looks like an id"  # why a column that is integer and unique on every row was set aside
+DATE_REASON = "date/time"
+EMPTY_REASON = "empty on every row"
 RESERVED = (LABEL, "predicted", "probability")  # names the run directory gives its own columns: never passed through
 
 
+# ---------------------------------------------------------------- canonical cells
+
+
+def canonical_text(values: pa.Array) -> pa.Array:
+    """A column as categorical text (the contract's canonical form): text trimmed of surrounding whitespace,
+    integers as decimal text, booleans as "true"/"false"; blank and missing-token cells null."""
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return pc.cast(values, pa.string())
+    trimmed = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    return pc.if_else(pc.is_in(trimmed, value_set=pa.array(MISSING_TOKENS)), pa.scalar(None, pa.string()), trimmed)
+
+
+def as_numbers(values: pa.Array) -> pa.Array:
+    """A numeric (or number-text) column as float64 with NaN for every missing cell."""
+    if is_text(values.type):
+        values = canonical_text(values)
+    numbers = values if values.type == pa.float64() else pc.cast(values, pa.float64())
+    return pc.fill_null(numbers, float("nan")) if numbers.null_count else numbers
+
+
+def is_text(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def is_number(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+
+
 def check_numeric(schema: pa.Schema, columns: list[str], where: Path) -> None:
-    """Refuse feature columns that do not hold numbers, naming each with its type."""
-    text = [name for name in columns if not _numeric(schema.field(name).type)]
+    """Refuse columns that Arrow did not read as numbers, naming each with its type."""
+    text = [name for name in columns if not (is_number(schema.field(name).type) or pa.types.is_boolean(schema.field(name).type))]
     if text:
         raise DataError(f"{where}: feature column(s) are not numeric: {', '.join(f'{n} ({schema.field(n).type})' for n in text)}")
 
 
-def select_columns(schema: pa.Schema, label: str, features: list[str] | None, where: Path) -> list[str]:
-    """The feature columns to use, checked against the file's schema."""
-    names = schema.names
-    duplicated = sorted({name for name in names if names.count(name) > 1})
-    if duplicated:
-        raise DataError(f"{where}: duplicate column names: {', '.join(duplicated)}")
-    if label not in names:
-        raise DataError(f"{where}: label column {label!r} not found; columns are: {', '.join(names)}")
-    if features is None:
-        chosen = [name for name in names if name != label and _numeric(schema.field(name).type)]
-    else:
-        missing = [name for name in features if name not in names]
-        if missing:
-            raise DataError(f"{where}: feature column(s) not found: {', '.join(missing)}")
-        if label in features:
-            raise DataError(f"{where}: the label column {label!r} cannot also be a feature")
-        chosen = list(features)
-    check_numeric(schema, chosen, where)
-    if not chosen:
-        raise DataError(f"{where}: no numeric feature columns besides the label {label!r}")
-    return chosen
+# ---------------------------------------------------------------- one pass: what each column holds
+
+
+@dataclass
+class ColumnProfile:
+    """What a pass over the rows learned about one column: missing cells, whether every present cell is a number
+    (an integer), and its distinct values with their counts (text, boolean and named columns, up to TRACK)."""
+
+    name: str
+    type: pa.DataType
+    rows: int = 0
+    missing: int = 0
+    nonfinite: int = 0
+    numeric: bool = True
+    integer: bool = True
+    datelike: bool = True  # every present cell is an ISO date or time written as text
+    counts: dict[str, int] | None = field(default_factory=dict)
+    overflow: int = 0  # distinct values seen beyond TRACK (a lower bound on the rest)
+
+    @property
+    def distinct(self) -> int:
+        return len(self.counts or {}) + self.overflow
+
+    @property
+    def temporal(self) -> bool:
+        """Dates and times: typed as such, or text that holds nothing else."""
+        return pa.types.is_temporal(self.type) or (is_text(self.type) and self.datelike and self.missing < self.rows)
+
+    def update(self, values: pa.Array, count_values: bool) -> None:
+        """Fold one batch of the column into the profile."""
+        self.rows += len(values)
+        if pa.types.is_temporal(self.type) or not (is_text(self.type) or is_number(self.type) or pa.types.is_boolean(self.type)):
+            self.missing += values.null_count
+            self.numeric = self.integer = self.datelike = False
+            return
+        text = canonical_text(values) if is_text(self.type) or count_values or pa.types.is_boolean(self.type) else None
+        if is_text(self.type):
+            present = pc.drop_null(text)
+            self.missing += text.null_count
+            if self.numeric and len(present):
+                self.numeric = bool(pc.all(pc.match_substring_regex(present, NUMBER)).as_py())
+            if self.integer and len(present):
+                self.integer = self.numeric and bool(pc.all(pc.match_substring_regex(present, INTEGER)).as_py())
+            if self.numeric and len(present):
+                self.nonfinite += pc.sum(pc.match_substring_regex(present, r"^[+-]?[Ii]nf")).as_py() or 0
+            if self.datelike and len(present):
+                self.datelike = not self.numeric and bool(pc.all(pc.match_substring_regex(present, DATE)).as_py())
+        elif pa.types.is_boolean(self.type):
+            self.missing += values.null_count
+            self.numeric = self.integer = self.datelike = False
+        else:
+            self.datelike = False
+            self.integer = self.integer and pa.types.is_integer(self.type)
+            if not pa.types.is_integer(self.type):  # integers hold no NaN nor infinity
+                numbers = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)  # nulls become NaN
+                finite = np.isfinite(numbers)
+                if not finite.all():
+                    nan = int(np.isnan(numbers).sum())
+                    self.missing += nan
+                    self.nonfinite += int((~finite).sum()) - nan
+            else:
+                self.missing += values.null_count
+        if text is not None and self.counts is not None and (count_values or not self.numeric):
+            self._count(text)
+
+    def _count(self, text: pa.Array) -> None:
+        counted = pc.value_counts(pc.drop_null(text))
+        for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
+            if value in self.counts:
+                self.counts[value] += count
+            elif len(self.counts) < TRACK:
+                self.counts[value] = count
+            else:
+                self.overflow += 1
+
+
+# ---------------------------------------------------------------- the decision
 
 
 @dataclass(frozen=True)
 class Selection:
-    """The columns of the user's data: the model's features, the other columns carried beside them (ids, dates,
-    text) into the test predictions, and why each column that is not a feature was left out."""
+    """The columns of the user's data: the model's features (numeric and categorical, in the input's order), the
+    other columns carried beside them (ids, dates, text) into the test predictions, and why each column that is
+    not a feature was left out."""
 
     features: list[str]
     passthrough: list[str]
-    left_out: dict[str, str]  # column → "the label", "excluded", "not numeric", "looks like an id", "not in --features"
+    left_out: dict[str, str]  # column → "the label", "excluded", "looks like an id", "text, 891 distinct values (...)"
+    categorical: list[str] = field(default_factory=list)
+
+    @property
+    def numeric(self) -> list[str]:
+        return [name for name in self.features if name not in self.categorical]
 
 
-def id_columns(dataset: ds.Dataset, names: list[str]) -> list[str]:
-    """Integer columns that hold a different value on every row: row ids, which predict nothing."""
-    candidates = [n for n in names if pa.types.is_integer(dataset.schema.field(n).type)]
-    if not candidates:
-        return []
-    table = dataset.to_table(columns=candidates)
-    return [n for n in candidates if table.num_rows > 1 and table.column(n).null_count == 0
-            and pc.count_distinct(table.column(n)).as_py() == table.num_rows]
+def _why_not(profile: ColumnProfile, max_categories: int, named_categorical: bool) -> str | None:
+    """Why a column cannot be a feature at all, or None when it can."""
+    if profile.temporal:
+        return DATE_REASON
+    if profile.rows and profile.missing == profile.rows:
+        return EMPTY_REASON
+    if profile.numeric and not named_categorical:
+        return None
+    if profile.numeric and not profile.integer:
+        return "not integer numbers (--categorical takes integer or text columns)"
+    if is_text(profile.type) or pa.types.is_boolean(profile.type) or profile.integer:
+        if profile.distinct > max_categories:
+            more = "more than " if profile.overflow else ""
+            return f"text, {more}{profile.distinct} distinct values (more than {max_categories})"
+        return None
+    return f"not a number or text ({profile.type})"
 
 
-def choose_columns(dataset: ds.Dataset, label: str, features: list[str] | None, exclude: list[str] | None,
-                   where: Path) -> Selection:
-    """The feature columns: `features` as named, else every numeric column but the label, the excluded ones and
-    the ones that look like a row id (unless all of them do); every other column is passed through and its reason
-    recorded."""
-    schema = dataset.schema
-    exclude = list(exclude or [])
-    unknown = [name for name in exclude if name not in schema.names]
-    if unknown:
-        raise DataError(f"{where}: --exclude names unknown column(s): {', '.join(unknown)}; columns are: {', '.join(schema.names)}")
+def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: list[str] | None,
+                   exclude: list[str] | None, categorical: list[str] | None, max_categories: int,
+                   where: Path, find_ids: Callable[[list[str]], list[str]] = lambda names: []) -> Selection:
+    """The feature columns and their kinds: `features` as named, else every column that can be a feature but the
+    label, the excluded ones and those that look like a row id (unless all of them do); every other column is
+    passed through and its reason recorded. `find_ids` names the given integer columns that hold a different value
+    on every row (it reads them: only called when the features are chosen here)."""
+    names = list(profiles)
+    exclude, named = list(exclude or []), list(categorical or [])
+    check_columns(names, label, features, where)
+    for option, given in (("--exclude", exclude), ("--categorical", named)):
+        unknown = [name for name in given if name not in names]
+        if unknown:
+            raise DataError(f"{where}: {option} names unknown column(s): {', '.join(unknown)}; columns are: {', '.join(names)}")
     both = [name for name in exclude if name in (features or [])]
     if both:
         raise DataError(f"{where}: column(s) both in --features and --exclude: {', '.join(both)}")
-    chosen = select_columns(schema, label, features, where)
+    if label in named:
+        raise DataError(f"{where}: the label column {label!r} cannot also be a categorical feature")
+    for name in named:
+        why = _why_not(profiles[name], max_categories, True)
+        if why is not None and why.startswith("text, "):
+            raise DataError(f"{where}: --categorical column {name!r} has {profiles[name].distinct} distinct values, more "
+                            f"than --max-categories {max_categories}; raise --max-categories or leave it out")
+        if why is not None:
+            raise DataError(f"{where}: --categorical column {name!r} cannot be categorical: {why}")
     reasons = {label: "the label", **{name: "excluded" for name in exclude}}
+    why = {name: _why_not(profiles[name], max_categories, name in named) for name in names}
     if features is not None:
-        reasons.update({n: "not in --features" for n in schema.names if n not in chosen and n not in reasons})
+        bad = [f"{name} ({why[name]})" for name in features if why[name] is not None]
+        if bad:
+            raise DataError(f"{where}: feature column(s) cannot be features: {', '.join(bad)}")
+        reasons.update({n: "not in --features" for n in names if n not in features and n not in reasons})
+        chosen = list(features)
     else:
-        reasons.update({n: "not numeric" for n in schema.names if n not in chosen and n not in reasons})
-        kept = [n for n in chosen if n not in reasons]
-        ids = id_columns(dataset, kept)
+        reasons.update({n: why[n] for n in names if n not in reasons and why[n] is not None})
+        kept = [n for n in names if n not in reasons]
+        ids = find_ids([n for n in kept if n not in named and profiles[n].integer and profiles[n].missing == 0])
+        ids += [n for n in kept if n not in named and n not in ids and _unique_text(profiles[n])]
         if len(ids) < len(kept):  # when every candidate looks like an id (tiny or toy tables), they are the features
             reasons.update({n: ID_REASON for n in ids})
-        chosen = [n for n in chosen if n not in reasons]
+        chosen = [n for n in names if n not in reasons]
         if not chosen:
-            shown = ", ".join(f"{n} ({why})" for n, why in reasons.items() if n != label)
+            shown = ", ".join(f"{n} ({r})" for n, r in reasons.items() if n != label)
             raise DataError(f"{where}: no feature columns left besides the label {label!r}: {shown}; name them with --features")
-    left_out = {n: reasons[n] for n in schema.names if n in reasons}
-    passthrough = [n for n in schema.names if n in left_out and n != label and n not in RESERVED]
-    return Selection(chosen, passthrough, left_out)
+    chosen = [n for n in names if n in chosen]  # the input's order
+    kinds = [n for n in chosen if n in named or not profiles[n].numeric]
+    left_out = {n: reasons[n] for n in names if n in reasons}
+    passthrough = [n for n in names if n in left_out and n != label and n not in RESERVED]
+    return Selection(chosen, passthrough, left_out, kinds)
+
+
+def _unique_text(profile: ColumnProfile) -> bool:
+    """A text column with a different value on every row (names, codes): an id, however few rows."""
+    return (is_text(profile.type) and not profile.numeric and profile.rows > 2 and profile.missing == 0
+            and not profile.overflow and len(profile.counts or {}) == profile.rows)
+
+
+def check_columns(columns: list[str], label: str, features: list[str] | None, where: Path) -> None:
+    """The label and the named feature columns exist, once each (the one check; preflight runs it on the header)."""
+    duplicated = sorted({name for name in columns if columns.count(name) > 1})
+    if duplicated:
+        raise DataError(f"{where}: duplicate column names: {', '.join(duplicated)}")
+    if label not in columns:
+        raise DataError(f"{where}: label column {label!r} not found; columns are: {', '.join(columns)}")
+    if features is not None:
+        missing = [name for name in features if name not in columns]
+        if missing:
+            raise DataError(f"{where}: feature column(s) not found: {', '.join(missing)}")
+        if label in features:
+            raise DataError(f"{where}: the label column {label!r} cannot also be a feature")
+
+
+def describe_kinds(selection: Selection, vocabulary_sizes: dict[str, int] | None = None) -> str:
+    """The terminal/log line: features used (categoricals with their vocabulary sizes), columns left out with reasons."""
+    sizes = vocabulary_sizes or {}
+    used = [f"{n} (categorical, {sizes[n]} value{'s' if sizes[n] != 1 else ''})" if n in sizes else f"{n} (categorical)" if n in selection.categorical
+            else n for n in selection.features]
+    left = [f"{n}: {why}" for n, why in selection.left_out.items() if why != "the label"]
+    return f"features: {', '.join(used)}" + (f"; left out: {'; '.join(left)}" if left else "")
 
 
 def raw_features(schema: pa.Schema) -> list[str]:
@@ -109,11 +276,11 @@ def raw_features(schema: pa.Schema) -> list[str]:
     return [name for name in schema.names if name != LABEL]
 
 
-def raw_schema(dataset_schema: pa.Schema, selection: Selection, label_type: pa.DataType = pa.int8()) -> pa.Schema:
-    """raw.parquet's columns: the features as float64, the label, then the passthrough columns as they came."""
-    return pa.schema([*(pa.field(n, pa.float64()) for n in selection.features), pa.field(LABEL, label_type),
-                      *(dataset_schema.field(n) for n in selection.passthrough)])
-
-
-def _numeric(kind: pa.DataType) -> bool:
-    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)
+def raw_schema(dataset_schema: pa.Schema, selection: Selection, label_type: pa.DataType = pa.int8(),
+               passthrough_types: dict[str, pa.DataType] | None = None) -> pa.Schema:
+    """raw.parquet's columns: numeric features as float64, categorical ones as text, the label, then the
+    passthrough columns as they came."""
+    types = passthrough_types or {}
+    return pa.schema([*(pa.field(n, pa.string() if n in selection.categorical else pa.float64()) for n in selection.features),
+                      pa.field(LABEL, label_type),
+                      *(pa.field(n, types.get(n, dataset_schema.field(n).type)) for n in selection.passthrough)])

@@ -1,4 +1,5 @@
-"""Stage 3, engineer-features: append the square of every normalized feature (n → 2n columns)."""
+"""Stage 3, engineer-features: the normalized splits expanded into the model's inputs (`preprocessing.expand`):
+z and z² of every numeric feature, a missing indicator per imputed one, one-hot slots per categorical one."""
 
 from __future__ import annotations
 
@@ -7,32 +8,31 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from eagergraph.data.io import LABEL, iter_batches, write_batches
-from eagergraph.data.preprocessing import input_names, with_squares
-from eagergraph.rundir.paths import RunPaths
+from eagergraph.data.normalize import Normalizer
+from eagergraph.data.preprocessing import MISSING_SUFFIX, expand, input_names
 
 
-def add_squares(batch: pa.RecordBatch, base: list[str]) -> pa.RecordBatch:
-    """The batch's features followed by their squares, then the label; the input batch is left untouched."""
-    # features × rows; the "concat" lists the rows of both halves instead of copying them into one array
-    z = np.stack([batch.column(name).to_numpy(zero_copy_only=False) for name in base])
-    inputs = with_squares(z, lambda halves: [row for half in halves for row in half])
-    return pa.RecordBatch.from_arrays([*(pa.array(row) for row in inputs), batch.column(LABEL)],
-                                      names=[*input_names(base), LABEL])
+def model_inputs(batch: pa.RecordBatch, normalizer: Normalizer) -> pa.RecordBatch:
+    """One normalized block → the model's input columns (float32, `input_names` order), then the label."""
+    z = [batch.column(s["name"]).to_numpy(zero_copy_only=False) for s in normalizer.numeric]
+    missing = [batch.column(s["name"] + MISSING_SUFFIX).to_numpy(zero_copy_only=False) if s["impute"] is not None else None
+               for s in normalizer.numeric]
+    codes = [batch.column(s["name"]).to_numpy(zero_copy_only=False) for s in normalizer.categorical]
+    columns = expand(z, missing, codes, normalizer)
+    return pa.RecordBatch.from_arrays([*(pa.array(np.asarray(c, dtype=np.float32)) for c in columns), batch.column(LABEL)],
+                                      names=[*input_names(normalizer), LABEL])
 
 
-def engineer_to(run_dir: Path) -> dict:
-    """Stage logic: write features/{train,test}.parquet from the normalized splits, streaming."""
+def engineer_to(normalizer_file: Path, splits: dict[str, tuple[Path, Path]]) -> dict:
+    """Stage logic: write each split's model inputs (`splits`: name → (normalized file, features file)), streaming."""
     started = time.perf_counter()
-    paths = RunPaths.of(run_dir)
+    normalizer = Normalizer.load(normalizer_file)
+    names = input_names(normalizer)
+    schema = pa.schema([*(pa.field(n, pa.float32()) for n in names), pa.field(LABEL, pa.int8())])
     rows = 0
-    for split in ("train", "test"):
-        source = paths.normalized(split)
-        base = [name for name in pq.read_schema(source).names if name != LABEL]
-        schema = pa.schema([*(pa.field(n, pa.float32()) for n in input_names(base)), pa.field(LABEL, pa.int8())])
-        rows += write_batches(paths.features(split), schema, (add_squares(b, base) for b in iter_batches(source)))
+    for source, target in splits.values():
+        rows += write_batches(target, schema, (model_inputs(b, normalizer) for b in iter_batches(source)))
     seconds = time.perf_counter() - started
-    return {"train": paths.rel(paths.features("train")), "test": paths.rel(paths.features("test")), "columns": input_names(base),
-            "seconds": seconds, "rows_per_second": rows / max(seconds, 1e-9)}
+    return {"columns": names, "seconds": seconds, "rows_per_second": rows / max(seconds, 1e-9)}

@@ -12,17 +12,31 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import FEATURES_KEY, Selection, choose_columns, raw_schema
+from eagergraph.data.columns import (
+    FEATURES_KEY,
+    ColumnProfile,
+    Selection,
+    as_numbers,
+    canonical_text,
+    check_columns,
+    choose_columns,
+    describe_kinds,
+    raw_schema,
+)
 from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, write_batches
 from eagergraph.data.labels import encode_label, label_missing, order_classes
-from eagergraph.data.preflight import SUFFIX_FORMATS
+from eagergraph.data.preflight import SUFFIX_FORMATS, check_source
 from eagergraph.errors import DataError, first_line
 
 CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
 SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so later stages' errors can name it
+IMPUTE_KEY = b"eagergraph.impute"  # raw.parquet metadata: --impute, applied by normalize on the train split
+MAX_CATEGORIES_KEY = b"eagergraph.max_categories"  # raw.parquet metadata: the vocabulary cap normalize applies
+MISSING_KEY = b"eagergraph.missing"  # raw.parquet metadata: missing cells per numeric feature (which ones impute)
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -57,23 +71,21 @@ def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = R
 # ---------------------------------------------------------------- user data
 
 
-def open_dataset(path: Path) -> ds.Dataset:
-    """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files, with at least one row."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder")
-    if path.is_dir():
-        fmt = "parquet"
-    elif path.suffix.lower() in SUFFIX_FORMATS:
-        fmt = SUFFIX_FORMATS[path.suffix.lower()]
-    else:
-        raise DataError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv, .parquet or a folder of Parquet files")
-    if path.is_file() and path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty")
+def open_dataset(path: Path, csv_as_text: bool = False) -> ds.Dataset:
+    """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files, with at least one row.
+
+    With `csv_as_text` (ingest), a CSV file's columns but dates and times are read as text, so a numeric column
+    with blank or missing-token cells anywhere in the file is still read whole; `ColumnProfile` decides what each
+    column holds, and `as_numbers` / `canonical_text` turn cells into raw.parquet's types.
+    """
+    fmt = check_source(path)  # the one set of file checks (preflight runs it before Prefect starts)
     dataset = None
     try:
         dataset = ds.dataset(path, format=fmt)
         if path.is_dir() and not dataset.files:
             raise DataError(f"{path}: the folder holds no Parquet files")
+        if fmt == "csv" and csv_as_text:
+            dataset = _csv_as_text(path, dataset.schema)
         empty = dataset.head(1).num_rows == 0  # reads the first block(s) only
     except (pa.ArrowException, OSError) as exc:
         duplicated = _duplicate_names(path) if fmt == "parquet" and path.is_file() else []
@@ -84,6 +96,13 @@ def open_dataset(path: Path) -> ds.Dataset:
     if empty:
         raise DataError(f"{path}: no data rows" + (" (a header only)" if fmt == "csv" else ""))
     return dataset
+
+
+def _csv_as_text(path: Path, inferred: pa.Schema) -> ds.Dataset:
+    """The CSV dataset again with every column but dates/times read as text (no cell is turned into null by Arrow)."""
+    types = {f.name: (f.type if pa.types.is_temporal(f.type) else pa.string()) for f in inferred}
+    options = pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False)
+    return ds.dataset(path, format=ds.CsvFileFormat(convert_options=options))
 
 
 def arrow_reason(exc: BaseException, schema: pa.Schema | None = None) -> str:
@@ -114,61 +133,156 @@ def _duplicate_names(path: Path) -> list[str]:
     return sorted({name for name in names if names.count(name) > 1})
 
 
+# ---------------------------------------------------------------- the passes over the user's rows
+
+
 @dataclass
 class _Checks:
-    """What one pass over the user's rows learns: label values and invalid-value counts per column."""
+    """What the passes over the user's rows learn: label values, per-column invalid and missing counts."""
 
     classes: set = field(default_factory=set)
-    invalid: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)  # refused unless --drop-invalid
+    missing: dict[str, int] = field(default_factory=dict)  # numeric features' missing cells (imputed with --impute)
     dropped: int = 0
     rows: int = 0
 
 
-def clean_batches(dataset: ds.Dataset, label: str, features: list[str], drop_invalid: bool, checks: _Checks,
-                  where: Path, passthrough: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """Stream the chosen columns as float64 features plus the raw label (then the passthrough columns as they
-    are), counting (or dropping) rows with invalid features or a missing label."""
-    passthrough = passthrough or []
+def profile_columns(dataset: ds.Dataset, label: str, count_values: list[str], where: Path,
+                    checks: _Checks | None = None, label_type: pa.DataType | None = None) -> dict[str, ColumnProfile]:
+    """One pass over every column: what each holds (see ColumnProfile), in bounded memory; the label's classes and
+    missing cells go into `checks` (the label read as `label_type`, the type Arrow infers for a CSV file's)."""
+    profiles = {f.name: ColumnProfile(f.name, f.type) for f in dataset.schema if f.name != label}
+    checks = checks if checks is not None else _Checks()
     try:
-        for batch in dataset.to_batches(columns=[*features, label, *passthrough]):
-            yield _clean(batch, label, features, drop_invalid, checks, where, passthrough)
+        for batch in dataset.to_batches():
+            for name, profile in profiles.items():
+                profile.update(batch.column(name), name in count_values)
+            if label in batch.schema.names:
+                _label_checks(_passthrough(batch.column(label), label_type), label, checks, where)
+            checks.rows += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
+    if label in dataset.schema.names:
+        profiles[label] = ColumnProfile(label, dataset.schema.field(label).type, rows=checks.rows)
+    return profiles
 
 
-def _clean(batch: pa.RecordBatch, label: str, features: list[str], drop_invalid: bool, checks: _Checks, where: Path,
-           passthrough: list[str] = ()) -> pa.RecordBatch:
-    columns = [batch.column(name).cast(pa.float64()) for name in features]
-    bad = np.zeros(batch.num_rows, dtype=bool)
-    for name, column in zip(features, columns):
-        values = column.to_numpy(zero_copy_only=False)
-        invalid = ~np.isfinite(values)
-        if invalid.any():
-            checks.invalid[name] = checks.invalid.get(name, 0) + int(invalid.sum())
-            bad |= invalid
-    target = batch.column(label)
+def _label_checks(target: pa.Array, label: str, checks: _Checks, where: Path) -> np.ndarray:
+    """Count the label's missing cells and collect its values; refuse a third class as soon as it appears."""
     target_bad = label_missing(target)
-    if target_bad.any():
-        checks.invalid[label] = checks.invalid.get(label, 0) + int(target_bad.sum())
-        bad |= target_bad
-    out = pa.RecordBatch.from_arrays([*columns, target, *(batch.column(n) for n in passthrough)],
-                                     names=[*features, LABEL, *passthrough])
-    if bad.any() and drop_invalid:
-        out = out.filter(pa.array(~bad))
-        checks.dropped += int(bad.sum())
+    _count(checks.invalid, label, target_bad)
     checks.classes.update(pc.unique(target.filter(pa.array(~target_bad))).to_pylist())  # a missing label is no class
     if len(checks.classes) > 2:
         shown = ", ".join(repr(v) for v in sorted(checks.classes, key=str)[:5])
         raise DataError(f"{where}: label column {label!r} has more than two distinct values ({shown}, ...); a binary label is needed")
+    return target_bad
+
+
+def checks_from(profiles: dict[str, ColumnProfile], selection: Selection, impute: str, label_checks: _Checks) -> _Checks:
+    """The checks of the profile pass per chosen column: infinite numbers (and, with impute "none", missing ones)
+    are invalid; missing numbers are counted either way."""
+    checks = _Checks(classes=label_checks.classes, rows=label_checks.rows)
+    for name in selection.numeric:
+        profile = profiles[name]
+        if profile.missing:
+            checks.missing[name] = profile.missing
+        invalid = profile.nonfinite + (profile.missing if impute == "none" else 0)
+        if invalid:
+            checks.invalid[name] = invalid
+    checks.invalid.update(label_checks.invalid)
+    return checks
+
+
+def distinct_on_every_row(dataset: ds.Dataset, names: list[str]) -> list[str]:
+    """Columns that hold a different value on every row (row ids), counted exactly; reads only those columns."""
+    if not names:
+        return []
+    table = dataset.to_table(columns=names)
+    return [n for n in names if table.num_rows > 1 and table.column(n).null_count == 0
+            and pc.count_distinct(table.column(n)).as_py() == table.num_rows]
+
+
+def clean_batches(dataset: ds.Dataset, label: str, selection: Selection, drop_invalid: bool, impute: str,
+                  checks: _Checks, where: Path, passthrough_types: dict[str, pa.DataType] | None = None,
+                  files: ds.Dataset | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream the chosen columns in raw.parquet's form (numeric features float64 with NaN for missing, categorical
+    ones as canonical text, the raw label, then the passthrough columns), counting (or dropping) rows with an
+    infinite value, a missing label, or (with impute "none") a missing numeric value."""
+    columns = [*selection.features, label, *selection.passthrough]
+    try:
+        for batch in (files or dataset).to_batches(columns=columns):
+            yield _clean(batch, label, selection, drop_invalid, impute, checks, where, passthrough_types or {})
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
+
+
+def _count(counts: dict[str, int], name: str, flags: np.ndarray) -> None:
+    found = int(flags.sum())
+    if found:
+        counts[name] = counts.get(name, 0) + found
+
+
+def _clean(batch: pa.RecordBatch, label: str, selection: Selection, drop_invalid: bool, impute: str, checks: _Checks,
+           where: Path, passthrough_types: dict[str, pa.DataType]) -> pa.RecordBatch:
+    bad = np.zeros(batch.num_rows, dtype=bool)
+    columns = []
+    for name in selection.features:
+        if name in selection.categorical:
+            columns.append(canonical_text(batch.column(name)))
+            continue
+        values = as_numbers(batch.column(name))
+        columns.append(values)
+        numbers = values.to_numpy(zero_copy_only=False)
+        finite = np.isfinite(numbers)
+        if finite.all():  # the usual case: nothing to count
+            continue
+        missing = np.isnan(numbers)
+        _count(checks.missing, name, missing)
+        invalid = ~finite if impute == "none" else ~finite & ~missing
+        _count(checks.invalid, name, invalid)
+        bad |= invalid
+    target = _passthrough(batch.column(label), passthrough_types.get(label))
+    bad |= _label_checks(target, label, checks, where)
+    rest = [_passthrough(batch.column(n), passthrough_types.get(n)) for n in selection.passthrough]
+    out = pa.RecordBatch.from_arrays([*columns, target, *rest], names=[*selection.features, LABEL, *selection.passthrough])
+    if bad.any() and drop_invalid:
+        out = out.filter(pa.array(~bad))
+        checks.dropped += int(bad.sum())
     checks.rows += out.num_rows
     return out
 
 
-def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path) -> list:
+def _passthrough(values: pa.Array, kind: pa.DataType | None) -> pa.Array:
+    """A passthrough column as the user's file typed it (a CSV column read as text goes back to its inferred type)."""
+    if kind is None or values.type == kind:
+        return values
+    return pc.cast(canonical_text(values), kind)
+
+
+def csv_types(path: Path) -> dict[str, pa.DataType]:
+    """The column types Arrow infers for a CSV file (its first block); none for Parquet."""
+    if not path.is_file() or SUFFIX_FORMATS.get(path.suffix.lower()) != "csv":
+        return {}
+    return {f.name: f.type for f in ds.dataset(path, format="csv").schema}
+
+
+def passthrough_types(path: Path, profiles: dict[str, ColumnProfile], names: list[str], label: str) -> dict:
+    """The types Arrow infers for a CSV file's label and passthrough columns (read as text: ids stay integers in
+    the predictions, a 0/1 label stays a number)."""
+    inferred = csv_types(path)
+    if not inferred:
+        return {}
+    types = {n: inferred[n] for n in names if not pa.types.is_string(inferred[n]) and profiles[n].numeric and profiles[n].missing == 0}
+    return {**types, label: inferred[label]}
+
+
+def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, impute: str = "none") -> list:
     """Refuse what a pass over the rows found wrong; return the two label classes in sorted order."""
     if checks.invalid and not drop_invalid:
         counts = ", ".join(f"{name}: {count}" for name, count in checks.invalid.items())
-        raise DataError(f"{where}: missing, NaN or infinite values ({counts}); fix them or pass --drop-invalid")
+        hint = "pass --impute median (missing numeric values) or --drop-invalid" if impute == "none" and any(
+            name in checks.missing for name in checks.invalid) else "fix them or pass --drop-invalid"
+        raise DataError(f"{where}: missing, NaN or infinite values ({counts}); {hint}")
     if checks.rows == 0:
         raise DataError(f"{where}: no data rows" + (" left after dropping invalid rows" if checks.dropped else ""))
     if len(checks.classes) < 2:
@@ -176,41 +290,78 @@ def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path) -> li
     return sorted(checks.classes)
 
 
+def select_from(dataset: ds.Dataset, data: Path, label: str, features: list[str] | None, exclude: list[str] | None,
+                categorical: list[str] | None, max_categories: int,
+                checks: _Checks | None = None) -> tuple[Selection, dict[str, ColumnProfile]]:
+    """Profile the input's columns and decide each one's kind (one pass, plus the integer columns once for ids)."""
+    check_columns(dataset.schema.names, label, features, data)
+    label_type = csv_types(data).get(label)
+    profiles = profile_columns(dataset, label, list(categorical or []), data, checks, label_type)
+    selection = choose_columns(profiles, label, features, exclude, categorical, max_categories, data,
+                               lambda names: distinct_on_every_row(dataset, names))
+    return selection, profiles
+
+
 # ---------------------------------------------------------------- the stage
 
 
 def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | None, rows: int, n_features: int,
               seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
-              positive_class: str | None = None) -> dict:
-    """Write the immutable snapshot `raw.parquet` (features as float64, label as 0/1, then the passthrough
-    columns); return its description."""
+              positive_class: str | None = None, categorical: list[str] | None = None, max_categories: int = 50,
+              impute: str = "none") -> dict:
+    """Write the immutable snapshot `raw.parquet` (numeric features as float64 with NaN for missing, categorical
+    ones as text, label as 0/1, then the passthrough columns); return its description."""
     started = time.perf_counter()
     if data is None:
         selection = Selection([f"x{i}" for i in range(n_features)], [], {LABEL: "the label"})
         classes = order_classes([0, 1], positive_class, LABEL, "synthetic data")
-        dropped, invalid, source = 0, {}, "synthetic"
+        checks, source = _Checks(), "synthetic"
         batches = synthetic_batches(rows, n_features, seed)
         if classes != [0, 1]:  # --positive-class 0
             batches = (encode_label(b, classes) for b in batches)
         schema = raw_schema(pa.schema([]), selection)
     else:
         data = Path(data)
-        dataset = open_dataset(data)
-        selection = choose_columns(dataset, label, features, exclude, data)
-        names, passthrough = selection.features, selection.passthrough
-        checks = _Checks()
-        for _ in clean_batches(dataset, label, names, drop_invalid, checks, data, passthrough):
-            pass  # first pass: validate everything before writing anything
-        classes = order_classes(validate(checks, label, drop_invalid, data), positive_class, label, data)
+        dataset = open_dataset(data, csv_as_text=True)
+        label_checks = _Checks()
+        selection, profiles = select_from(dataset, data, label, features, exclude, categorical, max_categories, label_checks)
+        types = passthrough_types(data, profiles, selection.passthrough, label)
+        checks = checks_from(profiles, selection, impute, label_checks)  # the profile pass validated everything
+        classes = order_classes(validate(checks, label, drop_invalid, data, impute), positive_class, label, data)
+        kept = _Checks()
         batches = (encode_label(b, classes)
-                   for b in clean_batches(dataset, label, names, drop_invalid, _Checks(), data, passthrough))
-        schema = raw_schema(dataset.schema, selection)
-        source, dropped, invalid = str(data), checks.dropped, checks.invalid
+                   for b in clean_batches(dataset, label, selection, drop_invalid, impute, kept, data, types))
+        schema = raw_schema(dataset.schema, selection, passthrough_types=types)
+        source = str(data)
     metadata = {CLASSES_KEY: json.dumps(classes, default=str), SOURCE_KEY: source,
-                FEATURES_KEY: json.dumps(selection.features)}
-    written = write_batches(out, schema.with_metadata(metadata), batches)
+                FEATURES_KEY: json.dumps(selection.features), IMPUTE_KEY: impute,
+                MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
+    try:
+        written = write_batches(out, schema.with_metadata(metadata), batches)
+        if data is not None:
+            checks.dropped = kept.dropped
+            validate(kept, label, drop_invalid, data, impute)  # rows are left after dropping the invalid ones
+    except BaseException:
+        out.unlink(missing_ok=True)  # nothing half-written where the next stage would read it
+        raise
     seconds = time.perf_counter() - started
-    return {"path": out.name, "rows": written, "features": selection.features, "classes": classes,
-            "positive_class": classes[1], "left_out": selection.left_out, "passthrough": selection.passthrough,
-            "dropped_rows": dropped, "invalid_values": invalid,
+    return {"path": out.name, "rows": written, "features": selection.features, "categorical": selection.categorical,
+            "classes": classes, "positive_class": classes[1], "left_out": selection.left_out,
+            "passthrough": selection.passthrough, "dropped_rows": checks.dropped, "invalid_values": checks.invalid,
+            "missing_values": checks.missing, "impute": impute,
+            "distinct": {n: profiles[n].distinct for n in selection.categorical} if data is not None else {},
             "source": source, "seconds": seconds, "rows_per_second": written / max(seconds, 1e-9)}
+
+
+def ingest_message(result: dict) -> str:
+    """The stage's log line: rows, the features used (categoricals with their number of values), missing values,
+    dropped rows, the positive class, and the columns left out with their reasons."""
+    selection = Selection(result["features"], result["passthrough"], result["left_out"], result.get("categorical", []))
+    message = f"ingested {result['rows']} rows from {result['source']}; {describe_kinds(selection, result.get('distinct'))}"
+    if result.get("missing_values"):
+        counts = ", ".join(f"{name}: {count}" for name, count in result["missing_values"].items())
+        message += f"; missing numeric values ({counts}){' imputed from the train split' if result.get('impute') != 'none' else ''}"
+    if result["dropped_rows"]:
+        counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
+        message += f"; dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})"
+    return message + f"; positive class {result['positive_class']!r}"

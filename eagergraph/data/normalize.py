@@ -1,10 +1,11 @@
-"""Stage 2, normalize: a seeded stratified split, then mean/std fitted on the train split only and applied to both."""
+"""Stage 2, normalize: a seeded stratified split, then the statistics fitted on the train split only (mean and
+std, imputation values, vocabularies) and applied to both splits; the train split's drift profile on the way."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,28 +14,57 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from eagergraph.data.columns import raw_features
-from eagergraph.data.ingest import CLASSES_KEY, SOURCE_KEY
+from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
-from eagergraph.data.preprocessing import standardize
+from eagergraph.data.preprocessing import MISSING_SUFFIX, category_codes_arrow, numeric_z
+from eagergraph.data.profile import TrainSample, numeric_profile
 from eagergraph.errors import DataError
 from eagergraph.io import write_json
-from eagergraph.rundir.paths import RunPaths
 
 
 @dataclass(frozen=True)
 class Normalizer:
-    """Training statistics, saved as normalizer.json and baked into the exported models."""
+    """Training statistics, saved as normalizer.json and baked into the exported models (see the contract in
+    `eagergraph.data.preprocessing`): per numeric feature its mean, std, imputation value and missing count on the
+    train split; per categorical feature its vocabulary (most frequent first), missing and distinct counts."""
 
     features: list[str]
-    mean: list[float]
-    std: list[float]
-    classes: list
-    train_rows: int
-    test_rows: int
+    numeric: list[dict] = field(default_factory=list)
+    categorical: list[dict] = field(default_factory=list)
+    classes: list = field(default_factory=list)
+    train_rows: int = 0
+    test_rows: int = 0
+
+    @property
+    def mean(self) -> list[float]:
+        return [spec["mean"] for spec in self.numeric]
+
+    @property
+    def std(self) -> list[float]:
+        return [spec["std"] for spec in self.numeric]
+
+    @property
+    def vocabulary_sizes(self) -> dict[str, int]:
+        return {spec["name"]: len(spec["vocabulary"]) for spec in self.categorical}
 
     @classmethod
     def load(cls, path: Path) -> "Normalizer":
-        return cls(**json.loads(Path(path).read_text()))
+        values = json.loads(Path(path).read_text())
+        if "mean" in values:  # written before categories and imputation: numeric features only
+            values["numeric"] = [{"name": n, "mean": m, "std": s, "impute": None, "missing": 0}
+                                 for n, m, s in zip(values["features"], values.pop("mean"), values.pop("std"))]
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """The files normalize writes (the task builds them from the run directory's layout)."""
+
+    normalizer: Path
+    train: Path
+    test: Path
+    test_raw: Path
+    profile: Path
 
 
 def stratified_test_mask(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
@@ -59,10 +89,11 @@ def check_split(labels: np.ndarray, mask: np.ndarray, where: Path | str) -> None
 
 
 class RunningMoments:
-    """Mean and variance per column in one streaming pass (Chan et al.'s parallel merge), exact to float64."""
+    """Mean and variance per column in one streaming pass (Chan et al.'s parallel merge), exact to float64; each
+    column keeps its own count, so missing cells are simply left out of its statistics."""
 
     def __init__(self, n_columns: int) -> None:
-        self.count = 0
+        self.count = np.zeros(n_columns)
         self.mean = np.zeros(n_columns)
         self.m2 = np.zeros(n_columns)
 
@@ -71,17 +102,17 @@ class RunningMoments:
             return
         self.merge(len(x), x.mean(axis=0), ((x - x.mean(axis=0)) ** 2).sum(axis=0))
 
-    def merge(self, count: int, mean: np.ndarray, m2: np.ndarray) -> None:
-        if count == 0:
-            return
+    def merge(self, count: int | np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:
+        count = np.broadcast_to(np.asarray(count, dtype=np.float64), self.count.shape)
         total = self.count + count
-        delta = mean - self.mean
-        self.mean = self.mean + delta * count / total
-        self.m2 = self.m2 + m2 + delta**2 * self.count * count / total
+        safe = np.where(total > 0, total, 1.0)
+        delta = np.where(count > 0, mean - self.mean, 0.0)
+        self.mean = self.mean + delta * count / safe
+        self.m2 = self.m2 + np.where(count > 0, m2, 0.0) + delta**2 * self.count * count / safe
         self.count = total
 
     def std(self) -> np.ndarray:
-        std = np.sqrt(self.m2 / max(self.count, 1))
+        std = np.sqrt(self.m2 / np.maximum(self.count, 1))
         return np.where(std > 0, std, 1.0)  # a constant column becomes 0 after centring, never a division by zero
 
 
@@ -89,66 +120,150 @@ def _column(batch: pa.RecordBatch, name: str) -> np.ndarray:
     return batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 
-def _column_moments(columns: list[np.ndarray]) -> tuple[int, np.ndarray, np.ndarray]:
-    """Count, means and sums of squared deviations of equal-length columns (one dot product each, no copies)."""
-    means = np.array([column.mean() if len(column) else 0.0 for column in columns])
-    m2 = np.array([float(np.dot(column - mean, column - mean)) for column, mean in zip(columns, means)])
-    return (len(columns[0]) if columns else 0), means, m2
+def _present_moments(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column: count, mean and sum of squared deviations of its present (not NaN) values."""
+    counts, means, m2 = np.zeros(len(columns)), np.zeros(len(columns)), np.zeros(len(columns))
+    for j, column in enumerate(columns):
+        gaps = np.isnan(column)
+        present = column[~gaps] if gaps.any() else column
+        if len(present):
+            counts[j], means[j] = len(present), present.mean()
+            centred = present - means[j]
+            # einsum, not np.dot: BLAS's threads made the dot product 1000x slower on two busy cores (measured)
+            m2[j] = float(np.einsum("i,i->", centred, centred))
+    return counts, means, m2
 
 
-def _group_moments(path: Path, group: int, features: list[str], keep: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    batch = pq.ParquetFile(path).read_row_group(group, columns=features)
-    return _column_moments([_column(batch, name)[keep] for name in features])
+def _merge_counts(total: dict, values: pa.Array) -> None:
+    counted = pc.value_counts(pc.drop_null(values))
+    for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
+        total[value] = total.get(value, 0) + count
 
 
-def fit_normalizer(raw: Path, test_fraction: float, seed: int) -> tuple[Normalizer, np.ndarray]:
-    """Split the rows and fit the statistics on the train rows only; return the normalizer and the test mask."""
+def vocabulary(counts: dict[str, int], cap: int) -> list[str]:
+    """The categorical column's vocabulary: most frequent first, ties broken by value, at most `cap` values."""
+    return [value for value, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:cap]]
+
+
+def fit_normalizer(raw: Path, mask: np.ndarray) -> tuple[Normalizer, dict]:
+    """Fit every statistic on the train rows only, in one pass over raw.parquet's row groups; return the
+    normalizer and the train split's drift profile."""
     file = pq.ParquetFile(raw)
-    features = raw_features(file.schema_arrow)
-    classes = json.loads(file.schema_arrow.metadata[CLASSES_KEY])
+    schema = file.schema_arrow
+    meta = schema.metadata or {}
+    features = raw_features(schema)
+    categorical = [n for n in features if not pa.types.is_floating(schema.field(n).type)]
+    numeric = [n for n in features if n not in categorical]
+    impute = meta.get(IMPUTE_KEY, b"none").decode()
+    cap = int(meta.get(MAX_CATEGORIES_KEY, b"50"))
+    had_missing = json.loads(meta.get(MISSING_KEY, b"{}"))
+    imputed = [n for n in numeric if impute != "none" and had_missing.get(n)]
+    moments = RunningMoments(len(numeric))
+    sample = TrainSample(numeric, int((~mask).sum()))
+    missing = dict.fromkeys(features, 0)
+    counts: dict[str, dict] = {n: {} for n in categorical}
+    present: dict[str, list[np.ndarray]] = {n: [] for n in imputed if impute == "median"}
+    start = 0
+    # Python threads over row groups were 2.5x slower here (Arrow's and BLAS's own threads oversubscribe two cores).
+    for batch in iter_batches(raw, columns=features):
+        keep = ~mask[start:start + batch.num_rows]
+        start += batch.num_rows
+        train = {n: _column(batch, n)[keep] for n in numeric}
+        moments.merge(*_present_moments([train[n] for n in numeric]))
+        sample.add(train, int(keep.sum()))
+        for name in numeric:
+            gaps = np.isnan(train[name])
+            missing[name] += int(gaps.sum())
+            if name in present:
+                present[name].append(train[name][~gaps])
+        rows = batch.filter(pa.array(keep))
+        for name in categorical:
+            missing[name] += rows.column(name).null_count
+            _merge_counts(counts[name], rows.column(name))
+    mean, std = moments.mean, moments.std()
+    specs = []
+    for j, name in enumerate(numeric):
+        value = None
+        if name in imputed:
+            value = float(np.median(np.concatenate(present[name]))) if name in present and moments.count[j] else float(mean[j])
+        specs.append({"name": name, "mean": float(mean[j]), "std": float(std[j]), "impute": value, "missing": missing[name]})
+    cats = [{"name": n, "vocabulary": vocabulary(counts[n], cap), "missing": missing[n], "distinct": len(counts[n])}
+            for n in categorical]
+    classes = json.loads(meta[CLASSES_KEY])
+    normalizer = Normalizer(features, specs, cats, classes, int((~mask).sum()), int(mask.sum()))
+    profile = {"features": features, "types": {n: str(schema.field(n).type) for n in features},
+               "kinds": {n: "categorical" if n in categorical else "numeric" for n in features},
+               "classes": classes, "rows": normalizer.train_rows,
+               "sketch": {s["name"]: numeric_profile(sample, s["name"], s["mean"], float(moments.m2[j] / max(moments.count[j], 1)) ** 0.5)
+                          for j, s in enumerate(specs)},
+               "categories": {n: {"counts": counts[n], "missing": missing[n]} for n in categorical}}
+    return normalizer, profile
+
+
+def split_mask(raw: Path, test_fraction: float, seed: int) -> np.ndarray:
+    """raw.parquet's test mask: the exact stratified split, checked to leave both classes in both splits."""
+    file = pq.ParquetFile(raw)
     labels = file.read(columns=[LABEL]).column(LABEL).to_numpy()
     mask = stratified_test_mask(labels, test_fraction, seed)
-    check_split(labels, mask, file.schema_arrow.metadata.get(SOURCE_KEY, str(raw).encode()).decode())
-    moments = RunningMoments(len(features))
-    offsets = np.cumsum([0] + [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)])
-    # Python threads over row groups were 2.5x slower here (Arrow's and BLAS's own threads oversubscribe two cores).
-    for group in range(file.num_row_groups):
-        moments.merge(*_group_moments(raw, group, features, ~mask[offsets[group]:offsets[group + 1]]))
-    normalizer = Normalizer(features, moments.mean.tolist(), moments.std().tolist(), classes,
-                            int((~mask).sum()), int(mask.sum()))
-    return normalizer, mask
+    check_split(labels, mask, (file.schema_arrow.metadata or {}).get(SOURCE_KEY, str(raw).encode()).decode())
+    return mask
 
 
-def write_splits(raw: Path, paths: RunPaths, normalizer: Normalizer, mask: np.ndarray) -> None:
+def normalized_schema(normalizer: Normalizer) -> pa.Schema:
+    """The normalized splits' columns: z of each numeric feature (float32, imputed), a missing flag per imputed
+    one, the slot code of each categorical one (its vocabulary index, then unseen, then missing), the label."""
+    return pa.schema([*(pa.field(s["name"], pa.float32()) for s in normalizer.numeric),
+                      *(pa.field(s["name"] + MISSING_SUFFIX, pa.float32()) for s in normalizer.numeric if s["impute"] is not None),
+                      *(pa.field(s["name"], pa.int16()) for s in normalizer.categorical), pa.field(LABEL, pa.int8())])
+
+
+def normalize_batch(batch: pa.RecordBatch, normalizer: Normalizer, schema: pa.Schema) -> pa.RecordBatch:
+    """One raw block → its normalized columns (column by column: contiguous arrays, no rows × columns copy)."""
+    parts = [numeric_z(_column(batch, s["name"]), s) for s in normalizer.numeric]
+    flags = [missing.astype(np.float32) for (_, missing), s in zip(parts, normalizer.numeric) if s["impute"] is not None]
+    codes = [category_codes_arrow(batch.column(s["name"]), s["vocabulary"]).astype(np.int16) for s in normalizer.categorical]
+    return pa.RecordBatch.from_arrays([*(z for z, _ in parts), *flags, *codes, batch.column(LABEL)], schema=schema)
+
+
+def write_splits(raw: Path, files: SplitFiles, normalizer: Normalizer, mask: np.ndarray) -> None:
     """Write the normalized train and test splits, and the raw test split that the exported models take (with the
     passthrough columns of raw.parquet, ids, dates and text, so predictions can be joined back to the input)."""
-    features = normalizer.features
-    schema = pa.schema([*(pa.field(n, pa.float32()) for n in features), pa.field(LABEL, pa.int8())])
+    schema = normalized_schema(normalizer)
     raw_schema = pq.read_schema(raw).remove_metadata()
-    mean, std = np.asarray(normalizer.mean), np.asarray(normalizer.std)
-    with ParquetSink(paths.normalized("train"), schema) as train, ParquetSink(paths.normalized("test"), schema) as test, \
-            ParquetSink(paths.test_raw, raw_schema) as test_raw:
+    with ParquetSink(files.train, schema) as train, ParquetSink(files.test, schema) as test, \
+            ParquetSink(files.test_raw, raw_schema) as test_raw:
         start = 0
         for batch in iter_batches(raw):
             rows = pa.array(mask[start:start + batch.num_rows])
             start += batch.num_rows
-            # column by column: contiguous arrays, no rows × columns copy of the batch
-            scaled = [standardize(_column(batch, name), mean[j], std[j]).astype(np.float32) for j, name in enumerate(features)]
-            table = pa.RecordBatch.from_arrays([*scaled, batch.column(LABEL)], schema=schema)
+            table = normalize_batch(batch, normalizer, schema)
             train.write(table.filter(pc.invert(rows)))
             test.write(table.filter(rows))
             test_raw.write(batch.filter(rows))
 
 
-def normalize_to(run_dir: Path, test_fraction: float, seed: int) -> dict:
-    """Stage logic: split, fit on train, write both normalized splits and normalizer.json."""
+def normalize_with_mask(raw: Path, files: SplitFiles, mask: np.ndarray) -> Normalizer:
+    """Fit on the train rows, write the splits, normalizer.json and the drift profile: the one normalizer building,
+    for a single file and for merged partitions alike."""
+    normalizer, profile = fit_normalizer(raw, mask)
+    write_splits(raw, files, normalizer, mask)
+    write_json(files.normalizer, asdict(normalizer))
+    write_json(files.profile, profile)
+    return normalizer
+
+
+def normalize_to(raw: Path, files: SplitFiles, test_fraction: float, seed: int) -> dict:
+    """Stage logic: split, fit on train, write both normalized splits, normalizer.json and the train profile."""
     started = time.perf_counter()
-    paths = RunPaths.of(run_dir)
-    normalizer, mask = fit_normalizer(paths.raw, test_fraction, seed)
-    write_splits(paths.raw, paths, normalizer, mask)
-    write_json(paths.normalizer, asdict(normalizer))
+    mask = split_mask(raw, test_fraction, seed)
+    normalizer = normalize_with_mask(raw, files, mask)
     seconds = time.perf_counter() - started
-    rows = len(mask)
-    return {"normalizer": paths.rel(paths.normalizer), "train": paths.rel(paths.normalized("train")),
-            "test": paths.rel(paths.normalized("test")), "test_raw": paths.rel(paths.test_raw), "train_rows": normalizer.train_rows, "test_rows": normalizer.test_rows,
-            "seconds": seconds, "rows_per_second": rows / max(seconds, 1e-9)}
+    return {**describe_normalizer(normalizer), "seconds": seconds, "rows_per_second": len(mask) / max(seconds, 1e-9)}
+
+
+def describe_normalizer(normalizer: Normalizer) -> dict:
+    """What the fit found, for the stage's result and log: rows per split, imputation and vocabularies per column."""
+    return {"train_rows": normalizer.train_rows, "test_rows": normalizer.test_rows,
+            "imputed": {s["name"]: {"missing": s["missing"], "value": s["impute"]} for s in normalizer.numeric
+                        if s["impute"] is not None},
+            "vocabulary_sizes": normalizer.vocabulary_sizes}

@@ -22,20 +22,29 @@ def _readable(path: Path) -> None:
         raise DataError(f"{path}: permission denied (not readable)")
 
 
+def check_source(path: Path) -> str:
+    """The one set of checks on an input path (file or folder): it exists, is readable, is of a known type and is
+    not empty; returns its format ("csv" or "parquet")."""
+    _readable(path)
+    if path.is_dir():
+        return "parquet"
+    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
+                        "use .csv, .parquet or a folder of Parquet files")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    return fmt
+
+
 def data_columns(path: Path) -> list[str]:
     """The column names of a CSV file (its header), a Parquet file or a folder of Parquet files (its first file)."""
-    _readable(path)
+    fmt = check_source(path)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".parquet", ".pq"))
         if not files:
             raise DataError(f"{path}: the folder holds no Parquet files")
         return _parquet_columns(files[0], shown=path)
-    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
-                             "use .csv, .parquet or a folder of Parquet files")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty")
     return _csv_columns(path) if fmt == "csv" else _parquet_columns(path, shown=path)
 
 
@@ -59,21 +68,11 @@ def _parquet_columns(file: Path, shown: Path) -> list[str]:
         raise DataError(f"{shown}: cannot read as parquet: {str(exc).splitlines()[0][:150]}") from None
 
 
-def check_columns(columns: list[str], label: str, features: list[str] | None, where: Path) -> None:
-    """The label and the named feature columns exist (types are the ingest stage's to check)."""
-    if label not in columns:
-        raise DataError(f"{where}: label column {label!r} not found; columns are: {', '.join(columns)}")
-    if features is not None:
-        missing = [name for name in features if name not in columns]
-        if missing:
-            raise DataError(f"{where}: feature column(s) not found: {', '.join(missing)}")
-        if label in features:
-            raise DataError(f"{where}: the label column {label!r} cannot also be a feature")
-
-
 def preflight_data(data: Path | None, label: str, features: list[str] | None) -> None:
     """Everything about `--data` that a header or schema tells; nothing for synthetic data."""
     if data is not None:
+        from eagergraph.data.columns import check_columns  # the ingest stage's own check, on the header only
+
         check_columns(data_columns(Path(data)), label, features, Path(data))
 
 

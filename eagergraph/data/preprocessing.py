@@ -1,17 +1,28 @@
-"""The model's preprocessing, defined once: standardize with the training statistics, then append the squares.
+"""The model's preprocessing, defined once: impute, standardize with the training statistics, square, add a
+missing indicator per imputed column, and one-hot every categorical column over its vocabulary plus an unseen
+slot and a missing slot.
 
-Written on array arithmetic only, so the same functions run on numpy arrays (the normalize and engineer-features
-stages, the benchmark) and on TensorFlow tensors (inside the exported SavedModel); the caller passes the concat
-of its array library. No TensorFlow import here.
+`encode` is the numpy reference (the SavedModel's serving function must match it); the data stages compute the
+same thing column by column on Arrow batches (`category_codes_arrow` in place of `category_codes`, the rest
+shared), and a unit test holds the two equal. `standardize`, `with_squares` and `preprocess` are written on array
+arithmetic only, so they run on numpy arrays and on TensorFlow tensors alike. No TensorFlow import here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Array = TypeVar("Array")
 SQUARE_SUFFIX = "_sq"
+MISSING_SUFFIX = "_missing"
+UNSEEN = "<unseen>"  # the one-hot slot of values not in the vocabulary (new, or beyond the cap)
+MISSING = "<missing>"  # the one-hot slot of missing cells
 
 
 def standardize(raw: Array, mean: Array, std: Array) -> Array:
@@ -19,20 +30,87 @@ def standardize(raw: Array, mean: Array, std: Array) -> Array:
     return (raw - mean) / std
 
 
+def destandardize(z: Array, mean: Array, std: Array) -> Array:
+    """The inverse of `standardize`: a standardized value back in the column's own units."""
+    return z * std + mean
+
+
 def with_squares(z: Array, concat: Callable[[Sequence[Array]], Array]) -> Array:
-    """The model's inputs: the standardized features, then their squares (the order `input_names` gives)."""
+    """The standardized features, then their squares (the order `input_names` gives for numeric columns)."""
     return concat([z, z * z])
 
 
 def preprocess(raw: Array, mean: Array, std: Array, concat: Callable[[Sequence[Array]], Array],
                to_float32: Callable[[Array], Array] = lambda a: a) -> Array:
-    """Raw features → model inputs: what normalize + engineer-features write, and what the SavedModel computes.
-
-    The stages standardize in float64 and store float32 (`to_float32`), then square in float32; so does this.
-    """
+    """Numeric raw features (no missing values) → model inputs: standardized in float64, stored float32, squared
+    in float32. `encode` is the general form with imputation and categorical columns."""
     return with_squares(to_float32(standardize(raw, mean, std)), concat)
 
 
-def input_names(base: list[str]) -> list[str]:
-    """Names of the model's inputs, in `with_squares` order: the features, then their squares."""
-    return [*base, *(f"{name}{SQUARE_SUFFIX}" for name in base)]
+# ---------------------------------------------------------------- every column kind
+
+
+def input_names(normalizer: Any) -> list[str]:
+    """Names of the model's inputs in `encode` order: z of every numeric feature, their squares, a missing
+    indicator per imputed column, then one-hot slots per categorical column (`sex=male`, `sex=<unseen>`, ...)."""
+    numeric = [spec["name"] for spec in normalizer.numeric]
+    names = [*numeric, *(f"{name}{SQUARE_SUFFIX}" for name in numeric)]
+    names += [f"{spec['name']}{MISSING_SUFFIX}" for spec in normalizer.numeric if spec["impute"] is not None]
+    for spec in normalizer.categorical:
+        names += [f"{spec['name']}={value}" for value in (*spec["vocabulary"], UNSEEN, MISSING)]
+    return names
+
+
+def numeric_z(values: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One numeric column (float64, NaN = missing) → (z as float32, missing flags): the gaps filled with the
+    column's imputation value first (they stay NaN when the column has none), standardized in float64."""
+    missing = np.isnan(values)
+    filled = np.where(missing, spec["impute"], values) if spec["impute"] is not None and missing.any() else values
+    return standardize(filled, spec["mean"], spec["std"]).astype(np.float32), missing
+
+
+def category_codes(values: np.ndarray, vocabulary: list[str]) -> np.ndarray:
+    """Python str / None values → slot index: the value's place in the vocabulary, len(vocabulary) for an unseen
+    value, len(vocabulary) + 1 for a missing one."""
+    values = np.asarray(values, dtype=object)
+    codes = np.full(len(values), len(vocabulary), dtype=np.int32)
+    for index, value in enumerate(vocabulary):
+        codes[values == value] = index
+    codes[np.equal(values, None)] = len(vocabulary) + 1
+    return codes
+
+
+def category_codes_arrow(values: "pa.Array | pa.ChunkedArray", vocabulary: list[str]) -> np.ndarray:
+    """`category_codes` on an Arrow string column, vectorized (a hash lookup per value, no Python loop)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index = pc.index_in(values, value_set=pa.array(vocabulary, pa.string()))  # null for missing and unseen
+    codes = pc.fill_null(index, len(vocabulary)).to_numpy(zero_copy_only=False).astype(np.int32)
+    codes[values.is_null().to_numpy(zero_copy_only=False)] = len(vocabulary) + 1
+    return codes
+
+
+def one_hot(codes: np.ndarray, slots: int) -> list[np.ndarray]:
+    """Slot codes → `slots` float32 columns of 0/1."""
+    return [(codes == slot).astype(np.float32) for slot in range(slots)]
+
+
+def expand(z: list[np.ndarray], missing: list[np.ndarray], codes: list[np.ndarray], normalizer: Any) -> list[np.ndarray]:
+    """Per-column parts (z and missing flags of each numeric feature, slot codes of each categorical one) →
+    the model's input columns in `input_names` order, float32."""
+    columns = [*z, *(column * column for column in z)]
+    columns += [flags.astype(np.float32) for flags, spec in zip(missing, normalizer.numeric) if spec["impute"] is not None]
+    for column, spec in zip(codes, normalizer.categorical):
+        columns += one_hot(column, len(spec["vocabulary"]) + 2)
+    return columns
+
+
+def encode(columns: dict[str, np.ndarray], normalizer: Any) -> np.ndarray:
+    """The reference definition: raw columns (numeric float64 with NaN for missing; categorical Python str / None)
+    → model inputs, float32 rows × inputs. The data stages and the SavedModel reproduce exactly this."""
+    parts = [numeric_z(np.asarray(columns[spec["name"]], dtype=np.float64), spec) for spec in normalizer.numeric]
+    codes = [category_codes(columns[spec["name"]], spec["vocabulary"]) for spec in normalizer.categorical]
+    inputs = expand([z for z, _ in parts], [flags for _, flags in parts], codes, normalizer)
+    rows = len(next(iter(columns.values()))) if columns else 0
+    return np.stack(inputs, axis=1) if inputs else np.empty((rows, 0), np.float32)

@@ -46,7 +46,8 @@ def _one_error_line(done) -> str:
 def test_missing_labels_are_refused_like_missing_features(messy: Path, prefect_api: str, tmp_path: Path) -> None:
     done = run_cli("run", "--data", str(messy), "--label", "renewed", "--artifacts", str(tmp_path), cwd=tmp_path)
     assert _one_error_line(done) == (f"{messy}: missing, NaN or infinite values (tenure_months: 3, monthly_charges: 2, "
-                                     f"renewed: {len(EMPTY_LABEL)}); fix them or pass --drop-invalid")
+                                     f"renewed: {len(EMPTY_LABEL)}); pass --impute median (missing numeric values) or "
+                                     "--drop-invalid")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -61,16 +62,16 @@ def test_bad_data_options_give_one_line(messy: Path, prefect_api: str, tmp_path:
 
 def test_run_names_features_left_out_columns_and_the_positive_class(messy_run: tuple[str, dict, Path]) -> None:
     stdout, result, run_dir = messy_run
-    assert "features (4): tenure_months, monthly_charges, support_calls, age" in stdout
+    assert "features (5): plan, tenure_months, monthly_charges, support_calls, age" in stdout
     flat = " ".join(stdout.split())  # the terminal wraps long lines
-    assert ("left out: customer_id (looks like an id), signup_date (not numeric), plan (not numeric), "
+    assert ("left out: customer_id (looks like an id), signup_date (date/time), "
             "cancel_fee (excluded), renewed (the label)") in flat
     assert "set aside as row ids (integers, unique on every row): customer_id; name in --features to use" in flat
     assert "positive class: 'no'" in flat and "(positive class 'no')" in flat
     assert f"dropped 9 rows with missing, NaN or infinite values (tenure_months: 3, monthly_charges: 2, renewed: {len(EMPTY_LABEL)})" in flat
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["features"] == ["tenure_months", "monthly_charges", "support_calls", "age"]
-    assert manifest["left_out"] == {"customer_id": "looks like an id", "signup_date": "not numeric", "plan": "not numeric",
+    assert manifest["features"] == ["plan", "tenure_months", "monthly_charges", "support_calls", "age"]
+    assert manifest["left_out"] == {"customer_id": "looks like an id", "signup_date": "date/time",
                                     "cancel_fee": "excluded", "renewed": "the label"}
     assert manifest["positive_class"] == "no" and manifest["classes"] == ["yes", "no"]
     assert manifest["rows"]["dropped"] == 9 and manifest["rows"]["raw"] == 191

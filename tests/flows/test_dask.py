@@ -76,6 +76,7 @@ def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_pat
     import pyarrow.parquet as pq
     from distributed import LocalCluster
 
+    from eagergraph.data.normalize import Normalizer
     from eagergraph.data.partitions import partition_split
     from eagergraph.flows.pipeline import run_pipeline
     from eagergraph.io import read_json
@@ -105,10 +106,10 @@ def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_pat
         mask = partition_split(table.column("churned").to_numpy(zero_copy_only=False), 0.2, 42, index)
         train.append(np.column_stack([table.column(f"x{i}").to_numpy() for i in range(4)])[~mask])
     rows = np.concatenate(train)
-    normalizer = read_json(par.normalizer)
-    np.testing.assert_allclose(normalizer["mean"], rows.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(normalizer["std"], rows.std(axis=0), rtol=1e-12)
-    assert normalizer["train_rows"] == len(rows) and normalizer["classes"] == ["no", "yes"]
+    normalizer = Normalizer.load(par.normalizer)
+    np.testing.assert_allclose(normalizer.mean, rows.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(normalizer.std, rows.std(axis=0), rtol=1e-12)
+    assert normalizer.train_rows == len(rows) and normalizer.classes == ["no", "yes"]
 
 
 def test_sweep_and_runner_options_refuse_bad_values_in_one_line(tmp_path: Path) -> None:

@@ -12,14 +12,13 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from runs import normalize_run, split_files
 
 from eagergraph.core.evaluation import classification_metrics, roc_auc
 from eagergraph.core.prediction import parse_row, prediction_table
-from eagergraph.data.columns import choose_columns
-from eagergraph.data.ingest import ingest_to
+from eagergraph.data.ingest import ingest_to, select_from
 from eagergraph.data.io import LABEL
 from eagergraph.data.labels import label_missing, order_classes
-from eagergraph.data.normalize import normalize_to
 from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
 from eagergraph.errors import DataError
 from eagergraph.orchestration.naming import data_name, run_name, run_tags
@@ -33,6 +32,10 @@ def _export(n: int = 40) -> pa.Table:
                      "y": pa.array(["" if i in (3, 11) else ("no" if i % 2 else "yes") for i in range(n)])})
 
 
+def choose(dataset: ds.Dataset, label: str, features: list[str] | None, exclude: list[str] | None, where: Path):
+    return select_from(dataset, where, label, features, exclude, None, 50)[0]
+
+
 def test_empty_null_and_nan_labels_are_missing() -> None:
     assert label_missing(pa.array(["yes", "", "  ", None, "no"])).tolist() == [False, True, True, True, False]
     assert label_missing(pa.array([1.0, float("nan"), None, 0.0])).tolist() == [False, True, True, False]
@@ -41,16 +44,16 @@ def test_empty_null_and_nan_labels_are_missing() -> None:
 
 def test_ids_are_set_aside_unless_named_and_exclusions_recorded() -> None:
     dataset = ds.dataset(_export())
-    chosen = choose_columns(dataset, "y", None, ["leak"], Path("e.csv"))
+    chosen = choose(dataset, "y", None, ["leak"], Path("e.csv"))
     assert chosen.features == ["x", "calls"]  # calls repeats values: not an id
-    assert chosen.left_out == {"id": "looks like an id", "day": "not numeric", "leak": "excluded", "y": "the label"}
+    assert chosen.left_out == {"id": "looks like an id", "day": "date/time", "leak": "excluded", "y": "the label"}
     assert chosen.passthrough == ["id", "day", "leak"]
-    named = choose_columns(dataset, "y", ["id", "x"], None, Path("e.csv"))
+    named = choose(dataset, "y", ["id", "x"], None, Path("e.csv"))
     assert named.features == ["id", "x"] and named.left_out["calls"] == "not in --features"
     with pytest.raises(DataError, match=r"--exclude names unknown column\(s\): nope; columns are: id, day"):
-        choose_columns(dataset, "y", None, ["nope"], Path("e.csv"))
+        choose(dataset, "y", None, ["nope"], Path("e.csv"))
     with pytest.raises(DataError, match="both in --features and --exclude: x"):
-        choose_columns(dataset, "y", ["x"], ["x"], Path("e.csv"))
+        choose(dataset, "y", ["x"], ["x"], Path("e.csv"))
 
 
 def test_positive_class_defaults_to_the_larger_value_or_is_named() -> None:
@@ -74,7 +77,7 @@ def test_ingest_drops_missing_labels_encodes_the_positive_class_and_passes_colum
     assert raw.column_names == ["x", "calls", LABEL, "id", "day", "leak"]
     expected = [int(v == "no") for v in _export().column("y").to_pylist() if v]
     assert raw.column(LABEL).to_pylist() == expected
-    normalize_to(run.root, 0.25, seed=0)
+    normalize_run(run.root, 0.25, seed=0)
     test_raw = pq.read_table(run.test_raw)
     assert test_raw.column_names == raw.column_names  # the passthrough columns reach the raw test split
     by_id = {r["id"]: r for r in raw.to_pylist()}
@@ -91,14 +94,17 @@ def test_partitions_drop_and_count_missing_labels(tmp_path: Path) -> None:
     run = RunPaths.of(tmp_path / "run")
     parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0,
                                  drop_invalid=True, exclude=["leak"]) for i in range(2)]
-    merged = merge_partitions_to(run.root, parts, folder, "y", True, positive_class="no")
+    merged = merge_partitions_to(run.raw, [run.raw_part(p["index"]) for p in parts], split_files(run.root), parts, folder, "y",
+                                 True, positive_class="no")
     assert merged["dropped_rows"] == 2 and merged["invalid_values"] == {"y": 2} and merged["rows"] == 38
     assert merged["classes"] == ["yes", "no"] and merged["left_out"]["id"] == "looks like an id"
     assert pq.read_table(run.test_raw).column_names == ["x", "calls", LABEL, "id", "day", "leak"]
     kept = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0)
             for i in range(2)]
     with pytest.raises(DataError, match=r"missing, NaN or infinite values \(y: 2\); fix them or pass --drop-invalid"):
-        merge_partitions_to(tmp_path / "refused", kept, folder, "y", False)
+        refused = tmp_path / "refused"
+        merge_partitions_to(refused / "raw.parquet", [run.raw_part(i) for i in range(2)], split_files(refused), kept, folder, "y",
+                            False)
 
 
 def test_metrics_are_float64_and_clipped() -> None:
@@ -148,4 +154,4 @@ def test_run_names_and_tags_name_the_data(tmp_path: Path) -> None:
 
 def test_when_every_numeric_column_looks_like_an_id_they_are_the_features() -> None:
     dataset = ds.dataset(pa.table({"a": list(range(6)), "label": [0, 1] * 3}))
-    assert choose_columns(dataset, "label", None, None, Path("few.csv")).features == ["a"]
+    assert choose(dataset, "label", None, None, Path("few.csv")).features == ["a"]

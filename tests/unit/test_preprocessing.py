@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from runs import engineer_run, normalize_run
 
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.sources import load_xy, open_source
 from eagergraph.core.training import train_from
-from eagergraph.data.features import engineer_to
 from eagergraph.data.ingest import ingest_to
 from eagergraph.data.io import feature_matrix
-from eagergraph.data.normalize import Normalizer, normalize_to
+from eagergraph.data.normalize import Normalizer
 from eagergraph.data.preprocessing import preprocess
 from eagergraph.rundir.paths import RunPaths
 
@@ -22,8 +22,8 @@ from eagergraph.rundir.paths import RunPaths
 def _run_dir(tmp_path: Path) -> RunPaths:
     paths = RunPaths.of(tmp_path)
     ingest_to(paths.raw, None, "label", None, 600, 4, 1)
-    normalize_to(tmp_path, 0.25, seed=1)
-    engineer_to(tmp_path)
+    normalize_run(tmp_path, 0.25, seed=1)
+    engineer_run(tmp_path)
     return paths
 
 

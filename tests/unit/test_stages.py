@@ -9,12 +9,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from runs import engineer_run, normalize_run
 
-from eagergraph.data.features import add_squares, engineer_to
 from eagergraph.data.ingest import ingest_to, synthetic_batches
 from eagergraph.data.io import LABEL
-from eagergraph.data.normalize import Normalizer, RunningMoments, normalize_to, stratified_test_mask
-from eagergraph.data.preprocessing import input_names
+from eagergraph.data.normalize import Normalizer, RunningMoments, stratified_test_mask
 from eagergraph.errors import DataError
 from eagergraph.rundir.paths import RunPaths
 
@@ -112,7 +111,7 @@ def test_stratified_split_is_exact_and_seeded() -> None:
 
 def test_statistics_come_from_the_train_split_only(tmp_path: Path) -> None:
     run = _raw_run(tmp_path, tiny(tmp_path))
-    normalize_to(run, 0.25, seed=3)
+    normalize_run(run, 0.25, seed=3)
     paths = RunPaths.of(run)
     stats = Normalizer.load(paths.normalizer)
     raw = pq.read_table(paths.raw)
@@ -128,7 +127,7 @@ def test_statistics_come_from_the_train_split_only(tmp_path: Path) -> None:
     table = raw.to_pydict()
     table["a"] = [v * 100 if v in test_a else v for v in table["a"]]
     pq.write_table(pa.table(table, schema=raw.schema), RunPaths.of(tampered).raw)
-    normalize_to(tampered, 0.25, seed=3)
+    normalize_run(tampered, 0.25, seed=3)
     assert Normalizer.load(RunPaths.of(tampered).normalizer).mean == stats.mean
     train = pq.read_table(paths.normalized("train")).column("a").to_numpy()
     assert abs(train.mean()) < 1e-5 and train.std() == pytest.approx(1.0, rel=1e-5)
@@ -138,7 +137,7 @@ def test_constant_column_does_not_divide_by_zero(tmp_path: Path) -> None:
     data = tiny(tmp_path)
     data["a"] = [3.0] * 40
     run = _raw_run(tmp_path, data)
-    normalize_to(run, 0.25, seed=0)
+    normalize_run(run, 0.25, seed=0)
     stats = Normalizer.load(RunPaths.of(run).normalizer)
     assert stats.std[0] == 1.0
     normalized = pq.read_table(RunPaths.of(run).normalized("test")).column("a").to_numpy()
@@ -150,7 +149,7 @@ def test_split_without_both_classes_is_refused(tmp_path: Path) -> None:
     data["target"] = [1] * 39 + [0]
     run = _raw_run(tmp_path, data)
     with pytest.raises(DataError, match="too few rows for the split"):
-        normalize_to(run, 0.2, seed=0)
+        normalize_run(run, 0.2, seed=0)
 
 
 def test_running_moments_merge_equals_one_pass() -> None:
@@ -165,18 +164,10 @@ def test_running_moments_merge_equals_one_pass() -> None:
 # ---------------------------------------------------------------- engineer-features
 
 
-def test_add_squares_appends_in_model_order() -> None:
-    batch = pa.RecordBatch.from_pydict({"a": [1.0, -2.0], "b": [3.0, 0.5], LABEL: [0, 1]})
-    out = add_squares(batch, ["a", "b"])
-    assert out.schema.names == ["a", "b", "a_sq", "b_sq", LABEL] == [*input_names(["a", "b"]), LABEL]
-    assert out.column("a_sq").to_pylist() == [1.0, 4.0] and out.column("b_sq").to_pylist() == [9.0, 0.25]
-    assert batch.schema.names == ["a", "b", LABEL]  # input untouched
-
-
 def test_engineer_writes_both_splits(tmp_path: Path) -> None:
     run = _raw_run(tmp_path, tiny(tmp_path))
-    normalize_to(run, 0.25, seed=0)
-    result = engineer_to(run)
+    normalize_run(run, 0.25, seed=0)
+    result = engineer_run(run)
     for split in ("train", "test"):
         table = pq.read_table(RunPaths.of(run).features(split))
         assert table.column_names == ["a", "b", "a_sq", "b_sq", LABEL]
