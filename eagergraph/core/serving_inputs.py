@@ -190,9 +190,9 @@ def serving_columns(data: pa.Table | Mapping[str, Any], inputs: ModelInputs, whe
 def unseen_counts(columns: Mapping[str, np.ndarray], inputs: ModelInputs) -> dict[str, int]:
     """Per categorical column, the cells (not missing) whose value is not in the vocabulary: the unseen slot."""
     counts = {}
-    for name, vocabulary in inputs.vocabularies.items():
+    for name in (name for name in inputs.features if inputs.kinds[name] == CATEGORICAL):  # in the model's order
         values = columns[name]
-        count = int(np.sum((values != "") & ~np.isin(values, np.asarray(vocabulary, dtype=object))))
+        count = int(np.sum((values != "") & ~np.isin(values, np.asarray(inputs.vocabularies[name], dtype=object))))
         if count:
             counts[name] = count
     return counts
