@@ -182,10 +182,10 @@ def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
             "positive_class": info.get("positive_class", info["classes"][1]), "unseen": unseen_counts(columns, inputs)}
 
 
-def read_input(source: Path) -> pa.Table:
-    """The file `predict --input` reads, as Arrow reads it; in a CSV file the data contract's missing tokens are
-    null, so a numeric column with such cells stays numeric (blank and whitespace-only cells are trimmed to missing
-    when the columns are converted, `serving_columns`)."""
+def read_input(source: Path, features: list[str]) -> pa.Table:
+    """The file `predict --input` reads. A CSV file's feature columns are read as text and converted by the
+    model's kinds (`serving_columns`: trimmed, missing tokens missing, numbers parsed): Arrow's type inference sees
+    the first block only, so a blank cell or a word further down would otherwise fail the whole read."""
     import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
@@ -193,7 +193,8 @@ def read_input(source: Path) -> pa.Table:
 
     dataset = open_dataset(Path(source))  # the file checks (exists, readable, not empty)
     if Path(source).suffix.lower() == ".csv":
-        options = pacsv.ConvertOptions(null_values=list(MISSING_TOKENS), strings_can_be_null=True)
+        options = pacsv.ConvertOptions(null_values=list(MISSING_TOKENS), strings_can_be_null=True,
+                                       column_types={name: pa.string() for name in features})
         dataset = ds.dataset(source, format=ds.CsvFileFormat(convert_options=options))
     try:
         return dataset.to_table()
@@ -212,7 +213,7 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
     info = model_info(model)
     inputs = ModelInputs.of(info)
     output = output_path(source, output)
-    table = read_input(Path(source))
+    table = read_input(Path(source), inputs.features)
     columns = serving_columns(table, inputs, str(source))
     bad = unpredictable(columns, inputs)
     invalid = {name: int(rows.sum()) for name, rows in bad.items()}

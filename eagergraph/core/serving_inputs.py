@@ -8,6 +8,7 @@ feature is canonical text (trimmed; integers as "3", booleans as "true"/"false")
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
@@ -180,7 +181,7 @@ def serving_columns(data: pa.Table | Mapping[str, Any], inputs: ModelInputs, whe
     columns: dict[str, np.ndarray] = {}
     for name in inputs.features:
         if inputs.kinds[name] == CATEGORICAL:
-            text = _booleans_as_trained(canonical_text(table.column(name)), inputs.vocabularies[name])
+            text = _as_trained(canonical_text(table.column(name)), inputs.vocabularies[name])
             columns[name] = np.asarray(pc.fill_null(text, "").to_pylist(), dtype=object)
         else:
             columns[name] = numeric_values(table.column(name), name, where)
@@ -211,13 +212,20 @@ def unpredictable(columns: Mapping[str, np.ndarray], inputs: ModelInputs) -> dic
     return bad
 
 
-def _booleans_as_trained(text: pa.ChunkedArray, vocabulary: list[str]) -> pa.ChunkedArray:
-    """A boolean column read as text (a CSV column with a blank cell is not inferred as boolean) in the
-    vocabulary's "true"/"false", when the model was trained on booleans."""
-    if not vocabulary or not set(vocabulary) <= {"true", "false"}:
-        return text
-    lower = pc.utf8_lower(text)
-    return pc.if_else(pc.is_in(lower, value_set=pa.array(["true", "false"], text.type)), lower, text)
+def _as_trained(text: pa.ChunkedArray, vocabulary: list[str]) -> pa.ChunkedArray:
+    """Text in the form the vocabulary was trained on, when a reader left it as written: a boolean column read as
+    text ("True" → "true"), an integer column read as text ("03", "3.0" → "3")."""
+    if vocabulary and set(vocabulary) <= {"true", "false"}:
+        lower = pc.utf8_lower(text)
+        return pc.if_else(pc.is_in(lower, value_set=pa.array(["true", "false"], text.type)), lower, text)
+    if vocabulary and all(_INTEGER.fullmatch(value) for value in vocabulary):
+        integral = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d+(\.0*)?$"), False)
+        as_int = pc.cast(pc.cast(pc.if_else(integral, text, pa.scalar("0", text.type)), pa.float64()), pa.int64())
+        return pc.if_else(integral, pc.cast(as_int, text.type), text)
+    return text
+
+
+_INTEGER = re.compile(r"-?\d+")
 
 
 def _chunked(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:

@@ -189,3 +189,11 @@ def test_text_where_a_number_is_expected_names_the_column() -> None:
     table = pa.table({"n": ["1", "cheap", "2"], "m": [1.0, 2.0, 3.0], "c": ["x"] * 3, "b": ["true"] * 3, "k": ["3"] * 3})
     with pytest.raises(NotANumber, match=r"^data.csv: feature column\(s\) are not numeric: n \(string\): 'cheap' is not a number$"):
         serving_columns(table, _inputs(), "data.csv")
+
+
+def test_text_read_from_a_csv_takes_the_trained_form_of_integers_and_booleans() -> None:
+    """predict reads a CSV's feature columns as text; categories trained on integers or booleans still match."""
+    table = pa.table({"n": ["1"] * 4, "m": ["2"] * 4, "c": ["x"] * 4, "b": ["TRUE", "False", "yes", "1"],
+                      "k": ["03", " 10.0 ", "+3", "3.5"]})
+    columns = serving_columns(table, _inputs(), "data.csv")
+    assert columns["b"].tolist() == ["true", "false", "yes", "1"] and columns["k"].tolist() == ["3", "10", "3", "3.5"]
