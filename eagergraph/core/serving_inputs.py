@@ -60,7 +60,10 @@ def preprocessing_of(normalizer: Any) -> Preprocessing:
     Reads the schema with `numeric`/`categorical` lists and, for run directories written before it, the old
     one (`features`/`mean`/`std`): every feature numeric, no imputation.
     """
-    fields = asdict(normalizer) if is_dataclass(normalizer) else dict(normalizer)
+    if is_dataclass(normalizer):
+        fields = asdict(normalizer)
+    else:
+        fields = dict(normalizer) if isinstance(normalizer, Mapping) else vars(normalizer)
     if "numeric" in fields:
         numeric = [NumericColumn(c["name"], float(c["mean"]), float(c["std"]),
                                  None if c.get("impute") is None else float(c["impute"])) for c in fields["numeric"]]
