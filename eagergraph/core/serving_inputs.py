@@ -185,7 +185,7 @@ def serving_columns(data: pa.Table | Mapping[str, Any], inputs: ModelInputs, whe
     for name in inputs.features:
         if inputs.kinds[name] == CATEGORICAL:
             text = _as_trained(canonical_text(table.column(name)), inputs.vocabularies[name])
-            columns[name] = np.asarray(pc.fill_null(text, "").to_pylist(), dtype=object)
+            columns[name] = pc.fill_null(text, "").to_numpy().astype(object, copy=False)
         else:
             columns[name] = numeric_values(table.column(name), name, where)
     return columns
