@@ -94,11 +94,6 @@ class ModelInputs:
     imputed: frozenset[str]  # numeric columns whose missing cells the model imputes
     names: dict[str, str]  # column → serving_default input name; empty for an old matrix-input model
 
-    @property
-    def matrix(self) -> bool:
-        """An old model: one float32 matrix input, numeric features only, no imputation."""
-        return not self.names
-
     @classmethod
     def of(cls, info: Mapping) -> "ModelInputs":
         features = list(info["features"])
