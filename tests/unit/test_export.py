@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
+from eagergraph.core.evaluation import classification_metrics, score_model
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.serving_inputs import (
     ModelInputs,
@@ -197,3 +198,12 @@ def test_text_read_from_a_csv_takes_the_trained_form_of_integers_and_booleans() 
                       "k": ["03", " 10.0 ", "+3", "3.5"]})
     columns = serving_columns(table, _inputs(), "data.csv")
     assert columns["b"].tolist() == ["true", "false", "yes", "1"] and columns["k"].tolist() == ["3", "10", "3", "3.5"]
+
+
+def test_evaluate_scores_the_raw_test_split_with_its_text_and_passthrough_columns(exported: tuple[keras.Model, Path]) -> None:
+    model, path = exported
+    table = raw_table().append_column("label", pa.array([1, 0, 1, 1, 0, 0], pa.int8()))
+    probability, metrics = score_model(path, table)
+    expected = model(reference_encode(reference_columns(raw_table()), NORMALIZER), training=False).numpy()
+    np.testing.assert_allclose(probability, expected, atol=1e-6, rtol=0)
+    assert metrics == classification_metrics(np.array([1, 0, 1, 1, 0, 0]), probability)
