@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 
 from eagergraph.errors import DataError
 
-# Cells that mean "missing" in a numeric or categorical column (the data contract's list; "" covers blank and,
-# after trimming, whitespace-only cells).
-MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "?", "-", "null", "NULL", "None")
+# Cells that mean "missing" in a numeric or categorical column: the data contract's list, plus "#N/A" as the data
+# stages read it; "" covers blank and, after trimming, whitespace-only cells.
+MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "?", "-", "null", "NULL", "None", "#N/A")
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 MATRIX_INPUT = "features"  # the one float32 [None, n] input of models exported before raw-column signatures
 
@@ -212,11 +212,12 @@ def unpredictable(columns: Mapping[str, np.ndarray], inputs: ModelInputs) -> dic
 
 def _as_trained(text: pa.ChunkedArray, vocabulary: list[str]) -> pa.ChunkedArray:
     """Text in the form the vocabulary was trained on, when a reader left it as written: a boolean column read as
-    text ("True" → "true"), an integer column read as text ("03", "3.0" → "3")."""
+    text ("True" → "true"), an integer column read as text ("03", "3.0" → "3", only when every vocabulary value
+    is an integer in canonical form: a vocabulary of codes like "03" is matched as written)."""
     if vocabulary and set(vocabulary) <= {"true", "false"}:
         lower = pc.utf8_lower(text)
         return pc.if_else(pc.is_in(lower, value_set=pa.array(["true", "false"], text.type)), lower, text)
-    if vocabulary and all(_INTEGER.fullmatch(value) for value in vocabulary):
+    if vocabulary and all(_INTEGER.fullmatch(value) and str(int(value)) == value for value in vocabulary):
         integral = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d+(\.0*)?$"), False)
         as_int = pc.cast(pc.cast(pc.if_else(integral, text, pa.scalar("0", text.type)), pa.float64()), pa.int64())
         return pc.if_else(integral, pc.cast(as_int, text.type), text)

@@ -207,3 +207,9 @@ def test_evaluate_scores_the_raw_test_split_with_its_text_and_passthrough_column
     expected = model(reference_encode(reference_columns(raw_table()), NORMALIZER), training=False).numpy()
     np.testing.assert_allclose(probability, expected, atol=1e-6, rtol=0)
     assert metrics == classification_metrics(np.array([1, 0, 1, 1, 0, 0]), probability)
+
+
+def test_codes_written_with_leading_zeros_are_matched_as_written() -> None:
+    inputs = ModelInputs.of({"features": ["zip"], "kinds": {"zip": "categorical"}, "vocabularies": {"zip": ["01234", "98000"]},
+                             "inputs": {"zip": "zip"}, "classes": [0, 1]})
+    assert serving_columns(pa.table({"zip": [" 01234", "1234", "#N/A"]}), inputs, "x.csv")["zip"].tolist() == ["01234", "1234", ""]
