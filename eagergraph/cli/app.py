@@ -124,16 +124,19 @@ def predict(
     model: Annotated[Path, typer.Argument(help="A SavedModel directory, or a run directory (its graph model is used).")],
     input: Annotated[Optional[Path], typer.Option("--input", help="CSV or Parquet file with the model's raw feature columns.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", help="Where to write predictions, .parquet or .csv (default: beside the input).")] = None,
-    row: Annotated[Optional[str], typer.Option("--row", help="One row of raw feature values: v1,v2,...")] = None,
+    row: Annotated[Optional[str], typer.Option("--row", help="One row of raw feature values as a CSV line, in the model's "
+                                               "feature order: v1,v2,... (quote a text value that holds a comma).")] = None,
+    row_json: Annotated[Optional[str], typer.Option("--row-json", help="One row as a JSON object by feature name, e.g. "
+                                                    "'{\"sex\": \"male\", \"age\": 22}' (a missing key is a missing value).")] = None,
     drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip input rows with missing, NaN or infinite "
                                                "features (default: keep them with an empty prediction).")] = False,
 ) -> None:
     """Predict with a saved model, no retraining: a whole file, or one row."""
     prepare_environment()
-    if (input is None) == (row is None):
-        fail("give exactly one of --input FILE or --row v1,v2,...")
-    if row is not None and output is not None:
-        fail("--output goes with --input FILE; --row prints its prediction")
+    if sum(given is not None for given in (input, row, row_json)) != 1:
+        fail("give exactly one of --input FILE or --row v1,v2,... or --row-json '{...}'")
+    if input is None and output is not None:
+        fail("--output goes with --input FILE; --row and --row-json print their prediction")
     from eagergraph.data.preflight import check_input
     from eagergraph.rundir.paths import resolve_model
 
@@ -143,16 +146,15 @@ def predict(
     from eagergraph.cli.terminal import reported_errors
 
     with reported_errors(debugging()):
-        from eagergraph.core.prediction import invalid_rows_note, predict_file, predict_row
+        from eagergraph.core.prediction import invalid_rows_note, predict_file, predict_row, unseen_note
 
-        if row is not None:
-            typer.echo(json.dumps(predict_row(model, row)))
+        if input is None:  # one JSON line; its "unseen" counts the values not in the model's vocabulary
+            typer.echo(json.dumps(predict_row(model, row if row is not None else row_json, as_json=row_json is not None)))
         else:
             written = predict_file(model, input, output, drop_invalid)
             typer.echo(f"wrote {plural(written['rows'], 'prediction')} to {written['output']} "
                        f"(probability of the positive class {written['positive_class']!r})")
-            note = invalid_rows_note(written)
-            if note:
+            for note in filter(None, (invalid_rows_note(written), unseen_note(written["unseen"]))):
                 typer.echo(note)
 
 

@@ -11,9 +11,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 from eagergraph.core.export import load_serving, weights_max_abs_diff
+from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.variants import MODES
-from eagergraph.data.io import LABEL, feature_matrix
-from eagergraph.data.normalize import Normalizer
+from eagergraph.data.io import LABEL
 from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths
 
@@ -46,9 +46,13 @@ def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def score_model(model: Path, test_raw: "pa.Table", features: list[str]) -> tuple[np.ndarray, dict[str, float]]:
-    """An exported model (reloaded from disk) on the raw test split: its probabilities and its metrics."""
-    probability = load_serving(model)(feature_matrix(test_raw, features))
+def score_model(model: Path, test_raw: "pa.Table", features: list[str] | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    """An exported model (reloaded from disk) on the raw test split: its probabilities and its metrics.
+
+    The model's own eagergraph.json names the raw columns it takes (text ones included), so `features` is not
+    needed; it is accepted so that callers written for the matrix signature keep working.
+    """
+    probability = load_serving(model)(test_raw)
     return probability, classification_metrics(test_raw.column(LABEL).to_numpy(), probability)
 
 
@@ -75,12 +79,11 @@ def evaluate_run(run_dir: Path) -> dict:
 
     paths = RunPaths.of(run_dir)
     table = pq.read_table(paths.test_raw)
-    normalizer = Normalizer.load(paths.normalizer)
-    features = normalizer.features  # test_raw also carries the passthrough columns
+    normalizer = read_preprocessing(paths.normalizer)
     probabilities, report = {}, {}
     modes = [mode for mode in MODES if paths.history(mode).is_file()]  # a run may train one mode only
     for mode in modes:
-        probabilities[mode], scores = score_model(paths.model(mode), table, features)
+        probabilities[mode], scores = score_model(paths.model(mode), table)  # test_raw also carries passthrough columns
         history = read_json(paths.history(mode))
         report[mode] = {**scores, "variant_reason": history["variant_reason"],
                         "train_seconds": history["train_seconds"], "trace_seconds": history["trace_seconds"],

@@ -2,44 +2,127 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
+import pyarrow as pa
 import tensorflow as tf
 
-from eagergraph.data.normalize import Normalizer
-from eagergraph.data.preprocessing import preprocess
-from eagergraph.io import write_json
+from eagergraph.core.serving_inputs import (
+    CATEGORICAL,
+    MATRIX_INPUT,
+    NUMERIC,
+    ModelInputs,
+    Preprocessing,
+    preprocessing_of,
+    serving_columns,
+    signature_names,
+)
+from eagergraph.data.preprocessing import standardize, with_squares
+from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
+# The model's input layout (data contract): the numeric features' z, their squares, the missing indicators of the
+# imputed ones, then per categorical feature a one-hot over its vocabulary, an unseen slot and a missing slot.
 
-def export_model(model: keras.Model, normalizer: Normalizer, path: Path) -> Path:
-    """Write a SavedModel whose `serving_default` takes raw features and does the preprocessing itself."""
-    mean = tf.constant(normalizer.mean, tf.float64)
-    std = tf.constant(normalizer.std, tf.float64)
 
-    def serve(features: tf.Tensor) -> dict[str, tf.Tensor]:
-        inputs = preprocess(tf.cast(features, tf.float64), mean, std, lambda parts: tf.concat(parts, axis=1),
-                            lambda z: tf.cast(z, tf.float32))
-        return {"probability": model(inputs, training=False)}
+def _lookup_table(vocabulary: list[str]) -> tf.lookup.StaticHashTable:
+    """Vocabulary value → its index; anything else → len(vocabulary), the unseen slot."""
+    keys = tf.constant(vocabulary, tf.string)
+    values = tf.range(len(vocabulary), dtype=tf.int64)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), default_value=len(vocabulary))
+
+
+def _numeric_inputs(inputs: dict[str, tf.Tensor], prep: Preprocessing, names: dict[str, str]) -> list[tf.Tensor]:
+    """z and z² of every numeric feature, then the imputed ones' missing indicators: float32 [rows, k] parts."""
+    if not prep.numeric:
+        return []
+    z, indicators = [], []
+    for column in prep.numeric:
+        x = inputs[names[column.name]]
+        if column.impute is not None:
+            missing = tf.math.is_nan(x)
+            x = tf.where(missing, tf.constant(column.impute, tf.float64), x)
+            indicators.append(tf.cast(missing, tf.float32))
+        z.append(standardize(x, tf.constant(column.mean, tf.float64), tf.constant(column.std, tf.float64)))
+    # standardized in float64, stored float32, squared in float32: what the data stages write
+    parts = [with_squares(tf.cast(tf.stack(z, axis=1), tf.float32), partial(tf.concat, axis=1))]
+    return parts + ([tf.stack(indicators, axis=1)] if indicators else [])
+
+
+def _one_hot(text: tf.Tensor, vocabulary: list[str], table: tf.lookup.StaticHashTable | None) -> tf.Tensor:
+    """One categorical feature: vocabulary slots, then the unseen slot, then the missing slot ("" or blank)."""
+    text = tf.strings.strip(text)
+    size = len(vocabulary)
+    index = table.lookup(text) if table is not None else tf.fill(tf.shape(text, out_type=tf.int64), tf.constant(size, tf.int64))
+    index = tf.where(tf.equal(text, ""), tf.constant(size + 1, tf.int64), index)
+    return tf.one_hot(index, size + 2, dtype=tf.float32)
+
+
+def export_model(model: keras.Model, normalizer: Any, path: Path) -> Path:
+    """Write a SavedModel whose `serving_default` takes the raw columns, one named input per feature (numeric
+    float64 with NaN for missing, categorical text with "" for missing), and does the whole preprocessing.
+
+    `normalizer`: the run's Normalizer (or normalizer.json as a dict), in either schema (see `preprocessing_of`).
+    assets.extra/eagergraph.json records the column → input name mapping, kinds, vocabularies and classes.
+    """
+    prep = preprocessing_of(normalizer)
+    names = signature_names(prep.features)
+    kinds = {c.name: NUMERIC for c in prep.numeric} | {c.name: CATEGORICAL for c in prep.categorical}
+    tables = {c.name: _lookup_table(c.vocabulary) for c in prep.categorical if c.vocabulary}
+
+    def serve(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        parts = _numeric_inputs(inputs, prep, names)
+        parts += [_one_hot(inputs[names[c.name]], c.vocabulary, tables.get(c.name)) for c in prep.categorical]
+        return {"probability": model(tf.concat(parts, axis=1), training=False)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(name="serving_default", fn=serve,
-                         input_signature=[tf.TensorSpec([None, len(normalizer.features)], tf.float32, name="features")])
+    for table in tables.values():
+        archive.track(table)  # lookup tables are resources the SavedModel must carry
+    specs = {names[f]: tf.TensorSpec([None], tf.float64 if kinds[f] == NUMERIC else tf.string, name=names[f])
+             for f in prep.features}
+    archive.add_endpoint(name="serving_default", fn=serve, input_signature=[specs])
     archive.write_out(str(path), verbose=False)
-    # TF Serving's place for extra files: lets `eagergraph predict` match input columns by name.
-    write_json(model_info_file(path), {"features": normalizer.features, "classes": normalizer.classes,
-                                       "positive_class": normalizer.classes[1]})
+    # TF Serving's place for extra files: lets `eagergraph predict` (and the gate) build the inputs by name.
+    write_json(model_info_file(path), {
+        "features": prep.features, "inputs": names, "kinds": kinds,
+        "vocabularies": {c.name: c.vocabulary for c in prep.categorical},
+        "imputed": {c.name: c.impute for c in prep.numeric if c.impute is not None},
+        "classes": prep.classes, "positive_class": prep.classes[1]})
     return path
 
 
-def load_serving(path: Path) -> Callable[[np.ndarray], np.ndarray]:
-    """The exported model's serving signature as a numpy function, read with TensorFlow alone."""
-    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
-    return lambda x: signature(features=tf.constant(np.asarray(x, dtype=np.float32)))["probability"].numpy()
+def load_serving(path: Path) -> Callable[[pa.Table | Mapping[str, Any] | np.ndarray], np.ndarray]:
+    """The exported model's serving signature, read with TensorFlow alone, as a function of raw columns (a pyarrow
+    Table or a dict of columns, the model's features by name; other columns are ignored) → probabilities [rows, 1].
+
+    Models exported before raw-column signatures (one float32 `features` matrix input) are detected and get the
+    matrix of their (numeric) features. A 2-D array is taken as the features in the model's order.
+    """
+    loaded = tf.saved_model.load(str(path))
+    signature = loaded.signatures["serving_default"]
+    inputs = ModelInputs.of(read_json(model_info_file(path)))
+    _, specs = signature.structured_input_signature
+    matrix = set(specs) == {MATRIX_INPUT} and specs[MATRIX_INPUT].shape.rank == 2
+
+    def serve(data: pa.Table | Mapping[str, Any] | np.ndarray) -> np.ndarray:
+        _ = loaded  # the signature's variables and tables live as long as the loaded object
+        if isinstance(data, np.ndarray):
+            data = dict(zip(inputs.features, np.atleast_2d(data).T))
+        columns = serving_columns(data, inputs, where=str(path))
+        if matrix:
+            x = np.column_stack([columns[f] for f in inputs.features]).astype(np.float32)
+            return signature(**{MATRIX_INPUT: tf.constant(x)})["probability"].numpy()
+        feeds = {inputs.names[f]: tf.constant(columns[f], tf.float64 if inputs.kinds[f] == NUMERIC else tf.string)
+                 for f in inputs.features}
+        return signature(**feeds)["probability"].numpy()
+
+    return serve
 
 
 def save_weights(model: keras.Model, path: Path) -> Path:
@@ -54,7 +137,7 @@ def weights_max_abs_diff(a: Path, b: Path) -> float:
         return max(float(np.max(np.abs(wa[k] - wb[k]))) for k in wa.files)
 
 
-def save_trained(out: RunPaths, mode: str, model: keras.Model, normalizer: Normalizer, record: dict) -> dict:
+def save_trained(out: RunPaths, mode: str, model: keras.Model, normalizer: Any, record: dict) -> dict:
     """Export the model, save its weights and its history record under `out` (a run, or a sweep candidate)."""
     export_model(model, normalizer, out.model(mode))
     save_weights(model, out.weights(mode))

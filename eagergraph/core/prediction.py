@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eagergraph.core.runtime import start_tensorflow
-from eagergraph.data.io import LABEL, feature_matrix
-from eagergraph.data.labels import as_number
-from eagergraph.data.normalize import Normalizer
+from eagergraph.core.serving_inputs import (
+    MISSING_TOKENS,
+    ModelInputs,
+    NotANumber,
+    Preprocessing,
+    read_preprocessing,
+    serving_columns,
+    unpredictable,
+    unseen_counts,
+)
+from eagergraph.data.io import LABEL
 from eagergraph.errors import DataError
 from eagergraph.io import write_json
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
@@ -37,26 +48,57 @@ def prediction_table(table: pa.Table, probability: np.ndarray, classes: list) ->
             .append_column(PREDICTED, pa.array(p, mask=~valid)))
 
 
-def parse_row(text: str, features: list[str]) -> np.ndarray:
-    """'v1,v2,...' as one row of floats; an error names the field (position and feature) and the expected order."""
-    fields = [part.strip() for part in text.split(",")]
-    expected = f"the model takes {len(features)} features in this order: {', '.join(features)}"
+def parse_row(text: str, features: list[str]) -> dict[str, str]:
+    """`--row`: one CSV line (Python's csv module: quoted fields may hold commas and quotes) as the cells of the
+    model's raw features, in the model's order; the cells are converted as a file's are (`row_columns`)."""
+    fields = next(csv.reader([text], skipinitialspace=True), [])
     if len(fields) != len(features):
-        raise DataError(f"--row: {len(fields)} values given, {expected}")
-    values = []
-    for position, (part, name) in enumerate(zip(fields, features), start=1):
-        if not part:
-            raise DataError(f"--row: field {position} ({name}) is empty; {expected}")
-        value = as_number(part)
-        if value is None:
-            raise DataError(f"--row: {part!r} is not a number: field {position} ({name}); {expected}")
-        if not np.isfinite(value):
-            raise DataError(f"--row: NaN or infinite values cannot be predicted: field {position} ({name}) is {part!r}")
-        values.append(value)
-    return np.asarray([values], dtype=np.float64)
+        raise DataError(f"--row: {len(fields)} values given, {_order(features)}")
+    return dict(zip(features, fields))
 
 
-def example_prediction(predictions: pa.Table, normalizer: Normalizer, passthrough: list[str]) -> dict:
+def parse_row_json(text: str, features: list[str]) -> dict[str, Any]:
+    """`--row-json`: a JSON object of the model's raw features by name; a missing key is a missing cell."""
+    try:
+        row = json.loads(text)
+    except ValueError as exc:
+        raise DataError(f"--row-json: not valid JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(row, dict):
+        raise DataError(f"--row-json: give a JSON object of feature values by name, like {{{json.dumps(features[0])}: ...}}")
+    unknown = [key for key in row if key not in features]
+    if unknown:
+        raise DataError(f"--row-json: unknown feature(s) {', '.join(map(repr, unknown))}; {_order(features)}")
+    nested = [key for key, value in row.items() if isinstance(value, (dict, list))]
+    if nested:
+        raise DataError(f"--row-json: {nested[0]!r} holds a {type(row[nested[0]]).__name__}; give one value per feature")
+    return {name: row.get(name) for name in features}
+
+
+def _order(features: list[str]) -> str:
+    return f"the model takes {len(features)} features in this order: {', '.join(features)}"
+
+
+def row_columns(cells: dict[str, Any], inputs: ModelInputs, option: str) -> dict[str, np.ndarray]:
+    """One row's cells (text, numbers, booleans or None) as the model's inputs, by the same rules as a file's
+    columns; a row the model cannot predict (a gap it does not impute, an infinite value) is bad input."""
+    def field(name: str) -> str:  # how the error names a cell: its position in a CSV row, its key in JSON
+        return f"field {inputs.features.index(name) + 1} ({name})" if option == "--row" else repr(name)
+
+    table = pa.table({name: pa.array([cells[name]]) for name in inputs.features})
+    try:
+        columns = serving_columns(table, inputs, option)
+    except NotANumber as error:
+        raise DataError(f"{option}: {error.value!r} is not a number: {field(error.column)}") from None
+    for name in unpredictable(columns, inputs):
+        given = cells[name]
+        if given is None or not str(given).strip():
+            raise DataError(f"{option}: {field(name)} is empty; {_order(inputs.features)}; the model does not impute {name}")
+        raise DataError(f"{option}: NaN or infinite values cannot be predicted: {field(name)} is {given!r}"
+                        + ("" if name in inputs.imputed else " (the model does not impute it)"))
+    return columns
+
+
+def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthrough: list[str]) -> dict:
     """The first test row as the run's example: its features, its other columns, its true label and the prediction."""
     first = predictions.slice(0, 1).to_pylist()[0]
     return {"row": "first test row", "columns": {name: str(first[name]) for name in passthrough},
@@ -71,13 +113,13 @@ def predict_run(run_dir: Path) -> dict:
     from eagergraph.core.export import load_serving
 
     paths = RunPaths.of(run_dir)
-    normalizer = Normalizer.load(paths.normalizer)
+    normalizer = read_preprocessing(paths.normalizer)
     serve = load_serving(paths.served_model)  # one-mode runs too
     table = pq.read_table(paths.test_raw)
     passthrough = [name for name in table.column_names if name not in (*normalizer.features, LABEL)]
     labels = class_values(table.column(LABEL).to_numpy(), normalizer.classes)
     table = table.select([*passthrough, *normalizer.features]).append_column(LABEL, labels)
-    predictions = prediction_table(table, serve(feature_matrix(table, normalizer.features)), normalizer.classes)
+    predictions = prediction_table(table, serve(table), normalizer.classes)
     pq.write_table(predictions, paths.predictions)
     example = example_prediction(predictions, normalizer, passthrough)
     write_json(paths.prediction_row, example)
@@ -125,47 +167,65 @@ def output_path(source: Path, output: Path | None) -> Path:
     return output
 
 
-def predict_row(model_path: Path, text: str) -> dict:
-    """Probability of the positive class and the predicted class (the user's label value) for one raw row."""
+def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
+    """Probability of the positive class and the predicted class (the user's label value) for one raw row: a CSV
+    line in the model's feature order (`--row`), or a JSON object by name (`--row-json`). `unseen` counts the
+    categorical values not in the model's vocabulary (they take its unseen slot)."""
     model = resolve_model(model_path)
     info = model_info(model)
-    row = parse_row(text, info["features"])
-    probability = float(load_model(model)(row)[0, 0])
+    inputs = ModelInputs.of(info)
+    option = "--row-json" if as_json else "--row"
+    cells = parse_row_json(text, inputs.features) if as_json else parse_row(text, inputs.features)
+    columns = row_columns(cells, inputs, option)
+    probability = float(load_model(model)(columns)[0, 0])
     return {"probability": probability, "predicted": info["classes"][int(probability > 0.5)],
-            "positive_class": info.get("positive_class", info["classes"][1])}
+            "positive_class": info.get("positive_class", info["classes"][1]), "unseen": unseen_counts(columns, inputs)}
+
+
+def read_input(source: Path, features: list[str]) -> pa.Table:
+    """The file `predict --input` reads. A CSV file's feature columns are read as text and converted by the
+    model's kinds (`serving_columns`: trimmed, missing tokens missing, numbers parsed): Arrow's type inference sees
+    the first block only, so a blank cell or a word further down would otherwise fail the whole read."""
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    from eagergraph.data.ingest import arrow_reason, open_dataset
+
+    dataset = open_dataset(Path(source))  # the file checks (exists, readable, not empty)
+    if Path(source).suffix.lower() == ".csv":
+        options = pacsv.ConvertOptions(null_values=list(MISSING_TOKENS), strings_can_be_null=True,
+                                       column_types={name: pa.string() for name in features})
+        dataset = ds.dataset(source, format=ds.CsvFileFormat(convert_options=options))
+    try:
+        return dataset.to_table()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{source}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
 
 
 def predict_file(model_path: Path, source: Path, output: Path | None, drop_invalid: bool = False) -> dict:
-    """Predict every row of a CSV or Parquet file that holds the model's feature columns; the file's other columns
-    are kept. Rows with missing, NaN or infinite features get an empty prediction, or are skipped with
-    `drop_invalid`; either way they are counted."""
+    """Predict every row of a CSV or Parquet file that holds the model's raw feature columns (text ones too); the
+    file's other columns are kept. A row the model cannot predict (a missing value in a numeric column it does
+    not impute, an infinite value) gets an empty prediction, or is skipped with `drop_invalid`; either way it is
+    counted, and so are categorical values not in the model's vocabulary."""
     import pyarrow.csv as pacsv
-
-    from eagergraph.data.columns import check_numeric
-    from eagergraph.data.ingest import arrow_reason, open_dataset
 
     model = resolve_model(model_path)
     info = model_info(model)
-    dataset = open_dataset(Path(source))
+    inputs = ModelInputs.of(info)
     output = output_path(source, output)
-    missing = [name for name in info["features"] if name not in dataset.schema.names]
-    if missing:
-        raise DataError(f"{source}: missing the model's feature column(s): {', '.join(missing)}")
-    check_numeric(dataset.schema, info["features"], source)
-    try:
-        table = dataset.to_table()
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{source}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
-    x = feature_matrix(table, info["features"])
-    bad = ~np.isfinite(x)
-    invalid = {n: int(c) for n, c in zip(info["features"], bad.sum(axis=0)) if c}
-    gaps = bad.any(axis=1)
-    if drop_invalid and gaps.any():
-        table, x = table.filter(pa.array(~gaps)), x[~gaps]
-    probability = np.full(len(x), np.nan)
-    ok = np.isfinite(x).all(axis=1)
-    if ok.any():
-        probability[ok] = load_model(model)(x[ok]).reshape(-1)
+    table = read_input(Path(source), inputs.features)
+    columns = serving_columns(table, inputs, str(source))
+    bad = unpredictable(columns, inputs)
+    invalid = {name: int(rows.sum()) for name, rows in bad.items()}
+    gaps = np.logical_or.reduce([*bad.values(), np.zeros(table.num_rows, dtype=bool)])
+    usable = {name: values[~gaps] for name, values in columns.items()}
+    scores = load_model(model)(usable).reshape(-1) if not gaps.all() else np.empty(0)
+    dropped = bool(drop_invalid and gaps.any())
+    if dropped:
+        table, probability = table.filter(pa.array(~gaps)), scores
+    else:
+        probability = np.full(table.num_rows, np.nan)
+        probability[~gaps] = scores
     result = prediction_table(table, probability, info["classes"])
     partial = output.with_name(f".{output.name}.partial")  # an interrupted write never leaves a half file in place
     if output.suffix.lower() == ".csv":
@@ -174,11 +234,13 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
         pq.write_table(result, partial)
     partial.replace(output)
     return {"rows": result.num_rows, "output": str(output), "invalid_rows": int(gaps.sum()), "invalid_values": invalid,
-            "dropped": bool(drop_invalid and gaps.any()), "positive_class": info.get("positive_class", info["classes"][1])}
+            "dropped": dropped, "unseen": unseen_counts(usable, inputs),
+            "positive_class": info.get("positive_class", info["classes"][1])}
 
 
 def invalid_rows_note(written: dict) -> str | None:
-    """What `predict --input` says about rows with gaps: skipped (--drop-invalid), or kept with an empty prediction."""
+    """What `predict --input` says about rows it cannot predict (a gap in a column the model does not impute, an
+    infinite value): skipped (--drop-invalid), or kept with an empty prediction."""
     if not written["invalid_rows"]:
         return None
     counts = ", ".join(f"{name}: {count}" for name, count in written["invalid_values"].items())
@@ -186,3 +248,12 @@ def invalid_rows_note(written: dict) -> str | None:
         return f"--drop-invalid: skipped {written['invalid_rows']} rows with missing, NaN or infinite values ({counts})"
     return (f"{written['invalid_rows']} rows with missing, NaN or infinite values ({counts}) have an empty prediction; "
             "pass --drop-invalid to skip them")
+
+
+def unseen_note(unseen: dict[str, int]) -> str | None:
+    """What `predict` says about categorical values the model never saw in training (they take the unseen slot)."""
+    if not unseen:
+        return None
+    counts = ", ".join(f"{name}: {count}" for name, count in unseen.items())
+    total = sum(unseen.values())
+    return f"{total} value{'s' if total != 1 else ''} not in the model's vocabulary went to the unseen slot ({counts})"

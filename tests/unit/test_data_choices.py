@@ -15,7 +15,8 @@ import pytest
 from runs import normalize_run, split_files
 
 from eagergraph.core.evaluation import classification_metrics, roc_auc
-from eagergraph.core.prediction import parse_row, prediction_table
+from eagergraph.core.prediction import parse_row, prediction_table, row_columns
+from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.ingest import ingest_to, select_from
 from eagergraph.data.io import LABEL
 from eagergraph.data.labels import label_missing, order_classes
@@ -127,6 +128,11 @@ def test_prediction_table_uses_the_user_classes_and_leaves_gaps_empty() -> None:
     assert out.column("probability").to_pylist() == [0.9, None, 0.2]
 
 
+def _numeric_row(text: str, features: list[str]) -> dict[str, np.ndarray]:
+    inputs = ModelInputs.of({"features": features, "classes": [0, 1]})  # an old model's info: numbers, no imputation
+    return row_columns(parse_row(text, features), inputs, "--row")
+
+
 @pytest.mark.parametrize("text, message", [
     ("14.2,1.7,,1065,1.04", "--row: field 3 (c) is empty; the model takes 5 features in this order: a, b, c, d, e"),
     ("14.2,1.7,1065,1.04", "--row: 4 values given, the model takes 5 features in this order: a, b, c, d, e"),
@@ -135,12 +141,12 @@ def test_prediction_table_uses_the_user_classes_and_leaves_gaps_empty() -> None:
 ])
 def test_row_errors_point_at_the_field(text: str, message: str) -> None:
     with pytest.raises(DataError) as error:
-        parse_row(text, ["a", "b", "c", "d", "e"])
+        _numeric_row(text, ["a", "b", "c", "d", "e"])
     assert message in str(error.value)
 
 
 def test_row_parses_in_feature_order() -> None:
-    assert parse_row(" 1, 2.5 ,-3", ["a", "b", "c"]).tolist() == [[1.0, 2.5, -3.0]]
+    assert {k: v.tolist() for k, v in _numeric_row(" 1, 2.5 ,-3", ["a", "b", "c"]).items()} == {"a": [1.0], "b": [2.5], "c": [-3.0]}
 
 
 def test_run_names_and_tags_name_the_data(tmp_path: Path) -> None:
