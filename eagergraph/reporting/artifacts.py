@@ -32,6 +32,24 @@ def trace_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def step_parity_line(metrics: dict[str, Any]) -> str | None:
+    """Step parity in words: one step from the same weights, optimizer state and first batch, per graph variant."""
+    step = metrics.get("step_parity")
+    if not step:
+        return None
+    ran = metrics.get("graph_variant")
+    figures = ", ".join(f"{variant}{' (this run)' if variant == ran else ''} {diff:.1e}" for variant, diff in step.items())
+    return f"step parity (one step from the same state and first batch, max |eager − graph| of the weights): {figures}"
+
+
+def drift_epoch_text(metrics: dict[str, Any]) -> str | None:
+    """Where the end-of-epoch weights first differed by more than 1e-4, or that they never did."""
+    if metrics.get("parity_epoch_max_abs_diff") is None:
+        return None
+    epoch = metrics.get("parity_drift_epoch")
+    return f"from epoch {epoch}" if epoch is not None else "never (every epoch within 1e-4)"
+
+
 def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | None, run_dir: str | Path,
                         charts: dict[str, str] | None = None) -> str:
     """The evaluation of both modes side by side, speedup, parity, the example prediction, and the charts
@@ -55,8 +73,15 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
                    ("parity_max_abs_diff", "parity: max abs diff of test predictions", ".2e", ""),
                    ("weights_max_abs_diff", "max abs diff of trained weights", ".2e", "")]
     rows = [f"| {label} | {metrics[key]:{fmt}}{unit} |" for key, label, fmt, unit in comparisons if metrics.get(key) is not None]
+    drift = drift_epoch_text(metrics)
+    if drift:
+        rows.append(f"| weights differ by more than 1e-4 | {drift} |")
+    rows += [f"| step parity, {variant}: max abs diff of weights after one step | {diff:.2e} |"
+             for variant, diff in (metrics.get("step_parity") or {}).items()]
     if rows:
         lines += ["", "| comparison | value |", "|---|---:|", *rows]
+    if metrics.get("parity_note"):
+        lines += ["", f"**Parity:** {metrics['parity_note']}"]
     if prediction:
         lines += ["", "## Prediction (graph model reloaded from disk)", "", "| field | value |", "|---|---|"]
         lines += [f"| {key} | {_cell(value)} |" for key, value in prediction.items()]
