@@ -75,8 +75,7 @@ def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
     snapshots = [load_epoch_weights(paths, mode) for mode in ("eager", "graph")]
     per_epoch = epoch_differences(*snapshots) if all(s is not None for s in snapshots) else None
     drifted_at = drift_epoch(per_epoch) if per_epoch is not None else None
-    step_diff = step.get(graph["variant"]) if step else None
-    note = parity_note(weights, predictions, drifted_at, len(graph["history"]), step_diff)
+    note = parity_note(weights, predictions, drifted_at, len(graph["history"]), step)
     return {**none, **speed, "parity_max_abs_diff": predictions, "weights_max_abs_diff": weights,
             "parity_drift_epoch": drifted_at, "parity_epoch_max_abs_diff": per_epoch, "parity_note": note}
 

@@ -1,8 +1,9 @@
 """Eager vs graph parity, told honestly: two figures, because they answer two questions.
 
 - Step parity: from one state (weights, Adam moments, iteration count) and one batch, one training step eagerly
-  and one in each graph variant's runner; the largest difference of the resulting weights. It shows whether the
-  two modes execute the same computation (expected at float rounding, ≤ STEP_TOLERANCE).
+  and one through the graph variant's runner; the largest difference of the resulting weights. It shows whether
+  the two modes execute the same computation (expected at float rounding, ≤ STEP_TOLERANCE). A graph run measures
+  it for its own variant from its trained state on its first batch; the tests measure it for every variant.
 - Run parity: the largest difference of the final weights and test predictions, and the first epoch whose
   end-of-epoch weights differ by more than RUN_TOLERANCE. Two correct executions round differently (XLA and
   grappler fuse and reorder float operations); over thousands of steps those differences can grow, so a long run
@@ -11,18 +12,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from eagergraph.core.model import Totals, build_model, make_train_step
-from eagergraph.core.runners import make_runner
+from eagergraph.core.model import BatchStep
+from eagergraph.core.runners import Runner
 from eagergraph.core.sources import BatchSource, Block
-from eagergraph.core.variants import VARIANTS, Variant
 from eagergraph.rundir.paths import RunPaths
 
 STEP_TOLERANCE = 1e-6  # one step from one state: float rounding only
@@ -42,44 +41,42 @@ def training_state(model: keras.Model, optimizer: keras.optimizers.Optimizer) ->
     return [w.numpy() for w in model.weights], [v.numpy() for v in optimizer.variables]
 
 
-def first_batch(source: BatchSource) -> Block:
-    """The run's real first batch (epoch 0, batch 0), as a block of exactly one full-shape batch."""
-    with closing(source.blocks(0)) as blocks:
-        block = next(iter(blocks))
-    rows = block.rows(0)
-    count = len(rows)
-    return Block(tf.gather(block.x, rows), tf.gather(block.y, rows), np.arange(count, dtype=np.int32).reshape(1, -1),
-                 np.array([count], np.int32), 1)
-
-
-def one_step(state: State, batch: Block, hidden: int, learning_rate: float, seed: int,
-              variant: Variant | None) -> np.ndarray:
-    """Weights after one step from `state` on `batch`: eagerly (variant None) or through the variant's runner."""
+def restore_state(model: keras.Model, optimizer: keras.optimizers.Optimizer, state: State) -> None:
+    """Put a copied state back, exactly."""
     weights, optimizer_variables = state
-    model = build_model(int(batch.x.shape[1]), hidden, seed)
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(model.trainable_variables)
     for target, value in zip(model.weights, weights, strict=True):
         target.assign(value)
     for target, value in zip(optimizer.variables, optimizer_variables, strict=True):
         target.assign(value)
-    step = make_train_step(model, optimizer, Totals())
-    runner = make_runner("eager" if variant is None else "graph", variant or "step", step, batch)
-    runner.warm_up(batch)  # a compiled loop traces with no step run: the state stays as copied
-    runner.run_block(batch, 1)
-    return flat_weights(model)
 
 
-def step_parity(state: State, batch: Block, hidden: int, learning_rate: float, seed: int,
-                variants: Iterable[Variant] = VARIANTS) -> dict[str, float]:
-    """Largest |eager − graph| of the weights after one step from the same state and batch, per graph variant.
+def first_block(source: BatchSource) -> Block:
+    """The run's real first block (epoch 0), whose first batch is the run's first batch."""
+    with closing(source.blocks(0)) as blocks:
+        return next(iter(blocks))
 
-    Take `state` from a trained model rather than a fresh one: Adam's first step from zero moments is about
+
+def step_parity(model: keras.Model, optimizer: keras.optimizers.Optimizer, step: BatchStep, block: Block,
+                runner: Runner) -> float:
+    """Largest |eager − graph| of the weights after one step from the model's current state on `block`'s first
+    batch: the step body called directly (eager) against the graph variant's runner on that one batch. The model
+    and the optimizer are left exactly as they were.
+
+    Pass the runner the run trained with: it is already traced and compiled for the run's blocks, so the figure
+    costs two steps and no tracing. Call it on a trained state: Adam's first step from zero moments is about
     lr·sign(gradient), which would hide a difference in the gradients; later steps scale with their magnitude.
     """
-    eager = one_step(state, batch, hidden, learning_rate, seed, None)
-    return {variant: float(np.max(np.abs(one_step(state, batch, hidden, learning_rate, seed, variant) - eager)))
-            for variant in variants}
+    state = training_state(model, optimizer)
+
+    def weights_after(run: Callable[[], None]) -> np.ndarray:
+        restore_state(model, optimizer, state)
+        run()
+        return flat_weights(model)
+
+    eager = weights_after(lambda: step(block.x, block.y, block.rows(0), block.counts[0]))
+    graph = weights_after(lambda: runner.run_block(block, 1))
+    restore_state(model, optimizer, state)
+    return float(np.max(np.abs(graph - eager)))
 
 
 def epoch_weights_file(paths: RunPaths, mode: str) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
+import pytest
 from rich.console import Console
 
 from eagergraph.config import PipelineConfig
@@ -18,8 +18,10 @@ from eagergraph.core.evaluation import classification_metrics, compare_modes
 from eagergraph.core.export import save_weights
 from eagergraph.core.model import Totals, build_model, make_train_step
 from eagergraph.core.parity import RUN_TOLERANCE, STEP_TOLERANCE, drift_epoch, parity_note
+from eagergraph.core.runners import make_runner
 from eagergraph.core.sources import InMemorySource
 from eagergraph.core.training import TrainResult, train
+from eagergraph.core.variants import VARIANTS
 from eagergraph.data.io import write_json
 from eagergraph.reporting.artifacts import evaluation_markdown
 from eagergraph.reporting.terminal import print_run
@@ -75,15 +77,14 @@ def test_a_long_chaotic_run_drifts_apart_and_says_so_while_one_step_agrees(tmp_p
     assert len(per_epoch) == 25 and epoch is not None
     assert all(diff <= RUN_TOLERANCE for diff in per_epoch[:epoch - 1]) and per_epoch[epoch - 1] > RUN_TOLERANCE
     assert max(metrics["weights_max_abs_diff"], metrics["parity_max_abs_diff"]) > RUN_TOLERANCE
-    assert set(metrics["step_parity"]) == {"step", "fused", "xla"}
-    assert max(metrics["step_parity"].values()) <= STEP_TOLERANCE  # every step is the same computation
+    assert metrics["step_parity"] <= STEP_TOLERANCE  # every step is the same computation
     note = metrics["parity_note"]
     assert note == (f"{DRIFT} {epoch} (weights differ by {metrics['weights_max_abs_diff']:.1e}); step parity "
-                    f"{metrics['step_parity']['xla']:.1e} shows the computation is the same; rounding differences "
+                    f"{metrics['step_parity']:.1e} shows the computation is the same; rounding differences "
                     "grow over long runs")
     terminal, markdown = _shown(metrics)
     assert note in terminal.splitlines() and f"**Parity:** {note}" in markdown
-    assert "step parity (one step from the same state and first batch" in terminal and "xla (this run)" in terminal
+    assert f"step parity {metrics['step_parity']:.2e}: max |eager − graph (xla)| of the weights" in terminal
     assert f"| weights differ by more than 1e-4 | from epoch {epoch} |" in markdown
 
 
@@ -94,28 +95,41 @@ def test_a_short_run_at_the_default_settings_agrees_and_has_no_drift_line(tmp_pa
                         learning_rate=c.learning_rate, seed=c.seed, variant=c.graph_variant)
     assert metrics["parity_note"] is None and metrics["parity_drift_epoch"] is None
     assert max(metrics["parity_epoch_max_abs_diff"]) <= RUN_TOLERANCE and len(metrics["parity_epoch_max_abs_diff"]) == c.epochs
-    assert max(metrics["step_parity"].values()) <= STEP_TOLERANCE
+    assert metrics["step_parity"] <= STEP_TOLERANCE
     terminal, markdown = _shown(metrics)
     assert DRIFT not in terminal and DRIFT not in markdown
     assert "step parity" in terminal and "never (every epoch within 1e-4)" in markdown
 
 
-def test_one_step_from_a_copied_state_moves_the_weights_and_every_mode_agrees() -> None:
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_step_parity_runs_one_real_step_and_leaves_the_trained_model_as_it_was(variant: str) -> None:
     x, y = _table(256, 4, seed=2, random_labels=False)
     source = InMemorySource(x, y, 32, 3)
     model = build_model(4, 8, 3)
     optimizer = keras.optimizers.Adam(0.01)
     optimizer.build(model.trainable_variables)
     step = make_train_step(model, optimizer, Totals())
-    for xb, yb in list(source.batches(0))[:5]:  # a trained state: Adam's moments hold five steps
-        step(tf.constant(xb), tf.constant(yb), tf.range(len(xb)), tf.constant(len(xb)))
-    state, batch = parity.training_state(model, optimizer), parity.first_batch(source)
-    assert len(batch.rows(0)) == 32 and np.array_equal(batch.x.numpy(), next(source.batches(0))[0])
-    eager = parity.one_step(state, batch, hidden=8, learning_rate=0.01, seed=3, variant=None)
-    assert float(np.max(np.abs(eager - parity.flat_weights(model)))) > 1e-4  # the step really ran: agreement means something
-    assert np.array_equal(parity.flat_weights(model), np.concatenate([w.reshape(-1) for w in state[0]]))  # state untouched
-    figures = parity.step_parity(state, batch, hidden=8, learning_rate=0.01, seed=3)
-    assert set(figures) == {"step", "fused", "xla"} and max(figures.values()) <= STEP_TOLERANCE
+    runner = make_runner("graph", variant, step, source.template())
+    runner.warm_up(source.template())
+    runner.run_block(next(source.blocks(0)), 5)  # a trained state: Adam's moments hold five steps
+    state, block = parity.training_state(model, optimizer), parity.first_block(source)
+    assert np.array_equal(block.x.numpy()[block.rows(0)], next(source.batches(0))[0])  # the run's real first batch
+    assert parity.step_parity(model, optimizer, step, block, runner) <= STEP_TOLERANCE
+    weights, adam = parity.training_state(model, optimizer)
+    for kept, now in zip([*state[0], *state[1]], [*weights, *adam], strict=True):
+        assert np.array_equal(kept, now)  # weights and Adam's state exactly as trained
+    runner.run_block(block, 1)
+    assert float(np.max(np.abs(parity.flat_weights(model) - np.concatenate([w.reshape(-1) for w in state[0]])))) > 1e-4
+    # ...so one step really moves the weights: the agreement above means something
+
+
+def test_measuring_step_parity_changes_nothing_the_run_exports() -> None:
+    x, y = _table(200, 4, seed=4, random_labels=False)
+    plain, _ = train(x, y, "graph", "fused", epochs=2, batch_size=32, hidden=8, learning_rate=0.01, seed=3)
+    measured, result = train(x, y, "graph", "fused", epochs=2, batch_size=32, hidden=8, learning_rate=0.01, seed=3,
+                             measure_step_parity=True)
+    assert np.array_equal(parity.flat_weights(plain), parity.flat_weights(measured))
+    assert result.tracing_count == 1 and result.step_parity <= STEP_TOLERANCE  # no trace beyond the run's own
 
 
 def test_the_drift_epoch_and_the_note_follow_their_definitions() -> None:
