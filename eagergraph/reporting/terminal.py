@@ -96,14 +96,15 @@ def print_run(result: dict, console: Console | None = None) -> None:
         drift = drift_epoch_text(metrics)
         console.print(f"run parity: max |eager − graph| on test predictions {metrics['parity_max_abs_diff']:.2e}, "
                       f"on weights {metrics['weights_max_abs_diff']:.2e}"
-                      + (f"; weights differ by more than 1e-4 {drift}" if drift else ""), markup=False, highlight=False)
+                      + (f"; weights differ by more than 1e-4 {drift}" if drift else ""), markup=False, highlight=False,
+                      soft_wrap=True)
     elif eager and eager.get("bounded"):
         console.print("run parity: not comparable (eager trained fewer steps)")
     step = step_parity_line(metrics)
     if step:
-        console.print(step, markup=False, highlight=False)
-    if metrics.get("parity_note"):
-        console.print(metrics["parity_note"], markup=False, highlight=False)
+        console.print(step, markup=False, highlight=False, soft_wrap=True)
+    if metrics.get("parity_note"):  # one line, never folded: greppable in a log
+        console.print(metrics["parity_note"], markup=False, highlight=False, soft_wrap=True)
     if result.get("dropped_rows"):
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
         console.print(f"--drop-invalid: dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})")

@@ -63,7 +63,7 @@ def _figures(result: TrainResult) -> dict:
 
 def _shown(metrics: dict) -> tuple[str, str]:
     """What the terminal prints and what the evaluation artifact says about the run."""
-    console = Console(file=io.StringIO(), width=400, record=True)
+    console = Console(file=io.StringIO(), width=80, record=True)  # as a pipe or a log file gets it
     print_run({"metrics": metrics, "prediction": {"probability": 0.5, "predicted": 1}}, console)
     return console.export_text(), evaluation_markdown(metrics, None, "run")
 
