@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import keras
@@ -146,7 +146,8 @@ def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batc
     source = open_source(paths.features("train"), batch_size, seed, in_memory_rows)
     model, result = train_from(source, mode, variant, epochs, hidden, learning_rate, seed, on_epoch, max_steps,
                                measure_step_parity=True)
-    record = {**{k: v for k, v in asdict(result).items() if k != "epoch_weights"}, "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
+    kept = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "epoch_weights"}  # saved apart, as .npz
+    record = {**kept, "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
               "train_rows": source.n_rows}
     files = save_trained(out or paths, mode, model, Normalizer.load(paths.normalizer), record)
     files["epoch_weights"] = str(save_epoch_weights(out or paths, mode, result.epoch_weights))
