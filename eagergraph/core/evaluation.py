@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 from eagergraph.core.export import load_serving, weights_max_abs_diff
+from eagergraph.core.parity import drift_epoch, epoch_differences, load_epoch_weights, parity_note
 from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.variants import MODES
 from eagergraph.data.io import LABEL
@@ -57,20 +58,31 @@ def score_model(model: Path, test_raw: "pa.Table", features: list[str] | None = 
 
 
 def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
-    """Speedup and parity of eager against graph; null when a mode is missing, parity null when eager was bounded.
+    """Speedup, step parity and run parity of eager against graph (the two figures: see core.parity).
 
-    A bounded eager run trained on fewer steps, so its weights cannot match; its speedup uses the time
-    extrapolated to the full number of steps (steady per-step time × steps, plus tracing).
+    Step parity comes from the graph run (it measures it from its own state), so a graph-only run has it too.
+    Speedup and run parity are null when a mode is missing, run parity null when eager was bounded: a bounded eager
+    run trained on fewer steps, so its weights cannot match; its speedup uses the time extrapolated to the full
+    number of steps (steady per-step time × steps, plus tracing).
     """
+    step = read_json(paths.history("graph")).get("step_parity") if "graph" in report else None
+    none = {"speedup": None, "steady_speedup": None, "parity_max_abs_diff": None, "weights_max_abs_diff": None,
+            "parity_drift_epoch": None, "parity_epoch_max_abs_diff": None, "step_parity": step, "parity_note": None}
     if not {"eager", "graph"} <= set(report):
-        return {"speedup": None, "steady_speedup": None, "parity_max_abs_diff": None, "weights_max_abs_diff": None}
+        return none
     eager, graph = report["eager"], report["graph"]
-    eager_steady = eager["full_train_seconds"] - eager["trace_seconds"]
-    comparable = not eager["bounded"]
-    return {"speedup": eager["full_train_seconds"] / graph["train_seconds"],
-            "steady_speedup": eager_steady / graph["steady_seconds"],
-            "parity_max_abs_diff": float(np.max(np.abs(probabilities["eager"] - probabilities["graph"]))) if comparable else None,
-            "weights_max_abs_diff": weights_max_abs_diff(paths.weights("eager"), paths.weights("graph")) if comparable else None}
+    speed = {"speedup": eager["full_train_seconds"] / graph["train_seconds"],
+             "steady_speedup": (eager["full_train_seconds"] - eager["trace_seconds"]) / graph["steady_seconds"]}
+    if eager["bounded"]:
+        return {**none, **speed}
+    predictions = float(np.max(np.abs(probabilities["eager"] - probabilities["graph"])))
+    weights = weights_max_abs_diff(paths.weights("eager"), paths.weights("graph"))
+    snapshots = [load_epoch_weights(paths, mode) for mode in ("eager", "graph")]
+    per_epoch = epoch_differences(*snapshots) if all(s is not None for s in snapshots) else None
+    drifted_at = drift_epoch(per_epoch) if per_epoch is not None else None
+    note = parity_note(weights, predictions, drifted_at, len(graph["history"]), step)
+    return {**none, **speed, "parity_max_abs_diff": predictions, "weights_max_abs_diff": weights,
+            "parity_drift_epoch": drifted_at, "parity_epoch_max_abs_diff": per_epoch, "parity_note": note}
 
 
 def evaluate_run(run_dir: Path) -> dict:

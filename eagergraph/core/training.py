@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import keras
@@ -17,6 +17,7 @@ import numpy as np
 
 from eagergraph.core.export import save_trained
 from eagergraph.core.model import Totals, build_model, make_train_step
+from eagergraph.core.parity import first_block, flat_weights, save_epoch_weights, step_parity
 from eagergraph.core.runners import Runner, make_runner, run_epoch
 from eagergraph.core.runtime import start_tensorflow
 from eagergraph.core.sources import BatchSource, Block, InMemorySource, open_source
@@ -43,6 +44,8 @@ class TrainResult:
     steps: int = 0  # steps actually run; fewer than full_steps when training was bounded (eager on large data)
     full_steps: int = 0
     full_train_seconds: float = 0.0  # train_seconds, or its extrapolation to full_steps when bounded
+    step_parity: float | None = None  # graph mode: one step's max |eager − graph| of the weights (core.parity)
+    epoch_weights: list[np.ndarray] = field(default_factory=list, repr=False)  # every weight, after each epoch
 
     @property
     def bounded(self) -> bool:
@@ -51,16 +54,17 @@ class TrainResult:
 
 def train(x: np.ndarray, y: np.ndarray, mode: Mode, variant: GraphVariant, epochs: int, batch_size: int, hidden: int,
           learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None,
-          max_steps: int | None = None) -> tuple[keras.Model, TrainResult]:
+          max_steps: int | None = None, measure_step_parity: bool = False) -> tuple[keras.Model, TrainResult]:
     """Train a fresh model on arrays in memory; the same arguments give the same batches and weights in every mode."""
     return train_from(InMemorySource(x, y, batch_size, seed), mode, variant, epochs, hidden, learning_rate, seed,
-                      on_epoch, max_steps)
+                      on_epoch, max_steps, measure_step_parity)
 
 
 def _epochs(runner: Runner, source: BatchSource, first: Iterator[Block], totals: Totals, epochs: int,
-            max_steps: int | None, on_epoch: Callable[[dict], None] | None) -> list[dict]:
+            max_steps: int | None, on_epoch: Callable[[dict], None] | None,
+            snapshot: Callable[[], None] = lambda: None) -> list[dict]:
     """Run the epochs (the first one's blocks already reading), at most `max_steps` steps in all; one history
-    entry per epoch that ran a step."""
+    entry (and one `snapshot()`) per epoch that ran a step."""
     history: list[dict] = []
     left = math.inf if max_steps is None else max_steps
     for epoch in range(epochs):
@@ -73,6 +77,7 @@ def _epochs(runner: Runner, source: BatchSource, first: Iterator[Block], totals:
         history.append({"epoch": epoch + 1, "loss": loss, "accuracy": accuracy,
                         "seconds": time.perf_counter() - started, "steps": steps})
         left -= steps
+        snapshot()
         if on_epoch is not None:
             on_epoch(history[-1])
     return history
@@ -80,10 +85,13 @@ def _epochs(runner: Runner, source: BatchSource, first: Iterator[Block], totals:
 
 def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: int, hidden: int, learning_rate: float,
                seed: int, on_epoch: Callable[[dict], None] | None = None,
-               max_steps: int | None = None) -> tuple[keras.Model, TrainResult]:
+               max_steps: int | None = None, measure_step_parity: bool = False) -> tuple[keras.Model, TrainResult]:
     """Train a fresh model on a batch source (in memory or streamed from Parquet), at most `max_steps` steps in all.
 
     Graph mode runs `variant`; `auto` picks the variant fastest in total time for this run's number of steps.
+    The weights are kept after every epoch (the run-parity check); with `measure_step_parity`, a graph run also
+    measures step parity of its variant from its trained state on its first batch (after the timing; the trained
+    weights stay as they are).
     """
     start_tensorflow()  # threads and op determinism, set in one place (idempotent)
     full_steps = source.steps_per_epoch * epochs
@@ -93,15 +101,21 @@ def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: i
     optimizer.build(model.trainable_variables)
     totals = Totals()
     template = source.template()
-    runner = make_runner(mode, ran, make_train_step(model, optimizer, totals), template)
+    step = make_train_step(model, optimizer, totals)
+    runner = make_runner(mode, ran, step, template)
     started = time.perf_counter()
     first = source.blocks(0)  # a stream starts reading now, while the runner traces and compiles
     runner.warm_up(template)
     trace_seconds = time.perf_counter() - started
-    history = _epochs(runner, source, first, totals, epochs, max_steps, on_epoch)
+    snapshots: list[np.ndarray] = []
+    history = _epochs(runner, source, first, totals, epochs, max_steps, on_epoch, lambda: snapshots.append(flat_weights(model)))
     total = time.perf_counter() - started
-    return model, _result(mode, ran, reason, history, total, trace_seconds, source.steps_per_epoch, full_steps,
-                          runner.tracing_count())
+    result = _result(mode, ran, reason, history, total, trace_seconds, source.steps_per_epoch, full_steps,
+                     runner.tracing_count())
+    result.epoch_weights = snapshots
+    if measure_step_parity and mode == "graph":
+        result.step_parity = step_parity(model, optimizer, step, first_block(source), runner)
+    return model, result
 
 
 def _result(mode: str, variant: str | None, reason: str, history: list[dict], total: float, trace_seconds: float,
@@ -130,10 +144,13 @@ def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batc
     """
     paths = RunPaths.of(run_dir)
     source = open_source(paths.features("train"), batch_size, seed, in_memory_rows)
-    model, result = train_from(source, mode, variant, epochs, hidden, learning_rate, seed, on_epoch, max_steps)
-    record = {**asdict(result), "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
+    model, result = train_from(source, mode, variant, epochs, hidden, learning_rate, seed, on_epoch, max_steps,
+                               measure_step_parity=True)
+    kept = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "epoch_weights"}  # saved apart, as .npz
+    record = {**kept, "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
               "train_rows": source.n_rows}
     files = save_trained(out or paths, mode, model, Normalizer.load(paths.normalizer), record)
+    files["epoch_weights"] = str(save_epoch_weights(out or paths, mode, result.epoch_weights))
     return {**{name: paths.rel(Path(file)) for name, file in files.items()},
             **{k: v for k, v in record.items() if k != "epoch_seconds"},
             "final_loss": result.history[-1]["loss"], "final_accuracy": result.history[-1]["accuracy"]}

@@ -33,6 +33,23 @@ def trace_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def step_parity_line(metrics: dict[str, Any]) -> str | None:
+    """Step parity in words: one step from the same weights, optimizer state and first batch, eager vs the variant."""
+    step = metrics.get("step_parity")
+    if step is None:
+        return None
+    return (f"step parity {step:.2e}: max |eager − graph ({metrics.get('graph_variant')})| of the weights after one step "
+            "from the same weights, optimizer state and first batch")
+
+
+def drift_epoch_text(metrics: dict[str, Any]) -> str | None:
+    """Where the end-of-epoch weights first differed by more than 1e-4, or that they never did."""
+    if metrics.get("parity_epoch_max_abs_diff") is None:
+        return None
+    epoch = metrics.get("parity_drift_epoch")
+    return f"from epoch {epoch}" if epoch is not None else "never (every epoch within 1e-4)"
+
+
 def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | None, run_dir: str | Path,
                         charts: dict[str, str] | None = None) -> str:
     """The evaluation of both modes side by side, speedup, parity, the example prediction, and the charts
@@ -56,8 +73,15 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
                    ("parity_max_abs_diff", "parity: max abs diff of test predictions", ".2e", ""),
                    ("weights_max_abs_diff", "max abs diff of trained weights", ".2e", "")]
     rows = [f"| {label} | {metrics[key]:{fmt}}{unit} |" for key, label, fmt, unit in comparisons if metrics.get(key) is not None]
+    drift = drift_epoch_text(metrics)
+    if drift:
+        rows.append(f"| weights differ by more than 1e-4 | {drift} |")
+    if metrics.get("step_parity") is not None:
+        rows.append(f"| step parity: max abs diff of weights after one step from the same state | {metrics['step_parity']:.2e} |")
     if rows:
         lines += ["", "| comparison | value |", "|---|---:|", *rows]
+    if metrics.get("parity_note"):
+        lines += ["", f"**Parity:** {metrics['parity_note']}"]
     if prediction:
         lines += ["", "## Prediction (graph model reloaded from disk)", "", "| field | value |", "|---|---|"]
         lines += [f"| {key} | {_cell(value)} |" for key, value in prediction.items()]

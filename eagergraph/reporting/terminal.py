@@ -7,6 +7,7 @@ from rich.table import Table
 
 from eagergraph.core.variants import MODES
 from eagergraph.data.columns import ID_REASON
+from eagergraph.reporting.artifacts import drift_epoch_text, step_parity_line
 from eagergraph.reporting.promotion import print_verdict
 from eagergraph.text import mode_label, plural
 
@@ -93,10 +94,18 @@ def print_run(result: dict, console: Console | None = None) -> None:
         console.print(f"speedup (eager / graph training time, tracing included): [bold]{metrics['speedup']:.1f}x[/bold]; "
                       f"steady state {metrics['steady_speedup']:.1f}x")
     if metrics["parity_max_abs_diff"] is not None:
-        console.print(f"parity: max |eager − graph| on test predictions {metrics['parity_max_abs_diff']:.2e}, "
-                      f"on weights {metrics['weights_max_abs_diff']:.2e}")
+        drift = drift_epoch_text(metrics)
+        console.print(f"run parity: max |eager − graph| on test predictions {metrics['parity_max_abs_diff']:.2e}, "
+                      f"on weights {metrics['weights_max_abs_diff']:.2e}"
+                      + (f"; weights differ by more than 1e-4 {drift}" if drift else ""), markup=False, highlight=False,
+                      soft_wrap=True)
     elif eager and eager.get("bounded"):
-        console.print("parity: not comparable (eager trained fewer steps)")
+        console.print("run parity: not comparable (eager trained fewer steps)")
+    step = step_parity_line(metrics)
+    if step:
+        console.print(step, markup=False, highlight=False, soft_wrap=True)
+    if metrics.get("parity_note"):  # one line, never folded: greppable in a log
+        console.print(metrics["parity_note"], markup=False, highlight=False, soft_wrap=True)
     if result.get("dropped_rows"):
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
         console.print(f"--drop-invalid: dropped {plural(result['dropped_rows'], 'row')} with missing, NaN or infinite "
