@@ -42,9 +42,12 @@ TINY_CSV = """id,age,sex,name,empty,fare,survived
 
 def test_quality_options_choose_tables_and_refuse_unknown_ones(capsys):
     args = quality.parse_args(["--tables", "census, cars", "--epochs", "3", "--seed", "7"])
-    assert (args.tables, args.epochs, args.seed) == (["census", "cars"], 3, 7)
-    assert quality.parse_args([]).tables == list(quality.TABLES)
-    for bad in (["--tables", "census,nope"], ["--epochs", "0"], ["--tables", ","]):
+    assert (args.tables, args.epochs, args.seed) == (["census", "cars"], [3], 7)
+    assert quality.parse_args(["--epochs", "5,10,20"]).epochs == [5, 10, 20]
+    assert quality.parse_args([]).tables == list(quality.TABLES) and quality.parse_args([]).eagergraph_options is None
+    assert quality.parse_args(["--eagergraph-options=--drop-invalid --max-categories 20"]).eagergraph_options == \
+        ("--drop-invalid", "--max-categories", "20")
+    for bad in (["--tables", "census,nope"], ["--epochs", "0"], ["--epochs", "5,x"], ["--tables", ","]):
         with pytest.raises(SystemExit) as exit_:
             quality.parse_args(bad)
         assert exit_.value.code == 2
