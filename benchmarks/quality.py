@@ -219,7 +219,7 @@ def eagergraph_command() -> list[str]:
 def one_line(text: str) -> str:
     """The last non-empty line of a command's error output: eagergraph's one-line error."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no error output"
+    return lines[-1].removeprefix("eagergraph: ").removeprefix("error: ") if lines else "no error output"
 
 
 def run_eagergraph(table: Table, data: Path, epochs: int, seed: int, artifacts: Path) -> tuple[dict | None, str | None]:

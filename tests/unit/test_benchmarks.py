@@ -108,6 +108,9 @@ def test_quality_table_shows_gaps_targets_and_failures():
     assert "| r2 0.800 | 0.850 | 0.870 | -0.050 | no (within 0.03) |" in lines[3]
     assert "eagergraph failed: no such option: --task / x" in lines[4] and lines[4].endswith("| – | no (within 0.02) |")
     assert (met.met, missed.met, failed.met) == (True, False, False)
+    assert quality.one_line("Traceback\neagergraph: error: No such option: --impute\n\n") == "No such option: --impute"
+    assert quality.one_line("eagergraph: titanic.csv: feature column(s) are not numeric: Sex") == \
+        "titanic.csv: feature column(s) are not numeric: Sex"
 
 
 def test_data_path_options():
