@@ -150,18 +150,18 @@ def run_polars(file: Path, work: Path, seed: int) -> dict[str, float]:
     raw = work / "raw.parquet"
     source.sink_parquet(raw)
     stages.done("raw copy")
-    # exact stratified split: a seeded permutation within each class, its first round(fraction × n) rows are test
-    rank = pl.int_range(pl.len()).shuffle(seed=seed).over(LABEL)
-    flag = work / "split.parquet"
-    pl.scan_parquet(raw).select((rank < (pl.len().over(LABEL) * TEST_FRACTION).round()).alias("test")).sink_parquet(flag)
-    rows = pl.concat([pl.scan_parquet(raw), pl.scan_parquet(flag)], how="horizontal")
+    # exact stratified split: a seeded permutation within each class, its first round(fraction × n) rows are test;
+    # computed once on the label column and attached to the lazy scan as a column
+    test_flag = pl.read_parquet(raw, columns=[LABEL]).select(
+        (pl.int_range(pl.len()).shuffle(seed=seed).over(LABEL) < (pl.len().over(LABEL) * TEST_FRACTION).round())
+        .alias("test")).to_series()
+    rows = pl.scan_parquet(raw).with_columns(test_flag)
     train, test = rows.filter(~pl.col("test")).drop("test"), rows.filter(pl.col("test")).drop("test")
-    stats = train.select([pl.col(n).mean().alias(f"{n}_mean") for n in numeric]
-                         + [pl.col(n).std(ddof=0).alias(f"{n}_std") for n in numeric]).collect().row(0, named=True)
-    vocab = {}
-    for name in text:
-        counts = train.group_by(name).len().collect()
-        vocab[name] = _vocabulary(counts[name].to_list(), counts["len"].to_list())
+    stats_query = train.select([pl.col(n).mean().alias(f"{n}_mean") for n in numeric]
+                               + [pl.col(n).std(ddof=0).alias(f"{n}_std") for n in numeric])
+    stats, *counts = pl.collect_all([stats_query, *(train.group_by(name).len() for name in text)])
+    stats = stats.row(0, named=True)
+    vocab = {name: _vocabulary(c[name].to_list(), c["len"].to_list()) for name, c in zip(text, counts)}
     stages.done("split + train statistics")
     z = [((pl.col(n) - stats[f"{n}_mean"]) / (stats[f"{n}_std"] or 1.0)).cast(pl.Float32).alias(n) for n in numeric]
     squares = [(pl.col(n) ** 2).alias(f"{n}_sq") for n in numeric]
@@ -170,12 +170,13 @@ def run_polars(file: Path, work: Path, seed: int) -> dict[str, float]:
         one_hot += [(pl.col(name) == v).fill_null(False).cast(pl.Float32).alias(f"{name}={v}") for v in values]
         one_hot += [(pl.col(name).is_not_null() & ~pl.col(name).is_in(values)).cast(pl.Float32).alias(f"{name}=<unseen>"),
                     pl.col(name).is_null().cast(pl.Float32).alias(f"{name}=<missing>")]
-    for split, frame in (("train", train), ("test", test)):
+    sinks = [test.sink_parquet(work / "test_raw.parquet", lazy=True)]
+    for split, frame in (("train", train), ("test", test)):  # one plan: the shared scan is read once
         normalized = frame.select([*z, *text, LABEL])
-        normalized.sink_parquet(work / f"normalized-{split}.parquet")
-        pl.scan_parquet(work / f"normalized-{split}.parquet").select(
-            [*numeric, *squares, *one_hot, LABEL]).sink_parquet(work / f"features-{split}.parquet")
-    test.sink_parquet(work / "test_raw.parquet")
+        sinks.append(normalized.sink_parquet(work / f"normalized-{split}.parquet", lazy=True))
+        sinks.append(normalized.select([*numeric, *squares, *one_hot, LABEL])
+                     .sink_parquet(work / f"features-{split}.parquet", lazy=True))
+    pl.collect_all(sinks)
     stages.done("normalized + features + raw test")
     train_rows = pl.scan_parquet(work / "normalized-train.parquet").select(pl.len()).collect().item()
     at = [round(q * (train_rows - 1)) for q in DECILES]  # one sort per column, nine values read from it
