@@ -372,6 +372,10 @@ def format_table(outcomes: list[Outcome]) -> str:
         verdict = f"{'yes' if o.met else 'no'} (within {TARGETS[o.task][1]})"
         lines.append(f"| {o.table} | {o.task} | {o.rows:,} | {o.epochs} | {mine.replace('|', '/')} | "
                      f"{_figure(o.baseline)} | {_figure(o.sklearn.get('hgb'))} | {gap} | {verdict} |")
+    own = [o.table for o in outcomes if o.eagergraph is None]
+    if own:
+        lines.append(f"\nscikit-learn on the script's own seeded stratified 80/20 split for {', '.join(own)} "
+                     "(eagergraph's split where it ran).")
     return "\n".join(lines)
 
 

@@ -103,7 +103,9 @@ def test_quality_table_shows_gaps_targets_and_failures():
     failed = quality.Outcome("penguins", "multiclass", 344, 30, "accuracy", eagergraph_error="no such option: --task | x",
                              sklearn={"logistic": 0.99, "hgb": 0.98})
     lines = quality.format_table([met, missed, failed]).splitlines()
-    assert len(lines) == 5 and all(line.count("|") == 10 for line in lines)
+    assert len(lines) == 7 and all(line.count("|") == 10 for line in lines[:5])
+    assert lines[6].startswith("scikit-learn on the script's own seeded stratified 80/20 split for penguins ")
+    assert len(quality.format_table([met]).splitlines()) == 3
     assert "| auc 0.905 | 0.900 | 0.930 | +0.005 | yes (within 0.01) |" in lines[2]
     assert "| r2 0.800 | 0.850 | 0.870 | -0.050 | no (within 0.03) |" in lines[3]
     assert "eagergraph failed: no such option: --task / x" in lines[4] and lines[4].endswith("| – | no (within 0.02) |")
