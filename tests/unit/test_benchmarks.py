@@ -119,7 +119,8 @@ def test_data_path_options():
     args = data_path.parse_args(["--rows", "1000", "--categorical", "3", "--contenders", "polars,pyarrow", "--whole-command"])
     assert (args.rows, args.features, args.categorical, args.contenders, args.whole_command) == \
         (1000, 10, 3, ["polars", "pyarrow"], True)
-    for bad in (["--contenders", "spark"], ["--rows", "5"], ["--categorical", "-1"]):
+    assert data_path.parse_args(["--repeat", "3"]).repeat == 3 and data_path.parse_args([]).repeat == 1
+    for bad in (["--contenders", "spark"], ["--rows", "5"], ["--categorical", "-1"], ["--repeat", "0"]):
         with pytest.raises(SystemExit) as exit_:
             data_path.parse_args(bad)
         assert exit_.value.code == 2
@@ -150,6 +151,10 @@ def test_a_contender_reports_its_stages_and_peak_memory_and_a_failure_is_a_line(
     assert list(floor["seconds"]) == ["read + write"] and floor["peak_rss"] > 0
     broken = data_path.child("pyarrow", tmp_path / "absent.parquet", 1)
     assert broken["error"].startswith("FileNotFoundError")
+    slower = {**floor, "total": floor["total"] + 1}
+    assert data_path.fastest(data_path.fastest(None, slower), floor) is floor
+    assert data_path.fastest(data_path.fastest(broken, slower), floor) is floor
+    assert data_path.fastest(floor, broken) is floor
     lines = data_path.format_table([floor, broken], rows=100).splitlines()
     assert lines[2].startswith("| pyarrow | ") and " GiB | read + write " in lines[2]
     assert lines[3].startswith("| pyarrow | – | – | – | failed: FileNotFoundError")
