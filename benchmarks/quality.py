@@ -59,7 +59,8 @@ class Table:
     file: str
     label: str
     task: str
-    epochs: int  # default --epochs (see the module docstring and benchmarks/README for how each was chosen)
+    epochs: int  # default --epochs: provisional until eagergraph encodes text columns, then the fewest that meet
+    # the target (`--epochs 5,10,20,40` finds it)
     options: tuple[str, ...] = ()  # eagergraph options beyond the defaults, each one the table's data asks for
     categorical: tuple[str, ...] = ()  # integer columns named as categorical (both sides one-hot them)
 
@@ -304,7 +305,8 @@ def _sort_key(value: str) -> tuple:
 def _eagergraph_outcome(outcome: Outcome, table: Table, data: Path, epochs: int, seed: int, work: Path):
     """One eagergraph run into `outcome` (its metric, or its one-line error); its split's row ids, or None."""
     outcome.epochs = epochs
-    result, error = run_eagergraph(table, data, epochs, seed, work / "artifacts")
+    # an artifacts folder per table: another table's production model is not this one's reference
+    result, error = run_eagergraph(table, data, epochs, seed, work / "artifacts" / table.name)
     if result is not None:
         run_dir = Path(result["run_dir"])
         outcome.run_dir = str(run_dir)
