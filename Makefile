@@ -35,3 +35,13 @@ test-fast: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Benchmarks beside scikit-learn, Polars and DuckDB: the `bench` extra is installed for them only.
+.PHONY: bench-quality bench-data
+bench-quality: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/quality.py $(BENCH_ARGS)
+
+bench-data: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/data_path.py $(BENCH_ARGS)
