@@ -7,8 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from eagergraph.metrics import (CATALOGUE, GATE_DEFAULT, TASKS, binary_metrics, metric, metrics_for, multiclass_metrics,
-                                regression_metrics, roc_auc)
+from eagergraph.metrics import (
+    CATALOGUE,
+    GATE_DEFAULT,
+    TASKS,
+    binary_metrics,
+    metric,
+    metrics_for,
+    multiclass_metrics,
+    regression_metrics,
+    roc_auc,
+)
 
 
 def test_every_task_has_its_gate_metric_and_every_metric_a_task():

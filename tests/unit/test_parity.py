@@ -22,7 +22,7 @@ from eagergraph.core.runners import make_runner
 from eagergraph.core.sources import InMemorySource
 from eagergraph.core.training import TrainResult, train
 from eagergraph.core.variants import VARIANTS
-from eagergraph.data.io import write_json
+from eagergraph.io import write_json
 from eagergraph.reporting.artifacts import evaluation_markdown
 from eagergraph.reporting.terminal import print_run
 from eagergraph.rundir.paths import RunPaths
