@@ -111,8 +111,8 @@ def run_eagergraph(file: Path, work: Path, seed: int) -> dict[str, float]:
     """The package's data stages, in-process, as flows/pipeline.py calls them."""
     from eagergraph.data.features import engineer_to
     from eagergraph.data.ingest import ingest_to
-    from eagergraph.io import write_json
     from eagergraph.data.normalize import normalize_to
+    from eagergraph.io import write_json
     from eagergraph.registry import drift
     from eagergraph.rundir.paths import RunPaths
 

@@ -16,35 +16,8 @@ from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.variants import MODES
 from eagergraph.data.io import LABEL
 from eagergraph.io import read_json, write_json
+from eagergraph.metrics import binary_metrics
 from eagergraph.rundir.paths import RunPaths
-
-EPSILON = 1e-7  # Keras's clipping of probabilities in the binary cross-entropy
-
-
-def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    """Loss, accuracy, AUC, precision and recall of predicted probabilities (threshold 0.5) for the positive class
-    (label 1), computed in float64 and clipped to their ranges: a float32 sum can drift past 1 (AUC 1.0000001)."""
-    y = np.asarray(y_true, dtype=np.float64).reshape(-1) == 1
-    p = np.clip(np.asarray(probability, dtype=np.float64).reshape(-1), 0.0, 1.0)
-    q = np.clip(p, EPSILON, 1.0 - EPSILON)  # Keras's clipping, so the loss matches the training loss's definition
-    loss = float(-np.mean(np.where(y, np.log(q), np.log1p(-q)))) if len(y) else 0.0
-    predicted = p > 0.5
-    true_positives = float(np.sum(predicted & y))
-    bounded = {"accuracy": float(np.mean(predicted == y)) if len(y) else 0.0, "auc": roc_auc(y, p),
-               "precision": true_positives / max(float(predicted.sum()), 1.0),
-               "recall": true_positives / max(float(y.sum()), 1.0)}
-    return {"loss": max(loss, 0.0), **{name: float(np.clip(value, 0.0, 1.0)) for name, value in bounded.items()}}
-
-
-def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
-    """The exact area under the ROC curve (Mann-Whitney, ties counted half); 0 when a class is absent (as Keras)."""
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return 0.0
-    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
-    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse.reshape(-1)]  # 1-based ranks, ties averaged
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def score_model(model: Path, test_raw: "pa.Table", features: list[str] | None = None) -> tuple[np.ndarray, dict[str, float]]:
@@ -54,7 +27,7 @@ def score_model(model: Path, test_raw: "pa.Table", features: list[str] | None = 
     needed; it is accepted so that callers written for the matrix signature keep working.
     """
     probability = load_serving(model)(test_raw)
-    return probability, classification_metrics(test_raw.column(LABEL).to_numpy(), probability)
+    return probability, binary_metrics(test_raw.column(LABEL).to_numpy(), probability)
 
 
 def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:

@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 from runs import normalize_run, split_files
 
-from eagergraph.core.evaluation import classification_metrics, roc_auc
 from eagergraph.core.prediction import parse_row, prediction_table, row_columns
 from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.ingest import ingest_to, select_from
@@ -22,6 +21,7 @@ from eagergraph.data.io import LABEL
 from eagergraph.data.labels import label_missing, order_classes
 from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
 from eagergraph.errors import DataError
+from eagergraph.metrics import binary_metrics, roc_auc
 from eagergraph.orchestration.naming import data_name, run_name, run_tags
 from eagergraph.rundir.paths import RunPaths
 
@@ -111,10 +111,10 @@ def test_partitions_drop_and_count_missing_labels(tmp_path: Path) -> None:
 def test_metrics_are_float64_and_clipped() -> None:
     y = np.array([0, 0, 1, 1, 1])
     p = np.array([0.1, 0.4, 0.35, 0.8, 1.0000001], dtype=np.float32)  # a float32 probability just past 1
-    m = classification_metrics(y, p)
+    m = binary_metrics(y, p)
     assert m["auc"] == pytest.approx(5 / 6) and 0.0 <= m["auc"] <= 1.0
     assert m["precision"] == 1.0 and m["recall"] == pytest.approx(2 / 3) and m["accuracy"] == pytest.approx(0.8)
-    perfect = classification_metrics(np.array([0, 1] * 500), np.array([0.01, 0.99] * 500, dtype=np.float32))
+    perfect = binary_metrics(np.array([0, 1] * 500), np.array([0.01, 0.99] * 500, dtype=np.float32))
     assert perfect["auc"] == 1.0 and perfect["accuracy"] == 1.0 and perfect["loss"] > 0
     assert roc_auc(np.array([True, False]), np.array([0.5, 0.5])) == 0.5  # ties count half
     assert json.loads(json.dumps(m)) == m

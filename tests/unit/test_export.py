@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
-from eagergraph.core.evaluation import classification_metrics, score_model
+from eagergraph.core.evaluation import score_model
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.serving_inputs import (
     ModelInputs,
@@ -25,6 +25,7 @@ from eagergraph.core.serving_inputs import (
     unseen_counts,
 )
 from eagergraph.data.preprocessing import preprocess
+from eagergraph.metrics import binary_metrics
 from eagergraph.rundir.paths import model_info_file
 from serving_reference import N_INPUTS, NORMALIZER, reference_encode, tiny_model
 
@@ -206,7 +207,7 @@ def test_evaluate_scores_the_raw_test_split_with_its_text_and_passthrough_column
     probability, metrics = score_model(path, table)
     expected = model(reference_encode(reference_columns(raw_table()), NORMALIZER), training=False).numpy()
     np.testing.assert_allclose(probability, expected, atol=1e-6, rtol=0)
-    assert metrics == classification_metrics(np.array([1, 0, 1, 1, 0, 0]), probability)
+    assert metrics == binary_metrics(np.array([1, 0, 1, 1, 0, 0]), probability)
 
 
 def test_codes_written_with_leading_zeros_are_matched_as_written() -> None:

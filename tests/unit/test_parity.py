@@ -14,7 +14,7 @@ from rich.console import Console
 
 from eagergraph.config import PipelineConfig
 from eagergraph.core import parity
-from eagergraph.core.evaluation import classification_metrics, compare_modes
+from eagergraph.core.evaluation import compare_modes
 from eagergraph.core.export import save_weights
 from eagergraph.core.model import Totals, build_model, make_train_step
 from eagergraph.core.parity import RUN_TOLERANCE, STEP_TOLERANCE, drift_epoch, parity_note
@@ -23,6 +23,7 @@ from eagergraph.core.sources import InMemorySource
 from eagergraph.core.training import TrainResult, train
 from eagergraph.core.variants import VARIANTS
 from eagergraph.io import write_json
+from eagergraph.metrics import binary_metrics
 from eagergraph.reporting.artifacts import evaluation_markdown
 from eagergraph.reporting.terminal import print_run
 from eagergraph.rundir.paths import RunPaths
@@ -48,7 +49,7 @@ def _evaluate(tmp_path: Path, x: np.ndarray, y: np.ndarray, variant: str, **hp) 
         parity.save_epoch_weights(paths, mode, result.epoch_weights)
         write_json(paths.history(mode), {k: v for k, v in asdict(result).items() if k != "epoch_weights"})
         probabilities[mode] = model.predict(x, verbose=0)
-        report[mode] = {**classification_metrics(y, probabilities[mode]), **_figures(result)}
+        report[mode] = {**binary_metrics(y, probabilities[mode]), **_figures(result)}
         assert (result.step_parity is None) == (mode == "eager")  # measured by the graph run only
     report.update(compare_modes(report, probabilities, paths))
     return {**report, "graph_variant": report["graph"]["variant"], "test_rows": len(x), "positive_class": None}
