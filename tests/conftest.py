@@ -18,6 +18,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 EAGERGRAPH = str(Path(sys.executable).with_name("eagergraph"))
+# The stages every default run records as task runs (shared by the flow, UI and PostgreSQL tests).
+STAGES = ["ingest", "normalize", "engineer-features", "check-data", "train-eager", "train-graph", "evaluate", "gate", "predict"]
+AFTER_RUN = ["record-verdict"]  # once the run directory is in place: production pointer and registry
 
 
 def free_port() -> int:

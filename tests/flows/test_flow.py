@@ -9,11 +9,9 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 
+from conftest import AFTER_RUN, STAGES
 from eagergraph.core.variants import choose_variant
 from eagergraph.rundir.paths import RunPaths
-
-STAGES = ["ingest", "normalize", "engineer-features", "check-data", "train-eager", "train-graph", "evaluate", "gate", "predict"]
-AFTER_RUN = ["record-verdict"]  # once the run directory is in place: production pointer and registry
 
 
 def test_run_directory_holds_every_artifact(default_run: dict) -> None:
