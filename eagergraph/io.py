@@ -23,7 +23,10 @@ HASH_BLOCK = 1 << 20  # bytes read per update: large enough to hash at disk spee
 # the run wrote itself, to find it again and to show it changed), so speed decided: on CPUs with SHA extensions (x86
 # since about 2017) OpenSSL's sha256 hashed 100 MB at about 870 MB/s here, twice BLAKE2b's 410 MB/s, and keeping it
 # keeps every recorded digest and the manifest's `sha256` key as they were. What made hashing slow was hashing each
-# file several times per run: the cache's digest is now the one the manifest and the registry record.
+# file several times per run (the cache on publish, the next stage's cache key, the manifest, the registry): so a file
+# is hashed once per process and its digest remembered by the file's identity, see `sha256`.
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime_ns) -> hex sha256
+_DIGESTS_KEPT = 1 << 16  # entries before the memory starts afresh: a run holds a few hundred files
 
 
 def temporary_beside(path: Path) -> Path:
@@ -76,11 +79,30 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What changes whenever a file's bytes can have changed: the run directory's files are written under a temporary
+    name and renamed (a new inode), a write in place moves the modification time, and hard links into the cache's
+    store share the inode and its digest. (Not the change time: linking and renaming move it, the bytes stay.)"""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in blocks: the one file hash of the cache, the manifest and the registry
-    (computed once per file and run, then passed along)."""
+    """Hex sha256 of a file's bytes, read in blocks: the one file hash of the cache, the manifest and the registry.
+
+    Each file is read once per process: the digest is remembered by the file's identity (device, inode, size,
+    modification time), so the cache's hash on publish is the one the next stage's cache key, the
+    manifest and the registry get, and a run directory renamed into place or linked from the store is not re-read.
+    """
+    identity = _identity(path)
+    known = _DIGESTS.get(identity)
+    if known is not None:
+        return known
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(HASH_BLOCK), b""):
             digest.update(block)
-    return digest.hexdigest()
+    if len(_DIGESTS) >= _DIGESTS_KEPT:
+        _DIGESTS.clear()
+    _DIGESTS[identity] = digest.hexdigest()
+    return _DIGESTS[identity]

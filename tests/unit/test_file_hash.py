@@ -1,0 +1,63 @@
+"""The one file hash (sha256, see eagergraph.io): each file's bytes are read once per process, and a changed file is
+read again."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import os
+
+import pytest
+
+import eagergraph.io as eio
+from eagergraph.io import sha256, write_json
+from eagergraph.rundir.manifest import file_inventory
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files eagergraph.io opens, in order."""
+    opened: list[str] = []
+
+    def counting_open(path, *args, **kwargs):
+        opened.append(os.path.basename(path))
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(eio, "open", counting_open, raising=False)
+    return opened
+
+
+def test_a_file_is_read_once_and_its_links_and_new_name_share_the_digest(tmp_path, reads):
+    data = tmp_path / "raw.parquet"
+    data.write_bytes(os.urandom(3 << 20))
+    expected = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert sha256(data) == expected and sha256(data) == expected
+    linked = tmp_path / "store-object"
+    os.link(data, linked)  # the cache's store holds hard links
+    moved = tmp_path / "final" / "raw.parquet"
+    moved.parent.mkdir()
+    os.replace(data, moved)  # the staged run directory renamed into place
+    assert sha256(linked) == expected and sha256(moved) == expected
+    assert reads == ["raw.parquet"]
+
+
+def test_a_changed_file_is_read_again(tmp_path, reads):
+    path = tmp_path / "metrics.json"
+    write_json(path, {"auc": 0.5})
+    first = sha256(path)
+    write_json(path, {"auc": 0.7})  # the same size, a new file renamed into place
+    with open(path, "r+b") as handle:  # and a change in place, the same size again
+        handle.write(b" ")
+    assert sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest() != first
+    assert reads == ["metrics.json", "metrics.json"]
+
+
+def test_the_manifest_reuses_digests_the_cache_already_took(tmp_path, reads):
+    (tmp_path / "raw.parquet").write_bytes(b"rows")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "saved_model.pb").write_bytes(b"graph")
+    published = sha256(tmp_path / "raw.parquet")  # what the cache's publish computed
+    inventory = {entry["path"]: entry for entry in file_inventory(tmp_path)}
+    assert inventory["raw.parquet"]["sha256"] == published and inventory["raw.parquet"]["bytes"] == 4
+    assert inventory["models/saved_model.pb"]["sha256"] == hashlib.sha256(b"graph").hexdigest()
+    assert sorted(reads) == ["raw.parquet", "saved_model.pb"]
