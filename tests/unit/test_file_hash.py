@@ -61,3 +61,18 @@ def test_the_manifest_reuses_digests_the_cache_already_took(tmp_path, reads):
     assert inventory["raw.parquet"]["sha256"] == published and inventory["raw.parquet"]["bytes"] == 4
     assert inventory["models/saved_model.pb"]["sha256"] == hashlib.sha256(b"graph").hexdigest()
     assert sorted(reads) == ["raw.parquet", "saved_model.pb"]
+
+
+def test_publish_then_the_next_key_the_manifest_and_a_renamed_run_read_the_file_once(tmp_path, reads):
+    from eagergraph.orchestration.caching import content_digest, publish
+
+    run = tmp_path / "artifacts" / ".staging-run"
+    run.mkdir(parents=True)
+    (run / "raw.parquet").write_bytes(os.urandom(1 << 20))
+    result = publish(run, {}, [run / "raw.parquet"])  # ingest's publish into the store
+    assert content_digest(run / "raw.parquet") == [("", result["files"]["raw.parquet"])]  # normalize's cache key
+    final = run.with_name("run-1")
+    os.replace(run, final)  # the staged run renamed into place before the registry records it
+    assert {e["path"]: e["sha256"] for e in file_inventory(final)} == result["files"]
+    assert sha256(final / "raw.parquet") == result["files"]["raw.parquet"]  # record-verdict's data hash
+    assert reads == ["raw.parquet"]
