@@ -23,8 +23,9 @@ HASH_BLOCK = 1 << 20  # bytes read per update: large enough to hash at disk spee
 # the run wrote itself, to find it again and to show it changed), so speed decided: on CPUs with SHA extensions (x86
 # since about 2017) OpenSSL's sha256 hashed 100 MB at about 870 MB/s here, twice BLAKE2b's 410 MB/s, and keeping it
 # keeps every recorded digest and the manifest's `sha256` key as they were. What made hashing slow was hashing each
-# file several times per run (the cache on publish, the next stage's cache key, the manifest, the registry): so a file
-# is hashed once per process and its digest remembered by the file's identity, see `sha256`.
+# file several times per run (the cache on publish, the next stage's cache key, the manifest, the registry): so the
+# digest of a file that is final (written whole under a temporary name, renamed, never changed in place: the run
+# directory's files and the cache's store) is remembered by the file's identity, see `sha256`.
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime_ns) -> hex sha256
 _DIGESTS_KEPT = 1 << 16  # entries before the memory starts afresh: a run holds a few hundred files
 
@@ -87,12 +88,15 @@ def _identity(path: Path) -> tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def sha256(path: Path) -> str:
+def sha256(path: Path, *, final: bool = False) -> str:
     """Hex sha256 of a file's bytes, read in blocks: the one file hash of the cache, the manifest and the registry.
 
-    Each file is read once per process: the digest is remembered by the file's identity (device, inode, size,
-    modification time), so the cache's hash on publish is the one the next stage's cache key, the
-    manifest and the registry get, and a run directory renamed into place or linked from the store is not re-read.
+    A digest taken with `final=True` is remembered by the file's identity (device, inode, size, modification time)
+    for this process: pass it only for files that are never changed in place once written (the run directory's and
+    the store's), so the cache's hash on publish is the one the next stage's cache key, the manifest and the registry
+    get, without reading the file again (a renamed run directory and hard links share the identity). Any other file
+    (the user's data) is read every time: a change in place within one tick of the file system's clock keeps the
+    size and the modification time, so its identity cannot vouch for its content.
     """
     identity = _identity(path)
     known = _DIGESTS.get(identity)
@@ -102,7 +106,8 @@ def sha256(path: Path) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(HASH_BLOCK), b""):
             digest.update(block)
-    if len(_DIGESTS) >= _DIGESTS_KEPT:
-        _DIGESTS.clear()
-    _DIGESTS[identity] = digest.hexdigest()
-    return _DIGESTS[identity]
+    if final:
+        if len(_DIGESTS) >= _DIGESTS_KEPT:
+            _DIGESTS.clear()
+        _DIGESTS[identity] = digest.hexdigest()
+    return digest.hexdigest()

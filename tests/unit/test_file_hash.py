@@ -31,7 +31,7 @@ def test_a_file_is_read_once_and_its_links_and_new_name_share_the_digest(tmp_pat
     data = tmp_path / "raw.parquet"
     data.write_bytes(os.urandom(3 << 20))
     expected = hashlib.sha256(data.read_bytes()).hexdigest()
-    assert sha256(data) == expected and sha256(data) == expected
+    assert sha256(data, final=True) == expected and sha256(data) == expected
     linked = tmp_path / "store-object"
     os.link(data, linked)  # the cache's store holds hard links
     moved = tmp_path / "final" / "raw.parquet"
@@ -44,19 +44,22 @@ def test_a_file_is_read_once_and_its_links_and_new_name_share_the_digest(tmp_pat
 def test_a_changed_file_is_read_again(tmp_path, reads):
     path = tmp_path / "metrics.json"
     write_json(path, {"auc": 0.5})
-    first = sha256(path)
+    first = sha256(path, final=True)
     write_json(path, {"auc": 0.7})  # the same size, a new file renamed into place
-    with open(path, "r+b") as handle:  # and a change in place, the same size again
-        handle.write(b" ")
-    assert sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest() != first
-    assert reads == ["metrics.json", "metrics.json"]
+    assert sha256(path, final=True) == hashlib.sha256(path.read_bytes()).hexdigest() != first
+    data = tmp_path / "data.csv"  # the user's file: changed in place, the same size, within one clock tick
+    data.write_text("a,y\n1,0\n")
+    before = sha256(data)
+    data.write_text("a,y\n2,0\n")
+    assert sha256(data) == hashlib.sha256(data.read_bytes()).hexdigest() != before
+    assert reads == ["metrics.json", "metrics.json", "data.csv", "data.csv"]
 
 
 def test_the_manifest_reuses_digests_the_cache_already_took(tmp_path, reads):
     (tmp_path / "raw.parquet").write_bytes(b"rows")
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "saved_model.pb").write_bytes(b"graph")
-    published = sha256(tmp_path / "raw.parquet")  # what the cache's publish computed
+    published = sha256(tmp_path / "raw.parquet", final=True)  # what the cache's publish computed
     inventory = {entry["path"]: entry for entry in file_inventory(tmp_path)}
     assert inventory["raw.parquet"]["sha256"] == published and inventory["raw.parquet"]["bytes"] == 4
     assert inventory["models/saved_model.pb"]["sha256"] == hashlib.sha256(b"graph").hexdigest()
