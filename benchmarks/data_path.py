@@ -8,11 +8,12 @@ The file is generated block by block (seeded, bounded memory), then every conten
 own, so the peak resident memory it reports (getrusage in that process) is its own (with `--repeat N`, N rounds
 over all contenders, each keeping its fastest round: a shared machine's busy spells hit them alike):
 - eagergraph: the package's data stages called in-process, no Prefect, as the flow calls them: ingest →
-  normalize → engineer-features, then check-data's profile of the train split (what drift compares);
+  normalize (which writes check-data's profile of the train split while it holds the rows) → engineer-features;
 - Polars (lazy frames, streaming `sink_parquet`) and DuckDB doing the same work: validate (nulls, NaN), a raw
   copy, an exact stratified 80/20 split, train statistics, normalized and engineered (z, z², one-hot with an
   unseen and a missing slot) train/test files, the raw test rows, deciles of every feature;
 - pyarrow reading the file and writing it once: the floor.
+A contender that fails is named on stderr and makes the exit status 1.
 `--whole-command` also times `eagergraph run --data FILE --label label --modes graph --batch-size 1024
 --epochs 1` (on the Prefect server eagergraph finds: start one first to leave its start-up out) and its peak RSS.
 """
@@ -108,25 +109,23 @@ class Stages:
 
 
 def run_eagergraph(file: Path, work: Path, seed: int) -> dict[str, float]:
-    """The package's data stages, in-process, as flows/pipeline.py calls them."""
+    """The package's data stages, in-process, as orchestration/pipeline.py calls them through their tasks:
+    ingest → normalize (which also writes check-data's drift profile of the train split) → engineer-features."""
     from eagergraph.data.features import engineer_to
     from eagergraph.data.ingest import ingest_to
-    from eagergraph.data.normalize import normalize_to
-    from eagergraph.io import write_json
-    from eagergraph.registry import drift
+    from eagergraph.data.normalize import SplitFiles, normalize_to
     from eagergraph.rundir.paths import RunPaths
 
     stages = Stages()
     paths = RunPaths.of(work)
     ingest_to(paths.raw, file, LABEL, None, 0, 0, seed)
     stages.done("ingest")
-    normalize_to(work, TEST_FRACTION, seed)
-    stages.done("normalize")
-    engineer_to(work)
+    files = SplitFiles(paths.normalizer, paths.normalized("train"), paths.normalized("test"), paths.test_raw,
+                       paths.data_profile)
+    normalize_to(paths.raw, files, TEST_FRACTION, seed)
+    stages.done("normalize + profile")
+    engineer_to(paths.normalizer, {split: (paths.normalized(split), paths.features(split)) for split in ("train", "test")})
     stages.done("engineer-features")
-    header, columns = drift.train_columns(work)
-    write_json(paths.data_profile, drift.profile(header, columns))
-    stages.done("check-data profile")
     return stages.seconds
 
 
@@ -283,18 +282,22 @@ def whole_command(file: Path, artifacts: Path) -> dict:
     """`eagergraph run` on the file, timed from a process of its own: wall seconds and the command's peak RSS."""
     beside = Path(sys.executable).parent / "eagergraph"
     command = [str(beside) if beside.is_file() else (shutil.which("eagergraph") or "eagergraph"), "run", "--data", str(file),
-               "--label", LABEL, "--modes", "graph", "--batch-size", "1024", "--epochs", "1", "--artifacts", str(artifacts)]
+               "--label", LABEL, "--modes", "graph", "--batch-size", "1024", "--epochs", "1", "--artifacts", str(artifacts),
+               "--json"]
     timer = ("import json, resource, subprocess, sys, time; t = time.perf_counter(); "
              "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
              "print(json.dumps({'rc': done.returncode, 'wall': time.perf_counter() - t, 'err': done.stderr[-400:], "
+             "'out': (done.stdout.strip().splitlines() or [''])[-1], "
              "'peak_rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))")
     done = subprocess.run([sys.executable, "-c", timer, *command], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["rc"] != 0:
         lines = [line for line in result["err"].splitlines() if line.strip()]
         return {"contender": "eagergraph run (whole command)", "error": lines[-1] if lines else f"exit {result['rc']}"}
-    return {"contender": "eagergraph run (whole command)", "seconds": {"wall": result["wall"]}, "total": result["wall"],
-            "peak_rss": result["peak_rss"]}
+    stages = json.loads(result["out"]).get("stage_seconds", {})  # `--json`: the flow's own time per stage
+    rest = result["wall"] - sum(stages.values())  # start-up, imports, server calls, manifest, shutdown
+    return {"contender": "eagergraph run (whole command)", "seconds": {**stages, "outside the stages": rest},
+            "total": result["wall"], "peak_rss": result["peak_rss"]}
 
 
 # ---------------------------------------------------------------- the table
@@ -362,7 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "features": args.features, "categorical": args.categorical,
                                          "results": results}, indent=2))
-    return 0
+    return failed(results)
+
+
+def failed(results: list[dict]) -> int:
+    """Exit status: 1 when any contender failed (each named on stderr), so a broken row never passes as a result."""
+    errors = [r for r in results if "error" in r]
+    for r in errors:
+        print(f"data_path: {r['contender']} failed: {r['error']}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from eagergraph.io import temporary_beside, write_failed
 
 LABEL = "label"  # the label's name inside the run directory, whatever the user's column is called
 # Rows per Parquet row group and per streamed batch: large enough for fast columnar work, small enough that a
@@ -22,24 +25,45 @@ class ParquetSink:
     Float feature columns neither compress nor dictionary-encode, so both (and their statistics) are skipped
     for them: three times faster to write, the same size. The label keeps its dictionary and statistics.
     (Writing from a background thread brought nothing measurable on two shared cores, so it stays simple.)
+
+    All or nothing: the rows go to a temporary name in the same folder, renamed to `path` only when the `with`
+    block completes; on any error the temporary file is removed, so no later stage or run reads a partial file, and
+    an OSError (a full disk) becomes one DataError line naming the path and the free space on its file system.
     """
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self._staging = path, temporary_beside(path)
         labels = [LABEL] if LABEL in schema.names else []
-        self._writer = pq.ParquetWriter(path, schema, compression="none", use_dictionary=labels, write_statistics=labels)
+        try:
+            self._writer = pq.ParquetWriter(self._staging, schema, compression="none", use_dictionary=labels,
+                                            write_statistics=labels)
+        except OSError as error:
+            self._staging.unlink(missing_ok=True)
+            raise write_failed(path, error) from error
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
-            self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            try:
+                self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            except OSError as error:
+                raise write_failed(self.path, error) from error  # __exit__ removes the temporary file
             self.rows += batch.num_rows
 
     def __enter__(self) -> "ParquetSink":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._writer.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        try:
+            self._writer.close()
+            if kind is None:
+                os.replace(self._staging, self.path)
+        except OSError as error:
+            raise write_failed(self.path, error) from error
+        finally:
+            self._staging.unlink(missing_ok=True)  # gone already once renamed; removed after any failure
 
 
 def write_batches(path: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:

@@ -1,7 +1,7 @@
 """A folder of Parquet partitions, processed partition by partition (in parallel on the task runner).
 
 Each partition is validated, cleaned and split (stratified, seeded by the partition's index) on its own, with
-the column kinds decided over the whole folder; the merge concatenates them into raw.parquet and then builds the
+the column kinds decided once over the whole folder (`decide_kinds`, one scan) and handed to every partition; the merge concatenates them into raw.parquet and then builds the
 normalizer exactly as a single file's normalize does (one definition, one pass over the train rows), writing the
 same artifacts: raw.parquet, normalizer.json, the normalized splits and the drift profile.
 """
@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import FEATURES_KEY, raw_schema
+from eagergraph.data.columns import FEATURES_KEY, Selection, raw_schema
 from eagergraph.data.ingest import (
     CLASSES_KEY,
     IMPUTE_KEY,
@@ -54,14 +55,25 @@ def partition_split(labels: np.ndarray, test_fraction: float, seed: int, index: 
     return stratified_test_mask(codes.reshape(-1), test_fraction, seed * 1_000_003 + index)  # distinct per (seed, index)
 
 
+def decide_kinds(folder: Path, label: str, features: list[str] | None, exclude: list[str] | None = None,
+                 categorical: list[str] | None = None, max_categories: int = 50) -> dict:
+    """Each column's kind over the whole folder (ids are unique across it, categories counted across it), decided
+    once per run: the folder is scanned here only, and every partition gets this JSON-able Selection."""
+    selection, _ = select_from(open_dataset(folder), folder, label, features, exclude, categorical, max_categories)
+    return asdict(selection)
+
+
 def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: str, features: list[str] | None,
                         test_fraction: float, seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
-                        categorical: list[str] | None = None, max_categories: int = 50, impute: str = "none") -> dict:
-    """Clean and split one partition; write it with its split flag; return its checks."""
+                        categorical: list[str] | None = None, max_categories: int = 50, impute: str = "none",
+                        kinds: dict | None = None) -> dict:
+    """Clean and split one partition with the folder's column kinds (`decide_kinds`'s result; decided here when
+    not given); write it with its split flag; return its checks."""
     started = time.perf_counter()
     dataset = open_dataset(folder)
-    # the kinds over the whole folder: ids are unique across it, categories counted across it
-    selection, _ = select_from(dataset, folder, label, features, exclude, categorical, max_categories)
+    if kinds is None:
+        kinds = decide_kinds(folder, label, features, exclude, categorical, max_categories)
+    selection = Selection(**kinds)
     checks = _Checks()
     schema = raw_schema(dataset.schema, selection, dataset.schema.field(label).type)
     part = ds.dataset(file, format="parquet", schema=dataset.schema)

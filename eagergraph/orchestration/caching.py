@@ -82,7 +82,7 @@ def publish(run_dir: str | Path, result: dict, outputs: list[Path]) -> dict:
     root = Path(run_dir)
     files = {}
     for path in outputs:
-        digest = sha256(path)
+        digest = sha256(path, final=True)  # written whole and renamed: later readers of this run reuse the digest
         _place(path, cache_object(root.parent, digest))
         files[str(path.relative_to(root))] = digest
     return {**result, FILES: files}
@@ -96,7 +96,7 @@ def materialize(result: dict, run_dir: str | Path) -> bool:
         if target.exists():
             continue  # computed in this very run
         source = cache_object(root.parent, digest)
-        if not source.is_file() or sha256(source) != digest:
+        if not source.is_file() or sha256(source, final=True) != digest:  # checked once; the link shares it
             return False
         _place(source, target)
     return True

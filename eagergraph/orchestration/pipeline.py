@@ -32,13 +32,14 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
 
 
 def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str]) -> tuple[dict, dict]:
-    """ingest and normalize of a folder of Parquet partitions: partition by partition, in parallel on the runner,
-    then merged (statistics from the partitions' moments)."""
+    """ingest and normalize of a folder of Parquet partitions: the column kinds decided once over the folder, then
+    partition by partition, in parallel on the runner, then merged (statistics from the partitions' moments)."""
     from eagergraph.data.partitions import describe_partitioned
-    from eagergraph.tasks.partitions import ingest_partition, merge_partitions
+    from eagergraph.tasks.partitions import ingest_partition, merge_partitions, partition_kinds
 
+    kinds = run_stage(seconds, partition_kinds, str(c.data), c.label, c.features, c.exclude, c.categorical, c.max_categories)
     calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid, c.exclude,
-              c.categorical, c.max_categories, c.impute) for index, file in enumerate(files)]
+              c.categorical, c.max_categories, c.impute, kinds) for index, file in enumerate(files)]
     parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
     merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid, c.positive_class,
                        c.max_categories, c.impute)
