@@ -86,8 +86,10 @@ def gate_rules(c: PipelineConfig) -> dict[str, Any]:
 
 def write_run_manifest(run: StagedRun, c: PipelineConfig, flow_run_id: str, seconds: dict[str, float],
                        data: tuple[dict, dict, dict], **extra: Any) -> None:
-    """manifest.json of a run that is about to complete: config, data stages, stage times, files, plus `extra`."""
-    write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), flow_run_id, seconds, *data), **extra)
+    """manifest.json of a run that is about to complete: config, model name, data stages, stage times, files,
+    plus `extra`."""
+    write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), flow_run_id, seconds, *data),
+                   model_name=c.run_model_name, **extra)
 
 
 def run_figures(run: StagedRun) -> dict[str, str]:
