@@ -22,7 +22,7 @@ from eagergraph.registry.gate import GateRules, decide
 from eagergraph.registry.registry import production_run, read_registry, record
 from eagergraph.rundir.paths import LATEST, PRODUCTION, TMP_PREFIX, cache_object, completed_runs
 
-SETTINGS = dict(epochs=4, modes="graph", graph_variant="step", min_auc=0.7)
+SETTINGS = dict(epochs=4, modes="graph", graph_variant="step", min_auc=0.7, model_name="gated")  # one model, three files
 ROWS = 800
 
 
@@ -51,7 +51,7 @@ def history(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     clean, shuffled, scaled = _write(root / "clean.parquet"), _write(root / "shuffled.parquet", shuffle_labels=True), \
         _write(root / "scaled.parquet", scale="x3")
     runs = {"r1": _run(artifacts, clean)}
-    refused = run_cli("run", "--data", str(shuffled), "--artifacts", str(artifacts), "--epochs", "4", "--modes", "graph",
+    refused = run_cli("run", "--data", str(shuffled), "--artifacts", str(artifacts), "--model-name", "gated", "--epochs", "4", "--modes", "graph",
                       "--graph-variant", "step", "--min-auc", "0.7", "--require-promotion", "--json")
     runs["r2"] = {**json.loads(refused.stdout.strip().splitlines()[-1]), "cli": refused}
     runs["r2_production"] = production_run(artifacts)
@@ -106,7 +106,7 @@ def test_fail_on_drift_stops_before_training_with_exit_2(history: dict) -> None:
     artifacts = history["artifacts"]
     before, production = completed_runs(artifacts), production_run(artifacts)
     assert production == Path(history["runs"]["r3"]["run_dir"])  # trained on x3 ×100: clean data has drifted from it
-    done = run_cli("run", "--data", str(history["clean"]), "--artifacts", str(artifacts), "--fail-on-drift",
+    done = run_cli("run", "--data", str(history["clean"]), "--artifacts", str(artifacts), "--model-name", "gated", "--fail-on-drift",
                    "--drift-threshold", "0.5", "--modes", "graph")
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr
     lines = done.stderr.strip().splitlines()
