@@ -103,7 +103,8 @@ def runs(
 
     from eagergraph.reporting.promotion import runs_table
 
-    Console(width=None if sys.stdout.isatty() else 200).print(runs_table(rows))
+    # Piped, the table keeps its natural width: a fixed width would cut the long cells (data path, flow-run id).
+    Console(width=None if sys.stdout.isatty() else 10_000).print(runs_table(rows))
 
 
 @app.command()

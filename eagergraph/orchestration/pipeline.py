@@ -75,13 +75,16 @@ def training_options(c: PipelineConfig) -> dict[str, Any]:
                 in_memory_rows=c.in_memory_rows)
 
 
-def gate_rules(c: PipelineConfig) -> dict[str, Any]:
-    """The gate's settings as the JSON-able dict its stage takes."""
+def gate_rules(c: PipelineConfig, raw: dict) -> dict[str, Any]:
+    """The gate's settings as the JSON-able dict its stage takes, checked against the task ingest chose (a gate
+    metric or floor of another task is a ConfigError before training, not after)."""
     from dataclasses import asdict
 
-    from eagergraph.registry.gate import GateRules
+    from eagergraph.registry.gate import GateRules, check_rules
 
-    return asdict(GateRules.of(c))
+    rules = GateRules.of(c)
+    check_rules(rules, raw.get("task") or "binary")  # data stages before tasks: binary
+    return asdict(rules)
 
 
 def write_run_manifest(run: StagedRun, c: PipelineConfig, flow_run_id: str, seconds: dict[str, float],

@@ -47,6 +47,8 @@ def test_two_datasets_keep_two_productions(models: dict) -> None:
     assert productions(artifacts) == {"alpha": a2, "beta": b1}
     beta = models["results"]["b1"]
     assert beta["promoted"] and "first run" in beta["reason"]  # not judged against alpha's model
+    assert beta["metrics"]["data_check"]["status"] == "no-reference"  # nor its data checked against alpha's
+    assert models["results"]["a2"]["metrics"]["data_check"]["status"] == "ok"
     assert "not worse than production" in models["results"]["a2"]["reason"]  # judged against alpha's own
     for run, name in ((a1, "alpha"), (b1, "beta"), (a2, "alpha")):
         assert json.loads((run / "manifest.json").read_text())["model_name"] == name
@@ -92,9 +94,13 @@ def test_predict_takes_one_models_production(models: dict) -> None:
     assert 0.0 <= json.loads(served.stdout)["probability"] <= 1.0
 
 
-def test_a_model_name_that_cannot_be_a_folder_is_refused(models: dict, tmp_path: Path) -> None:
+def test_a_model_name_that_cannot_be_a_folder_or_a_gate_of_another_task_is_refused(models: dict) -> None:
     before = completed_runs(models["artifacts"])
     done = run_cli("run", "--model-name", "../up", "--artifacts", str(models["artifacts"]))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "--model-name" in done.stderr and "'../up'" in done.stderr
+    for option in (["--gate-metric", "rmse"], ["--min-r2", "0.5"]):  # a binary table: refused before training
+        wrong = run_cli("run", "--rows", "200", "--artifacts", str(models["artifacts"]), *option)
+        assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr[-2000:]
+        assert "binary model" in wrong.stderr and "Training trace" not in wrong.stdout
     assert completed_runs(models["artifacts"]) == before
