@@ -18,6 +18,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 EAGERGRAPH = str(Path(sys.executable).with_name("eagergraph"))
+# The stages every default run records as task runs (shared by the flow, UI and PostgreSQL tests).
+STAGES = ["ingest", "normalize", "engineer-features", "check-data", "train-eager", "train-graph", "evaluate", "gate", "predict"]
+AFTER_RUN = ["record-verdict"]  # once the run directory is in place: production pointer and registry
 
 
 def free_port() -> int:
@@ -104,12 +107,41 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           text=True, timeout=timeout)
 
 
+def prefect_servers_under(root: Path) -> list:
+    """Running `prefect server start` processes whose PREFECT_HOME lies under `root` (this session's temporary
+    folder: every server a test starts gets its home there, and no other session's does)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if not {"prefect", "server", "start"} <= set(command):
+            continue
+        try:
+            home = process.environ().get("PREFECT_HOME", "")
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        if home and Path(home).resolve().is_relative_to(root):
+            found.append(process)
+    return found
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_background_server_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Whatever test started a background server (`eagergraph run` without PREFECT_API_URL), the session stops it:
-    every home the tests give is under the session's temporary folder, so its record is found there."""
+    every home the tests give is under the session's temporary folder, so its record is found there. Set up first,
+    torn down last: once every fixture has stopped its own server, a `prefect server` of this session still running
+    is a leak, and fails the session loudly (after being killed, so nothing outlives it)."""
     yield
+    import psutil
+
     from eagergraph.orchestration.local_server import RECORD_NAME, stop_server
 
-    for record in tmp_path_factory.getbasetemp().rglob(RECORD_NAME):
+    root = tmp_path_factory.getbasetemp().resolve()
+    for record in root.rglob(RECORD_NAME):
         stop_server(record.parent)
+    _, alive = psutil.wait_procs(prefect_servers_under(root), timeout=10)  # a stopped server may still be exiting
+    left = [f"pid {process.pid}: {' '.join(process.info['cmdline'])}" for process in alive]
+    for process in alive:
+        process.kill()
+    assert not left, f"prefect server processes left running by the tests (killed now): {left}"

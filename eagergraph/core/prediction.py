@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 
 from eagergraph.core.runtime import start_tensorflow
 from eagergraph.core.serving_inputs import (
-    MISSING_TOKENS,
     ModelInputs,
     NotANumber,
     Preprocessing,
@@ -23,6 +22,7 @@ from eagergraph.core.serving_inputs import (
     unpredictable,
     unseen_counts,
 )
+from eagergraph.data.columns import MISSING_TOKENS
 from eagergraph.data.io import LABEL
 from eagergraph.errors import DataError
 from eagergraph.io import write_json

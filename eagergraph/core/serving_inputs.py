@@ -18,11 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eagergraph.data.columns import canonical_text
 from eagergraph.errors import DataError
 
-# Cells that mean "missing" in a numeric or categorical column: the data contract's list, plus "#N/A" as the data
-# stages read it; "" covers blank and, after trimming, whitespace-only cells.
-MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "?", "-", "null", "NULL", "None", "#N/A")
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 MATRIX_INPUT = "features"  # the one float32 [None, n] input of models exported before raw-column signatures
 
@@ -129,18 +127,6 @@ class NotANumber(DataError):
         self.column, self.value = column, value
 
 
-def canonical_text(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    """A categorical column as canonical text: trimmed; integers "3", booleans "true"/"false" (Arrow's casts);
-    blank and missing-token cells null."""
-    column = _chunked(column)
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        column = column.cast(pa.string())
-    column = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.is_in(column, value_set=pa.array(MISSING_TOKENS, column.type)), pa.scalar(None, column.type), column)
-
-
 def canonical_values(values: list) -> list[str]:
     """Values (a vocabulary from JSON: text, numbers, booleans) as canonical text, by the same rule as columns."""
     if not values:
@@ -179,7 +165,7 @@ def serving_columns(data: pa.Table | Mapping[str, Any], inputs: ModelInputs, whe
     columns: dict[str, np.ndarray] = {}
     for name in inputs.features:
         if inputs.kinds[name] == CATEGORICAL:
-            text = _as_trained(canonical_text(table.column(name)), inputs.vocabularies[name])
+            text = _as_trained(_chunked(canonical_text(table.column(name))), inputs.vocabularies[name])
             columns[name] = pc.fill_null(text, "").to_numpy().astype(object, copy=False)
         else:
             columns[name] = numeric_values(table.column(name), name, where)

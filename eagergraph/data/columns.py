@@ -38,12 +38,13 @@ RESERVED = (LABEL, "predicted", "probability")  # names the run directory gives 
 # ---------------------------------------------------------------- canonical cells
 
 
-def canonical_text(values: pa.Array) -> pa.Array:
+def canonical_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """A column as categorical text (the contract's canonical form): text trimmed of surrounding whitespace,
-    integers as decimal text, booleans as "true"/"false"; blank and missing-token cells null."""
+    integers as decimal text, booleans as "true"/"false"; blank and missing-token cells null. The one rule, used
+    by the data stages and by the serving side (`eagergraph.core.serving_inputs`)."""
     if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(values.type.value_type)
+    if not is_text(values.type):
         return pc.cast(values, pa.string())
     trimmed = pc.utf8_trim_whitespace(values.cast(pa.string()))
     return pc.if_else(pc.is_in(trimmed, value_set=pa.array(MISSING_TOKENS)), pa.scalar(None, pa.string()), trimmed)

@@ -11,6 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from conftest import run_cli
+from eagergraph.rundir.paths import RunPaths
 
 
 def _user_csv(path: Path, rows: int = 300) -> Path:
@@ -42,11 +43,24 @@ def test_run_on_a_user_csv_then_predict(tmp_path: Path, prefect_api: str) -> Non
     one = run_cli("predict", str(run_dir), "--row", "12,95.5,4", cwd=tmp_path)
     assert one.returncode == 0, one.stderr
     answer = json.loads(one.stdout)
-    assert 0.0 <= answer["probability"] <= 1.0 and answer["predicted"] in ("no", "yes")
+    assert answer["predicted"] == ("yes" if answer["probability"] > 0.5 else "no")  # classes[1], "yes", is positive
 
     out = tmp_path / "scored.parquet"
     batch = run_cli("predict", str(run_dir / "models" / "eager"), "--input", str(source), "--output", str(out), cwd=tmp_path)
     assert batch.returncode == 0, batch.stderr
     scored = pq.read_table(out)
     assert scored.num_rows == 300 and {"probability", "predicted", "customer"} <= set(scored.column_names)
-    assert set(scored.column("predicted").to_pylist()) <= {"no", "yes"}
+    assert scored.column("predicted").to_pylist() == ["yes" if p > 0.5 else "no" for p in scored.column("probability").to_pylist()]
+
+
+def test_cli_trains_one_mode_only(prefect_api: str, tmp_path: Path) -> None:
+    done = run_cli("run", "--rows", "500", "--epochs", "1", "--modes", "graph", "--artifacts", str(tmp_path), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result["metrics"]) >= {"graph"} and "eager" not in result["metrics"]
+    assert result["metrics"]["speedup"] is None and result["metrics"]["parity_max_abs_diff"] is None
+    assert "only one mode was trained" in done.stdout
+    assert not RunPaths.of(result["run_dir"]).model("eager").exists()
+    assert "train-eager" not in json.loads(RunPaths.of(result["run_dir"]).manifest.read_text())["stage_seconds"]
+    bad = run_cli("run", "--modes", "fast", "--artifacts", str(tmp_path))
+    assert bad.returncode == 2 and "modes" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -7,12 +7,26 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from conftest import EAGERGRAPH, run_cli
 from eagergraph.rundir.paths import FLOW_RUN_FILE, TMP_PREFIX
+
+
+def _wait_until(found: Callable[[], Any], deadline: float, process: subprocess.Popen, log: Path, what: str) -> Any:
+    """Poll until `found()` is truthy and return it; fail if the process ends first or the deadline passes."""
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the run ended before {what}:\n{log.read_text()[-2000:]}"
+        value = found()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"{what} not seen before the deadline:\n{log.read_text()[-2000:]}")
 
 
 def test_next_run_marks_a_killed_run_crashed(prefect_api: str, tmp_path: Path) -> None:
@@ -21,15 +35,11 @@ def test_next_run_marks_a_killed_run_crashed(prefect_api: str, tmp_path: Path) -
     victim = subprocess.Popen([EAGERGRAPH, "run", "--epochs", "500", "--artifacts", str(artifacts)], cwd=tmp_path,
                               stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
-        recorded: list[Path] = []
-        while time.monotonic() < deadline and not recorded:
-            assert victim.poll() is None, log.read_text()[-2000:]
-            recorded = list(artifacts.glob(f"{TMP_PREFIX}*/{FLOW_RUN_FILE}"))
-            time.sleep(0.5)
+        deadline = time.monotonic() + 180  # for both waits together: a run that never gets there fails the test
+        recorded = _wait_until(lambda: list(artifacts.glob(f"{TMP_PREFIX}*/{FLOW_RUN_FILE}")), deadline, victim, log,
+                               "the run's flow-run id file")
         flow_run_id = recorded[0].read_text().strip()
-        while "train-eager" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        _wait_until(lambda: "train-eager" in log.read_text(), deadline, victim, log, "the train-eager stage")
         assert httpx.get(f"{prefect_api}/flow_runs/{flow_run_id}").json()["state"]["type"] == "RUNNING"
     finally:
         os.killpg(victim.pid, signal.SIGKILL)

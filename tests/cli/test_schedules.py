@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import EAGERGRAPH, ROOT, free_port, group_alive, start_prefect_server, stop, wait_healthy
+from conftest import EAGERGRAPH, ROOT, free_port, group_alive, run_cli, start_prefect_server, stop, wait_healthy
 from eagergraph.orchestration.local_server import RECORD_NAME
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
@@ -142,7 +142,7 @@ def test_a_killed_served_run_is_marked_crashed_by_the_heartbeat_automation(extra
     try:
         run_id = _start_deployment_run(url, serve, log, {"config": config})
         _wait_for(lambda: httpx.get(f"{url}/flow_runs/{run_id}").json()["state_type"] == "RUNNING", 120, serve, log)
-        time.sleep(5)  # the run's first heartbeat is sent as it starts running
+        _wait_for(lambda: _heartbeats(url, run_id) > 0, 120, serve, log)  # the automation starts watching a run here
         assert httpx.get(f"{url}/flow_runs/{run_id}").json()["state_type"] == "RUNNING"  # killed in the middle
     finally:
         if serve.poll() is None:
@@ -158,6 +158,18 @@ def test_a_killed_served_run_is_marked_crashed_by_the_heartbeat_automation(extra
     else:
         pytest.fail(f"the killed run was not marked Crashed within {limit:.0f}s: {state}")
     assert AUTOMATION_NAME in state["message"], state["message"]
+
+
+def _heartbeats(url: str, flow_run_id: str) -> int:
+    """How many heartbeat events of this flow run the server holds, read through the Prefect client."""
+    from prefect import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    wanted = EventFilter(event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+                         resource=EventResourceFilter(id=[f"prefect.flow-run.{flow_run_id}"]))
+    with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        return client.read_events(filter=wanted, limit=1).total  # the server takes at most 50 a page
 
 
 def _start_deployment_run(url: str, serve: subprocess.Popen, log: Path, parameters: dict) -> str:
@@ -184,3 +196,26 @@ def _wait_for(condition, timeout: float, process: subprocess.Popen, log: Path) -
             return
         time.sleep(1)
     pytest.fail(f"timed out after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def test_zombie_automation_command_creates_the_automation_once(prefect_api: str) -> None:
+    """`eagergraph zombie-automation` against the session's server: the automation exists there afterwards, with the
+    documented window, and a second call finds it instead of adding another."""
+    from prefect import get_client
+
+    from eagergraph.orchestration.zombies import AUTOMATION_NAME, HEARTBEAT_SECONDS, zombie_after
+
+    first = run_cli("zombie-automation")
+    assert first.returncode == 0, first.stderr[-3000:]
+    with get_client(sync_client=True) as client:
+        (automation,) = client.read_automations_by_name(AUTOMATION_NAME)
+    within = zombie_after(HEARTBEAT_SECONDS)
+    assert automation.enabled and automation.trigger.within == within
+    assert automation.trigger.after == {"prefect.flow-run.heartbeat"}
+    assert [action.type for action in automation.actions] == ["change-flow-run-state"]
+    assert f"(automation {automation.id}, created)" in first.stdout
+    assert f"a run silent for {within.total_seconds():.0f}s is marked Crashed" in first.stdout
+    again = run_cli("zombie-automation")
+    assert again.returncode == 0 and f"(automation {automation.id})" in again.stdout, again.stdout + again.stderr
+    with get_client(sync_client=True) as client:
+        assert [a.id for a in client.read_automations_by_name(AUTOMATION_NAME)] == [automation.id]

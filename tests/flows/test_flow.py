@@ -9,10 +9,9 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 
+from conftest import AFTER_RUN, STAGES
+from eagergraph.core.variants import choose_variant
 from eagergraph.rundir.paths import RunPaths
-
-STAGES = ["ingest", "normalize", "engineer-features", "check-data", "train-eager", "train-graph", "evaluate", "gate", "predict"]
-AFTER_RUN = ["record-verdict"]  # once the run directory is in place: production pointer and registry
 
 
 def test_run_directory_holds_every_artifact(default_run: dict) -> None:
@@ -42,8 +41,8 @@ def test_metrics_meet_the_contract(default_run: dict) -> None:
     assert metrics["weights_max_abs_diff"] <= 1e-4  # same initial weights, same batches: same trained weights
     # a short default run does not drift, so it has no parity line; its one step from the same state agrees
     assert metrics["parity_note"] is None and metrics["parity_drift_epoch"] is None and metrics["step_parity"] <= 1e-6
-    # the default run has 125 steps: `auto` runs `fused`, the variant fastest in total for that many (README)
-    assert metrics["graph_variant"] == "fused" and metrics["graph"]["variant"] == "fused"
+    # the default run has 125 steps: `auto` runs the variant its rule finds fastest in total for that many
+    assert metrics["graph_variant"] == choose_variant("auto", 125)[0] == metrics["graph"]["variant"]
     assert metrics["graph"]["variant_reason"].startswith("auto: fastest in total for 125 steps")
     assert metrics["speedup"] > 1  # graph training beats eager in total time, tracing included, even at 125 steps
     assert metrics == default_run["metrics"]

@@ -108,16 +108,32 @@ def test_partitions_drop_and_count_missing_labels(tmp_path: Path) -> None:
                             False)
 
 
-def test_metrics_are_float64_and_clipped() -> None:
+def _pairwise_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """The AUC by its definition: the share of (positive, negative) pairs ranked right, ties half."""
+    pos, neg = p[y == 1].astype(np.float64), p[y == 0].astype(np.float64)
+    return float(np.mean([(a > b) + 0.5 * (a == b) for a in pos for b in neg]))
+
+
+def test_metrics_are_float64_and_clipped(monkeypatch: pytest.MonkeyPatch) -> None:
     y = np.array([0, 0, 1, 1, 1])
     p = np.array([0.1, 0.4, 0.35, 0.8, 1.0000001], dtype=np.float32)  # a float32 probability just past 1
     m = binary_metrics(y, p)
-    assert m["auc"] == pytest.approx(5 / 6) and 0.0 <= m["auc"] <= 1.0
+    assert m["auc"] == pytest.approx(_pairwise_auc(y, p)) == pytest.approx(5 / 6)
     assert m["precision"] == 1.0 and m["recall"] == pytest.approx(2 / 3) and m["accuracy"] == pytest.approx(0.8)
     perfect = binary_metrics(np.array([0, 1] * 500), np.array([0.01, 0.99] * 500, dtype=np.float32))
     assert perfect["auc"] == 1.0 and perfect["accuracy"] == 1.0 and perfect["loss"] > 0
     assert roc_auc(np.array([True, False]), np.array([0.5, 0.5])) == 0.5  # ties count half
     assert json.loads(json.dumps(m)) == m
+    # Confidently wrong probabilities at and past the ends (1.0000001, -1e-7) would make the loss infinite: it is
+    # Keras's clipped cross-entropy instead, -log(1e-7) per row.
+    wrong = binary_metrics(np.array([0, 1]), np.array([1.0000001, -1e-7], dtype=np.float32))
+    assert np.isfinite(wrong["loss"]) and wrong["loss"] == pytest.approx(-np.log(1e-7), rel=1e-6)
+    assert wrong["accuracy"] == 0.0 and wrong["precision"] == 0.0 and wrong["recall"] == 0.0
+    # A score summed in float32 drifts past 1 (ten shares of 0.1 added in turn make 1.0000001): clipped to 1.
+    drifted = float(np.cumsum(np.full(10, 0.1, dtype=np.float32))[-1])
+    assert drifted > 1.0
+    monkeypatch.setattr("eagergraph.metrics.roc_auc", lambda positive, score: drifted)
+    assert binary_metrics(np.array([0, 1]), np.array([0.2, 0.9]))["auc"] == 1.0
 
 
 def test_prediction_table_uses_the_user_classes_and_leaves_gaps_empty() -> None:

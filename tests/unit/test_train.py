@@ -123,14 +123,27 @@ def test_bounded_training_counts_steps_in_one_place(tmp_path: Path) -> None:
         assert (result.full_train_seconds - result.trace_seconds) / steady == pytest.approx(20 / 13)
 
 
-def test_auto_picks_the_variant_fastest_in_total_time() -> None:
-    # the rule as the README documents it: step below about 63 steps, xla from about 5,890, fused between
-    assert round(break_even_steps("step", "fused")) == 63 and round(break_even_steps("fused", "xla")) == 5889
-    assert [choose_variant("auto", steps)[0] for steps in (50, 125, 5_000, 7_813)] == ["step", "fused", "fused", "xla"]
+def test_auto_picks_the_variant_fastest_in_total_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import eagergraph.core.variants as variants
+
+    # The rule with the measured constants as its inputs: made-up figures whose break-evens are known by hand.
+    for name, one_time, step in (("step", 0.1, 1e-3), ("fused", 0.2, 1e-4), ("xla", 1.0, 1e-5)):
+        monkeypatch.setitem(variants.ONE_TIME_SECONDS, name, one_time)
+        monkeypatch.setitem(variants.STEP_SECONDS, name, step)
+    assert break_even_steps("step", "fused") == pytest.approx(0.1 / 9e-4)  # 111.1 steps
+    assert break_even_steps("fused", "xla") == pytest.approx(0.8 / 9e-5)  # 8,888.9 steps
+    assert [choose_variant("auto", steps)[0] for steps in (1, 111, 112, 8_888, 8_889, 10**6)] == \
+        ["step", "step", "fused", "fused", "xla", "xla"]
+    monkeypatch.undo()
+    # With whatever constants the module holds now: the choice flips at each break-even, not at a pinned number.
+    low, high = break_even_steps("step", "fused"), break_even_steps("fused", "xla")
+    assert 1 < low < high
+    assert choose_variant("auto", int(low))[0] == "step" and choose_variant("auto", int(low) + 1)[0] == "fused"
+    assert choose_variant("auto", int(high))[0] == "fused" and choose_variant("auto", int(high) + 1)[0] == "xla"
     assert choose_variant("step", 10**9) == ("step", "asked for")
     x, y = _data(rows=64)
     _, result = train(x, y, "graph", "auto", epochs=1, batch_size=32, **HP)
-    assert result.variant == "step" and "fastest in total for 2 steps" in result.variant_reason
+    assert result.variant == choose_variant("auto", 2)[0] and "fastest in total for 2 steps" in result.variant_reason
 
 
 def test_eager_mode_runs_without_tf_function() -> None:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_flow import AFTER_RUN, STAGES
 
-from conftest import free_port, run_cli, start_prefect_server, stop
+from conftest import AFTER_RUN, STAGES, free_port, run_cli, start_prefect_server, stop
 
 DB = "prefect"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,11 @@ def test_shuffled_labels_are_refused_and_production_keeps_serving(history: dict)
     assert entry["metrics"]["production"]["auc"] is not None  # both models scored on r2's test split
     served = run_cli("predict", str(history["artifacts"] / PRODUCTION), "--row", "1,2,3,4")
     assert served.returncode == 0, served.stderr
-    assert 0.0 <= json.loads(served.stdout)["probability"] <= 1.0
+    from eagergraph.core.prediction import predict_row
+
+    # production still serves r1's model: the same answer as r1's own run directory gives
+    assert json.loads(served.stdout)["probability"] == pytest.approx(predict_row(Path(r1["run_dir"]), "1,2,3,4")["probability"],
+                                                                     abs=1e-6)
 
 
 def test_refusal_is_an_event_for_automations(history: dict, prefect_api: str) -> None:
@@ -120,17 +125,23 @@ def test_promote_and_rollback_move_the_pointer_and_are_recorded(history: dict) -
     artifacts = history["artifacts"]
     r2 = Path(history["runs"]["r2"]["run_dir"])
     before = production_run(artifacts)
-    done = run_cli("promote", str(r2), "--artifacts", str(artifacts))
+    assert before is not None and before != r2
+    done = run_cli("promote", str(r2), "--artifacts", str(artifacts), "--json")
     assert done.returncode == 0, done.stderr
-    assert production_run(artifacts) == r2
-    back = run_cli("rollback", "--artifacts", str(artifacts))
+    promoted = json.loads(done.stdout.strip().splitlines()[-1])  # the registry entry, as recorded
+    assert (promoted["action"], promoted["mode"], promoted["production"], promoted["previous"]) == \
+        ("promote", "manual", r2.name, before.name)
+    assert os.readlink(artifacts / PRODUCTION) == r2.name and production_run(artifacts) == r2  # the link on disk moved
+    back = run_cli("rollback", "--artifacts", str(artifacts), "--json")
     assert back.returncode == 0, back.stderr
-    assert production_run(artifacts) == before
-    last = read_registry(artifacts)[-2:]
-    assert [(e["action"], e["mode"], e["production"]) for e in last] == [("promote", "manual", r2.name),
-                                                                         ("rollback", "manual", before.name)]
-    bad = run_cli("promote", str(r2 / "models"), "--artifacts", str(artifacts))
+    rolled = json.loads(back.stdout.strip().splitlines()[-1])
+    assert (rolled["action"], rolled["mode"], rolled["production"], rolled["previous"]) == \
+        ("rollback", "manual", before.name, r2.name)
+    assert os.readlink(artifacts / PRODUCTION) == before.name and production_run(artifacts) == before
+    assert read_registry(artifacts)[-2:] == [promoted, rolled]
+    bad = run_cli("promote", str(r2 / "models"), "--artifacts", str(artifacts), "--json")
     assert bad.returncode == 2 and bad.stderr.startswith("eagergraph: error: ") and len(bad.stderr.splitlines()) == 1
+    assert bad.stdout == "" and production_run(artifacts) == before  # refused: no JSON line, the pointer stays
 
 
 def test_gc_keeps_production_its_predecessor_and_the_newest(history: dict) -> None:
@@ -145,6 +156,21 @@ def test_gc_keeps_production_its_predecessor_and_the_newest(history: dict) -> No
     rows = json.loads(listed.stdout.strip().splitlines()[-1])
     assert [r["run"] for r in rows] == names[::-1] and [r["run"] for r in rows if r["production"]] == [r1]
     assert rows[3]["verdict"] == "promoted (manual)"  # r2: its last decision was the manual promotion
+    table = run_cli("runs", "--artifacts", str(artifacts))  # the table a user reads, from the same rows
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    header = next(line for line in lines if "when (UTC)" in line)
+    assert [cell.strip() for cell in header.strip("│┃ ").replace("┃", "│").split("│")] == \
+        ["run", "when (UTC)", "data", "rows", "accuracy", "AUC", "speedup", "variant", "verdict", "flow run"]
+    body = [line for line in lines if any(row["run"] in line for row in rows)]
+    assert len(body) == len(rows)
+    for line, row in zip(body, rows):  # newest first, the production run starred, each row's own figures
+        cells = [cell.strip() for cell in line.strip("│ ").split("│")]
+        assert cells[0] == ("* " if row["production"] else "") + row["run"]
+        assert cells[3] == f"{row['rows']:,}" and cells[5] == f"{row['auc']:.4f}" and cells[8] == (row["verdict"] or "–")
+        # Known defect, left to the CLI's owner: piped (not a terminal) the table is 200 columns wide, and rich cuts
+        # the long cells (the data path, the flow-run id) with "…"; only the id's beginning is asserted until then.
+        assert len(cells[-1]) >= 8 and row["flow_run_id"].startswith(cells[-1].rstrip("…"))
     dry = run_cli("gc", "--keep", "2", "--artifacts", str(artifacts), "--dry-run")
     assert dry.returncode == 0 and f"would remove run {r3}" in dry.stdout and len(completed_runs(artifacts)) == 5
     done = run_cli("gc", "--keep", "2", "--artifacts", str(artifacts), "--json")

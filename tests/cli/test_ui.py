@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
-from test_flow import AFTER_RUN, STAGES
 
-from conftest import run_cli
+from conftest import AFTER_RUN, STAGES, run_cli
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/system-deps installs it); Playwright downloads nothing
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
