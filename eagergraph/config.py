@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from eagergraph.core.variants import GraphVariant  # defined once, with the rule that resolves `auto`
 from eagergraph.errors import ConfigError
+from eagergraph.metrics import BY_NAME
+from eagergraph.rundir.paths import MODEL_NAME, default_model_name
 
-GateMetric = Literal["auc", "accuracy", "precision", "recall", "loss"]
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]
 Impute = Literal["none", "mean", "median"]
@@ -52,10 +53,13 @@ class PipelineConfig(BaseModel):
     runner: TaskRunner = Field("threads", description="Prefect task runner: threads (one machine) or dask (worker processes).")
     dask_address: str | None = Field(None, description="Scheduler of an existing Dask cluster, tcp://HOST:PORT (default: a local cluster).")
     dask_workers: int = Field(2, gt=0, description="Worker processes of the local Dask cluster (one thread each).")
-    gate_metric: GateMetric = Field("auc", description="Metric the promotion gate compares with production's (loss: lower is better).")
+    gate_metric: str | None = Field(None, description="Metric the promotion gate compares with production's: any metric of the task (default: auc binary, macro_auc multiclass, rmse regression).")
     gate_tolerance: float = Field(0.01, ge=0, description="Promote unless worse than production by more than this on the gate metric.")
     min_auc: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test AUC (default: no floor).")
     min_accuracy: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test accuracy (default: no floor).")
+    # The registry's per-model settings (issue 17): production, verdicts and rollback are per model name.
+    model_name: str | None = Field(None, description="Model the run belongs to: its production, gate and rollback are its own (default: the data file's stem, or synthetic).")
+    min_r2: float | None = Field(None, le=1, description="Promote a regression model only with at least this test R² (default: no floor).")
     drift_threshold: float = Field(0.25, gt=0, description="A feature whose population stability index exceeds this has drifted.")
     fail_on_drift: bool = Field(False, description="Stop before training when a feature drifted or the schema changed (default: warn).")
     require_promotion: bool = Field(False, description="`eagergraph run` exits with status 3 when the gate refuses the model.")
@@ -64,6 +68,26 @@ class PipelineConfig(BaseModel):
     @property
     def trained_modes(self) -> tuple[str, ...]:
         return ("eager", "graph") if self.modes == "both" else (self.modes,)
+
+    @property
+    def run_model_name(self) -> str:
+        """The model name the run belongs to: the one given, else the data's default."""
+        return self.model_name or default_model_name(self.data)
+
+    @field_validator("gate_metric")
+    @classmethod
+    def _catalogue_metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in BY_NAME:
+            raise ValueError(f"not a metric (choose one of {', '.join(BY_NAME)})")
+        return value
+
+    @field_validator("model_name")
+    @classmethod
+    def _folder_name(cls, value: str | None) -> str | None:
+        if value is not None and not MODEL_NAME.match(value):
+            raise ValueError("a model name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+                             "digit (it names a folder)")
+        return value
 
     @field_validator("features")
     @classmethod
@@ -75,7 +99,7 @@ class PipelineConfig(BaseModel):
 
 # Fields only `eagergraph run` (and `serve`) applies: a sweep trains graph mode alone, has no gate, no data check
 # against production, no retention. `sweep` offers none of them as options and refuses them in a config file.
-RUN_ONLY_FIELDS = ("modes", "eager_max_steps", "gate_metric", "gate_tolerance", "min_auc", "min_accuracy",
+RUN_ONLY_FIELDS = ("modes", "eager_max_steps", "gate_metric", "gate_tolerance", "min_auc", "min_accuracy", "min_r2",
                    "drift_threshold", "fail_on_drift", "require_promotion", "keep_runs")
 SWEEP_FIELDS = tuple(name for name in PipelineConfig.model_fields if name not in RUN_ONLY_FIELDS)
 

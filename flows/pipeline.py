@@ -42,14 +42,17 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         mark_crashed(run.crashed_flow_runs, logger=get_run_logger())
         work = work_dir(run)
         data = data_stages(c, work, seconds)
-        data_check = run_stage(seconds, check_data, work, str(c.artifacts), c.drift_threshold, c.fail_on_drift)
+        rules = gate_rules(c, data[0])
+        data_check = run_stage(seconds, check_data, work, str(c.artifacts), c.drift_threshold, c.fail_on_drift,
+                               c.run_model_name)
         train_eager, train_graph, evaluate, predict = model_stages()
         if "eager" in c.trained_modes:
             run_stage(seconds, train_eager, work, max_steps=c.eager_max_steps, **training_options(c))
         if "graph" in c.trained_modes:
             run_stage(seconds, train_graph, work, variant=c.graph_variant, **training_options(c))
         run_stage(seconds, evaluate, work)
-        metrics = run_stage(seconds, gate, work, str(run.final), str(c.artifacts), gate_rules(c), data_check)
+        metrics = run_stage(seconds, gate, work, str(run.final), str(c.artifacts), rules, data_check,
+                            c.run_model_name)
         prediction = run_stage(seconds, predict, work)
         write_run_manifest(run, c, flow_run_id, seconds, data, figures=run_figures(run))
     decision = record_verdict(str(run.final), str(c.artifacts), metrics["gate"], flow_run_id)

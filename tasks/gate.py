@@ -11,9 +11,10 @@ from eagergraph.registry.gate import GateRules
 
 
 @task(name="gate")
-def gate(run_dir: str, final_dir: str, artifacts: str, rules: dict, data_check: dict) -> dict:
-    """Score production's model and this run's on this run's test split; write the verdict into metrics.json."""
-    metrics = gate_run(Path(run_dir), Path(final_dir), Path(artifacts), GateRules(**rules), data_check)
+def gate(run_dir: str, final_dir: str, artifacts: str, rules: dict, data_check: dict, model_name: str) -> dict:
+    """Score the model's production and this run's model on this run's test split; write the verdict into
+    metrics.json."""
+    metrics = gate_run(Path(run_dir), Path(final_dir), Path(artifacts), GateRules(**rules), data_check, model_name)
     verdict = metrics["gate"]
     get_run_logger().info(f"{'promote' if verdict['promoted'] else 'refuse'}: {verdict['reason']}")
     return metrics

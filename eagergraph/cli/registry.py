@@ -19,6 +19,18 @@ EXIT_NOT_PROMOTED = 3  # `run --require-promotion` when the gate refused the mod
 ArtifactsOption = Annotated[Path, typer.Option("--artifacts", help="Folder of run directories.")]
 
 
+def _model_name(name: Optional[str]) -> Optional[str]:
+    """--model-name as given, checked as the config checks it (one line, exit 2)."""
+    if name is not None:
+        from eagergraph.config import build_config
+
+        checked(lambda: build_config(model_name=name))
+    return name
+
+
+ModelNameOption = Annotated[Optional[str], typer.Option("--model-name", help="The model (default: the folder's only one).")]
+
+
 def exit_if_refused(require_promotion: bool, result: dict[str, Any]) -> None:
     """`run --require-promotion`: a refused model is one line on stderr and exit status 3 (after the output)."""
     if require_promotion and not result.get("promoted", True):
@@ -51,7 +63,8 @@ def promote(
 
     run_dir, folder = _run_path(run_dir, artifacts)
     entry = checked(lambda: promote_run(folder, run_dir))
-    typer.echo(f"production: {folder / entry['production']} (was {entry['previous'] or 'none'}; recorded as manual)")
+    typer.echo(f"production of {entry['model_name']}: {folder / entry['production']} "
+               f"(was {entry['previous'] or 'none'}; recorded as manual)")
     if as_json:
         sys.stdout.write(json.dumps(entry) + "\n")
 
@@ -59,13 +72,16 @@ def promote(
 @app.command()
 def rollback(
     artifacts: ArtifactsOption = Path("artifacts"),
+    model_name: ModelNameOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with the registry entry as one JSON line.")] = False,
 ) -> None:
-    """Return production to the run it was before the current one (recorded)."""
+    """Return a model's production to the run it was before the current one (recorded); --model-name is needed
+    when the folder holds several models."""
     from eagergraph.registry.registry import rollback as rollback_run
 
-    entry = checked(lambda: rollback_run(artifacts))
-    typer.echo(f"production: {artifacts / entry['production']} (rolled back from {entry['previous']})")
+    entry = checked(lambda: rollback_run(artifacts, _model_name(model_name)))
+    typer.echo(f"production of {entry['model_name']}: {artifacts / entry['production']} "
+               f"(rolled back from {entry['previous']})")
     if as_json:
         sys.stdout.write(json.dumps(entry) + "\n")
 
@@ -73,12 +89,13 @@ def rollback(
 @app.command()
 def runs(
     artifacts: ArtifactsOption = Path("artifacts"),
+    model_name: Annotated[Optional[str], typer.Option("--model-name", help="Only this model's runs (default: all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as one JSON list instead of a table.")] = False,
 ) -> None:
-    """The runs of the artifacts folder, newest first, with their metrics and the gate's verdict."""
+    """The runs of the artifacts folder, newest first, with their model, metrics and the gate's verdict."""
     from eagergraph.registry.history import run_rows
 
-    rows = run_rows(_folder(artifacts))
+    rows = run_rows(_folder(artifacts), _model_name(model_name))
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
@@ -86,12 +103,13 @@ def runs(
 
     from eagergraph.reporting.promotion import runs_table
 
-    Console(width=None if sys.stdout.isatty() else 200).print(runs_table(rows))
+    # Piped, the table keeps its natural width: a fixed width would cut the long cells (data path, flow-run id).
+    Console(width=None if sys.stdout.isatty() else 10_000).print(runs_table(rows))
 
 
 @app.command()
 def gc(
-    keep: Annotated[int, typer.Option("--keep", min=1, help="Newest runs to keep (production and its predecessor always stay).")],
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Newest runs to keep (every model's production and its predecessor always stay).")],
     artifacts: ArtifactsOption = Path("artifacts"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be removed; remove nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: removed runs, objects, bytes.")] = False,

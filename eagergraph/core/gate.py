@@ -9,7 +9,7 @@ from typing import Any
 from eagergraph.core.evaluation import score_model
 from eagergraph.core.prediction import model_info
 from eagergraph.io import read_json, write_json
-from eagergraph.registry.gate import GateRules, decide, inputs_differ, production_after, rounded
+from eagergraph.registry.gate import GateRules, check_rules, decide, inputs_differ, production_after, rounded
 from eagergraph.registry.registry import production_run
 from eagergraph.rundir.paths import RunPaths, resolve_model
 
@@ -20,27 +20,30 @@ def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules, eval
     import pyarrow.parquet as pq
 
     paths = RunPaths.of(run_dir)
+    task = evaluated.get("task") or "binary"  # metrics.json before tasks: binary
+    check_rules(rules, task)
     info = model_info(paths.served_model)
-    candidate = rounded(evaluated[paths.served_model.name])
+    candidate = rounded(evaluated[paths.served_model.name], task)
     production, why = None, None
     if production_dir is not None:
         baseline = resolve_model(production_dir)
         why = inputs_differ(info, model_info(baseline))
         if why is None:
-            production = rounded(score_model(baseline, pq.read_table(paths.test_raw), info["features"])[1])
-    verdict = decide(candidate, production, rules, why)
+            production = rounded(score_model(baseline, pq.read_table(paths.test_raw), info["features"])[1], task)
+    verdict = decide(candidate, production, rules, why, task)
     return {**verdict, "production_run": production_dir.name if production_dir else None}
 
 
-def gate_run(run_dir: Path, final_dir: Path, artifacts: Path, rules: GateRules, data_check: dict) -> dict[str, Any]:
-    """Judge the run against the artifacts folder's production model; metrics.json gains the verdict (with the
-    production run once it is recorded) and the data check. Returns the updated metrics."""
+def gate_run(run_dir: Path, final_dir: Path, artifacts: Path, rules: GateRules, data_check: dict,
+             model_name: str) -> dict[str, Any]:
+    """Judge the run against its model's production model in the artifacts folder; metrics.json gains the model
+    name, the verdict (with the production run once it is recorded) and the data check. Returns the metrics."""
     paths = RunPaths.of(run_dir)
-    production = production_run(Path(artifacts))
+    production = production_run(Path(artifacts), model_name)
     evaluated = read_json(paths.metrics)
-    verdict = judge_run(Path(run_dir), production, rules, evaluated)
+    verdict = {**judge_run(Path(run_dir), production, rules, evaluated), "model_name": model_name}
     after = production_after(verdict["promoted"], Path(final_dir), production)
     verdict["production_after"] = str(after) if after else None
-    metrics = {**evaluated, "gate": verdict, "data_check": data_check}
+    metrics = {**evaluated, "model_name": model_name, "gate": verdict, "data_check": data_check}
     write_json(paths.metrics, metrics)
     return metrics

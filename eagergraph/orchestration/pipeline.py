@@ -76,19 +76,24 @@ def training_options(c: PipelineConfig) -> dict[str, Any]:
                 in_memory_rows=c.in_memory_rows)
 
 
-def gate_rules(c: PipelineConfig) -> dict[str, Any]:
-    """The gate's settings as the JSON-able dict its stage takes."""
+def gate_rules(c: PipelineConfig, raw: dict) -> dict[str, Any]:
+    """The gate's settings as the JSON-able dict its stage takes, checked against the task ingest chose (a gate
+    metric or floor of another task is a ConfigError before training, not after)."""
     from dataclasses import asdict
 
-    from eagergraph.registry.gate import GateRules
+    from eagergraph.registry.gate import GateRules, check_rules
 
-    return asdict(GateRules.of(c))
+    rules = GateRules.of(c)
+    check_rules(rules, raw.get("task") or "binary")  # data stages before tasks: binary
+    return asdict(rules)
 
 
 def write_run_manifest(run: StagedRun, c: PipelineConfig, flow_run_id: str, seconds: dict[str, float],
                        data: tuple[dict, dict, dict], **extra: Any) -> None:
-    """manifest.json of a run that is about to complete: config, data stages, stage times, files, plus `extra`."""
-    write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), flow_run_id, seconds, *data), **extra)
+    """manifest.json of a run that is about to complete: config, model name, data stages, stage times, files,
+    plus `extra`."""
+    write_manifest(run.work, **manifest_fields(c.model_dump(mode="json"), flow_run_id, seconds, *data),
+                   model_name=c.run_model_name, **extra)
 
 
 def run_figures(run: StagedRun) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """The check-data stage's logic: this run's train split against the profile of the production run of the same
-artifacts folder (schema, classes, PSI). Plain files and numpy: no TensorFlow."""
+model name in the artifacts folder (schema, classes, PSI). Plain files and numpy: no TensorFlow."""
 
 from __future__ import annotations
 
@@ -12,22 +12,23 @@ from eagergraph.registry.registry import production_run
 from eagergraph.rundir.paths import RunPaths
 
 
-def reference_profile(artifacts: Path) -> tuple[dict | None, str | None]:
-    """The production run's data profile and the run's name; (None, name) when production keeps no profile
-    (made before data checks), (None, None) before the first promotion."""
-    production = production_run(Path(artifacts))
+def reference_profile(artifacts: Path, model_name: str) -> tuple[dict | None, str | None]:
+    """The data profile of the model's production run and the run's name; (None, name) when production keeps no
+    profile (made before data checks), (None, None) before the model's first promotion."""
+    production = production_run(Path(artifacts), model_name)
     if production is None:
         return None, None
     profile = RunPaths.of(production).data_profile
     return (read_json(profile) if profile.is_file() else None), production.name
 
 
-def check_against_production(run_dir: Path, artifacts: Path, threshold: float, fail_on_drift: bool) -> tuple[dict, str]:
+def check_against_production(run_dir: Path, artifacts: Path, threshold: float, fail_on_drift: bool,
+                             model_name: str) -> tuple[dict, str]:
     """Keep this run's profile and compare it with production's: the report and its one-line summary.
     With `fail_on_drift`, drift or a schema difference is a DataError that stops the run before training."""
     header, columns = drift.train_columns(Path(run_dir))
     write_json(RunPaths.of(run_dir).data_profile, drift.profile(header, columns))
-    reference, reference_run = reference_profile(Path(artifacts))
+    reference, reference_run = reference_profile(Path(artifacts), model_name)
     report = drift.compare(reference, header, columns, threshold, reference_run)
     line = drift.summary(report)
     if fail_on_drift and drifted(report):

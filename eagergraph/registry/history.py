@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eagergraph.registry.registry import production_run, read_registry
+from eagergraph.metrics import metrics_for
+from eagergraph.registry.registry import productions, read_registry, run_model_name
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
 
@@ -37,22 +38,28 @@ def verdicts(entries: list[dict[str, Any]]) -> dict[str, str]:
     return last
 
 
-def run_rows(artifacts: Path) -> list[dict[str, Any]]:
-    """The history of the artifacts folder, newest first."""
+def run_rows(artifacts: Path, model_name: str | None = None) -> list[dict[str, Any]]:
+    """The history of the artifacts folder, newest first (only one model's runs when `model_name` is given); each row
+    carries its task's catalogue metrics under their metrics.json keys."""
     artifacts = Path(artifacts)
-    production = production_run(artifacts)
+    production = {run.name for run in productions(artifacts).values()}
     decided = verdicts(read_registry(artifacts))
     rows = []
     for run in reversed(completed_runs(artifacts)):
+        name = run_model_name(run)
+        if model_name is not None and name != model_name:
+            continue
         paths = RunPaths.of(run)
         manifest, metrics = _read(paths.manifest), _read(paths.metrics)
         scored = metrics.get("graph") or metrics.get("eager") or {}
         gate = metrics.get("gate") or {}
-        rows.append({"run": run.name, "when": run_time(run.name),
+        task = metrics.get("task") or "binary"  # runs made before tasks were binary
+        rows.append({"run": run.name, "when": run_time(run.name), "model_name": name, "task": task,
                      "data": (manifest.get("config") or {}).get("data") or "synthetic",
-                     "rows": (manifest.get("rows") or {}).get("raw"), "accuracy": scored.get("accuracy"),
-                     "auc": scored.get("auc"), "speedup": metrics.get("speedup"), "variant": metrics.get("graph_variant"),
+                     "rows": (manifest.get("rows") or {}).get("raw"),
+                     **{m.name: scored.get(m.name) for m in metrics_for(task)},
+                     "speedup": metrics.get("speedup"), "variant": metrics.get("graph_variant"),
                      "verdict": decided.get(run.name) or ("promoted" if gate.get("promoted") else "refused" if gate else None),
-                     "production": production is not None and run.name == production.name,
+                     "production": run.name in production,
                      "flow_run_id": manifest.get("flow_run_id"), "run_dir": str(run)})
     return rows

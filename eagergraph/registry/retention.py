@@ -1,4 +1,4 @@
-"""Retention: remove old run directories, never production, its rollback target, `latest` or a run being
+"""Retention: remove old run directories, never any model's production, its rollback target, `latest` or a run being
 written; then the cache objects no remaining run uses. The plan is computed first, so --dry-run prints exactly
 what a real collection removes, and the space it frees (a file's space is freed when its last hard link goes).
 """
@@ -32,19 +32,20 @@ class Plan:
 
 
 def protected_runs(artifacts: Path) -> dict[str, str]:
-    """Runs gc never removes, with the reason: production, its rollback target, latest's run."""
-    from eagergraph.registry.registry import production_run, rollback_target
+    """Runs gc never removes, with the reason: every model's production and rollback target, latest's run."""
+    from eagergraph.registry.registry import model_names, productions, read_registry, rollback_target
 
     keep: dict[str, str] = {}
     latest = Path(artifacts) / LATEST
     if latest.is_symlink():
         keep[latest.resolve().name] = "latest"
-    target = rollback_target(artifacts)
-    if target:
-        keep[target] = "previous production (rollback target)"
-    production = production_run(artifacts)
-    if production is not None:
-        keep[production.name] = "production"
+    entries = read_registry(artifacts)
+    for name in model_names(artifacts, entries):
+        target = rollback_target(artifacts, name, entries)
+        if target:
+            keep[target] = f"previous production of {name} (rollback target)"
+    for name, production in productions(artifacts).items():
+        keep[production.name] = f"production of {name}"
     return keep
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.core.variants import MODES
+from eagergraph.metrics import GATE_DEFAULT, Metric, Task, metric, metrics_for
 from eagergraph.reporting.promotion import verdict_markdown
 from eagergraph.text import mode_label, plural
 
@@ -22,11 +23,44 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", "-".join((KEY_PREFIX, *parts)).lower())).strip("-")
 
 
+def task_of(metrics: dict[str, Any]) -> Task:
+    """The task of a run's metrics.json (runs made before tasks were binary)."""
+    return metrics.get("task") or "binary"
+
+
+def served_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics of the model a run serves: its graph model's, else its eager one's."""
+    return metrics.get("graph") or metrics.get("eager") or {}
+
+
+def trace_keys(metrics: dict[str, Any]) -> tuple[str, ...]:
+    """What the training histories hold per epoch: loss, and accuracy where they have it (not regression)."""
+    histories = [metrics[mode].get("history") or [] for mode in MODES if mode in metrics]
+    has_accuracy = any("accuracy" in entry for history in histories for entry in history)
+    return ("loss", "accuracy") if has_accuracy else ("loss",)
+
+
+def confusion_of(metrics: dict[str, Any]) -> tuple[list[str], list[list[int]] | None]:
+    """The class labels and the served model's confusion matrix of a multiclass run (None otherwise)."""
+    matrix = served_metrics(metrics).get("confusion_matrix")
+    if matrix is None:
+        return [], None
+    classes = [str(c) for c in metrics.get("classes") or []]
+    return (classes if len(classes) == len(matrix) else [str(i) for i in range(len(matrix))]), matrix
+
+
+def ranked_metrics(ranking: list[dict[str, Any]], task: Task) -> list[Metric]:
+    """The task's catalogue metrics a sweep ranking holds, in catalogue order."""
+    return [m for m in metrics_for(task) if any(m.name in r for r in ranking)]
+
+
 def trace_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The training trace as table rows: epoch, loss, accuracy (and seconds when known)."""
+    """The training trace as table rows: epoch, loss, accuracy where the history has it (and seconds when known)."""
     rows = []
     for entry in history:
-        row = {"epoch": entry["epoch"], "loss": round(float(entry["loss"]), 6), "accuracy": round(float(entry["accuracy"]), 6)}
+        row = {"epoch": entry["epoch"], "loss": round(float(entry["loss"]), 6)}
+        if "accuracy" in entry:
+            row["accuracy"] = round(float(entry["accuracy"]), 6)
         if "seconds" in entry:
             row["seconds"] = round(float(entry["seconds"]), 4)
         rows.append(row)
@@ -54,14 +88,13 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
                         charts: dict[str, str] | None = None) -> str:
     """The evaluation of both modes side by side, speedup, parity, the example prediction, and the charts
     (section title → markdown image) after the tables they illustrate."""
-    names = [("loss", "test loss", ".4f"), ("accuracy", "test accuracy", ".4f"), ("auc", "AUC", ".4f"),
-             ("precision", "precision", ".4f"), ("recall", "recall", ".4f"), ("train_seconds", "train seconds", ".3f"),
-             ("trace_seconds", "tracing seconds", ".3f"), ("steady_seconds", "steady seconds", ".3f"),
-             ("median_step_ms", "median step ms", ".3f")]
+    scored = [(m.name, f"test {m.label}", m.format) for m in metrics_for(task_of(metrics))]
+    names = [*scored, ("train_seconds", "train seconds", ".3f"), ("trace_seconds", "tracing seconds", ".3f"),
+             ("steady_seconds", "steady seconds", ".3f"), ("median_step_ms", "median step ms", ".3f")]
     modes = [mode for mode in MODES if mode in metrics]  # one mode only when the run trained one (--modes)
     headers = [mode_label(mode, metrics.get("graph_variant")) for mode in modes]
     lines = ["# eagergraph evaluation", "", f"Run directory: `{Path(run_dir).resolve()}`", ""]
-    if metrics.get("positive_class") is not None:
+    if metrics.get("positive_class") is not None and task_of(metrics) == "binary":
         lines += [f"Positive class: `{metrics['positive_class']}` (classes: "
                   f"{', '.join(f'`{c}`' for c in metrics.get('classes', []))}); precision, recall and the predicted "
                   "probability are about it.", ""]
@@ -82,6 +115,11 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
         lines += ["", "| comparison | value |", "|---|---:|", *rows]
     if metrics.get("parity_note"):
         lines += ["", f"**Parity:** {metrics['parity_note']}"]
+    labels, matrix = confusion_of(metrics)
+    if matrix is not None:
+        lines += ["", "## Confusion matrix (test split; rows: true class, columns: predicted)", "",
+                  "| true class | " + " | ".join(_cell(label) for label in labels) + " |", "|---|" + "---:|" * len(labels)]
+        lines += [f"| {_cell(label)} | " + " | ".join(str(count) for count in row) + " |" for label, row in zip(labels, matrix)]
     if prediction:
         lines += ["", "## Prediction (graph model reloaded from disk)", "", "| field | value |", "|---|---|"]
         lines += [f"| {key} | {_cell(value)} |" for key, value in prediction.items()]
@@ -107,23 +145,29 @@ def _cell(value: Any) -> str:
 
 
 def run_charts(metrics: dict[str, Any]) -> dict[str, str]:
-    """The evaluation's charts as inline markdown images: training curves, and step times of the modes."""
-    from eagergraph.reporting.charts import data_uri_image, step_times_png, training_curves_png
+    """The evaluation's charts as inline markdown images: training curves, step times of the modes, and a multiclass
+    run's confusion matrix."""
+    from eagergraph.reporting.charts import confusion_png, data_uri_image, step_times_png, training_curves_png
 
     histories = {mode: metrics[mode].get("history", []) for mode in MODES if mode in metrics}
-    return {"Training curves (train split)": data_uri_image(training_curves_png(histories, metrics.get("graph_variant")),
-                                                            "training curves"),
-            "Step time, eager vs graph": data_uri_image(step_times_png(metrics), "step times")}
+    charts = {"Training curves (train split)": data_uri_image(training_curves_png(histories, metrics.get("graph_variant")),
+                                                              "training curves"),
+              "Step time, eager vs graph": data_uri_image(step_times_png(metrics), "step times")}
+    labels, matrix = confusion_of(metrics)
+    if matrix is not None:
+        charts["Confusion matrix image (test split)"] = data_uri_image(confusion_png(labels, matrix), "confusion matrix")
+    return charts
 
 
-def ranking_markdown(ranking: list[dict[str, Any]]) -> str:
-    """A sweep's ranking: the chart, then the table."""
+def ranking_markdown(ranking: list[dict[str, Any]], task: Task = "binary") -> str:
+    """A sweep's ranking: the chart (of the task's gate metric), then the table (the task's catalogue metrics)."""
     from eagergraph.reporting.charts import data_uri_image, ranking_png
 
-    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", "auc", "accuracy", "loss", "train_seconds")
-    lines = ["# eagergraph sweep ranking", "", data_uri_image(ranking_png(ranking), "sweep ranking"), "",
+    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant",
+            *(m.name for m in ranked_metrics(ranking, task)), "train_seconds")
+    lines = ["# eagergraph sweep ranking", "", data_uri_image(ranking_png(ranking, GATE_DEFAULT[task]), "sweep ranking"), "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(_cell(r[k]) for k in keys) + " |" for r in ranking]
+    lines += ["| " + " | ".join(_cell(r.get(k, "–")) for k in keys) + " |" for r in ranking]
     return "\n".join(lines) + "\n"
 
 
@@ -164,12 +208,13 @@ def publish_run_report(run_dir: str | Path, metrics: dict[str, Any], prediction:
                              description="Where this run's files are.")
 
 
-def publish_ranking(ranking: list[dict[str, Any]]) -> None:
+def publish_ranking(ranking: list[dict[str, Any]], task: Task = "binary") -> None:
     """Markdown artifact of a sweep's ranking, chart first."""
     from prefect.artifacts import create_markdown_artifact
 
-    create_markdown_artifact(ranking_markdown(ranking), key=artifact_key("sweep-ranking-chart"),
-                             description=f"eagergraph sweep: {plural(len(ranking), 'candidate')}, test AUC chart and table.")
+    create_markdown_artifact(ranking_markdown(ranking, task), key=artifact_key("sweep-ranking-chart"),
+                             description=f"eagergraph sweep: {plural(len(ranking), 'candidate')}, "
+                                         f"test {metric(GATE_DEFAULT[task]).label} chart and table.")
 
 
 def publish_bench(report: dict[str, Any], contenders: tuple[str, ...]) -> str:

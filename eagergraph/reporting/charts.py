@@ -41,19 +41,22 @@ def data_uri_image(png: bytes, alt: str) -> str:
 
 
 def training_curves_png(histories: dict[str, list[dict[str, Any]]], variant: str | None = None, dpi: int = DPI) -> bytes:
-    """Loss and accuracy per epoch, one line per mode (eager vs graph), side by side."""
+    """Loss per epoch, and accuracy beside it where the histories have it (not regression), one line per mode
+    (eager vs graph)."""
     from matplotlib.ticker import MaxNLocator
 
     plt = _pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=FIGSIZE)
+    keys = ("loss", "accuracy") if any("accuracy" in e for h in histories.values() for e in h) else ("loss",)
+    figure, axes = plt.subplots(1, len(keys), figsize=FIGSIZE, squeeze=False)
+    axes = axes[0]
     for mode, history in histories.items():
         if not history:
             continue
         label = mode_label(mode, variant)
         epochs = [entry["epoch"] for entry in history]
-        for axis, key in zip(axes, ("loss", "accuracy")):
+        for axis, key in zip(axes, keys):
             axis.plot(epochs, [float(entry[key]) for entry in history], label=label, markersize=4, **STYLES.get(mode, {}))
-    for axis, title in zip(axes, ("training loss", "training accuracy")):
+    for axis, title in zip(axes, (f"training {key}" for key in keys)):
         axis.set_title(title, fontsize=10)
         axis.set_xlabel("epoch", fontsize=9)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -87,18 +90,43 @@ def step_times_png(metrics: dict[str, Any]) -> bytes:
     return _png(figure)
 
 
-def ranking_png(ranking: list[dict[str, Any]]) -> bytes:
-    """A sweep's candidates, best first: test AUC and accuracy per candidate."""
+def ranking_png(ranking: list[dict[str, Any]], name: str = "auc") -> bytes:
+    """A sweep's candidates, best first: one test metric (a catalogue name) per candidate."""
+    from eagergraph.metrics import metric
+
+    shown_metric = metric(name)
     plt = _pyplot()
     shown = ranking[:20]  # a long grid keeps its table; the chart shows the top
     names = [str(r["name"]) for r in shown][::-1]
+    values = [float(r[name]) for r in shown][::-1]
     figure, axis = plt.subplots(figsize=(FIGSIZE[0], max(1.6, 0.3 * len(shown) + 0.8)))
-    auc = axis.barh(names, [float(r["auc"]) for r in shown][::-1], color="tab:blue")
-    axis.bar_label(auc, labels=[f"{float(r['auc']):.4f}" for r in shown][::-1], fontsize=8, padding=2)
-    low = min(float(r["auc"]) for r in shown)
-    axis.set_xlim(max(0.0, low - 0.05), 1.0)
-    axis.set_title("sweep: test AUC per candidate, best on top", fontsize=10)
+    bars = axis.barh(names, values, color="tab:blue")
+    axis.bar_label(bars, labels=[shown_metric.show(v) for v in values], fontsize=8, padding=2)
+    if shown_metric.higher_is_better and max(values) <= 1.0:  # a score in [0, 1]: zoom on the candidates' range
+        axis.set_xlim(max(0.0, min(values) - 0.05), 1.0)
+    else:
+        axis.margins(x=0.25)
+    axis.set_title(f"sweep: test {shown_metric.label} per candidate, best on top", fontsize=10)
     axis.tick_params(labelsize=7)
+    return _png(figure)
+
+
+def confusion_png(labels: list[str], matrix: list[list[int]]) -> bytes:
+    """A multiclass confusion matrix as a small heat map with its counts: rows true classes, columns predicted."""
+    plt = _pyplot()
+    size = min(7.0, 2.2 + 0.45 * len(labels))
+    figure, axis = plt.subplots(figsize=(size, size * 0.8))
+    axis.imshow(matrix, cmap="Blues")
+    top = max((max(row) for row in matrix), default=0)
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            axis.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                      color="white" if top and count > top / 2 else "black")
+    axis.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45 if len(labels) > 6 else 0)
+    axis.set_yticks(range(len(labels)), labels, fontsize=7)
+    axis.set_xlabel("predicted", fontsize=8)
+    axis.set_ylabel("true class", fontsize=8)
+    axis.set_title("confusion matrix (test split)", fontsize=10)
     return _png(figure)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from eagergraph.metrics import CATALOGUE, metric
 from eagergraph.registry.drift import summary
 
 
@@ -21,7 +22,8 @@ def verdict_lines(result: dict[str, Any]) -> list[str]:
     if "promoted" in result:
         word = "[bold green]promoted[/bold green]" if result["promoted"] else "[bold yellow]refused[/bold yellow]"
         lines.append(f"gate: {word}: {result['reason']}")
-        lines.append(f"production: {result['production'] or 'none'}")
+        model = metrics.get("model_name")
+        lines.append(f"production: {result['production'] or 'none'}" + (f" (model {model})" if model else ""))
     return lines
 
 
@@ -46,23 +48,31 @@ def verdict_markdown(metrics: dict[str, Any]) -> list[str]:
         lines += ["| metric | this run | production |", "|---|---:|---:|"]
         production = gate.get("production") or {}
         for name, value in gate["candidate"].items():
-            before = f"{production[name]:.4f}" if name in production else "–"
-            lines.append(f"| {name}{' (gate)' if name == gate['metric'] else ''} | {value:.4f} | {before} |")
+            shown = metric(name)
+            gated = " (gate)" if name == gate["metric"] else ""
+            lines.append(f"| {shown.label}{gated} | {shown.show(value)} | {shown.show(production.get(name))} |")
         lines += ["", f"Production after this run: `{gate.get('production_after') or 'none'}`"]
     return lines
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
-    """`eagergraph runs`: the history, newest first; the production run is marked."""
-    table = Table(title="Runs, newest first (* = production)")
-    for name in ("run", "when (UTC)", "data", "rows", "accuracy", "AUC", "speedup", "variant", "verdict", "flow run"):
-        table.add_column(name, justify="right" if name in ("rows", "accuracy", "AUC", "speedup") else "left")
+    """`eagergraph runs`: the history, newest first; each model's production run is marked. The metric columns are
+    the catalogue's metrics of the tasks the rows hold, in catalogue order ("–" where a run's task has none)."""
+    tasks = {r.get("task") or "binary" for r in rows} or {"binary"}
+    shown = [m for m in CATALOGUE if any(task in m.tasks for task in tasks)]
+    table = Table(title="Runs, newest first (* = production of its model)")
+    for name in ("run", "when (UTC)", "model", "data", "rows"):
+        table.add_column(name, justify="right" if name == "rows" else "left")
+    for m in shown:
+        table.add_column(m.label, justify="right")
+    for name in ("speedup", "variant", "verdict", "flow run"):
+        table.add_column(name, justify="right" if name == "speedup" else "left")
 
     def number(value: Any, fmt: str) -> str:
         return "–" if value is None else f"{value:{fmt}}"
 
     for r in rows:
-        table.add_row(("* " if r["production"] else "") + r["run"], r["when"] or "–", str(r["data"]), number(r["rows"], ","),
-                      number(r["accuracy"], ".4f"), number(r["auc"], ".4f"), number(r["speedup"], ".1f"),
-                      r["variant"] or "–", r["verdict"] or "–", r["flow_run_id"] or "–")
+        table.add_row(("* " if r["production"] else "") + r["run"], r["when"] or "–", r.get("model_name") or "–",
+                      str(r["data"]), number(r["rows"], ","), *(m.show(r.get(m.name)) for m in shown),
+                      number(r["speedup"], ".1f"), r["variant"] or "–", r["verdict"] or "–", r["flow_run_id"] or "–")
     return table

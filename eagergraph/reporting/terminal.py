@@ -7,12 +7,12 @@ from rich.table import Table
 
 from eagergraph.core.variants import MODES
 from eagergraph.data.columns import ID_REASON
-from eagergraph.reporting.artifacts import drift_epoch_text, step_parity_line
+from eagergraph.metrics import metrics_for
+from eagergraph.reporting.artifacts import confusion_of, drift_epoch_text, ranked_metrics, step_parity_line, task_of, trace_keys
 from eagergraph.reporting.promotion import print_verdict
 from eagergraph.text import mode_label, plural
 
-METRICS = ("loss", "accuracy", "auc", "precision", "recall", "train_seconds", "trace_seconds", "median_step_ms")
-
+TIMINGS = ("train_seconds", "trace_seconds", "median_step_ms")  # after the task's catalogue metrics
 
 
 def _modes(metrics: dict) -> list[str]:
@@ -20,31 +20,51 @@ def _modes(metrics: dict) -> list[str]:
 
 
 def trace_table(metrics: dict) -> Table:
+    """Loss per epoch of each mode, and accuracy where the history has it (classification)."""
     modes = _modes(metrics)
     table = Table(title="Training trace (train split)")
     table.add_column("epoch", justify="right")
+    keys = trace_keys(metrics)
     for mode in modes:
-        table.add_column(f"{mode} loss", justify="right")
-        table.add_column(f"{mode} accuracy", justify="right")
+        for key in keys:
+            table.add_column(f"{mode} {key}", justify="right")
     by_epoch: dict[int, list[str]] = {}
+    width = len(keys)
     for i, mode in enumerate(modes):
         for entry in metrics[mode]["history"]:
-            row = by_epoch.setdefault(entry["epoch"], ["", ""] * len(modes))
-            row[2 * i:2 * i + 2] = [f"{entry['loss']:.4f}", f"{entry['accuracy']:.4f}"]
+            row = by_epoch.setdefault(entry["epoch"], [""] * width * len(modes))
+            row[width * i:width * (i + 1)] = [f"{entry[key]:.4f}" if key in entry else "–" for key in keys]
     for epoch in sorted(by_epoch):
         table.add_row(str(epoch), *by_epoch[epoch])
     return table
 
 
 def evaluation_table(metrics: dict) -> Table:
+    """The task's catalogue metrics (label and format from the catalogue), then the timings, one column per mode."""
     modes = _modes(metrics)
     positive = f" (positive class {metrics['positive_class']!r})" if metrics.get("positive_class") is not None else ""
     table = Table(title=f"Evaluation on {plural(metrics['test_rows'], 'test row')}{positive}")
     table.add_column("metric")
     for mode in modes:
         table.add_column(mode_label(mode, metrics.get("graph_variant")), justify="right")
-    for name in METRICS:
-        table.add_row(name, *(f"{metrics[mode][name]:.4f}" for mode in modes))
+    for m in metrics_for(task_of(metrics)):
+        table.add_row(m.label, *(m.show(metrics[mode].get(m.name)) for mode in modes))
+    for name in TIMINGS:
+        table.add_row(name, *("–" if metrics[mode].get(name) is None else f"{metrics[mode][name]:.4f}" for mode in modes))
+    return table
+
+
+def confusion_table(metrics: dict) -> Table | None:
+    """A multiclass run's confusion matrix on the test split (its served model's): rows are the true classes."""
+    labels, matrix = confusion_of(metrics)
+    if matrix is None:
+        return None
+    table = Table(title="Confusion matrix (test split; rows: true class, columns: predicted)")
+    table.add_column("true class")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for label, row in zip(labels, matrix):
+        table.add_row(label, *(str(count) for count in row))
     return table
 
 
@@ -62,7 +82,7 @@ def data_lines(result: dict) -> list[str]:
     if ids:
         lines.append(f"set aside as row ids (integers, unique on every row): {', '.join(ids)}; name in --features to use")
     classes = result.get("classes")
-    if classes:
+    if classes and task_of(result.get("metrics") or {}) == "binary":
         lines.append(f"positive class: {classes[1]!r} (other: {classes[0]!r}); precision, recall, probability are about it")
     return lines
 
@@ -72,8 +92,14 @@ def example_line(example: dict) -> str:
     where = ", ".join(f"{name} {value}" for name, value in list(example.get("columns", {}).items())[:2])
     row = f"{example.get('row', '1 row')}{f' ({where})' if where else ''}"
     truth = f"; true label {example['label']}" if "label" in example else ""
+    if not isinstance(example.get("probability"), (int, float)):  # regression: a value in the target's units
+        return f"prediction (SavedModel reloaded from disk): {row} → {_cell_value(example.get('predicted'))}{truth}"
     return (f"prediction (SavedModel reloaded from disk): {row} → [{example['probability']:.2f}] "
             f"class {example['predicted']}{truth}")
+
+
+def _cell_value(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def print_run(result: dict, console: Console | None = None) -> None:
@@ -84,6 +110,9 @@ def print_run(result: dict, console: Console | None = None) -> None:
         console.print(line, markup=False, highlight=False)
     console.print(trace_table(metrics))
     console.print(evaluation_table(metrics))
+    confusion = confusion_table(metrics)
+    if confusion is not None:
+        console.print(confusion)
     eager = metrics.get("eager")
     if eager and eager.get("bounded"):
         console.print(f"eager was bounded to {eager['steps']} of {plural(eager['full_steps'], 'step')} (--eager-max-steps); "
@@ -130,14 +159,16 @@ def data_bench_table(results: list[dict]) -> Table:
     return table
 
 
-def sweep_table(ranking: list[dict]) -> Table:
-    """`eagergraph sweep`: the candidates ranked by test metrics, best first."""
-    table = Table(title="Sweep: candidates ranked by test AUC, then accuracy")
-    for name in ("rank", "learning rate", "hidden", "batch", "variant", "test auc", "test accuracy", "test loss", "train s"):
+def sweep_table(ranking: list[dict], task: str = "binary") -> Table:
+    """`eagergraph sweep`: the candidates ranked by test metrics, best first; the metric columns are the task's
+    catalogue metrics the ranking holds."""
+    shown = ranked_metrics(ranking, task)
+    table = Table(title="Sweep: candidates ranked by their test metrics, best first")
+    for name in ("rank", "learning rate", "hidden", "batch", "variant", *(f"test {m.label}" for m in shown), "train s"):
         table.add_column(name, justify="right")
     for r in ranking:
         table.add_row(str(r["rank"]), f"{r['learning_rate']:g}", str(r["hidden"]), str(r["batch_size"]), r["variant"],
-                      f"{r['auc']:.4f}", f"{r['accuracy']:.4f}", f"{r['loss']:.4f}", f"{r['train_seconds']:.2f}")
+                      *(m.show(r.get(m.name)) for m in shown), f"{r['train_seconds']:.2f}")
     return table
 
 
@@ -146,6 +177,6 @@ def print_sweep(result: dict, console: Console | None = None) -> None:
     console = console or Console()
     for line in data_lines(result):
         console.print(line, markup=False, highlight=False)
-    console.print(sweep_table(result["ranking"]))
+    console.print(sweep_table(result["ranking"], task_of(result["metrics"])))
     console.print(f"best: [bold]{result['best']['name']}[/bold], exported as the run's graph model")
     console.print(evaluation_table(result["metrics"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -121,6 +122,8 @@ def resolve_model(path: Path) -> Path:
         raise DataError(f"{path}: permission denied (not readable)")
     if (path / "saved_model.pb").is_file():
         return path
+    if path.is_dir() and path.resolve().name == PRODUCTIONS:
+        return resolve_model(_only_model(path))
     served = RunPaths.of(path).served_model
     if served is not None:
         return served
@@ -146,7 +149,8 @@ LATEST = "latest"  # a symlink to the last complete run
 ARTIFACTS_LOCK = ".lock"  # serializes "move into place, then point latest" across processes
 INIT_GRACE_SECONDS = 60.0  # an .init- directory lives microseconds; one this old was abandoned
 FLOW_RUN_FILE = "flow-run-id"  # in a temporary run directory: whose flow run it is, to mark it Crashed if abandoned
-PRODUCTION = "production"  # a symlink to the promoted run (eagergraph.registry)
+PRODUCTION = "production"  # the production models: `production/<model-name>` links to each one's promoted run
+PRODUCTIONS = ".production"  # the folder `production` links to (a link moves atomically, a folder cannot)
 REGISTRY = "registry.jsonl"  # every promotion, refusal and rollback, one JSON object a line, append-only
 REGISTRY_LOCK = ".registry.lock"  # serializes registry appends, production moves and gc across processes
 
@@ -287,3 +291,39 @@ class StagedRun:
             if self._lock is not None:
                 os.close(self._lock)
                 self._lock = None
+
+
+# ---------------------------------------------------------------- model names and their production links
+
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a folder name on every file system (config checks it)
+DEFAULT_MODEL_NAME = "synthetic"  # the model name of runs on generated data
+
+
+def default_model_name(data: str | Path | None) -> str:
+    """A run's model name when none is given: the data file's stem (a partition folder's name), else `synthetic`;
+    characters a folder name cannot hold become '-'."""
+    if not data:
+        return DEFAULT_MODEL_NAME
+    path = Path(data)
+    stem = path.name if path.is_dir() or not path.suffix else path.stem
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", stem).lstrip("._-")[:64]
+    return cleaned or DEFAULT_MODEL_NAME
+
+
+def production_link(artifacts: Path, model_name: str) -> Path:
+    """Where a model's production pointer lives: `artifacts/production/<model-name>` (a link to its run)."""
+    return Path(artifacts) / PRODUCTION / model_name
+
+
+def production_names(folder: Path) -> list[str]:
+    """The model names that have a production link in a `production` folder, sorted."""
+    return sorted(p.name for p in Path(folder).iterdir() if p.is_symlink() and not p.name.startswith("."))
+
+
+def _only_model(folder: Path) -> Path:
+    """`predict artifacts/production`: the production run when the folder holds exactly one model."""
+    names = production_names(folder)
+    if len(names) != 1:
+        listed = ", ".join(names) or "none"
+        raise DataError(f"{folder}: holds {len(names)} production models ({listed}); name one: {folder}/NAME")
+    return Path(folder) / names[0]

@@ -79,7 +79,8 @@ def test_names_from_the_data_never_become_paths(prefect_api: str, tmp_path: Path
     cache = work / "artifacts" / ".cache"  # the cached data stages' content-addressed store: names are sha256 digests
     # nothing else: no `.prefect` in the folder the user runs from (PREFECT_HOME is Prefect's, one per user)
     assert {p for p in outside if cache not in p.parents
-            and p != cache} == {work / "artifacts", *(work / "artifacts" / name for name in (".lock", "registry.jsonl", ".registry.lock"))}  # `latest` resolves into the run dir
+            and p != cache} == {work / "artifacts", *(work / "artifacts" / name for name in (".lock", "registry.jsonl", ".registry.lock",
+                                                                              "production", ".production"))}  # `latest` and `production/tricky` resolve into the run dir
     assert all(len(p.name) in (2, 64) and set(p.name) <= set("0123456789abcdef")
                for p in (cache / "objects").rglob("*"))
     manifest = json.loads((run_dir / "manifest.json").read_text())

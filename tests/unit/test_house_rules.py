@@ -70,7 +70,7 @@ def test_counts_are_pluralized() -> None:
     from eagergraph.text import plural
 
     assert [plural(n, "row") for n in (0, 1, 2)] == ["0 rows", "1 row", "2 rows"]
-    from eagergraph.reporting.terminal import METRICS
+    from eagergraph.reporting.terminal import TIMINGS as METRICS
 
     metrics = {"test_rows": 1, "graph": dict.fromkeys(METRICS, 1.0), "graph_variant": "fused", "speedup": None}
     assert evaluation_table(metrics).title.startswith("Evaluation on 1 test row")

@@ -104,7 +104,7 @@ def test_promote_rollback_and_the_production_stack(tmp_path: Path) -> None:
                                                            ("promote", "manual"), ("promote", "automatic"),
                                                            ("rollback", "manual"), ("rollback", "manual")]
     assert production_stack(entries) == [a.name]
-    assert os.readlink(tmp_path / "production") == a.name  # relative: the folder can move
+    assert os.readlink(tmp_path / "production" / "synthetic") == f"../{a.name}"  # relative: the folder can move
 
 
 def test_incomplete_or_foreign_directories_are_refused(tmp_path: Path) -> None:

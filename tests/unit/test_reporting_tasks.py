@@ -1,0 +1,85 @@
+"""Issue 17, presentation: every table takes its metric columns from the catalogue for the run's task; multiclass
+shows its confusion matrix (terminal table, PNG in the evaluation artifact); regression curves have no accuracy."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from rich.console import Console
+
+from eagergraph.metrics import metrics_for
+from eagergraph.reporting.artifacts import evaluation_markdown, run_charts
+from eagergraph.reporting.charts import confusion_png
+from eagergraph.reporting.promotion import runs_table, verdict_markdown
+from eagergraph.reporting.terminal import confusion_table, evaluation_table, trace_table
+
+PNG = b"\x89PNG\r\n\x1a\n"
+CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
+MATRIX = [[20, 1, 0], [0, 12, 1], [0, 0, 26]]
+TIMES = {"train_seconds": 1.0, "trace_seconds": 0.5, "steady_seconds": 0.5, "median_step_ms": 1.0}
+
+
+def _run(task: str, **mode: object) -> dict:
+    history = [{"epoch": 1, "loss": 0.5, **({"accuracy": 0.8} if task != "regression" else {})}]
+    scored = {m.name: 0.5 + i / 100 for i, m in enumerate(metrics_for(task))}
+    return {"task": task, "classes": CLASSES if task == "multiclass" else [], "test_rows": 59, "graph_variant": "fused",
+            "graph": {**scored, **TIMES, "history": history, **mode}}
+
+
+def _text(*renderables: object) -> str:
+    console = Console(file=io.StringIO(), width=300, record=True)
+    for renderable in renderables:
+        console.print(renderable)
+    return console.export_text()
+
+
+def test_the_evaluation_shows_each_tasks_catalogue_metrics_with_their_labels() -> None:
+    for task in ("binary", "multiclass", "regression"):
+        run = _run(task)
+        text, markdown = _text(evaluation_table(run)), evaluation_markdown(run, None, "run")
+        for m in metrics_for(task):
+            assert m.label in text and m.show(run["graph"][m.name]) in text
+            assert f"| test {m.label} | {m.show(run['graph'][m.name])} |" in markdown
+        others = {m.label for t in ("binary", "multiclass", "regression") for m in metrics_for(t)} - {
+            m.label for m in metrics_for(task)}
+        assert not any(f"│ {label} " in text for label in others), task
+
+
+def test_multiclass_shows_its_confusion_matrix_as_a_table_and_an_image() -> None:
+    run = _run("multiclass", confusion_matrix=MATRIX)
+    text = _text(confusion_table(run))
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
+    assert cells == [[name, *map(str, row)] for name, row in zip(CLASSES, MATRIX)]
+    markdown = evaluation_markdown(run, None, "run", run_charts(run))
+    assert "| Gentoo | 0 | 0 | 26 |" in markdown and "![confusion matrix](data:image/png;base64," in markdown
+    png = confusion_png(CLASSES, MATRIX)
+    assert png.startswith(PNG) and 2_000 < len(png) < 80_000
+    assert confusion_table(_run("binary")) is None and "confusion matrix" not in "".join(run_charts(_run("binary")))
+    image = run_charts(run)["Confusion matrix image (test split)"]
+    assert base64.b64decode(image.split(",", 1)[1].rstrip(")")).startswith(PNG)
+
+
+def test_regression_traces_show_loss_only() -> None:
+    text = _text(trace_table(_run("regression")))
+    assert "graph loss" in text and "accuracy" not in text
+    assert "graph accuracy" in _text(trace_table(_run("multiclass")))
+
+
+def test_runs_table_has_the_model_column_and_the_tasks_metrics() -> None:
+    rows = [{"run": "r2", "when": None, "model_name": "mpg", "task": "regression", "data": "mpg.csv", "rows": 398,
+             "rmse": 3.25, "r2": 0.81, "speedup": 2.0, "variant": "fused", "verdict": "promoted", "production": True,
+             "flow_run_id": "f"},
+            {"run": "r1", "when": None, "model_name": "penguins", "task": "multiclass", "data": "p.csv", "rows": 344,
+             "macro_auc": 0.99, "speedup": None, "variant": None, "verdict": None, "production": False, "flow_run_id": None}]
+    text = _text(runs_table(rows))
+    assert "model" in text and "mpg" in text and "penguins" in text and "* r2" in text
+    assert "RMSE" in text and "3.2500" in text and "macro AUC" in text and "0.9900" in text
+    assert "precision" not in text  # no binary run among the rows
+
+
+def test_the_gate_table_names_metrics_by_their_labels() -> None:
+    gate = {"promoted": False, "reason": "worse", "metric": "rmse", "candidate": {"rmse": 3.41, "r2": 0.7},
+            "production": {"rmse": 2.9, "r2": 0.8}}
+    lines = verdict_markdown({"gate": gate})
+    assert "| RMSE (gate) | 3.4100 | 2.9000 |" in lines and "| R² | 0.7000 | 0.8000 |" in lines
