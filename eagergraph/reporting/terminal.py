@@ -74,7 +74,15 @@ def data_lines(result: dict) -> list[str]:
     """The data a run used: its features, the columns left out and why, and the positive class."""
     if "features" not in result:
         return []
-    lines = [f"features ({len(result['features'])}): {', '.join(result['features'])}"]
+    categorical, distinct = result.get("categorical", []), result.get("distinct", {})
+    shown = [f"{name} (categorical, {plural(distinct[name], 'value')})" if name in distinct
+             else f"{name} (categorical)" if name in categorical else name for name in result["features"]]
+    lines = [f"features ({len(shown)}): {', '.join(shown)}"]
+    if result.get("missing_values"):
+        how = f"imputed with the train split's {result['impute']}, plus a missing indicator" \
+            if result.get("impute", "none") != "none" else "rows dropped"
+        counts = ", ".join(f"{name} {count}" for name, count in result["missing_values"].items())
+        lines.append(f"missing numeric values: {counts} ({how})")
     left_out = [f"{name} ({why})" for name, why in result.get("left_out", {}).items()]
     if left_out:
         lines.append(f"left out: {', '.join(left_out)}")

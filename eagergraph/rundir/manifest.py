@@ -49,8 +49,11 @@ def manifest_fields(config: dict, flow_run_id: str, seconds: dict[str, float], r
 
 
 def data_summary(raw: dict) -> dict:
-    """What a run tells the user about their data: features used, columns left out and why, classes, dropped rows."""
-    return {"source": raw.get("source"), "features": raw["features"], "left_out": raw["left_out"],
+    """What a run tells the user about their data: features used (which are categorical, with their number of values),
+    columns left out and why, missing values and their imputation, classes, dropped rows."""
+    return {"source": raw.get("source"), "features": raw["features"], "categorical": raw.get("categorical", []),
+            "distinct": raw.get("distinct", {}), "missing_values": raw.get("missing_values", {}),
+            "impute": raw.get("impute", "none"), "left_out": raw["left_out"],
             "passthrough": raw["passthrough"], "classes": raw["classes"], "positive_class": raw["positive_class"],
             "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
 

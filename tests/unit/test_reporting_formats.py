@@ -56,3 +56,14 @@ def test_evaluation_markdown_puts_modes_side_by_side() -> None:
     assert "| probability | 0.25 |" in text and "/runs/x" in text
     assert text.index("| metric |") < text.index("## Curves\n\n![curves](data:...)")
     assert trace_rows(_history([0.5]))[0] == {"epoch": 1, "loss": 0.5, "accuracy": 0.5}
+
+
+def test_the_data_lines_name_categorical_columns_with_their_values_and_the_imputed_gaps() -> None:
+    from eagergraph.reporting.terminal import data_lines
+
+    lines = data_lines({"features": ["age", "sex", "port"], "categorical": ["sex", "port"], "distinct": {"sex": 2, "port": 1},
+                        "missing_values": {"age": 177}, "impute": "median", "left_out": {"name": "text, 891 distinct values"},
+                        "classes": [0, 1]})
+    assert lines[0] == "features (3): age, sex (categorical, 2 values), port (categorical, 1 value)"
+    assert lines[1] == "missing numeric values: age 177 (imputed with the train split's median, plus a missing indicator)"
+    assert "left out: name (text, 891 distinct values)" in lines
