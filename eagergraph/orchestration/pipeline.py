@@ -27,7 +27,7 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
     reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
-                     c.max_categories, c.impute)
+                     c.max_categories, c.impute, c.task, c.max_classes)
     return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.seed)
 
 
