@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.config import PipelineConfig
+from eagergraph.metrics import CATALOGUE, GATE_DEFAULT
 
 _DEFAULTS = PipelineConfig.model_fields  # the gate's defaults are the config's: written once, there
-LOWER_IS_BETTER = {"loss"}
-SCORED = ("loss", "accuracy", "auc", "precision", "recall")
+LOWER_IS_BETTER = {m.name for m in CATALOGUE if not m.higher_is_better}
+SCORED = tuple(m.name for m in CATALOGUE)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def floor_failures(candidate: dict[str, float], rules: GateRules) -> list[str]:
     """The floors the candidate misses, each named with its value."""
     floors = {"auc": rules.min_auc, "accuracy": rules.min_accuracy}
     return [f"{name} {candidate[name]:.4f} below min_{name} {floor:g}" for name, floor in floors.items()
-            if floor is not None and candidate[name] < floor]
+            if floor is not None and name in candidate and candidate[name] < floor]
 
 
 def decide(candidate: dict[str, float], production: dict[str, float] | None, rules: GateRules,
@@ -49,7 +50,9 @@ def decide(candidate: dict[str, float], production: dict[str, float] | None, rul
     run's test split (features or classes differ).
     """
     misses = floor_failures(candidate, rules)
-    name, value = rules.metric, candidate[rules.metric]
+    # a task without the configured metric is judged on its task's default (until the gate is per task)
+    name = rules.metric if rules.metric in candidate else next(m for m in GATE_DEFAULT.values() if m in candidate)
+    value = candidate[name]
     if production is None:
         basis = f"judged on its own floors only: {incomparable}" if incomparable else "first run: no production model yet"
         promoted = not misses
@@ -84,7 +87,7 @@ def inputs_differ(candidate: dict, production: dict) -> str | None:
 
 def rounded(metrics: dict[str, float]) -> dict[str, float]:
     """The scored metrics, rounded as the registry records them."""
-    return {key: round(float(metrics[key]), 6) for key in SCORED}
+    return {key: round(float(metrics[key]), 6) for key in SCORED if key in metrics}
 
 
 def production_after(promoted: bool, candidate_dir: Path, production_dir: Path | None) -> Path | None:

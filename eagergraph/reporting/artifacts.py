@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.core.variants import MODES
+from eagergraph.metrics import metrics_for
 from eagergraph.reporting.promotion import verdict_markdown
 from eagergraph.text import mode_label, plural
 
@@ -26,7 +27,9 @@ def trace_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The training trace as table rows: epoch, loss, accuracy (and seconds when known)."""
     rows = []
     for entry in history:
-        row = {"epoch": entry["epoch"], "loss": round(float(entry["loss"]), 6), "accuracy": round(float(entry["accuracy"]), 6)}
+        row = {"epoch": entry["epoch"], "loss": round(float(entry["loss"]), 6)}
+        if "accuracy" in entry:  # a regression's history has the loss only
+            row["accuracy"] = round(float(entry["accuracy"]), 6)
         if "seconds" in entry:
             row["seconds"] = round(float(entry["seconds"]), 4)
         rows.append(row)
@@ -58,6 +61,8 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
              ("precision", "precision", ".4f"), ("recall", "recall", ".4f"), ("train_seconds", "train seconds", ".3f"),
              ("trace_seconds", "tracing seconds", ".3f"), ("steady_seconds", "steady seconds", ".3f"),
              ("median_step_ms", "median step ms", ".3f")]
+    shown = {key for key, _, _ in names}
+    names[2:2] = [(m.name, m.label, m.format) for m in metrics_for(metrics.get("task", "binary")) if m.name not in shown]
     modes = [mode for mode in MODES if mode in metrics]  # one mode only when the run trained one (--modes)
     headers = [mode_label(mode, metrics.get("graph_variant")) for mode in modes]
     lines = ["# eagergraph evaluation", "", f"Run directory: `{Path(run_dir).resolve()}`", ""]

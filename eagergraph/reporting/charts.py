@@ -52,7 +52,7 @@ def training_curves_png(histories: dict[str, list[dict[str, Any]]], variant: str
         label = mode_label(mode, variant)
         epochs = [entry["epoch"] for entry in history]
         for axis, key in zip(axes, ("loss", "accuracy")):
-            axis.plot(epochs, [float(entry[key]) for entry in history], label=label, markersize=4, **STYLES.get(mode, {}))
+            axis.plot(epochs, [float(entry.get(key, "nan")) for entry in history], label=label, markersize=4, **STYLES.get(mode, {}))
     for axis, title in zip(axes, ("training loss", "training accuracy")):
         axis.set_title(title, fontsize=10)
         axis.set_xlabel("epoch", fontsize=9)

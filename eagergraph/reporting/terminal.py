@@ -7,11 +7,14 @@ from rich.table import Table
 
 from eagergraph.core.variants import MODES
 from eagergraph.data.columns import ID_REASON
+from eagergraph.data.labels import task_line
+from eagergraph.metrics import metrics_for
 from eagergraph.reporting.artifacts import drift_epoch_text, step_parity_line
 from eagergraph.reporting.promotion import print_verdict
 from eagergraph.text import mode_label, plural
 
-METRICS = ("loss", "accuracy", "auc", "precision", "recall", "train_seconds", "trace_seconds", "median_step_ms")
+TIMINGS = ("train_seconds", "trace_seconds", "median_step_ms")
+METRICS = ("loss", "accuracy", "auc", "precision", "recall", *TIMINGS)
 
 
 
@@ -30,7 +33,7 @@ def trace_table(metrics: dict) -> Table:
     for i, mode in enumerate(modes):
         for entry in metrics[mode]["history"]:
             row = by_epoch.setdefault(entry["epoch"], ["", ""] * len(modes))
-            row[2 * i:2 * i + 2] = [f"{entry['loss']:.4f}", f"{entry['accuracy']:.4f}"]
+            row[2 * i:2 * i + 2] = [f"{entry['loss']:.4f}", f"{entry['accuracy']:.4f}" if "accuracy" in entry else "–"]
     for epoch in sorted(by_epoch):
         table.add_row(str(epoch), *by_epoch[epoch])
     return table
@@ -43,7 +46,8 @@ def evaluation_table(metrics: dict) -> Table:
     table.add_column("metric")
     for mode in modes:
         table.add_column(mode_label(mode, metrics.get("graph_variant")), justify="right")
-    for name in METRICS:
+    task_names = [m.name for m in metrics_for(metrics.get("task", "binary"))]
+    for name in [*task_names, *TIMINGS] if metrics.get("task", "binary") != "binary" else METRICS:
         table.add_row(name, *(f"{metrics[mode][name]:.4f}" for mode in modes))
     return table
 
@@ -61,8 +65,10 @@ def data_lines(result: dict) -> list[str]:
     ids = [name for name, why in result.get("left_out", {}).items() if why == ID_REASON]
     if ids:
         lines.append(f"set aside as row ids (integers, unique on every row): {', '.join(ids)}; name in --features to use")
+    if result.get("task_reason"):
+        lines.append(task_line(result["task"], result["task_reason"]))
     classes = result.get("classes")
-    if classes:
+    if classes and result.get("positive_class") is not None:
         lines.append(f"positive class: {classes[1]!r} (other: {classes[0]!r}); precision, recall, probability are about it")
     return lines
 
@@ -72,6 +78,8 @@ def example_line(example: dict) -> str:
     where = ", ".join(f"{name} {value}" for name, value in list(example.get("columns", {}).items())[:2])
     row = f"{example.get('row', '1 row')}{f' ({where})' if where else ''}"
     truth = f"; true label {example['label']}" if "label" in example else ""
+    if example.get("task") == "regression":
+        return f"prediction (SavedModel reloaded from disk): {row} → {example['predicted']:.4g}{truth}"
     return (f"prediction (SavedModel reloaded from disk): {row} → [{example['probability']:.2f}] "
             f"class {example['predicted']}{truth}")
 

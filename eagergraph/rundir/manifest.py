@@ -40,7 +40,7 @@ def manifest_fields(config: dict, flow_run_id: str, seconds: dict[str, float], r
     """What every flow's manifest.json records about the config, the data stages and the process."""
     return dict(config=config, flow_run_id=flow_run_id, stage_seconds=seconds,
                 features=raw["features"], classes=raw["classes"], positive_class=raw["positive_class"],
-                left_out=raw["left_out"], passthrough=raw["passthrough"],
+                task=raw.get("task", "binary"), left_out=raw["left_out"], passthrough=raw["passthrough"],
                 rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
                 rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
                                  "engineer-features": feats["rows_per_second"]},
@@ -51,7 +51,7 @@ def data_summary(raw: dict) -> dict:
     """What a run tells the user about their data: features used, columns left out and why, classes, dropped rows."""
     return {"source": raw.get("source"), "features": raw["features"], "left_out": raw["left_out"],
             "passthrough": raw["passthrough"], "classes": raw["classes"], "positive_class": raw["positive_class"],
-            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
+            "task": raw.get("task", "binary"), "task_reason": raw.get("task_reason"), "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
 
 
 def write_manifest(run_dir: Path, **fields: Any) -> Path:
