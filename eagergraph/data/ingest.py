@@ -306,7 +306,7 @@ def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, imput
     if checks.rows == 0:
         raise DataError(f"{where}: no data rows" + (" left after dropping invalid rows" if checks.dropped else ""))
     if len(checks.classes) < 2:
-        raise DataError(f"{where}: label column {label!r} has a single value ({next(iter(checks.classes))!r}); two are needed")
+        raise DataError(f"{where}: label column {label!r} has a single class ({next(iter(checks.classes))!r}); two are needed")
     return sorted(checks.classes)
 
 

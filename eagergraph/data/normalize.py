@@ -88,7 +88,7 @@ def random_test_mask(n_rows: int, test_fraction: float, seed: int) -> np.ndarray
     return mask
 
 
-def test_mask(labels: np.ndarray, task: str, test_fraction: float, seed: int) -> np.ndarray:
+def task_test_mask(labels: np.ndarray, task: str, test_fraction: float, seed: int) -> np.ndarray:
     """The split of a task: stratified per class (binary, multiclass), a seeded random draw (regression)."""
     if task == "regression":
         return random_test_mask(len(labels), test_fraction, seed)
@@ -258,7 +258,7 @@ def split_mask(raw: Path, test_fraction: float, seed: int) -> np.ndarray:
     meta = file.schema_arrow.metadata or {}
     labels = file.read(columns=[LABEL]).column(LABEL).to_numpy()
     task = task_of(meta)
-    mask = test_mask(labels, task, test_fraction, seed)
+    mask = task_test_mask(labels, task, test_fraction, seed)
     check_split(labels, mask, meta.get(SOURCE_KEY, str(raw).encode()).decode(), task, json.loads(meta.get(CLASSES_KEY, b"[]")))
     return mask
 
