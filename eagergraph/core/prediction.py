@@ -285,11 +285,11 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
     scores = load_model(model)(usable).reshape(-1, width) if not gaps.all() else np.empty((0, width))
     dropped = bool(drop_invalid and gaps.any())
     if dropped:
-        table, output = table.filter(pa.array(~gaps)), scores
+        table, served = table.filter(pa.array(~gaps)), scores
     else:
-        output = np.full((table.num_rows, width), np.nan)
-        output[~gaps] = scores
-    result = task_table(table, output, task, info["classes"])
+        served = np.full((table.num_rows, width), np.nan)
+        served[~gaps] = scores
+    result = task_table(table, served, task, info["classes"])
     partial = output.with_name(f".{output.name}.partial")  # an interrupted write never leaves a half file in place
     if output.suffix.lower() == ".csv":
         pacsv.write_csv(result, partial)
