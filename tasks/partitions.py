@@ -14,10 +14,12 @@ from eagergraph.tasks.normalize import split_files
 @task(name="ingest-partition")
 def ingest_partition(run_dir: str, folder: str, file: str, index: int, label: str, features: list[str] | None,
                      test_fraction: float, seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
-                     categorical: list[str] | None = None, max_categories: int = 50, impute: str = "none") -> dict:
+                     categorical: list[str] | None = None, max_categories: int = 50, impute: str = "none",
+                     task: str = "auto", max_classes: int = 50) -> dict:
     """Validate, clean and split one partition of the input folder."""
     result = ingest_partition_to(RunPaths.of(run_dir).raw_part(index), Path(folder), file, index, label, features,
-                                 test_fraction, seed, drop_invalid, exclude, categorical, max_categories, impute)
+                                 test_fraction, seed, drop_invalid, exclude, categorical, max_categories, impute,
+                                 task, max_classes)
     get_run_logger().info(f"partition {index}: {result['rows']} rows from {Path(file).name} (pid {result['pid']})")
     return result
 

@@ -38,7 +38,7 @@ def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: 
     from eagergraph.tasks.partitions import ingest_partition, merge_partitions
 
     calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid, c.exclude,
-              c.categorical, c.max_categories, c.impute) for index, file in enumerate(files)]
+              c.categorical, c.max_categories, c.impute, c.task, c.max_classes) for index, file in enumerate(files)]
     parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
     merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid, c.positive_class,
                        c.max_categories, c.impute)

@@ -125,7 +125,9 @@ def ranking_markdown(ranking: list[dict[str, Any]]) -> str:
     """A sweep's ranking: the chart, then the table."""
     from eagergraph.reporting.charts import data_uri_image, ranking_png
 
-    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", "auc", "accuracy", "loss", "train_seconds")
+    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", "auc", "macro_auc", "rmse", "mae",
+            "accuracy", "loss", "train_seconds")
+    keys = tuple(k for k in keys if k in ranking[0]) if ranking else keys  # a task's own metrics only
     lines = ["# eagergraph sweep ranking", "", data_uri_image(ranking_png(ranking), "sweep ranking"), "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(_cell(r[k]) for k in keys) + " |" for r in ranking]

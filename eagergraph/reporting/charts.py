@@ -93,11 +93,12 @@ def ranking_png(ranking: list[dict[str, Any]]) -> bytes:
     shown = ranking[:20]  # a long grid keeps its table; the chart shows the top
     names = [str(r["name"]) for r in shown][::-1]
     figure, axis = plt.subplots(figsize=(FIGSIZE[0], max(1.6, 0.3 * len(shown) + 0.8)))
-    auc = axis.barh(names, [float(r["auc"]) for r in shown][::-1], color="tab:blue")
-    axis.bar_label(auc, labels=[f"{float(r['auc']):.4f}" for r in shown][::-1], fontsize=8, padding=2)
-    low = min(float(r["auc"]) for r in shown)
-    axis.set_xlim(max(0.0, low - 0.05), 1.0)
-    axis.set_title("sweep: test AUC per candidate, best on top", fontsize=10)
+    key = next(k for k in ("auc", "macro_auc", "rmse") if k in shown[0])  # the task's first ranking metric
+    auc = axis.barh(names, [float(r[key]) for r in shown][::-1], color="tab:blue")
+    axis.bar_label(auc, labels=[f"{float(r[key]):.4f}" for r in shown][::-1], fontsize=8, padding=2)
+    if key != "rmse":
+        axis.set_xlim(max(0.0, min(float(r[key]) for r in shown) - 0.05), 1.0)
+    axis.set_title(f"sweep: test {key} per candidate, best on top", fontsize=10)
     axis.tick_params(labelsize=7)
     return _png(figure)
 

@@ -269,3 +269,32 @@ def test_regression_savedmodel_serves_the_value_in_the_target_units(tmp_path: Pa
     z = [(raw[f"f{i}"] - 0.5 * i) / (1.0 + i) for i in range(2)]
     inputs = np.column_stack([*z, *(v**2 for v in z)]).astype(np.float32)
     np.testing.assert_allclose(value, model(inputs).numpy() * 7.25 + 23.5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- partitions
+
+
+@pytest.mark.parametrize("data, label, task", [(_three_class(120), "species", "multiclass"), (_numeric_target(), "mpg", "regression")])
+def test_partitions_merge_into_the_task_of_the_whole_folder(tmp_path: Path, data: dict, label: str, task: str) -> None:
+    from runs import split_files
+
+    from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    half = len(data[label]) // 2
+    for i, rows in enumerate((slice(0, half), slice(half, None))):
+        pq.write_table(pa.table({k: v[rows] for k, v in data.items()}), folder / f"part-{i}.parquet")
+    run = RunPaths.of(tmp_path / "run")
+    run.root.mkdir()
+    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, label, None, 0.25, 0)
+             for i in range(2)]
+    merged = merge_partitions_to(run.raw, [run.raw_part(p["index"]) for p in parts], split_files(run.root), parts, folder,
+                                 label, False)
+    assert merged["task"] == task and Normalizer.load(run.normalizer).task == task
+    test_rows = pq.read_table(run.test_raw).num_rows
+    if task == "regression":  # a seeded draw of round(fraction × n) rows in each partition
+        assert test_rows == sum(round(0.25 * n) for n in (half, len(data[label]) - half))
+    else:  # every class in both splits
+        codes = pq.read_table(run.normalized("test")).column(LABEL).to_numpy()
+        assert set(codes.tolist()) == {0, 1, 2} and set(pq.read_table(run.raw).column(LABEL).to_numpy().tolist()) == {0, 1, 2}
