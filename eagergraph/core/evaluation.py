@@ -90,6 +90,8 @@ def evaluate_run(run_dir: Path) -> dict:
                         "variant": history["variant"], "bounded": history["bounded"], "steps": history["steps"],
                         "full_steps": history["full_steps"], "full_train_seconds": history["full_train_seconds"],
                         "history": [{k: e[k] for k in ("epoch", "loss", "accuracy") if k in e} for e in history["history"]]}
+    if normalizer.task == "regression":  # run parity in the model's own (standardized) units, like its weights
+        probabilities = {mode: value / normalizer.target["std"] for mode, value in probabilities.items()}
     report.update(compare_modes(report, probabilities, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
     report["test_rows"] = table.num_rows

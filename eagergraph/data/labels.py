@@ -132,6 +132,8 @@ def choose_task(requested: str, values: LabelValues, kind: pa.DataType, max_clas
 
 def task_line(task: str, reason: str) -> str:
     """What ingest says about the task: what it chose, why, and how to choose otherwise."""
+    if reason == "chosen with --task":
+        return f"task: {task} (chosen with --task)"
     return f"task: {task} ({reason}); choose with --task"
 
 
