@@ -298,3 +298,16 @@ def test_partitions_merge_into_the_task_of_the_whole_folder(tmp_path: Path, data
     else:  # every class in both splits
         codes = pq.read_table(run.normalized("test")).column(LABEL).to_numpy()
         assert set(codes.tolist()) == {0, 1, 2} and set(pq.read_table(run.raw).column(LABEL).to_numpy().tolist()) == {0, 1, 2}
+
+
+def test_a_sweep_ranks_by_the_task_metrics_in_their_direction() -> None:
+    from eagergraph.core.sweep import rank, ranking_markdown_rows
+
+    results = [{"name": "a", "task": "regression", "rmse": 2.5, "mae": 2.0, "train_seconds": 1.0},
+               {"name": "b", "task": "regression", "rmse": 2.1, "mae": 1.9, "train_seconds": 1.0},
+               {"name": "c", "task": "regression", "rmse": 2.1, "mae": 1.7, "train_seconds": 1.0}]
+    for r in results:
+        r.update(learning_rate=0.01, hidden=8, batch_size=32, variant="step")
+    ranking = rank(results)
+    assert [r["name"] for r in ranking] == ["c", "b", "a"]  # lower RMSE first, then lower MAE
+    assert "rmse" in ranking_markdown_rows(ranking)[0] and "auc" not in ranking_markdown_rows(ranking)[0]
