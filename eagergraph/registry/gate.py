@@ -18,7 +18,8 @@ from eagergraph.metrics import CATALOGUE, GATE_DEFAULT
 
 _DEFAULTS = PipelineConfig.model_fields  # the gate's defaults are the config's: written once, there
 LOWER_IS_BETTER = {m.name for m in CATALOGUE if not m.higher_is_better}
-SCORED = tuple(m.name for m in CATALOGUE)
+SCORED = ("loss", "accuracy", "auc", "precision", "recall")  # binary's, as the registry records them
+ALL_SCORED = tuple(dict.fromkeys([*SCORED, *(m.name for m in CATALOGUE)]))  # every task's
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def inputs_differ(candidate: dict, production: dict) -> str | None:
 
 def rounded(metrics: dict[str, float]) -> dict[str, float]:
     """The scored metrics, rounded as the registry records them."""
-    return {key: round(float(metrics[key]), 6) for key in SCORED if key in metrics}
+    return {key: round(float(metrics[key]), 6) for key in ALL_SCORED if key in metrics}
 
 
 def production_after(promoted: bool, candidate_dir: Path, production_dir: Path | None) -> Path | None:
