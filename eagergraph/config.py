@@ -17,6 +17,7 @@ from eagergraph.rundir.paths import MODEL_NAME, default_model_name
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]
 Impute = Literal["none", "mean", "median"]
+TaskChoice = Literal["auto", "binary", "multiclass", "regression"]
 
 
 class PipelineConfig(BaseModel):
@@ -25,7 +26,7 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     data: Path | None = Field(None, description="CSV or Parquet file, or a folder of Parquet files (default: synthetic data).")
-    label: str = Field("label", min_length=1, description="Name of the binary label column.")
+    label: str = Field("label", min_length=1, description="Name of the label column (classes or a numeric target: see --task).")
     features: list[str] | None = Field(None, description="Feature columns, comma-separated (default: every numeric column but the label, the excluded ones and row ids).")
     exclude: list[str] | None = Field(None, description="Columns left out of the default features, comma-separated; they are carried into the predictions (default: none).")
     # issue 16: column kinds, vocabularies and missing values
@@ -33,6 +34,9 @@ class PipelineConfig(BaseModel):
     max_categories: int = Field(50, ge=2, description="Text or boolean columns with at most this many distinct values are categorical; the vocabulary keeps at most this many values.")
     impute: Impute = Field("none", description="Missing numeric values: none (refuse them), mean or median of the train split, with a missing-indicator input per column.")
     positive_class: str | None = Field(None, description="Label value that is the positive class (default: the larger value in sorted order).")
+    # issue 17: every tabular task
+    task: TaskChoice = Field("auto", description="auto (two label values: binary; text, boolean or integer labels with up to --max-classes values: multiclass; other numbers: regression), binary, multiclass or regression.")
+    max_classes: int = Field(50, ge=3, description="A text, boolean or integer label with at most this many values is multiclass under --task auto (more: regression for integers, refused for text).")
     rows: int = Field(1000, ge=10, description="Rows of synthetic data (ignored with --data).")
     n_features: int = Field(10, ge=1, description="Features of synthetic data (ignored with --data).")
     epochs: int = Field(5, gt=0, description="Training epochs, the same for both modes.")

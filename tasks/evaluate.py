@@ -8,6 +8,7 @@ from prefect import get_run_logger, task
 
 from eagergraph.core.evaluation import evaluate_run
 from eagergraph.core.variants import MODES
+from eagergraph.metrics import GATE_DEFAULT, metric
 
 
 @task(name="evaluate")
@@ -17,9 +18,10 @@ def evaluate(run_dir: str) -> dict:
 
     report = evaluate_run(Path(run_dir))
     plot_training_curves(run_dir, report)
-    accuracy = " / ".join(f"{mode} {report[mode]['accuracy']:.4f}" for mode in MODES if mode in report)
+    headline = metric(GATE_DEFAULT[report.get("task", "binary")] if report.get("task") == "regression" else "accuracy")
+    accuracy = " / ".join(f"{mode} {headline.show(report[mode][headline.name])}" for mode in MODES if mode in report)
     comparison = "" if report["speedup"] is None else f"; speedup {report['speedup']:.1f}x"
     if report["parity_max_abs_diff"] is not None:
         comparison += f"; parity max |diff| {report['parity_max_abs_diff']:.2e}"
-    get_run_logger().info(f"test accuracy {accuracy}{comparison}")
+    get_run_logger().info(f"test {headline.label} {accuracy}{comparison}")
     return report

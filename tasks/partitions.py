@@ -13,11 +13,14 @@ from eagergraph.tasks.normalize import split_files
 
 @task(name="partition-kinds")
 def partition_kinds(folder: str, label: str, features: list[str] | None, exclude: list[str] | None = None,
-                    categorical: list[str] | None = None, max_categories: int = 50) -> dict:
-    """Decide every column's kind once over the whole input folder, for all its partitions."""
-    kinds = decide_kinds(Path(folder), label, features, exclude, categorical, max_categories)
-    get_run_logger().info(f"column kinds over the folder: {len(kinds['features'])} features "
-                          f"({len(kinds['categorical'])} categorical), {len(kinds['left_out'])} left out")
+                    categorical: list[str] | None = None, max_categories: int = 50, task: str = "auto",
+                    max_classes: int = 50) -> dict:
+    """Decide every column's kind and the task once over the whole input folder, for all its partitions."""
+    kinds = decide_kinds(Path(folder), label, features, exclude, categorical, max_categories, task, max_classes)
+    selection = kinds["selection"]
+    get_run_logger().info(f"column kinds over the folder: {len(selection['features'])} features "
+                          f"({len(selection['categorical'])} categorical), {len(selection['left_out'])} left out; "
+                          f"task: {kinds['task']} ({kinds['task_reason']})")
     return kinds
 
 
@@ -25,10 +28,11 @@ def partition_kinds(folder: str, label: str, features: list[str] | None, exclude
 def ingest_partition(run_dir: str, folder: str, file: str, index: int, label: str, features: list[str] | None,
                      test_fraction: float, seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
                      categorical: list[str] | None = None, max_categories: int = 50, impute: str = "none",
-                     kinds: dict | None = None) -> dict:
-    """Validate, clean and split one partition of the input folder, with the folder's column kinds."""
+                     task: str = "auto", max_classes: int = 50, kinds: dict | None = None) -> dict:
+    """Validate, clean and split one partition of the input folder, with the folder's column kinds and task."""
     result = ingest_partition_to(RunPaths.of(run_dir).raw_part(index), Path(folder), file, index, label, features,
-                                 test_fraction, seed, drop_invalid, exclude, categorical, max_categories, impute, kinds)
+                                 test_fraction, seed, drop_invalid, exclude, categorical, max_categories, impute,
+                                 task, max_classes, kinds)
     get_run_logger().info(f"partition {index}: {result['rows']} rows from {Path(file).name} (pid {result['pid']})")
     return result
 

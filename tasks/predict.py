@@ -15,6 +15,8 @@ def predict(run_dir: str) -> dict:
     """Predict with the graph model's SavedModel reloaded from disk."""
     result = predict_run(Path(run_dir))
     example = result["example"]
-    get_run_logger().info(f"first test row → {example['probability']:.2f}, class {example['predicted']} (true label "
-                          f"{example['label']}); {plural(result['rows'], 'test row')} → predictions.parquet")
+    said = (f"{example['predicted']:.4g}" if example.get("task") == "regression"
+            else f"{example['probability']:.2f}, class {example['predicted']}")
+    get_run_logger().info(f"first test row → {said} (true label {example['label']}); "
+                          f"{plural(result['rows'], 'test row')} → predictions.parquet")
     return result

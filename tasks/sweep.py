@@ -17,7 +17,8 @@ def train_candidate(run_dir: str, candidate: dict, epochs: int, seed: int, in_me
     """Train and score one grid point (graph mode); the candidate is a plain dict so Prefect can show it."""
     point = Candidate(**candidate)
     result = train_candidate_to(Path(run_dir), point, epochs, seed, in_memory_rows)
-    get_run_logger().info(f"{point.name}: test auc {result['auc']:.4f} accuracy {result['accuracy']:.4f} "
+    scored = " ".join(f"{name} {result[name]:.4f}" for name in RANK_BY[result["task"]][:2])
+    get_run_logger().info(f"{point.name}: test {scored} "
                           f"({result['train_seconds']:.2f}s, pid {result['pid']})")
     return result
 
@@ -29,7 +30,7 @@ def rank_candidates(run_dir: str, results: list[dict]) -> list[dict]:
     adopt_best_candidate(Path(run_dir), ranking)
     create_table_artifact(ranking_markdown_rows(ranking), key="sweep-ranking",
                           description=f"eagergraph sweep: {plural(len(ranking), 'candidate')} ranked by test "
-                                      f"{', '.join(RANK_BY)}")
+                                      f"{', '.join(RANK_BY[ranking[0]['task']])}")
     publish_ranking(ranking)
-    get_run_logger().info(f"best of {len(ranking)}: {ranking[0]['name']} (test auc {ranking[0]['auc']:.4f})")
+    get_run_logger().info(f"best of {len(ranking)}: {ranking[0]['name']} (test {RANK_BY[ranking[0]['task']][0]} {ranking[0][RANK_BY[ranking[0]['task']][0]]:.4f})")
     return ranking

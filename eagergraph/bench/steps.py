@@ -47,8 +47,13 @@ class Timing:
     vs_keras_fit_total: float = 0.0
 
 
-def training_matrix(rows: int, n_features: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pipeline's synthetic data through the pipeline's one preprocessing, all rows used for training."""
+# Classes of the synthetic multiclass label (see eagergraph.data.ingest.synthetic_batches).
+SYNTHETIC_CLASSES = {"binary": 2, "multiclass": 3, "regression": 1}
+
+
+def training_matrix(rows: int, n_features: int, seed: int, task: str = "binary") -> tuple[np.ndarray, np.ndarray]:
+    """The pipeline's synthetic data (the task's label) through the pipeline's one preprocessing, all rows used
+    for training; a regression target standardized, as the pipeline trains on it."""
     from functools import partial
 
     import pyarrow as pa
@@ -57,10 +62,13 @@ def training_matrix(rows: int, n_features: int, seed: int) -> tuple[np.ndarray, 
     from eagergraph.data.io import LABEL, feature_matrix
     from eagergraph.data.preprocessing import preprocess
 
-    table = pa.Table.from_batches(list(synthetic_batches(rows, n_features, seed)))
+    table = pa.Table.from_batches(list(synthetic_batches(rows, n_features, seed, task=task)))
     raw = feature_matrix(table, [f"x{i}" for i in range(n_features)])
     x = preprocess(raw, raw.mean(axis=0), raw.std(axis=0), partial(np.concatenate, axis=1), lambda z: z.astype(np.float32))
-    return x, table.column(LABEL).to_numpy().astype(np.float32).reshape(-1, 1)
+    y = table.column(LABEL).to_numpy().astype(np.float64)
+    if task == "regression":
+        y = (y - y.mean()) / (y.std() or 1.0)
+    return x, y.astype(np.float32).reshape(-1, 1)
 
 
 def _from_epochs(name: str, epoch_seconds: list[float], total: float, epochs: int, steps_per_epoch: int,
@@ -73,13 +81,14 @@ def _from_epochs(name: str, epoch_seconds: list[float], total: float, epochs: in
 
 
 def time_ours(name: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int,
-              learning_rate: float, seed: int, eager_max_steps: int) -> Timing:
+              learning_rate: float, seed: int, eager_max_steps: int, task: str = "binary") -> Timing:
     """Eager or one graph variant through the pipeline's own `train` (eager bounded to `eager_max_steps`)."""
     from eagergraph.core.training import train
 
     mode, variant = ("eager", "step") if name == "eager" else ("graph", name)
     max_steps = eager_max_steps if name == "eager" else None
-    _, result = train(x, y, mode, variant, epochs, batch_size, hidden, learning_rate, seed, max_steps=max_steps)
+    _, result = train(x, y, mode, variant, epochs, batch_size, hidden, learning_rate, seed, max_steps=max_steps,
+                      task=task, n_classes=SYNTHETIC_CLASSES[task])
     if result.bounded:
         steady = result.full_train_seconds - result.trace_seconds
         return Timing(name, result.trace_seconds, steady, result.full_train_seconds, 1000.0 / result.median_step_ms,
@@ -97,7 +106,7 @@ def _keras_may_jit(jit_compile: bool) -> AbstractContextManager:
 
 
 def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int, learning_rate: float,
-                   seed: int, steps_per_execution: int, jit_compile: bool) -> Timing:
+                   seed: int, steps_per_execution: int, jit_compile: bool, task: str = "binary") -> Timing:
     """The peer a user would pick instead: `model.compile(...)` + `model.fit`, same model, optimizer and seed."""
     import keras
 
@@ -112,9 +121,11 @@ def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, h
 
     seconds: list[float] = []
     keras.utils.set_random_seed(seed)  # fit's shuffling is a random op, which op determinism requires seeded
-    model = build_model(x.shape[1], hidden, seed)
+    model = build_model(x.shape[1], hidden, seed, task, SYNTHETIC_CLASSES[task])
+    loss = {"binary": keras.losses.BinaryCrossentropy(), "multiclass": keras.losses.SparseCategoricalCrossentropy(),
+            "regression": keras.losses.MeanSquaredError()}[task]
     with _keras_may_jit(jit_compile):
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.BinaryCrossentropy(),
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
                       steps_per_execution=steps_per_execution, jit_compile=jit_compile)
         started = time.perf_counter()
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=[EpochTimer()])
@@ -132,16 +143,16 @@ def _median(timings: list[Timing]) -> Timing:
 
 
 def bench_size(rows: int, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-               repeats: int, eager_max_steps: int, n_features: int | None = None) -> dict[str, Timing]:
+               repeats: int, eager_max_steps: int, n_features: int | None = None, task: str = "binary") -> dict[str, Timing]:
     """Every contender at one size, repeats interleaved so drift hits all alike; median per contender."""
     from eagergraph.config import PipelineConfig
 
-    x, y = training_matrix(rows, n_features or PipelineConfig.model_fields["n_features"].default, seed)
+    x, y = training_matrix(rows, n_features or PipelineConfig.model_fields["n_features"].default, seed, task)
     runs: dict[str, list[Timing]] = {name: [] for name in CONTENDERS}
     for _ in range(repeats):
         for name in CONTENDERS[:-1]:
-            runs[name].append(time_ours(name, x, y, epochs, batch_size, hidden, learning_rate, seed, eager_max_steps))
-        fits = [time_keras_fit(x, y, epochs, batch_size, hidden, learning_rate, seed, k, jit)
+            runs[name].append(time_ours(name, x, y, epochs, batch_size, hidden, learning_rate, seed, eager_max_steps, task))
+        fits = [time_keras_fit(x, y, epochs, batch_size, hidden, learning_rate, seed, k, jit, task)
                 for k in KERAS_STEPS_PER_EXECUTION for jit in KERAS_JIT_COMPILE]
         runs["keras_fit"].append(min(fits, key=lambda t: t.steady_seconds))  # Keras at its best
     result = {name: _median(timings) for name, timings in runs.items()}
@@ -174,18 +185,18 @@ def pay_off(timings: dict[str, Timing], steps: int) -> dict:
 
 
 def run_bench(sizes: list[int], epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-              repeats: int, eager_max_steps: int) -> dict:
+              repeats: int, eager_max_steps: int, task: str = "binary") -> dict:
     """The whole benchmark as a JSON-able dict (the `--json` line)."""
     import platform
 
     import tensorflow as tf
 
     report: dict = {"config": {"epochs": epochs, "batch_size": batch_size, "hidden": hidden, "learning_rate": learning_rate,
-                               "seed": seed, "repeats": repeats, "eager_max_steps": eager_max_steps,
+                               "seed": seed, "task": task, "repeats": repeats, "eager_max_steps": eager_max_steps,
                                "tensorflow": tf.__version__, "cpus": _cpus(), "machine": platform.machine()},
                     "sizes": {}}
     for rows in sizes:
-        timings = bench_size(rows, epochs, batch_size, hidden, learning_rate, seed, repeats, eager_max_steps)
+        timings = bench_size(rows, epochs, batch_size, hidden, learning_rate, seed, repeats, eager_max_steps, task=task)
         report["sizes"][str(rows)] = {name: asdict(t) for name, t in timings.items()}
         report["sizes"][str(rows)].update(pay_off(timings, -(-rows // batch_size) * epochs))
     return report

@@ -152,8 +152,10 @@ def predict(
             typer.echo(json.dumps(predict_row(model, row if row is not None else row_json, as_json=row_json is not None)))
         else:
             written = predict_file(model, input, output, drop_invalid)
-            typer.echo(f"wrote {plural(written['rows'], 'prediction')} to {written['output']} "
-                       f"(probability of the positive class {written['positive_class']!r})")
+            what = {"binary": f"probability of the positive class {written['positive_class']!r}",
+                    "multiclass": "the class, its probability and every class's probability",
+                    "regression": "the value in the target's units"}[written["task"]]
+            typer.echo(f"wrote {plural(written['rows'], 'prediction')} to {written['output']} ({what})")
             for note in filter(None, (invalid_rows_note(written), unseen_note(written["unseen"]))):
                 typer.echo(note)
 

@@ -24,7 +24,7 @@ def _sizes(rows: str, least: int) -> list[int]:
 
 
 @app.command()
-@with_config_options(["epochs", "batch_size", "hidden", "learning_rate", "seed"])
+@with_config_options(["epochs", "batch_size", "hidden", "learning_rate", "seed", "task"])
 def bench(
     rows: Annotated[str, typer.Option(help="Training rows, one size or several: 800,32000.")] = "800,32000",
     repeats: Annotated[int, typer.Option(min=1, help="Runs per contender; the median is reported.")] = 3,
@@ -50,7 +50,8 @@ def bench(
 
     if not debugging():  # Keras fit is rebuilt per contender and repeat: TensorFlow warns of the retracing, by design
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    report = run_bench(sizes, c.epochs, c.batch_size, c.hidden, c.learning_rate, c.seed, repeats, eager_max_steps)
+    task = "binary" if c.task == "auto" else c.task  # synthetic data: binary unless asked
+    report = run_bench(sizes, c.epochs, c.batch_size, c.hidden, c.learning_rate, c.seed, repeats, eager_max_steps, task)
     console = Console(width=None if sys.stdout.isatty() else 150)  # a wide table stays readable in logs
     for item in render(report):
         console.print(item)

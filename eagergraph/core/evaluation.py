@@ -12,22 +12,36 @@ if TYPE_CHECKING:
 
 from eagergraph.core.export import load_serving, weights_max_abs_diff
 from eagergraph.core.parity import drift_epoch, epoch_differences, load_epoch_weights, parity_note
-from eagergraph.core.serving_inputs import read_preprocessing
+from eagergraph.core.serving_inputs import Preprocessing, read_preprocessing
 from eagergraph.core.variants import MODES
 from eagergraph.data.io import LABEL
 from eagergraph.io import read_json, write_json
-from eagergraph.metrics import binary_metrics
+from eagergraph.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from eagergraph.rundir.paths import RunPaths
 
 
-def score_model(model: Path, test_raw: "pa.Table", features: list[str] | None = None) -> tuple[np.ndarray, dict[str, float]]:
-    """An exported model (reloaded from disk) on the raw test split: its probabilities and its metrics.
+def task_metrics(labels: np.ndarray, output: np.ndarray, prep: Preprocessing | None = None) -> dict:
+    """The task's catalogue metrics of a model's output against raw.parquet's label (0/1, class codes, or the
+    target in its units): binary (`prep` may be None), multiclass with its confusion matrix, regression with the
+    baseline RMSE of the training mean."""
+    task = prep.task if prep is not None else "binary"
+    if task == "multiclass":
+        return multiclass_metrics(labels, output)
+    if task == "regression":
+        return regression_metrics(labels, output, prep.target["mean"])
+    return binary_metrics(labels, output)
+
+
+def score_model(model: Path, test_raw: "pa.Table", features: list[str] | None = None,
+                prep: Preprocessing | None = None) -> tuple[np.ndarray, dict]:
+    """An exported model (reloaded from disk) on the raw test split: its output and its task's metrics (`prep`,
+    the run's normalizer, tells the task; binary without it).
 
     The model's own eagergraph.json names the raw columns it takes (text ones included), so `features` is not
     needed; it is accepted so that callers written for the matrix signature keep working.
     """
-    probability = load_serving(model)(test_raw)
-    return probability, binary_metrics(test_raw.column(LABEL).to_numpy(), probability)
+    output = load_serving(model)(test_raw)
+    return output, task_metrics(test_raw.column(LABEL).to_numpy(), output, prep)
 
 
 def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
@@ -68,17 +82,22 @@ def evaluate_run(run_dir: Path) -> dict:
     probabilities, report = {}, {}
     modes = [mode for mode in MODES if paths.history(mode).is_file()]  # a run may train one mode only
     for mode in modes:
-        probabilities[mode], scores = score_model(paths.model(mode), table)  # test_raw also carries passthrough columns
+        probabilities[mode], scores = score_model(paths.model(mode), table, prep=normalizer)  # test_raw also carries passthrough columns
         history = read_json(paths.history(mode))
         report[mode] = {**scores, "variant_reason": history["variant_reason"],
                         "train_seconds": history["train_seconds"], "trace_seconds": history["trace_seconds"],
                         "steady_seconds": history["steady_seconds"], "median_step_ms": history["median_step_ms"],
                         "variant": history["variant"], "bounded": history["bounded"], "steps": history["steps"],
                         "full_steps": history["full_steps"], "full_train_seconds": history["full_train_seconds"],
-                        "history": [{k: e[k] for k in ("epoch", "loss", "accuracy")} for e in history["history"]]}
+                        "history": [{k: e[k] for k in ("epoch", "loss", "accuracy") if k in e} for e in history["history"]]}
+    if normalizer.task == "regression":  # run parity in the model's own (standardized) units, like its weights
+        probabilities = {mode: value / normalizer.target["std"] for mode, value in probabilities.items()}
     report.update(compare_modes(report, probabilities, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
     report["test_rows"] = table.num_rows
-    report["classes"], report["positive_class"] = normalizer.classes, normalizer.classes[1]  # precision, recall: about it
+    if normalizer.task == "binary":  # binary's keys as they always were
+        report["classes"], report["positive_class"] = normalizer.classes, normalizer.classes[1]  # precision, recall: about it
+    else:
+        report["task"], report["classes"] = normalizer.task, normalizer.classes
     write_json(paths.metrics, report)
     return report

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import tensorflow as tf
 
+from eagergraph.core.model import HEADS
 from eagergraph.core.serving_inputs import (
     CATEGORICAL,
     MATRIX_INPUT,
@@ -22,7 +23,7 @@ from eagergraph.core.serving_inputs import (
     serving_columns,
     signature_names,
 )
-from eagergraph.data.preprocessing import standardize, with_squares
+from eagergraph.data.preprocessing import destandardize, standardize, with_squares
 from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
@@ -75,10 +76,12 @@ def export_model(model: keras.Model, normalizer: Any, path: Path) -> Path:
     kinds = {c.name: NUMERIC for c in prep.numeric} | {c.name: CATEGORICAL for c in prep.categorical}
     tables = {c.name: _lookup_table(c.vocabulary) for c in prep.categorical if c.vocabulary}
 
+    output = output_name(prep.task)
+
     def serve(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         parts = _numeric_inputs(inputs, prep, names)
         parts += [_one_hot(inputs[names[c.name]], c.vocabulary, tables.get(c.name)) for c in prep.categorical]
-        return {"probability": model(tf.concat(parts, axis=1), training=False)}
+        return {output: head_output(model(tf.concat(parts, axis=1), training=False), prep)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -93,13 +96,34 @@ def export_model(model: keras.Model, normalizer: Any, path: Path) -> Path:
         "features": prep.features, "inputs": names, "kinds": kinds,
         "vocabularies": {c.name: c.vocabulary for c in prep.categorical},
         "imputed": {c.name: c.impute for c in prep.numeric if c.impute is not None},
-        "classes": prep.classes, "positive_class": prep.classes[1]})
+        "classes": prep.classes, **task_info(prep)})
     return path
+
+
+def output_name(task: str) -> str:
+    """The serving signature's output: `probability` [rows, 1] (binary), `probabilities` [rows, K] (multiclass, in
+    eagergraph.json's `classes` order), `value` [rows, 1] (regression, in the target's units)."""
+    return HEADS[task][2]
+
+
+def head_output(output: tf.Tensor, prep: Preprocessing) -> tf.Tensor:
+    """The model's output as served: a regression's standardized value back in the target's units (float64)."""
+    if prep.task != "regression":
+        return output
+    return destandardize(tf.cast(output, tf.float64), prep.target["mean"], prep.target["std"])
+
+
+def task_info(prep: Preprocessing) -> dict:
+    """eagergraph.json's task fields: binary keeps its positive class; regression records the target's statistics."""
+    if prep.task == "binary":
+        return {"positive_class": prep.classes[1]}
+    return {"task": prep.task, "output": output_name(prep.task), **({"target": prep.target} if prep.target else {})}
 
 
 def load_serving(path: Path) -> Callable[[pa.Table | Mapping[str, Any] | np.ndarray], np.ndarray]:
     """The exported model's serving signature, read with TensorFlow alone, as a function of raw columns (a pyarrow
-    Table or a dict of columns, the model's features by name; other columns are ignored) → probabilities [rows, 1].
+    Table or a dict of columns, the model's features by name; other columns are ignored) → the model's one output:
+    probabilities [rows, 1] (binary), [rows, K] (multiclass) or values [rows, 1] (regression, target units).
 
     Models exported before raw-column signatures (one float32 `features` matrix input) are detected and get the
     matrix of their (numeric) features. A 2-D array is taken as the features in the model's order.
@@ -120,7 +144,7 @@ def load_serving(path: Path) -> Callable[[pa.Table | Mapping[str, Any] | np.ndar
             return signature(**{MATRIX_INPUT: tf.constant(x)})["probability"].numpy()
         feeds = {inputs.names[f]: tf.constant(columns[f], tf.float64 if inputs.kinds[f] == NUMERIC else tf.string)
                  for f in inputs.features}
-        return signature(**feeds)["probability"].numpy()
+        return next(iter(signature(**feeds).values())).numpy()  # the one output, whichever the task
 
     return serve
 

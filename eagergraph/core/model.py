@@ -26,14 +26,42 @@ def configure_threads() -> None:
         pass  # the runtime already started in this process; its threads stay as they are
 
 
-def build_model(n_inputs: int, hidden: int, seed: int) -> keras.Model:
-    """Input → Dense(hidden, ReLU) → Dense(1, sigmoid), with seeded initializers: every build has equal weights."""
+# The head of each task: (units, activation, layer name); the layer name is also the SavedModel's output name.
+HEADS = {"binary": (1, "sigmoid", "probability"), "multiclass": (None, "softmax", "probabilities"),
+         "regression": (1, "linear", "value")}
+
+
+def build_model(n_inputs: int, hidden: int, seed: int, task: str = "binary", n_classes: int = 2) -> keras.Model:
+    """Input → Dense(hidden, ReLU) → the task's head, with seeded initializers: every build has equal weights.
+
+    Heads: binary Dense(1, sigmoid), multiclass Dense(n_classes, softmax), regression Dense(1, linear) (the
+    standardized target; the SavedModel turns it back into the target's units)."""
+    units, activation, name = HEADS[task]
     inputs = keras.Input((n_inputs,), name="features")
     h = keras.layers.Dense(hidden, activation="relu", name="hidden",
                            kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(inputs)
-    out = keras.layers.Dense(1, activation="sigmoid", name="probability",
+    out = keras.layers.Dense(units or n_classes, activation=activation, name=name,
                              kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1))(h)
     return keras.Model(inputs, out, name="eagergraph_mlp")
+
+
+def row_losses(task: str, y: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
+    """Each row's loss [rows]: binary and sparse categorical cross-entropy (y holds class codes as float32 [rows, 1]),
+    squared error of the standardized target for regression."""
+    if task == "multiclass":
+        return keras.losses.sparse_categorical_crossentropy(y, output)
+    if task == "regression":
+        return tf.square(y - output)[:, 0]
+    return keras.losses.binary_crossentropy(y, output)
+
+
+def row_hits(task: str, y: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
+    """1.0 for each row predicted right [rows] (the epoch totals' accuracy); regression has no accuracy: zeros."""
+    if task == "multiclass":
+        return tf.cast(tf.equal(tf.argmax(output, axis=1), tf.cast(y[:, 0], tf.int64)), tf.float32)
+    if task == "regression":
+        return tf.zeros_like(y[:, 0])
+    return tf.cast(tf.equal(output > 0.5, y > 0.5), tf.float32)[:, 0]
 
 
 @dataclass
@@ -59,12 +87,14 @@ class Totals:
 BatchStep = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
 
-def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, totals: Totals) -> BatchStep:
+def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, totals: Totals,
+                    task: str = "binary") -> BatchStep:
     """The one training-step body: gather a batch's rows, then forward, loss, gradients, Adam, totals.
 
     Eager mode calls it as is; every graph variant wraps it (or a loop over it) in tf.function. The batch is
     `x[rows]`; only its first `count` rows are real: a compiled loop pads the epoch's partial last batch to the
     static batch shape, and the loss is the mean over the real rows, so it trains exactly as the unpadded batch.
+    The task only picks the loss and the hit count (`row_losses`, `row_hits`); the body is the same for all.
     """
 
     def train_step(x: tf.Tensor, y: tf.Tensor, rows: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
@@ -72,12 +102,11 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, t
         real = tf.cast(tf.range(tf.shape(rows)[0]) < count, tf.float32)  # 1 for a real row, 0 for padding
         n = tf.cast(count, tf.float32)
         with tf.GradientTape() as tape:
-            probability = model(xb, training=True)
-            loss = tf.reduce_sum(keras.losses.binary_crossentropy(yb, probability) * real) / n
+            output = model(xb, training=True)
+            loss = tf.reduce_sum(row_losses(task, yb, output) * real) / n
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        hits = tf.cast(tf.equal(probability > 0.5, yb > 0.5), tf.float32)[:, 0]
-        totals.add(loss, tf.reduce_sum(hits * real), n)
+        totals.add(loss, tf.reduce_sum(row_hits(task, yb, output) * real), n)
         return loss
 
     return train_step

@@ -38,6 +38,15 @@ def class_values(codes: np.ndarray, classes: list, valid: np.ndarray | None = No
     return pa.array(classes).take(pa.array(codes, mask=None if valid is None else ~np.asarray(valid, dtype=bool)))
 
 
+def label_values(codes: np.ndarray, task: str, classes: list) -> pa.Array:
+    """raw.parquet's label in the user's values: class codes as the classes, a regression target as it is."""
+    if task == "regression":
+        return pa.array(np.asarray(codes, dtype=np.float64))
+    if task == "multiclass":
+        return pa.array(classes).take(pa.array(np.asarray(codes).astype(np.int64)))
+    return class_values(codes, classes)
+
+
 def prediction_table(table: pa.Table, probability: np.ndarray, classes: list) -> pa.Table:
     """The input columns plus the predicted class (the user's label values) and the positive class's probability;
     a row with a NaN probability (not predicted) gets an empty prediction."""
@@ -46,6 +55,42 @@ def prediction_table(table: pa.Table, probability: np.ndarray, classes: list) ->
     table = table.drop_columns([name for name in (PREDICTED_CLASS, PREDICTED) if name in table.column_names])
     return (table.append_column(PREDICTED_CLASS, class_values(p > 0.5, classes, valid))
             .append_column(PREDICTED, pa.array(p, mask=~valid)))
+
+
+def class_probability_column(value: Any) -> str:
+    """predictions' column of one class's probability (multiclass): `probability_<class>`."""
+    return f"{PREDICTED}_{value}"
+
+
+def multiclass_table(table: pa.Table, probabilities: np.ndarray, classes: list) -> pa.Table:
+    """The input columns plus the predicted class (the label's own values), its probability, and the probability
+    of every class (`probability_<class>`); a row not predicted (NaN) gets empty cells."""
+    p = np.asarray(probabilities, dtype=np.float64).reshape(len(table), len(classes))
+    valid = np.isfinite(p).all(axis=1)
+    best = np.where(valid, np.nan_to_num(p).argmax(axis=1), 0)
+    names = [PREDICTED_CLASS, PREDICTED, *(class_probability_column(c) for c in classes)]
+    table = table.drop_columns([name for name in names if name in table.column_names])
+    table = table.append_column(PREDICTED_CLASS, pa.array(classes).take(pa.array(best, mask=~valid)))
+    table = table.append_column(PREDICTED, pa.array(p[np.arange(len(p)), best], mask=~valid))
+    for j, value in enumerate(classes):
+        table = table.append_column(class_probability_column(value), pa.array(p[:, j], mask=~valid))
+    return table
+
+
+def regression_table(table: pa.Table, values: np.ndarray) -> pa.Table:
+    """The input columns plus `predicted`, the value in the target's units (empty for a row not predicted)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    table = table.drop_columns([name for name in (PREDICTED_CLASS,) if name in table.column_names])
+    return table.append_column(PREDICTED_CLASS, pa.array(v, mask=~np.isfinite(v)))
+
+
+def task_table(table: pa.Table, output: np.ndarray, task: str, classes: list) -> pa.Table:
+    """predictions of a task: binary (`prediction_table`), multiclass, regression."""
+    if task == "multiclass":
+        return multiclass_table(table, output, classes)
+    if task == "regression":
+        return regression_table(table, output)
+    return prediction_table(table, output, classes)
 
 
 def parse_row(text: str, features: list[str]) -> dict[str, str]:
@@ -101,9 +146,15 @@ def row_columns(cells: dict[str, Any], inputs: ModelInputs, option: str) -> dict
 def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthrough: list[str]) -> dict:
     """The first test row as the run's example: its features, its other columns, its true label and the prediction."""
     first = predictions.slice(0, 1).to_pylist()[0]
-    return {"row": "first test row", "columns": {name: str(first[name]) for name in passthrough},
-            "features": {name: first[name] for name in normalizer.features}, "label": first[LABEL],
-            "predicted": first[PREDICTED_CLASS], "probability": first[PREDICTED], "positive_class": normalizer.classes[1]}
+    example = {"row": "first test row", "columns": {name: str(first[name]) for name in passthrough},
+               "features": {name: first[name] for name in normalizer.features}, "label": first[LABEL],
+               "predicted": first[PREDICTED_CLASS]}
+    if normalizer.task == "binary":
+        return {**example, "probability": first[PREDICTED], "positive_class": normalizer.classes[1]}
+    if normalizer.task == "multiclass":
+        return {**example, "task": "multiclass", "probability": first[PREDICTED],
+                "probabilities": {str(c): first[class_probability_column(c)] for c in normalizer.classes}}
+    return {**example, "task": "regression"}
 
 
 def predict_run(run_dir: Path) -> dict:
@@ -117,9 +168,9 @@ def predict_run(run_dir: Path) -> dict:
     serve = load_serving(paths.served_model)  # one-mode runs too
     table = pq.read_table(paths.test_raw)
     passthrough = [name for name in table.column_names if name not in (*normalizer.features, LABEL)]
-    labels = class_values(table.column(LABEL).to_numpy(), normalizer.classes)
+    labels = label_values(table.column(LABEL).to_numpy(), normalizer.task, normalizer.classes)
     table = table.select([*passthrough, *normalizer.features]).append_column(LABEL, labels)
-    predictions = prediction_table(table, serve(table), normalizer.classes)
+    predictions = task_table(table, serve(table), normalizer.task, normalizer.classes)
     pq.write_table(predictions, paths.predictions)
     example = example_prediction(predictions, normalizer, passthrough)
     write_json(paths.prediction_row, example)
@@ -177,9 +228,19 @@ def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
     option = "--row-json" if as_json else "--row"
     cells = parse_row_json(text, inputs.features) if as_json else parse_row(text, inputs.features)
     columns = row_columns(cells, inputs, option)
-    probability = float(load_model(model)(columns)[0, 0])
+    output = load_model(model)(columns)
+    unseen = unseen_counts(columns, inputs)
+    task = info.get("task", "binary")
+    if task == "regression":
+        return {"task": task, "predicted": float(output[0, 0]), "unseen": unseen}
+    if task == "multiclass":
+        p = [float(v) for v in output[0]]
+        best = int(np.argmax(p))
+        return {"task": task, "predicted": info["classes"][best], "probability": p[best],
+                "probabilities": {str(c): v for c, v in zip(info["classes"], p)}, "unseen": unseen}
+    probability = float(output[0, 0])
     return {"probability": probability, "predicted": info["classes"][int(probability > 0.5)],
-            "positive_class": info.get("positive_class", info["classes"][1]), "unseen": unseen_counts(columns, inputs)}
+            "positive_class": info.get("positive_class", info["classes"][1]), "unseen": unseen}
 
 
 def read_input(source: Path, features: list[str]) -> pa.Table:
@@ -219,14 +280,16 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
     invalid = {name: int(rows.sum()) for name, rows in bad.items()}
     gaps = np.logical_or.reduce([*bad.values(), np.zeros(table.num_rows, dtype=bool)])
     usable = {name: values[~gaps] for name, values in columns.items()}
-    scores = load_model(model)(usable).reshape(-1) if not gaps.all() else np.empty(0)
+    task = info.get("task", "binary")
+    width = len(info["classes"]) if task == "multiclass" else 1
+    scores = load_model(model)(usable).reshape(-1, width) if not gaps.all() else np.empty((0, width))
     dropped = bool(drop_invalid and gaps.any())
     if dropped:
-        table, probability = table.filter(pa.array(~gaps)), scores
+        table, served = table.filter(pa.array(~gaps)), scores
     else:
-        probability = np.full(table.num_rows, np.nan)
-        probability[~gaps] = scores
-    result = prediction_table(table, probability, info["classes"])
+        served = np.full((table.num_rows, width), np.nan)
+        served[~gaps] = scores
+    result = task_table(table, served, task, info["classes"])
     partial = output.with_name(f".{output.name}.partial")  # an interrupted write never leaves a half file in place
     if output.suffix.lower() == ".csv":
         pacsv.write_csv(result, partial)
@@ -234,8 +297,8 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
         pq.write_table(result, partial)
     partial.replace(output)
     return {"rows": result.num_rows, "output": str(output), "invalid_rows": int(gaps.sum()), "invalid_values": invalid,
-            "dropped": dropped, "unseen": unseen_counts(usable, inputs),
-            "positive_class": info.get("positive_class", info["classes"][1])}
+            "dropped": dropped, "unseen": unseen_counts(usable, inputs), "task": task,
+            "positive_class": info.get("positive_class", info["classes"][1]) if task == "binary" else None}
 
 
 def invalid_rows_note(written: dict) -> str | None:

@@ -50,6 +50,8 @@ class Preprocessing:
     numeric: list[NumericColumn]
     categorical: list[CategoricalColumn]
     classes: list
+    task: str = "binary"
+    target: dict | None = None  # regression: the train split's {"mean", "std"} of the label
 
 
 def preprocessing_of(normalizer: Any) -> Preprocessing:
@@ -71,7 +73,8 @@ def preprocessing_of(normalizer: Any) -> Preprocessing:
         numeric = [NumericColumn(n, float(m), float(s), None)
                    for n, m, s in zip(fields["features"], fields["mean"], fields["std"])]
         categorical = []
-    return Preprocessing(list(fields["features"]), numeric, categorical, list(fields["classes"]))
+    return Preprocessing(list(fields["features"]), numeric, categorical, list(fields["classes"]),
+                         fields.get("task", "binary"), fields.get("target"))
 
 
 def read_preprocessing(path: Path) -> Preprocessing:

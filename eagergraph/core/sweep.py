@@ -14,12 +14,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from eagergraph.core.evaluation import score_model
+from eagergraph.core.serving_inputs import preprocessing_of
 from eagergraph.core.training import train_to
 from eagergraph.data.normalize import Normalizer
 from eagergraph.io import write_json
+from eagergraph.metrics import metric
 from eagergraph.rundir.paths import RunPaths
 
-RANK_BY = ("auc", "accuracy")  # higher is better, in this order; then the lower test loss, then the name
+# The metrics a sweep ranks by, per task, in this order (each in its catalogue direction); then the name.
+RANK_BY: dict[str, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"), "multiclass": ("macro_auc", "accuracy", "loss"),
+                                       "regression": ("rmse", "mae")}
 
 
 @dataclass(frozen=True)
@@ -49,14 +53,22 @@ def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: i
     own = paths.candidate(candidate.name)
     trained = train_to(run_dir, "graph", candidate.variant, epochs, candidate.batch_size, candidate.hidden,
                        candidate.learning_rate, seed, in_memory_rows=in_memory_rows, out=own)
-    _, scores = score_model(own.model("graph"), pq.read_table(paths.test_raw), Normalizer.load(paths.normalizer).features)
-    return {"name": candidate.name, **asdict(candidate), **scores, "train_seconds": trained["train_seconds"],
+    normalizer = Normalizer.load(paths.normalizer)
+    _, scores = score_model(own.model("graph"), pq.read_table(paths.test_raw), normalizer.features,
+                            preprocessing_of(normalizer))
+    scores.pop("confusion_matrix", None)  # a ranking row holds numbers only
+    return {"name": candidate.name, "task": normalizer.task, **asdict(candidate), **scores, "train_seconds": trained["train_seconds"],
             "final_train_loss": trained["final_loss"], "pid": os.getpid()}
 
 
 def rank(results: list[dict]) -> list[dict]:
-    """Best first: higher test AUC, then accuracy, then lower test loss; the name breaks exact ties."""
-    ordered = sorted(results, key=lambda r: (*(-r[m] for m in RANK_BY), r["loss"], r["name"]))
+    """Best first by the task's `RANK_BY` metrics (binary: higher test AUC, then accuracy, then lower test loss;
+    regression: lower RMSE, then MAE), each in its catalogue direction; the name breaks exact ties."""
+    def key(r: dict) -> tuple:
+        ranked = [metric(m) for m in RANK_BY[r.get("task", "binary")]]
+        return (*(-r[m.name] if m.higher_is_better else r[m.name] for m in ranked), r["name"])
+
+    ordered = sorted(results, key=key)
     return [{"rank": i + 1, **r} for i, r in enumerate(ordered)]
 
 
@@ -73,5 +85,6 @@ def adopt_best_candidate(run_dir: Path, ranking: list[dict]) -> dict:
 
 def ranking_markdown_rows(ranking: list[dict]) -> list[dict]:
     """The ranking as rows for a Prefect table artifact (rounded, without process ids)."""
-    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", "auc", "accuracy", "loss", "train_seconds")
+    scored = RANK_BY[ranking[0].get("task", "binary")] if ranking else RANK_BY["binary"]
+    keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", *scored, "train_seconds")
     return [{k: round(r[k], 4) if isinstance(r[k], float) else r[k] for k in keys} for r in ranking]

@@ -54,17 +54,19 @@ class TrainResult:
 
 def train(x: np.ndarray, y: np.ndarray, mode: Mode, variant: GraphVariant, epochs: int, batch_size: int, hidden: int,
           learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None,
-          max_steps: int | None = None, measure_step_parity: bool = False) -> tuple[keras.Model, TrainResult]:
+          max_steps: int | None = None, measure_step_parity: bool = False, task: str = "binary",
+          n_classes: int = 2) -> tuple[keras.Model, TrainResult]:
     """Train a fresh model on arrays in memory; the same arguments give the same batches and weights in every mode."""
     return train_from(InMemorySource(x, y, batch_size, seed), mode, variant, epochs, hidden, learning_rate, seed,
-                      on_epoch, max_steps, measure_step_parity)
+                      on_epoch, max_steps, measure_step_parity, task, n_classes)
 
 
 def _epochs(runner: Runner, source: BatchSource, first: Iterator[Block], totals: Totals, epochs: int,
             max_steps: int | None, on_epoch: Callable[[dict], None] | None,
-            snapshot: Callable[[], None] = lambda: None) -> list[dict]:
+            snapshot: Callable[[], None] = lambda: None, task: str = "binary") -> list[dict]:
     """Run the epochs (the first one's blocks already reading), at most `max_steps` steps in all; one history
-    entry (and one `snapshot()`) per epoch that ran a step."""
+    entry (and one `snapshot()`) per epoch that ran a step. A regression entry has the loss only (the mean squared
+    error of the standardized target): accuracy means nothing there."""
     history: list[dict] = []
     left = math.inf if max_steps is None else max_steps
     for epoch in range(epochs):
@@ -74,8 +76,10 @@ def _epochs(runner: Runner, source: BatchSource, first: Iterator[Block], totals:
         started = time.perf_counter()
         steps = run_epoch(runner, first if epoch == 0 else source.blocks(epoch), left)
         loss, accuracy = totals.result()  # reading the totals waits for the epoch's last step
-        history.append({"epoch": epoch + 1, "loss": loss, "accuracy": accuracy,
-                        "seconds": time.perf_counter() - started, "steps": steps})
+        entry = {"epoch": epoch + 1, "loss": loss, "accuracy": accuracy, "seconds": time.perf_counter() - started, "steps": steps}
+        if task == "regression":
+            del entry["accuracy"]
+        history.append(entry)
         left -= steps
         snapshot()
         if on_epoch is not None:
@@ -85,8 +89,9 @@ def _epochs(runner: Runner, source: BatchSource, first: Iterator[Block], totals:
 
 def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: int, hidden: int, learning_rate: float,
                seed: int, on_epoch: Callable[[dict], None] | None = None,
-               max_steps: int | None = None, measure_step_parity: bool = False) -> tuple[keras.Model, TrainResult]:
-    """Train a fresh model on a batch source (in memory or streamed from Parquet), at most `max_steps` steps in all.
+               max_steps: int | None = None, measure_step_parity: bool = False, task: str = "binary",
+               n_classes: int = 2) -> tuple[keras.Model, TrainResult]:
+    """Train a fresh model of the task's head on a batch source (in memory or streamed from Parquet), at most `max_steps` steps in all.
 
     Graph mode runs `variant`; `auto` picks the variant fastest in total time for this run's number of steps.
     The weights are kept after every epoch (the run-parity check); with `measure_step_parity`, a graph run also
@@ -96,19 +101,20 @@ def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: i
     start_tensorflow()  # threads and op determinism, set in one place (idempotent)
     full_steps = source.steps_per_epoch * epochs
     ran, reason = choose_variant(variant, full_steps) if mode == "graph" else (None, "eager mode has no variant")
-    model = build_model(source.n_inputs, hidden, seed)
+    model = build_model(source.n_inputs, hidden, seed, task, n_classes)
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     totals = Totals()
     template = source.template()
-    step = make_train_step(model, optimizer, totals)
+    step = make_train_step(model, optimizer, totals, task)
     runner = make_runner(mode, ran, step, template)
     started = time.perf_counter()
     first = source.blocks(0)  # a stream starts reading now, while the runner traces and compiles
     runner.warm_up(template)
     trace_seconds = time.perf_counter() - started
     snapshots: list[np.ndarray] = []
-    history = _epochs(runner, source, first, totals, epochs, max_steps, on_epoch, lambda: snapshots.append(flat_weights(model)))
+    history = _epochs(runner, source, first, totals, epochs, max_steps, on_epoch, lambda: snapshots.append(flat_weights(model)),
+                      task)
     total = time.perf_counter() - started
     result = _result(mode, ran, reason, history, total, trace_seconds, source.steps_per_epoch, full_steps,
                      runner.tracing_count())
@@ -144,13 +150,14 @@ def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batc
     """
     paths = RunPaths.of(run_dir)
     source = open_source(paths.features("train"), batch_size, seed, in_memory_rows)
+    normalizer = Normalizer.load(paths.normalizer)
     model, result = train_from(source, mode, variant, epochs, hidden, learning_rate, seed, on_epoch, max_steps,
-                               measure_step_parity=True)
+                               measure_step_parity=True, task=normalizer.task, n_classes=len(normalizer.classes))
     kept = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "epoch_weights"}  # saved apart, as .npz
     record = {**kept, "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
               "train_rows": source.n_rows}
-    files = save_trained(out or paths, mode, model, Normalizer.load(paths.normalizer), record)
+    files = save_trained(out or paths, mode, model, normalizer, record)
     files["epoch_weights"] = str(save_epoch_weights(out or paths, mode, result.epoch_weights))
     return {**{name: paths.rel(Path(file)) for name, file in files.items()},
             **{k: v for k, v in record.items() if k != "epoch_seconds"},
-            "final_loss": result.history[-1]["loss"], "final_accuracy": result.history[-1]["accuracy"]}
+            "final_loss": result.history[-1]["loss"], "final_accuracy": result.history[-1].get("accuracy")}

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from eagergraph.data.io import LABEL, iter_batches, write_batches
-from eagergraph.data.normalize import Normalizer
+from eagergraph.data.normalize import Normalizer, label_field
 from eagergraph.data.preprocessing import MISSING_SUFFIX, expand, input_names
 
 
@@ -30,7 +30,7 @@ def engineer_to(normalizer_file: Path, splits: dict[str, tuple[Path, Path]]) -> 
     started = time.perf_counter()
     normalizer = Normalizer.load(normalizer_file)
     names = input_names(normalizer)
-    schema = pa.schema([*(pa.field(n, pa.float32()) for n in names), pa.field(LABEL, pa.int8())])
+    schema = pa.schema([*(pa.field(n, pa.float32()) for n in names), label_field(normalizer.task)])
     rows = 0
     for source, target in splits.values():
         rows += write_batches(target, schema, (model_inputs(b, normalizer) for b in iter_batches(source)))

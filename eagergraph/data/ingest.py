@@ -28,7 +28,15 @@ from eagergraph.data.columns import (
     raw_schema,
 )
 from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, write_batches
-from eagergraph.data.labels import encode_label, label_missing, order_classes
+from eagergraph.data.labels import (
+    LabelValues,
+    choose_task,
+    encode_task_label,
+    label_missing,
+    label_type,
+    order_classes,
+    task_line,
+)
 from eagergraph.data.preflight import SUFFIX_FORMATS, check_source
 from eagergraph.errors import DataError, first_line
 
@@ -37,13 +45,18 @@ SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so l
 IMPUTE_KEY = b"eagergraph.impute"  # raw.parquet metadata: --impute, applied by normalize on the train split
 MAX_CATEGORIES_KEY = b"eagergraph.max_categories"  # raw.parquet metadata: the vocabulary cap normalize applies
 MISSING_KEY = b"eagergraph.missing"  # raw.parquet metadata: missing cells per numeric feature (which ones impute)
+TASK_KEY = b"eagergraph.task"  # raw.parquet metadata: binary, multiclass or regression (absent: binary)
 
 
 # ---------------------------------------------------------------- synthetic data
 
 
-def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = ROW_GROUP_ROWS) -> Iterator[pa.RecordBatch]:
+def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = ROW_GROUP_ROWS,
+                      task: str = "binary") -> Iterator[pa.RecordBatch]:
     """A seeded table the model can learn: a label from a quadratic rule plus noise, on features of mixed scale.
+
+    The label per task: binary 0/1 (the score above its mean), multiclass 0/1/2 (the score in three bands around
+    its mean, of roughly equal size), regression the score itself (float).
 
     The rule is linear in (z, z²) of the standardized features, so the squared features of stage 3 make it
     learnable; the offsets and scales make normalization matter. Chunks are seeded by index, so any chunk
@@ -56,16 +69,25 @@ def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = R
     offset = coef.uniform(-50.0, 50.0, n_features)
     names = [f"x{i}" for i in range(n_features)]
     threshold = quadratic.sum()  # E[z²] = 1, so the classes come out roughly balanced
+    band = 0.43 * float(np.sqrt(2 * (quadratic**2).sum() + (linear**2).sum() + 0.09))  # ±0.43 sd: about thirds
     for index, start in enumerate(range(0, rows, chunk_rows)):
         n = min(chunk_rows, rows - start)
         rng = np.random.default_rng([seed, 1, index])
         # features × rows: every column contiguous, handed to Arrow without a copy; drawn in float32 (twice as fast)
         z = rng.standard_normal((n_features, n), dtype=np.float32).astype(np.float64)
         score = np.einsum("f,fn,fn->n", quadratic, z, z) + linear @ z + rng.normal(0.0, 0.3, n)
-        label = (score > threshold).astype(np.int8)
+        label = _synthetic_label(score, threshold, band, task)
         z *= scale[:, None]  # in place: z becomes x, no second array of the chunk's size
         z += offset[:, None]
         yield pa.RecordBatch.from_arrays([pa.array(z[j]) for j in range(n_features)] + [pa.array(label)], names=[*names, LABEL])
+
+
+def _synthetic_label(score: np.ndarray, threshold: float, band: float, task: str) -> np.ndarray:
+    if task == "regression":
+        return score
+    if task == "multiclass":
+        return np.digitize(score - threshold, [-band, band]).astype(np.int64)
+    return (score > threshold).astype(np.int8)
 
 
 # ---------------------------------------------------------------- user data
@@ -140,7 +162,7 @@ def _duplicate_names(path: Path) -> list[str]:
 class _Checks:
     """What the passes over the user's rows learn: label values, per-column invalid and missing counts."""
 
-    classes: set = field(default_factory=set)
+    classes: LabelValues = field(default_factory=lambda: LabelValues(50))  # bounded: see LabelValues
     invalid: dict[str, int] = field(default_factory=dict)  # refused unless --drop-invalid
     missing: dict[str, int] = field(default_factory=dict)  # numeric features' missing cells (imputed with --impute)
     dropped: int = 0
@@ -168,13 +190,11 @@ def profile_columns(dataset: ds.Dataset, label: str, count_values: list[str], wh
 
 
 def _label_checks(target: pa.Array, label: str, checks: _Checks, where: Path) -> np.ndarray:
-    """Count the label's missing cells and collect its values; refuse a third class as soon as it appears."""
+    """Count the label's missing cells and collect its values, up to the bound of `LabelValues`."""
     target_bad = label_missing(target)
     _count(checks.invalid, label, target_bad)
-    checks.classes.update(pc.unique(target.filter(pa.array(~target_bad))).to_pylist())  # a missing label is no class
-    if len(checks.classes) > 2:
-        shown = ", ".join(repr(v) for v in sorted(checks.classes, key=str)[:5])
-        raise DataError(f"{where}: label column {label!r} has more than two distinct values ({shown}, ...); a binary label is needed")
+    if not checks.classes.more:  # a missing label is no class
+        checks.classes.update(pc.unique(target.filter(pa.array(~target_bad))).to_pylist())
     return target_bad
 
 
@@ -305,37 +325,66 @@ def select_from(dataset: ds.Dataset, data: Path, label: str, features: list[str]
 # ---------------------------------------------------------------- the stage
 
 
+def resolve_task(requested: str, values: LabelValues, kind: pa.DataType, max_classes: int, label: str,
+                 positive_class: str | None, where: Path | str) -> tuple[str, str, list]:
+    """The task, why it was chosen, and the classes in the model's order: binary [negative, positive], multiclass
+    sorted, regression none. `--positive-class` belongs to binary labels only."""
+    task, reason = choose_task(requested, values, kind, max_classes, label, where)
+    if positive_class is not None and task != "binary":
+        raise DataError(f"{where}: --positive-class is for binary labels; label column {label!r} is a {task} task")
+    if task == "binary":
+        return task, reason, order_classes(sorted(values), positive_class, label, where)
+    return task, reason, sorted(values) if task == "multiclass" else []
+
+
+def _synthetic_task(requested: str, positive_class: str | None, n_features: int) -> tuple[str, str, list]:
+    task = "binary" if requested == "auto" else requested
+    reason = "synthetic data's default" if requested == "auto" else "chosen with --task"
+    if positive_class is not None and task != "binary":
+        raise DataError(f"synthetic data: --positive-class is for binary labels; the task is {task}")
+    classes = {"binary": [0, 1], "multiclass": [0, 1, 2], "regression": []}[task]
+    if task == "binary":
+        classes = order_classes(classes, positive_class, LABEL, "synthetic data")
+    return task, reason, classes
+
+
 def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | None, rows: int, n_features: int,
               seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
               positive_class: str | None = None, categorical: list[str] | None = None, max_categories: int = 50,
-              impute: str = "none") -> dict:
+              impute: str = "none", task: str = "auto", max_classes: int = 50) -> dict:
     """Write the immutable snapshot `raw.parquet` (numeric features as float64 with NaN for missing, categorical
-    ones as text, label as 0/1, then the passthrough columns); return its description."""
+    ones as text, the label encoded for its task (see `encode_task_label`), then the passthrough columns); return
+    its description, with the task chosen and why."""
     started = time.perf_counter()
     if data is None:
         selection = Selection([f"x{i}" for i in range(n_features)], [], {LABEL: "the label"})
-        classes = order_classes([0, 1], positive_class, LABEL, "synthetic data")
+        task, reason, classes = _synthetic_task(task, positive_class, n_features)
         checks, source = _Checks(), "synthetic"
-        batches = synthetic_batches(rows, n_features, seed)
-        if classes != [0, 1]:  # --positive-class 0
-            batches = (encode_label(b, classes) for b in batches)
+        batches = synthetic_batches(rows, n_features, seed, task=task)
+        if task != "binary" or classes != [0, 1]:  # --positive-class 0, or another task's label
+            batches = (encode_task_label(b, task, classes) for b in batches)
         schema = raw_schema(pa.schema([]), selection)
     else:
         data = Path(data)
         dataset = open_dataset(data, csv_as_text=True)
-        label_checks = _Checks()
+        label_checks = _Checks(classes=LabelValues(max_classes))
         selection, profiles = select_from(dataset, data, label, features, exclude, categorical, max_categories, label_checks)
         types = passthrough_types(data, profiles, selection.passthrough, label)
         checks = checks_from(profiles, selection, impute, label_checks)  # the profile pass validated everything
-        classes = order_classes(validate(checks, label, drop_invalid, data, impute), positive_class, label, data)
-        kept = _Checks()
-        batches = (encode_label(b, classes)
+        validate(checks, label, drop_invalid, data, impute)
+        kind = types.get(label, dataset.schema.field(label).type)
+        task, reason, classes = resolve_task(task, checks.classes, kind, max_classes, label, positive_class, data)
+        kept = _Checks(classes=LabelValues(max_classes))
+        batches = (encode_task_label(b, task, classes)
                    for b in clean_batches(dataset, label, selection, drop_invalid, impute, kept, data, types))
         schema = raw_schema(dataset.schema, selection, passthrough_types=types)
         source = str(data)
+    schema = schema.set(schema.get_field_index(LABEL), pa.field(LABEL, label_type(task)))
     metadata = {CLASSES_KEY: json.dumps(classes, default=str), SOURCE_KEY: source,
                 FEATURES_KEY: json.dumps(selection.features), IMPUTE_KEY: impute,
                 MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
+    if task != "binary":  # a binary snapshot stays byte for byte what it was before tasks
+        metadata[TASK_KEY] = task
     try:
         written = write_batches(out, schema.with_metadata(metadata), batches)
         if data is not None:
@@ -346,7 +395,8 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
         raise
     seconds = time.perf_counter() - started
     return {"path": out.name, "rows": written, "features": selection.features, "categorical": selection.categorical,
-            "classes": classes, "positive_class": classes[1], "left_out": selection.left_out,
+            "task": task, "task_reason": reason,
+            "classes": classes, "positive_class": classes[1] if task == "binary" else None, "left_out": selection.left_out,
             "passthrough": selection.passthrough, "dropped_rows": checks.dropped, "invalid_values": checks.invalid,
             "missing_values": checks.missing, "impute": impute,
             "distinct": {n: profiles[n].distinct for n in selection.categorical} if data is not None else {},
@@ -364,4 +414,5 @@ def ingest_message(result: dict) -> str:
     if result["dropped_rows"]:
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
         message += f"; dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})"
-    return message + f"; positive class {result['positive_class']!r}"
+    message += f"; {task_line(result.get('task', 'binary'), result.get('task_reason', 'two label values'))}"
+    return message + (f"; positive class {result['positive_class']!r}" if result.get("positive_class") is not None else "")

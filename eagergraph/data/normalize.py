@@ -14,9 +14,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from eagergraph.data.columns import raw_features
-from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY
+from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, TASK_KEY
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
-from eagergraph.data.preprocessing import MISSING_SUFFIX, category_codes_arrow, numeric_z
+from eagergraph.data.preprocessing import MISSING_SUFFIX, category_codes_arrow, numeric_z, standardize
 from eagergraph.data.profile import TrainSample, numeric_profile
 from eagergraph.errors import DataError
 from eagergraph.io import write_json
@@ -34,6 +34,8 @@ class Normalizer:
     classes: list = field(default_factory=list)
     train_rows: int = 0
     test_rows: int = 0
+    task: str = "binary"
+    target: dict | None = None  # regression: the label's {"mean", "std"} on the train split (the model's target is z)
 
     @property
     def mean(self) -> list[float]:
@@ -67,19 +69,59 @@ class SplitFiles:
     profile: Path
 
 
+def task_of(raw_metadata: dict | None) -> str:
+    """The task recorded in raw.parquet's metadata (snapshots written before tasks are binary)."""
+    return (raw_metadata or {}).get(TASK_KEY, b"binary").decode()
+
+
+def label_field(task: str) -> pa.Field:
+    """The label column of the normalized and engineered splits: binary int8 0/1, multiclass int16 codes,
+    regression float32, standardized with the train split's mean and std."""
+    return pa.field(LABEL, {"binary": pa.int8(), "multiclass": pa.int16(), "regression": pa.float32()}[task])
+
+
+def random_test_mask(n_rows: int, test_fraction: float, seed: int) -> np.ndarray:
+    """True for test rows: round(fraction × n) rows chosen by a seeded draw (regression: no classes to stratify)."""
+    rng = np.random.default_rng([seed, 2])
+    mask = np.zeros(n_rows, dtype=bool)
+    mask[rng.choice(n_rows, int(round(n_rows * test_fraction)), replace=False, shuffle=False)] = True
+    return mask
+
+
+def task_test_mask(labels: np.ndarray, task: str, test_fraction: float, seed: int) -> np.ndarray:
+    """The split of a task: stratified per class (binary, multiclass), a seeded random draw (regression)."""
+    if task == "regression":
+        return random_test_mask(len(labels), test_fraction, seed)
+    return stratified_test_mask(labels, test_fraction, seed)
+
+
 def stratified_test_mask(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
-    """True for test rows: round(fraction × n) rows of each class, chosen by a seeded permutation."""
+    """True for test rows: round(fraction × n) rows of each class, chosen by a seeded permutation (classes in
+    code order: 0 then 1 for a binary label, so its split is the one it always was)."""
     rng = np.random.default_rng([seed, 2])
     mask = np.zeros(len(labels), dtype=bool)
-    for value in (0, 1):
+    for value in np.unique(labels):
         rows = np.flatnonzero(labels == value)
         n_test = int(round(len(rows) * test_fraction))
         mask[rng.choice(rows, n_test, replace=False, shuffle=False)] = True  # a partial shuffle: O(n_test) draws
     return mask
 
 
-def check_split(labels: np.ndarray, mask: np.ndarray, where: Path | str) -> None:
-    """Each split must hold both classes, or neither training nor evaluation means anything."""
+def check_split(labels: np.ndarray, mask: np.ndarray, where: Path | str, task: str = "binary",
+                classes: list | None = None) -> None:
+    """Each split must hold every class (regression: a row), or neither training nor evaluation means anything."""
+    if task == "regression":
+        if mask.all() or not mask.any():
+            raise DataError(f"{where}: too few rows for the split ({len(labels)} rows in all); add rows or change --test-fraction")
+        return
+    if task == "multiclass":
+        classes = classes or list(range(int(labels.max()) + 1))
+        counts = np.bincount(labels, minlength=len(classes))
+        for code, value in enumerate(classes):
+            if mask[labels == code].all() or not mask[labels == code].any():
+                raise DataError(f"{where}: class {value!r} of the label has {counts[code]} row{'s' if counts[code] != 1 else ''}, "
+                                "too few for both the train and the test split; add rows of it, drop them, or change --test-fraction")
+        return
     for name, part in (("train", labels[~mask]), ("test", labels[mask])):
         counts = np.bincount(part, minlength=2)
         if counts.min() == 0:
@@ -190,7 +232,9 @@ def fit_normalizer(raw: Path, mask: np.ndarray) -> tuple[Normalizer, dict]:
     cats = [{"name": n, "vocabulary": vocabulary(counts[n], cap), "missing": missing[n], "distinct": len(counts[n])}
             for n in categorical]
     classes = json.loads(meta[CLASSES_KEY])
-    normalizer = Normalizer(features, specs, cats, classes, int((~mask).sum()), int(mask.sum()))
+    task = task_of(meta)
+    target = target_moments(raw, mask) if task == "regression" else None
+    normalizer = Normalizer(features, specs, cats, classes, int((~mask).sum()), int(mask.sum()), task, target)
     profile = {"features": features, "types": {n: str(schema.field(n).type) for n in features},
                "kinds": {n: "categorical" if n in categorical else "numeric" for n in features},
                "classes": classes, "rows": normalizer.train_rows,
@@ -200,12 +244,22 @@ def fit_normalizer(raw: Path, mask: np.ndarray) -> tuple[Normalizer, dict]:
     return normalizer, profile
 
 
+def target_moments(raw: Path, mask: np.ndarray) -> dict:
+    """A regression label's mean and std on the train rows (std 1 for a constant one, as for features)."""
+    train = pq.read_table(raw, columns=[LABEL]).column(LABEL).to_numpy()[~mask].astype(np.float64)
+    std = float(train.std()) if len(train) else 1.0
+    return {"mean": float(train.mean()) if len(train) else 0.0, "std": std if std > 0 else 1.0}
+
+
 def split_mask(raw: Path, test_fraction: float, seed: int) -> np.ndarray:
-    """raw.parquet's test mask: the exact stratified split, checked to leave both classes in both splits."""
+    """raw.parquet's test mask: the task's split (stratified per class, or random for regression), checked to
+    leave every class in both splits."""
     file = pq.ParquetFile(raw)
+    meta = file.schema_arrow.metadata or {}
     labels = file.read(columns=[LABEL]).column(LABEL).to_numpy()
-    mask = stratified_test_mask(labels, test_fraction, seed)
-    check_split(labels, mask, (file.schema_arrow.metadata or {}).get(SOURCE_KEY, str(raw).encode()).decode())
+    task = task_of(meta)
+    mask = task_test_mask(labels, task, test_fraction, seed)
+    check_split(labels, mask, meta.get(SOURCE_KEY, str(raw).encode()).decode(), task, json.loads(meta.get(CLASSES_KEY, b"[]")))
     return mask
 
 
@@ -214,7 +268,7 @@ def normalized_schema(normalizer: Normalizer) -> pa.Schema:
     one, the slot code of each categorical one (its vocabulary index, then unseen, then missing), the label."""
     return pa.schema([*(pa.field(s["name"], pa.float32()) for s in normalizer.numeric),
                       *(pa.field(s["name"] + MISSING_SUFFIX, pa.float32()) for s in normalizer.numeric if s["impute"] is not None),
-                      *(pa.field(s["name"], pa.int16()) for s in normalizer.categorical), pa.field(LABEL, pa.int8())])
+                      *(pa.field(s["name"], pa.int16()) for s in normalizer.categorical), label_field(normalizer.task)])
 
 
 def normalize_batch(batch: pa.RecordBatch, normalizer: Normalizer, schema: pa.Schema) -> pa.RecordBatch:
@@ -222,7 +276,16 @@ def normalize_batch(batch: pa.RecordBatch, normalizer: Normalizer, schema: pa.Sc
     parts = [numeric_z(_column(batch, s["name"]), s) for s in normalizer.numeric]
     flags = [missing.astype(np.float32) for (_, missing), s in zip(parts, normalizer.numeric) if s["impute"] is not None]
     codes = [category_codes_arrow(batch.column(s["name"]), s["vocabulary"]).astype(np.int16) for s in normalizer.categorical]
-    return pa.RecordBatch.from_arrays([*(z for z, _ in parts), *flags, *codes, batch.column(LABEL)], schema=schema)
+    return pa.RecordBatch.from_arrays([*(z for z, _ in parts), *flags, *codes, normalized_label(batch, normalizer)],
+                                      schema=schema)
+
+
+def normalized_label(batch: pa.RecordBatch, normalizer: Normalizer) -> pa.Array:
+    """The label as the model trains on it: classes as they are, a regression target standardized (float32)."""
+    if normalizer.task != "regression":
+        return batch.column(LABEL)
+    y = standardize(_column(batch, LABEL), normalizer.target["mean"], normalizer.target["std"])
+    return pa.array(y.astype(np.float32))
 
 
 def write_splits(raw: Path, files: SplitFiles, normalizer: Normalizer, mask: np.ndarray) -> None:

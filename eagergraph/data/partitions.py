@@ -27,15 +27,24 @@ from eagergraph.data.ingest import (
     MAX_CATEGORIES_KEY,
     MISSING_KEY,
     SOURCE_KEY,
+    TASK_KEY,
     _Checks,
     clean_batches,
     open_dataset,
+    resolve_task,
     select_from,
     validate,
 )
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
-from eagergraph.data.labels import encode_label, order_classes
-from eagergraph.data.normalize import SplitFiles, check_split, describe_normalizer, normalize_with_mask, stratified_test_mask
+from eagergraph.data.labels import LabelValues, encode_task_label, label_type, order_classes
+from eagergraph.data.normalize import (
+    SplitFiles,
+    check_split,
+    describe_normalizer,
+    normalize_with_mask,
+    random_test_mask,
+    stratified_test_mask,
+)
 from eagergraph.errors import DataError
 
 IS_TEST = "__is_test"  # a partition file's split flag, dropped when the partitions are merged
@@ -49,42 +58,53 @@ def partition_files(data: Path | None) -> list[str]:
     return files if len(files) > 1 else []
 
 
-def partition_split(labels: np.ndarray, test_fraction: float, seed: int, index: int) -> np.ndarray:
-    """The partition's test mask: stratified by its own label values, seeded by (seed, partition index)."""
+def partition_split(labels: np.ndarray, test_fraction: float, seed: int, index: int, task: str = "binary") -> np.ndarray:
+    """The partition's test mask: stratified by its own label values (a random draw for regression), seeded by
+    (seed, partition index)."""
+    seed = seed * 1_000_003 + index  # distinct per (seed, index)
+    if task == "regression":
+        return random_test_mask(len(labels), test_fraction, seed)
     _, codes = np.unique(labels, return_inverse=True)
-    return stratified_test_mask(codes.reshape(-1), test_fraction, seed * 1_000_003 + index)  # distinct per (seed, index)
+    return stratified_test_mask(codes.reshape(-1), test_fraction, seed)
 
 
 def decide_kinds(folder: Path, label: str, features: list[str] | None, exclude: list[str] | None = None,
-                 categorical: list[str] | None = None, max_categories: int = 50) -> dict:
-    """Each column's kind over the whole folder (ids are unique across it, categories counted across it), decided
-    once per run: the folder is scanned here only, and every partition gets this JSON-able Selection."""
-    selection, _ = select_from(open_dataset(folder), folder, label, features, exclude, categorical, max_categories)
-    return asdict(selection)
+                 categorical: list[str] | None = None, max_categories: int = 50, task: str = "auto",
+                 max_classes: int = 50) -> dict:
+    """Each column's kind and the task over the whole folder (ids are unique across it, categories and label values
+    counted across it), decided once per run: the folder is scanned here only, and every partition gets this
+    JSON-able decision ({"selection": Selection's fields, "task", "task_reason"})."""
+    dataset = open_dataset(folder)
+    label_checks = _Checks(classes=LabelValues(max_classes))
+    selection, _ = select_from(dataset, folder, label, features, exclude, categorical, max_categories, label_checks)
+    task, reason, _ = resolve_task(task, label_checks.classes, dataset.schema.field(label).type, max_classes, label,
+                                   None, folder)
+    return {"selection": asdict(selection), "task": task, "task_reason": reason}
 
 
 def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: str, features: list[str] | None,
                         test_fraction: float, seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
                         categorical: list[str] | None = None, max_categories: int = 50, impute: str = "none",
-                        kinds: dict | None = None) -> dict:
-    """Clean and split one partition with the folder's column kinds (`decide_kinds`'s result; decided here when
-    not given); write it with its split flag; return its checks."""
+                        task: str = "auto", max_classes: int = 50, kinds: dict | None = None) -> dict:
+    """Clean and split one partition with the folder's column kinds and task (`decide_kinds`'s result; decided here
+    when not given); write it with its split flag; return its checks."""
     started = time.perf_counter()
     dataset = open_dataset(folder)
     if kinds is None:
-        kinds = decide_kinds(folder, label, features, exclude, categorical, max_categories)
-    selection = Selection(**kinds)
+        kinds = decide_kinds(folder, label, features, exclude, categorical, max_categories, task, max_classes)
+    selection, task, reason = Selection(**kinds["selection"]), kinds["task"], kinds["task_reason"]
     checks = _Checks()
     schema = raw_schema(dataset.schema, selection, dataset.schema.field(label).type)
     part = ds.dataset(file, format="parquet", schema=dataset.schema)
     table = pa.Table.from_batches(list(clean_batches(dataset, label, selection, drop_invalid, impute, checks, Path(file),
                                                      files=part)), schema=schema)
     labels = table.column(LABEL).to_numpy(zero_copy_only=False)
-    mask = partition_split(labels, test_fraction, seed, index) if len(labels) else np.zeros(0, bool)
+    mask = partition_split(labels, test_fraction, seed, index, task) if len(labels) else np.zeros(0, bool)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table.append_column(IS_TEST, pa.array(mask)), out)
     return {"file": file, "index": index, "features": selection.features, "categorical": selection.categorical,
-            "rows": checks.rows, "classes": sorted(checks.classes, key=str), "invalid": checks.invalid,
+            "rows": checks.rows, "classes": sorted(checks.classes), "invalid": checks.invalid,
+            "task": task, "task_reason": reason, "max_classes": max_classes,
             "missing": checks.missing, "dropped": checks.dropped, "left_out": selection.left_out,
             "passthrough": selection.passthrough, "seconds": time.perf_counter() - started, "pid": os.getpid()}
 
@@ -111,29 +131,38 @@ def merge_partitions_to(raw: Path, part_files: list[Path], files: SplitFiles, pa
     started = time.perf_counter()
     order = sorted(range(len(parts)), key=lambda i: parts[i]["index"])
     parts, part_files = [parts[i] for i in order], [part_files[i] for i in order]
-    checks = _Checks(classes={c for p in parts for c in p["classes"]}, dropped=sum(p["dropped"] for p in parts),
+    values = LabelValues(parts[0].get("max_classes", 50))
+    for part in parts:
+        values.update(part["classes"])
+    checks = _Checks(classes=values, dropped=sum(p["dropped"] for p in parts),
                      rows=sum(p["rows"] for p in parts), invalid=_summed(parts, "invalid"), missing=_summed(parts, "missing"))
-    if len(checks.classes) > 2:
-        raise DataError(f"{folder}: label column {label!r} has more than two distinct values across partitions; a binary label is needed")
-    classes = order_classes(validate(checks, label, drop_invalid, folder, impute), positive_class, label, folder)
+    task = parts[0].get("task", "binary")  # every partition chose it from the whole folder's label
+    validate(checks, label, drop_invalid, folder, impute)
+    if positive_class is not None and task != "binary":
+        raise DataError(f"{folder}: --positive-class is for binary labels; label column {label!r} is a {task} task")
+    classes = {"binary": lambda: order_classes(sorted(values), positive_class, label, folder),
+               "multiclass": lambda: sorted(values), "regression": list}[task]()
     names = parts[0]["features"]
     schema = pq.read_schema(part_files[0]).remove_metadata()  # features, label, passthrough, split flag
-    schema = schema.remove(schema.get_field_index(IS_TEST)).set(schema.get_field_index(LABEL), pa.field(LABEL, pa.int8()))
+    schema = schema.remove(schema.get_field_index(IS_TEST)).set(schema.get_field_index(LABEL), pa.field(LABEL, label_type(task)))
     masks = []
     metadata = {CLASSES_KEY: json.dumps(classes, default=str), FEATURES_KEY: json.dumps(names), SOURCE_KEY: str(folder),
                 IMPUTE_KEY: impute, MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
+    if task != "binary":
+        metadata[TASK_KEY] = task
     with ParquetSink(raw, schema.with_metadata(metadata)) as sink:
         for part_file in part_files:
             for batch in iter_batches(part_file):
                 masks.append(batch.column(IS_TEST).to_numpy(zero_copy_only=False))
-                sink.write(encode_label(batch.drop_columns([IS_TEST]), classes).cast(schema))
+                sink.write(encode_task_label(batch.drop_columns([IS_TEST]), task, classes).cast(schema))
     mask = np.concatenate(masks)
-    check_split(pq.read_table(raw, columns=[LABEL]).column(LABEL).to_numpy(), mask, folder)
+    check_split(pq.read_table(raw, columns=[LABEL]).column(LABEL).to_numpy(), mask, folder, task, classes)
     normalizer = normalize_with_mask(raw, files, mask)
     shutil.rmtree(part_files[0].parent, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"rows": checks.rows, "features": names, "categorical": parts[0]["categorical"], "classes": classes,
-            "positive_class": classes[1], "left_out": parts[0]["left_out"], "passthrough": parts[0]["passthrough"],
+            "task": task, "task_reason": parts[0].get("task_reason"),
+            "positive_class": classes[1] if task == "binary" else None, "left_out": parts[0]["left_out"], "passthrough": parts[0]["passthrough"],
             "dropped_rows": checks.dropped, "invalid_values": checks.invalid, "missing_values": checks.missing,
             "source": str(folder), **describe_normalizer(normalizer), "partitions": len(parts),
             "seconds": seconds, "rows_per_second": checks.rows / max(seconds, 1e-9)}

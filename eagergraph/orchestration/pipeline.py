@@ -27,7 +27,7 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
     reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
-                     c.max_categories, c.impute)
+                     c.max_categories, c.impute, c.task, c.max_classes)
     return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.seed)
 
 
@@ -37,9 +37,10 @@ def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: 
     from eagergraph.data.partitions import describe_partitioned
     from eagergraph.tasks.partitions import ingest_partition, merge_partitions, partition_kinds
 
-    kinds = run_stage(seconds, partition_kinds, str(c.data), c.label, c.features, c.exclude, c.categorical, c.max_categories)
+    kinds = run_stage(seconds, partition_kinds, str(c.data), c.label, c.features, c.exclude, c.categorical, c.max_categories,
+                      c.task, c.max_classes)
     calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid, c.exclude,
-              c.categorical, c.max_categories, c.impute, kinds) for index, file in enumerate(files)]
+              c.categorical, c.max_categories, c.impute, c.task, c.max_classes, kinds) for index, file in enumerate(files)]
     parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
     merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid, c.positive_class,
                        c.max_categories, c.impute)

@@ -45,10 +45,11 @@ class EpochMonitor:
         epoch = entry["epoch"]
         with self.writer.as_default(step=epoch):
             tf.summary.scalar("epoch_loss", entry["loss"])
-            tf.summary.scalar("epoch_accuracy", entry["accuracy"])
+            if "accuracy" in entry:  # a regression's history has the loss only
+                tf.summary.scalar("epoch_accuracy", entry["accuracy"])
         if self.should_log(epoch):
-            self.log(f"{self.mode} epoch {epoch}/{self.epochs}: loss {entry['loss']:.4f} "
-                     f"accuracy {entry['accuracy']:.4f} ({entry['seconds']:.2f}s)")
+            accuracy = f"accuracy {entry['accuracy']:.4f} " if "accuracy" in entry else ""
+            self.log(f"{self.mode} epoch {epoch}/{self.epochs}: loss {entry['loss']:.4f} {accuracy}({entry['seconds']:.2f}s)")
         if self.progress is not None and epoch < self.epochs and time.monotonic() - self.last_progress >= PROGRESS_EVERY_SECONDS:
             self.progress(100.0 * epoch / self.epochs)
             self.last_progress = time.monotonic()

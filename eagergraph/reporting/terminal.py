@@ -7,6 +7,7 @@ from rich.table import Table
 
 from eagergraph.core.variants import MODES
 from eagergraph.data.columns import ID_REASON
+from eagergraph.data.labels import task_line
 from eagergraph.metrics import metrics_for
 from eagergraph.reporting.artifacts import confusion_of, drift_epoch_text, ranked_metrics, step_parity_line, task_of, trace_keys
 from eagergraph.reporting.promotion import print_verdict
@@ -89,6 +90,8 @@ def data_lines(result: dict) -> list[str]:
     ids = [name for name, why in result.get("left_out", {}).items() if why == ID_REASON]
     if ids:
         lines.append(f"set aside as row ids (integers, unique on every row): {', '.join(ids)}; name in --features to use")
+    if result.get("task_reason"):
+        lines.append(task_line(result["task"], result["task_reason"]))
     classes = result.get("classes")
     if classes and task_of(result.get("metrics") or {}) == "binary":
         lines.append(f"positive class: {classes[1]!r} (other: {classes[0]!r}); precision, recall, probability are about it")

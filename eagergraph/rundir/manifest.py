@@ -41,7 +41,7 @@ def manifest_fields(config: dict, flow_run_id: str, seconds: dict[str, float], r
     """What every flow's manifest.json records about the config, the data stages and the process."""
     return dict(config=config, flow_run_id=flow_run_id, stage_seconds=seconds,
                 features=raw["features"], classes=raw["classes"], positive_class=raw["positive_class"],
-                left_out=raw["left_out"], passthrough=raw["passthrough"],
+                task=raw.get("task", "binary"), left_out=raw["left_out"], passthrough=raw["passthrough"],
                 rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
                 rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
                                  "engineer-features": feats["rows_per_second"]},
@@ -55,7 +55,7 @@ def data_summary(raw: dict) -> dict:
             "distinct": raw.get("distinct", {}), "missing_values": raw.get("missing_values", {}),
             "impute": raw.get("impute", "none"), "left_out": raw["left_out"],
             "passthrough": raw["passthrough"], "classes": raw["classes"], "positive_class": raw["positive_class"],
-            "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
+            "task": raw.get("task", "binary"), "task_reason": raw.get("task_reason"), "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
 
 
 def write_manifest(run_dir: Path, **fields: Any) -> Path:

@@ -113,8 +113,8 @@ CASES = [
     # columns and label
     run("label column missing", "--data", "{d}/good.csv", "--label", "churn",
         expect=("good.csv: label column 'churn' not found; columns are: a, b, name, label",)),
-    run("label with three values", "--data", "{d}/three.csv",
-        expect=("three.csv: label column 'label' has more than two distinct values",), flow=True),
+    run("--task binary on a label with three values", "--data", "{d}/three.csv", "--task", "binary",
+        expect=("three.csv: --task binary needs two label values; label column 'label' has 3 (0, 1, 2);",), flow=True),
     run("label with one class", "--data", "{d}/single.csv",
         expect=("single.csv: label column 'label' has a single class (1); two are needed",), flow=True),
     run("text feature with too many values", "--data", "{d}/good.csv", "--features", "a,name", "--max-categories", "20",

@@ -38,7 +38,8 @@ def test_the_kinds_are_decided_once_and_give_what_each_partition_decided_alone(t
     parts = [ingest_partition_to(once.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0,
                                  kinds=kinds) for i in range(n)]
     assert scans == [folder]  # one scan of the folder for all three partitions
-    assert kinds["left_out"]["id"] == "looks like an id" and kinds["categorical"] == ["plan"]
+    assert kinds["selection"]["left_out"]["id"] == "looks like an id" and kinds["selection"]["categorical"] == ["plan"]
+    assert kinds["task"] == "binary"
     keys = ("features", "categorical", "rows", "classes", "left_out", "passthrough")
     assert [{k: p[k] for k in keys} for p in parts] == [{k: p[k] for k in keys} for p in before]
     for i in range(n):
