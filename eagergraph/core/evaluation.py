@@ -95,9 +95,8 @@ def evaluate_run(run_dir: Path) -> dict:
     report.update(compare_modes(report, probabilities, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
     report["test_rows"] = table.num_rows
-    if normalizer.task == "binary":  # binary's keys as they always were
-        report["classes"], report["positive_class"] = normalizer.classes, normalizer.classes[1]  # precision, recall: about it
-    else:
-        report["task"], report["classes"] = normalizer.task, normalizer.classes
+    report["task"], report["classes"] = normalizer.task, normalizer.classes  # the design's contract: every task names itself
+    if normalizer.task == "binary":
+        report["positive_class"] = normalizer.classes[1]  # precision, recall and the probability are about it
     write_json(paths.metrics, report)
     return report

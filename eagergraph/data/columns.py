@@ -93,6 +93,10 @@ class ColumnProfile:
     datelike: bool = True  # every present cell is an ISO date or time written as text
     counts: dict[str, int] | None = field(default_factory=dict)
     overflow: int = 0  # distinct values seen beyond TRACK (a lower bound on the rest)
+    numbers: int = 0  # text columns: present cells that are numbers ...
+    words: int = 0  # ... and present cells that are not (a column of numbers with a stray word is refused, named)
+    first_word: str | None = None
+    counted_late: bool = False  # counting began after earlier cells looked numeric: `distinct` is a lower bound
 
     @property
     def distinct(self) -> int:
@@ -114,8 +118,16 @@ class ColumnProfile:
         if is_text(self.type):
             present = pc.drop_null(text)
             self.missing += text.null_count
-            if self.numeric and len(present):
-                self.numeric = bool(pc.all(pc.match_substring_regex(present, NUMBER)).as_py())
+            if len(present):
+                is_number_cell = pc.match_substring_regex(present, NUMBER)
+                numbers = pc.sum(is_number_cell).as_py() or 0
+                self.numbers += numbers
+                if numbers < len(present):
+                    self.counted_late = self.counted_late or (self.numeric and self.rows > len(values))
+                    self.numeric = False
+                    self.words += len(present) - numbers
+                    if self.first_word is None:
+                        self.first_word = pc.filter(present, pc.invert(is_number_cell))[0].as_py()
             if self.integer and len(present):
                 self.integer = self.numeric and bool(pc.all(pc.match_substring_regex(present, INTEGER)).as_py())
             if self.numeric and len(present):
@@ -182,10 +194,23 @@ def _why_not(profile: ColumnProfile, max_categories: int, named_categorical: boo
         return "not integer numbers (--categorical takes integer or text columns)"
     if is_text(profile.type) or pa.types.is_boolean(profile.type) or profile.integer:
         if profile.distinct > max_categories:
-            more = "more than " if profile.overflow else ""
+            more = "more than " if profile.overflow or profile.counted_late else ""
             return f"text, {more}{profile.distinct} distinct values (more than {max_categories})"
         return None
     return f"not a number or text ({profile.type})"
+
+
+STRAY_SHARE = 0.9  # a text column whose present cells are at least this share numbers is numbers with typos
+
+
+def _refuse_stray_words(profile: ColumnProfile, where: Path) -> None:
+    """A column of numbers with a few cells that are neither numbers nor missing tokens ("oops", "12,5") is a typo
+    to fix, not a text column to leave out silently: refuse it, naming the column, the count and the first one."""
+    if profile.words and profile.numbers >= STRAY_SHARE * (profile.numbers + profile.words):
+        cells = f"{profile.words} cell{'s' if profile.words != 1 else ''}"
+        raise DataError(f"{where}: column {profile.name!r} holds numbers, but {cells} {'is' if profile.words == 1 else 'are'} "
+                        f"not a number (first: {profile.first_word!r}); fix {'it' if profile.words == 1 else 'them'}, "
+                        f"write NA to mark a cell missing, or leave the column out with --exclude {profile.name}")
 
 
 def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: list[str] | None,
@@ -214,6 +239,9 @@ def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: lis
                             f"than --max-categories {max_categories}; raise --max-categories or leave it out")
         if why is not None:
             raise DataError(f"{where}: --categorical column {name!r} cannot be categorical: {why}")
+    for name in names:
+        if name != label and name not in exclude and name not in named and (features is None or name in features):
+            _refuse_stray_words(profiles[name], where)
     reasons = {label: "the label", **{name: "excluded" for name in exclude}}
     why = {name: _why_not(profiles[name], max_categories, name in named) for name in names}
     if features is not None:

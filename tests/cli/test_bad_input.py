@@ -108,7 +108,8 @@ CASES = [
     run("corrupt parquet", "--data", "{d}/corrupt.parquet", expect=("corrupt.parquet: cannot read as parquet:",)),
     run("unsupported file type", "--data", "{d}/data.xlsx", expect=("data.xlsx: unsupported file type '.xlsx'",)),
     run("stray text in a numeric column", "--data", "{d}/stray.csv",
-        expect=("stray.csv: cannot read as csv: In column 'a': Row #79992: CSV conversion error to double: invalid value 'oops'",),
+        expect=("stray.csv: column 'a' holds numbers, but 1 cell is not a number (first: 'oops'); fix it, write NA to mark "
+                "a cell missing, or leave the column out with --exclude a",),
         flow=True),
     # columns and label
     run("label column missing", "--data", "{d}/good.csv", "--label", "churn",

@@ -233,3 +233,20 @@ def test_partitions_share_the_single_file_normalizer_building(tmp_path: Path) ->
     spec = normalizer.numeric[0]
     assert spec["impute"] == pytest.approx(np.nanmean(x)) and spec["missing"] == int(np.isnan(x).sum())
     assert spec["std"] == pytest.approx(np.nanstd(x)) and read_json(run.data_profile)["kinds"] == {"plan": "categorical", "x": "numeric"}
+
+
+def test_a_column_of_numbers_with_a_stray_word_is_refused_by_name_not_left_out(tmp_path: Path) -> None:
+    # a typo deep in a numeric column: refused, naming the column, the count and the word; --exclude goes on without it
+    lines = [f"{i * 0.5},{i % 7},{i % 2}" for i in range(3000)]
+    lines[2990] = "oops,3,1"
+    data = tmp_path / "typo.csv"
+    data.write_text("a,b,y\n" + "\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"column 'a' holds numbers, but 1 cell is not a number \(first: 'oops'\)"):
+        ingest_to(tmp_path / "raw.parquet", data, "y", None, 0, 0, 1)
+    assert not (tmp_path / "raw.parquet").exists()
+    kept = ingest_to(tmp_path / "raw.parquet", data, "y", None, 0, 0, 1, exclude=["a"])
+    assert kept["features"] == ["b"] and kept["left_out"]["a"] == "excluded"
+    # a text column that merely holds some numbers is text, left out or categorical as usual
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("code,b,y\n" + "".join(f"{'A' if i % 3 else i},{i % 5},{i % 2}\n" for i in range(300)))
+    assert "code" in ingest_to(tmp_path / "mixed.parquet", mixed, "y", None, 0, 0, 1)["left_out"]
