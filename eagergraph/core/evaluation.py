@@ -32,14 +32,10 @@ def task_metrics(labels: np.ndarray, output: np.ndarray, prep: Preprocessing | N
     return binary_metrics(labels, output)
 
 
-def score_model(model: Path, test_raw: "pa.Table", features: list[str] | None = None,
-                prep: Preprocessing | None = None) -> tuple[np.ndarray, dict]:
+def score_model(model: Path, test_raw: "pa.Table", prep: Preprocessing | None = None) -> tuple[np.ndarray, dict]:
     """An exported model (reloaded from disk) on the raw test split: its output and its task's metrics (`prep`,
-    the run's normalizer, tells the task; binary without it).
-
-    The model's own eagergraph.json names the raw columns it takes (text ones included), so `features` is not
-    needed; it is accepted so that callers written for the matrix signature keep working.
-    """
+    the run's normalizer, tells the task; binary without it). The model's own eagergraph.json names the raw
+    columns it takes, text ones included."""
     output = load_serving(model)(test_raw)
     return output, task_metrics(test_raw.column(LABEL).to_numpy(), output, prep)
 

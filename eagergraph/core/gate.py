@@ -8,6 +8,7 @@ from typing import Any
 
 from eagergraph.core.evaluation import score_model
 from eagergraph.core.prediction import model_info
+from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.io import read_json, write_json
 from eagergraph.registry.gate import GateRules, check_rules, decide, inputs_differ, production_after, rounded
 from eagergraph.registry.registry import production_run
@@ -29,7 +30,9 @@ def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules, eval
         baseline = resolve_model(production_dir)
         why = inputs_differ(info, model_info(baseline))
         if why is None:
-            production = rounded(score_model(baseline, pq.read_table(paths.test_raw), info["features"])[1], task)
+            # production's model on this run's test split, scored for this run's task (its normalizer tells it)
+            scored = score_model(baseline, pq.read_table(paths.test_raw), read_preprocessing(paths.normalizer))[1]
+            production = rounded(scored, task)
     verdict = decide(candidate, production, rules, why, task)
     return {**verdict, "production_run": production_dir.name if production_dir else None}
 

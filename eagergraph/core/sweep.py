@@ -54,8 +54,7 @@ def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: i
     trained = train_to(run_dir, "graph", candidate.variant, epochs, candidate.batch_size, candidate.hidden,
                        candidate.learning_rate, seed, in_memory_rows=in_memory_rows, out=own)
     normalizer = Normalizer.load(paths.normalizer)
-    _, scores = score_model(own.model("graph"), pq.read_table(paths.test_raw), normalizer.features,
-                            preprocessing_of(normalizer))
+    _, scores = score_model(own.model("graph"), pq.read_table(paths.test_raw), preprocessing_of(normalizer))
     scores.pop("confusion_matrix", None)  # a ranking row holds numbers only
     return {"name": candidate.name, "task": normalizer.task, **asdict(candidate), **scores, "train_seconds": trained["train_seconds"],
             "final_train_loss": trained["final_loss"], "pid": os.getpid()}

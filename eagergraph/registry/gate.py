@@ -97,13 +97,22 @@ def decide(candidate: dict[str, float], production: dict[str, float] | None, rul
 
 def inputs_differ(candidate: dict, production: dict) -> str | None:
     """Why production's model cannot be scored on the candidate's test split (from the two models' recorded
-    features and classes), or None when it can."""
+    eagergraph.json: features, task, kinds, imputed columns, classes), or None when it can."""
     if candidate["features"] != production["features"]:
         missing = [f for f in candidate["features"] if f not in production["features"]]
         extra = [f for f in production["features"] if f not in candidate["features"]]
         detail = "; ".join(part for part in (f"new {', '.join(missing)}" if missing else "",
                                              f"dropped {', '.join(extra)}" if extra else "") if part) or "reordered"
         return f"features differ from production ({detail})"
+    if candidate.get("task", "binary") != production.get("task", "binary"):
+        return f"the task differs from production ({production.get('task', 'binary')} → {candidate.get('task', 'binary')})"
+    kinds, before = candidate.get("kinds") or {}, production.get("kinds") or {}
+    changed = [f"{name} {before.get(name, 'numeric')} → {kind}" for name, kind in kinds.items() if kind != before.get(name, "numeric")]
+    if changed:
+        return f"feature kinds differ from production ({', '.join(changed)})"
+    unimputed = sorted(set(candidate.get("imputed") or {}) - set(production.get("imputed") or {}))
+    if unimputed:  # this run's test split has gaps there, which production's model cannot predict
+        return f"production does not impute {', '.join(unimputed)}, which this run's test split has gaps in"
     if [str(c) for c in candidate["classes"]] != [str(c) for c in production["classes"]]:
         return f"label classes differ from production ({production['classes']} → {candidate['classes']})"
     return None
