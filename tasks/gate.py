@@ -6,7 +6,6 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from eagergraph.core.gate import gate_run
 from eagergraph.registry.gate import GateRules
 
 
@@ -14,6 +13,8 @@ from eagergraph.registry.gate import GateRules
 def gate(run_dir: str, final_dir: str, artifacts: str, rules: dict, data_check: dict, model_name: str) -> dict:
     """Score the model's production and this run's model on this run's test split; write the verdict into
     metrics.json."""
+    from eagergraph.core.gate import gate_run  # TensorFlow: imported once the data stages have passed
+
     metrics = gate_run(Path(run_dir), Path(final_dir), Path(artifacts), GateRules(**rules), data_check, model_name)
     verdict = metrics["gate"]
     get_run_logger().info(f"{'promote' if verdict['promoted'] else 'refuse'}: {verdict['reason']}")

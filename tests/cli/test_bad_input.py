@@ -231,10 +231,11 @@ def test_the_data_stages_run_before_tensorflow_is_loaded() -> None:
 
 
 def test_debug_shows_the_traceback(inputs: Path, prefect_api: str, tmp_path: Path) -> None:
-    done = run_cli("--debug", "run", "--data", str(inputs / "three.csv"), "--artifacts", str(tmp_path / "a"), cwd=tmp_path)
+    done = run_cli("--debug", "run", "--data", str(inputs / "three.csv"), "--task", "binary", "--artifacts", str(tmp_path / "a"),
+                   cwd=tmp_path)
     assert done.returncode == 2
     assert "Traceback" in done.stderr and "DataError" in done.stderr
-    assert done.stderr.splitlines()[-1].startswith(f"{PREFIX}{inputs / 'three.csv'}: label column 'label' has more")
+    assert done.stderr.splitlines()[-1].startswith(f"{PREFIX}{inputs / 'three.csv'}: --task binary needs two label values")
 
 
 def test_input_errors_come_before_tensorflow_or_a_server(tmp_path: Path) -> None:
