@@ -59,10 +59,11 @@ def bench(
         console.print(f"chart: {plot(report, chart)}")
     if publish:
         from eagergraph.bench.steps import CONTENDERS
-        from eagergraph.orchestration.local_server import ui_url
+        from eagergraph.orchestration.local_server import deliver_pending, ui_url
         from eagergraph.reporting.artifacts import publish_bench
 
         publish_bench(report, CONTENDERS)
+        deliver_pending()  # nothing of Prefect's prints after the command's last line
         console.print(f"published: {ui_url(api) if api else '(temporary server)'}/artifacts/key/eagergraph-bench")
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")

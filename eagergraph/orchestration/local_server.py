@@ -249,6 +249,15 @@ def _deliver_pending_events(timeout: float) -> None:
     EventsWorker.drain_all(timeout=timeout)
 
 
+def deliver_pending(timeout: float = 10) -> None:
+    """Send what Prefect's log and event workers still hold, now, while the server is up: left to the interpreter's
+    exit, they print "Still processing items" (or retry against a stopped server) after the command's output."""
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+    _deliver_pending_events(timeout=timeout)
+
+
 def stop_temporary_servers() -> None:
     """Stop Prefect's temporary per-run server now (it would log "Stopping temporary server" at exit, after
     the run's output). Its log line goes to stderr's side: the logger is silenced for the call."""
@@ -256,13 +265,9 @@ def stop_temporary_servers() -> None:
 
     if "prefect.server.api.server" not in sys.modules:
         return
-    from prefect.logging.handlers import APILogHandler
     from prefect.server.api.server import SubprocessASGIServer
 
-    # Deliver what the run's log and event workers still hold while the server is up: stopped first, they retry
-    # against a closed port for a minute and then print "Error logging to API" after the output.
-    APILogHandler().flush()
-    _deliver_pending_events(timeout=10)
+    deliver_pending()  # stopped first, the workers would retry against a closed port, then print after the output
     logger = logging.getLogger("prefect")  # the temporary server logs through Prefect's root logger
     level = logger.level
     logger.setLevel(logging.WARNING)
