@@ -410,7 +410,7 @@ def ingest_message(result: dict) -> str:
     message = f"ingested {result['rows']} rows from {result['source']}; {describe_kinds(selection, result.get('distinct'))}"
     if result.get("missing_values"):
         counts = ", ".join(f"{name}: {count}" for name, count in result["missing_values"].items())
-        message += f"; missing numeric values ({counts}){' imputed from the train split' if result.get('impute') != 'none' else ''}"
+        message += f"; missing numeric values ({counts}){' imputed from the train split' if result.get('impute', 'none') != 'none' else ''}"
     if result["dropped_rows"]:
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
         message += f"; dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})"

@@ -93,7 +93,7 @@ def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: s
     if kinds is None:
         kinds = decide_kinds(folder, label, features, exclude, categorical, max_categories, task, max_classes)
     selection, task, reason = Selection(**kinds["selection"]), kinds["task"], kinds["task_reason"]
-    checks = _Checks()
+    checks = _Checks(classes=LabelValues(max_classes))  # the bound the folder's task was decided with
     schema = raw_schema(dataset.schema, selection, dataset.schema.field(label).type)
     part = ds.dataset(file, format="parquet", schema=dataset.schema)
     table = pa.Table.from_batches(list(clean_batches(dataset, label, selection, drop_invalid, impute, checks, Path(file),
@@ -164,5 +164,6 @@ def merge_partitions_to(raw: Path, part_files: list[Path], files: SplitFiles, pa
             "task": task, "task_reason": parts[0].get("task_reason"),
             "positive_class": classes[1] if task == "binary" else None, "left_out": parts[0]["left_out"], "passthrough": parts[0]["passthrough"],
             "dropped_rows": checks.dropped, "invalid_values": checks.invalid, "missing_values": checks.missing,
+            "impute": impute, "distinct": {spec["name"]: spec.get("distinct", len(spec["vocabulary"])) for spec in normalizer.categorical},
             "source": str(folder), **describe_normalizer(normalizer), "partitions": len(parts),
             "seconds": seconds, "rows_per_second": checks.rows / max(seconds, 1e-9)}
