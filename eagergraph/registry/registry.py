@@ -289,11 +289,10 @@ def rollback(artifacts: Path, model_name: str | None = None) -> dict[str, Any]:
 
 
 def record_run(artifacts: Path, run_dir: Path, verdict: dict[str, Any], flow_run_id: str | None) -> dict[str, Any]:
-    """The record-verdict stage's logic: the gate's verdict on a completed run recorded with its data's hash;
-    the entry, plus `production_dir`, the production run once recorded."""
-    from eagergraph.io import sha256
-
+    """The record-verdict stage's logic: the gate's verdict on a completed run recorded with its data's hash (the
+    manifest's, taken once per run: raw.parquet is not read again); the entry, plus `production_dir`, the production
+    run once recorded."""
     entry = record(Path(artifacts), Path(run_dir), verdict, flow_run_id=flow_run_id,
-                   data_sha256=sha256(RunPaths.of(run_dir).raw))
+                   data_sha256=_run_facts(Path(run_dir))["data_sha256"])
     production = production_run(Path(artifacts), entry["model_name"])
     return {**entry, "production_dir": str(production) if production else None}
