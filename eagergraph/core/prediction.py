@@ -25,7 +25,7 @@ from eagergraph.core.serving_inputs import (
 from eagergraph.data.columns import MISSING_TOKENS
 from eagergraph.data.io import LABEL
 from eagergraph.errors import DataError
-from eagergraph.io import write_json
+from eagergraph.io import atomic_path, write_json
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
 
 PREDICTED = "probability"  # the positive class's probability
@@ -290,12 +290,11 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
         served = np.full((table.num_rows, width), np.nan)
         served[~gaps] = scores
     result = task_table(table, served, task, info["classes"])
-    partial = output.with_name(f".{output.name}.partial")  # an interrupted write never leaves a half file in place
-    if output.suffix.lower() == ".csv":
-        pacsv.write_csv(result, partial)
-    else:
-        pq.write_table(result, partial)
-    partial.replace(output)
+    with atomic_path(output) as partial:  # an interrupted or failed write never leaves a half file in place
+        if output.suffix.lower() == ".csv":
+            pacsv.write_csv(result, partial)
+        else:
+            pq.write_table(result, partial)
     return {"rows": result.num_rows, "output": str(output), "invalid_rows": int(gaps.sum()), "invalid_values": invalid,
             "dropped": dropped, "unseen": unseen_counts(usable, inputs), "task": task,
             "positive_class": info.get("positive_class", info["classes"][1]) if task == "binary" else None}
