@@ -114,10 +114,12 @@ def head_output(output: tf.Tensor, prep: Preprocessing) -> tf.Tensor:
 
 
 def task_info(prep: Preprocessing) -> dict:
-    """eagergraph.json's task fields: binary keeps its positive class; regression records the target's statistics."""
+    """eagergraph.json's task fields: every model names its task and output; binary adds its positive class,
+    regression the target's statistics."""
+    fields = {"task": prep.task, "output": output_name(prep.task)}
     if prep.task == "binary":
-        return {"positive_class": prep.classes[1]}
-    return {"task": prep.task, "output": output_name(prep.task), **({"target": prep.target} if prep.target else {})}
+        return {**fields, "positive_class": prep.classes[1]}
+    return {**fields, **({"target": prep.target} if prep.target else {})}
 
 
 def load_serving(path: Path) -> Callable[[pa.Table | Mapping[str, Any] | np.ndarray], np.ndarray]:

@@ -239,7 +239,7 @@ def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
         return {"task": task, "predicted": info["classes"][best], "probability": p[best],
                 "probabilities": {str(c): v for c, v in zip(info["classes"], p)}, "unseen": unseen}
     probability = float(output[0, 0])
-    return {"probability": probability, "predicted": info["classes"][int(probability > 0.5)],
+    return {"task": task, "probability": probability, "predicted": info["classes"][int(probability > 0.5)],
             "positive_class": info.get("positive_class", info["classes"][1]), "unseen": unseen}
 
 
