@@ -6,6 +6,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from eagergraph.data.normalize import Normalizer
+from eagergraph.data.preprocessing import encode
+
 # normalizer.json in the data contract's schema, made by hand: one imputed and one plain numeric feature, text
 # categories (one with a space in its name and a comma in a value), integers and booleans as canonical text.
 NORMALIZER = {
@@ -22,27 +25,11 @@ N_INPUTS = 2 + 2 + 1 + (2 + 2) + (3 + 2) + (3 + 2) + (2 + 2)  # z, z², age's in
 
 
 def reference_encode(columns: dict[str, np.ndarray], normalizer: dict) -> np.ndarray:
-    """The data contract's model inputs, written out in numpy for this test.
-
-    FOR THE LEAD: replace with `eagergraph.data.preprocessing.encode` once the data branch is merged (this local
-    copy exists because that function was not there when the serving branch was written).
-    """
-    z, indicators, one_hots = [], [], []
-    for column in normalizer["numeric"]:
-        x = np.asarray(columns[column["name"]], dtype=np.float64)
-        if column["impute"] is not None:
-            indicators.append(np.isnan(x).astype(np.float32))
-            x = np.where(np.isnan(x), column["impute"], x)
-        z.append(((x - column["mean"]) / column["std"]).astype(np.float32))
-    for column in normalizer["categorical"]:
-        vocabulary = column["vocabulary"]
-        values = [None if v is None or not str(v).strip() else str(v).strip() for v in columns[column["name"]]]
-        index = [len(vocabulary) + 1 if v is None else vocabulary.index(v) if v in vocabulary else len(vocabulary)
-                 for v in values]
-        one_hots.append(np.eye(len(vocabulary) + 2, dtype=np.float32)[index])
-    z_matrix = np.stack(z, axis=1)
-    parts = [z_matrix, z_matrix * z_matrix] + ([np.stack(indicators, axis=1)] if indicators else [])
-    return np.concatenate(parts + one_hots, axis=1)
+    """The model inputs by the one definition (`eagergraph.data.preprocessing.encode`), from raw columns as the
+    serving side canonicalizes them (trimmed text; blank text is a missing cell)."""
+    cells = {name: [(v.strip() or None) if isinstance(v, str) else v for v in values] if values.dtype == object else values
+             for name, values in ((name, np.asarray(values)) for name, values in columns.items())}
+    return encode(cells, Normalizer(**normalizer))
 
 
 def tiny_model(n_inputs: int) -> keras.Model:
