@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eagergraph.data.columns import canonical_text
+from eagergraph.data.normalize import Normalizer
 from eagergraph.errors import DataError
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
@@ -55,24 +56,12 @@ class Preprocessing:
 
 
 def preprocessing_of(normalizer: Any) -> Preprocessing:
-    """The preprocessing of a normalizer (an object with normalizer.json's fields, or that JSON as a dict).
-
-    Reads the schema with `numeric`/`categorical` lists and, for run directories written before it, the old
-    one (`features`/`mean`/`std`): every feature numeric, no imputation.
-    """
-    if is_dataclass(normalizer):
-        fields = asdict(normalizer)
-    else:
-        fields = dict(normalizer) if isinstance(normalizer, Mapping) else vars(normalizer)
-    if "numeric" in fields:
-        numeric = [NumericColumn(c["name"], float(c["mean"]), float(c["std"]),
-                                 None if c.get("impute") is None else float(c["impute"])) for c in fields["numeric"]]
-        categorical = [CategoricalColumn(c["name"], canonical_values(c["vocabulary"]))
-                       for c in fields.get("categorical", [])]
-    else:
-        numeric = [NumericColumn(n, float(m), float(s), None)
-                   for n, m, s in zip(fields["features"], fields["mean"], fields["std"])]
-        categorical = []
+    """The preprocessing of a normalizer (a Normalizer, or normalizer.json's fields as a dict, in either schema:
+    `Normalizer.of` reads the old one)."""
+    fields = asdict(normalizer if is_dataclass(normalizer) else Normalizer.of(dict(normalizer)))
+    numeric = [NumericColumn(c["name"], float(c["mean"]), float(c["std"]),
+                             None if c.get("impute") is None else float(c["impute"])) for c in fields["numeric"]]
+    categorical = [CategoricalColumn(c["name"], canonical_values(c["vocabulary"])) for c in fields.get("categorical", [])]
     return Preprocessing(list(fields["features"]), numeric, categorical, list(fields["classes"]),
                          fields.get("task", "binary"), fields.get("target"))
 

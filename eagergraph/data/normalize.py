@@ -50,12 +50,18 @@ class Normalizer:
         return {spec["name"]: len(spec["vocabulary"]) for spec in self.categorical}
 
     @classmethod
-    def load(cls, path: Path) -> "Normalizer":
-        values = json.loads(Path(path).read_text())
-        if "mean" in values:  # written before categories and imputation: numeric features only
+    def of(cls, values: dict) -> "Normalizer":
+        """normalizer.json's fields as a Normalizer; the schema written before categories and imputation (`mean`
+        and `std` lists: every feature numeric, none imputed) is read as the current one. The one place it is."""
+        values = dict(values)
+        if "mean" in values:
             values["numeric"] = [{"name": n, "mean": m, "std": s, "impute": None, "missing": 0}
                                  for n, m, s in zip(values["features"], values.pop("mean"), values.pop("std"))]
         return cls(**values)
+
+    @classmethod
+    def load(cls, path: Path) -> "Normalizer":
+        return cls.of(json.loads(Path(path).read_text()))
 
 
 @dataclass(frozen=True)
