@@ -152,8 +152,9 @@ def print_run(result: dict, console: Console | None = None) -> None:
                       f"values ({counts})")
     console.print(example_line(result["prediction"]), markup=False, highlight=False)
     passthrough = result.get("passthrough", [])
+    outputs = {"regression": ["predicted"], "multiclass": ["predicted", "probability", "probability_<class> per class"]}
     console.print(f"predictions.parquet: {plural(metrics['test_rows'], 'test row')}: "
-                  f"{', '.join([*passthrough, 'the features', 'label', 'predicted', 'probability'])}",
+                  f"{', '.join([*passthrough, 'the features', 'label', *outputs.get(task_of(metrics), ['predicted', 'probability'])])}",
                   markup=False, highlight=False)
     print_verdict(result, console)
 
