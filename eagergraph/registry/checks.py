@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eagergraph.errors import DataError
-from eagergraph.io import read_json, write_json
+from eagergraph.io import read_json
 from eagergraph.registry import drift
 from eagergraph.registry.registry import production_run
 from eagergraph.rundir.paths import RunPaths
@@ -24,12 +24,12 @@ def reference_profile(artifacts: Path, model_name: str) -> tuple[dict | None, st
 
 def check_against_production(run_dir: Path, artifacts: Path, threshold: float, fail_on_drift: bool,
                              model_name: str) -> tuple[dict, str]:
-    """Keep this run's profile and compare it with production's: the report and its one-line summary.
-    With `fail_on_drift`, drift or a schema difference is a DataError that stops the run before training."""
-    header, columns = drift.train_columns(Path(run_dir))
-    write_json(RunPaths.of(run_dir).data_profile, drift.profile(header, columns))
+    """Compare this run's profile (written by normalize while it had the train rows: nothing is read again here,
+    and the file, linked from the cache, is never rewritten) with production's: the report and its one-line
+    summary. With `fail_on_drift`, drift or a schema difference is a DataError that stops the run before training."""
+    current = read_json(RunPaths.of(run_dir).data_profile)
     reference, reference_run = reference_profile(Path(artifacts), model_name)
-    report = drift.compare(reference, header, columns, threshold, reference_run)
+    report = drift.check(reference, current, threshold, reference_run)
     line = drift.summary(report)
     if fail_on_drift and drifted(report):
         raise DataError(f"{line}; stopped before training (--fail-on-drift)")

@@ -9,8 +9,6 @@ edges, and compares category shares, so neither run's data is read again.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from eagergraph.data.profile import BINS, SAMPLE, bin_counts, sketch  # noqa: F401  (the profile's own definitions)
@@ -135,15 +133,6 @@ def summary(report: dict) -> str:
 
 
 # ---------------------------------------------------------------- the run directory's files
-
-
-def train_columns(run_dir: Path) -> tuple[dict, dict]:
-    """The run's profile, written by normalize (the train split is not read again); the second item is empty and
-    kept for the earlier signature."""
-    from eagergraph.io import read_json
-    from eagergraph.rundir.paths import RunPaths
-
-    return read_json(RunPaths.of(run_dir).data_profile), {}
 
 
 def profile(header: dict, columns: dict[str, np.ndarray] | None = None) -> dict:
