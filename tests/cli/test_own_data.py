@@ -63,8 +63,8 @@ def test_bad_data_options_give_one_line(messy: Path, prefect_api: str, tmp_path:
 
 def test_run_names_features_left_out_columns_and_the_positive_class(messy_run: tuple[str, dict, Path]) -> None:
     stdout, result, run_dir = messy_run
-    assert "features (5): plan, tenure_months, monthly_charges, support_calls, age" in stdout
     flat = " ".join(stdout.split())  # the terminal wraps long lines
+    assert "features (5): plan (categorical, 3 values), tenure_months, monthly_charges, support_calls, age" in flat
     assert ("left out: customer_id (looks like an id), signup_date (date/time), "
             "cancel_fee (excluded), renewed (the label)") in flat
     assert "set aside as row ids (integers, unique on every row): customer_id; name in --features to use" in flat
@@ -101,7 +101,8 @@ def test_metrics_are_about_the_positive_class_and_in_range(messy_run: tuple[str,
 def test_predictions_join_back_to_the_input(messy: Path, messy_run: tuple[str, dict, Path]) -> None:
     _, result, run_dir = messy_run
     scored = pq.read_table(run_dir / "predictions.parquet")
-    assert scored.column_names == ["customer_id", "signup_date", "plan", "cancel_fee", "tenure_months", "monthly_charges",
+    # the columns that are not features (the excluded one too), then the features (the text category among them)
+    assert scored.column_names == ["customer_id", "signup_date", "cancel_fee", "plan", "tenure_months", "monthly_charges",
                                    "support_calls", "age", "label", "predicted", "probability"]
     assert scored.num_rows == result["metrics"]["test_rows"]
     source = {row["customer_id"]: row for row in pacsv.read_csv(messy).to_pylist()}
@@ -126,7 +127,7 @@ def test_the_model_records_its_classes_and_predict_uses_them(messy_run: tuple[st
     _, _, run_dir = messy_run
     info = json.loads((run_dir / "models" / "graph" / "assets.extra" / "eagergraph.json").read_text())
     assert info["classes"] == ["yes", "no"] and info["positive_class"] == "no"
-    done = run_cli("predict", str(run_dir), "--row", "3.5,110,6,40", cwd=tmp_path)
+    done = run_cli("predict", str(run_dir), "--row", "basic,3.5,110,6,40", cwd=tmp_path)  # the text category is a feature
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["positive_class"] == "no" and answer["predicted"] == ("no" if answer["probability"] > 0.5 else "yes")
@@ -149,10 +150,10 @@ def test_predict_input_keeps_or_skips_rows_with_gaps(messy: Path, messy_run: tup
 
 
 @pytest.mark.parametrize("row, message", [
-    ("14.2,1.7,,45", "--row: field 3 (support_calls) is empty; the model takes 4 features in this order: "
-                     "tenure_months, monthly_charges, support_calls, age"),
-    ("14.2,1.7,3", "--row: 3 values given, the model takes 4 features in this order: tenure_months, monthly_charges"),
-    ("14.2,abc,3,45", "--row: 'abc' is not a number: field 2 (monthly_charges)"),
+    ("basic,14.2,1.7,,45", "--row: field 4 (support_calls) is empty; the model takes 5 features in this order: "
+                           "plan, tenure_months, monthly_charges, support_calls, age; the model does not impute support_calls"),
+    ("basic,14.2,1.7,3", "--row: 4 values given, the model takes 5 features in this order: plan, tenure_months"),
+    ("basic,14.2,abc,3,45", "--row: 'abc' is not a number: field 3 (monthly_charges)"),
 ])
 def test_row_errors_name_the_field_and_the_features(messy_run: tuple[str, dict, Path], tmp_path: Path, row: str,
                                                     message: str) -> None:
