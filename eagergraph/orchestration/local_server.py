@@ -252,10 +252,22 @@ def _deliver_pending_events(timeout: float) -> None:
 def deliver_pending(timeout: float = 10) -> None:
     """Send what Prefect's log and event workers still hold, now, while the server is up: left to the interpreter's
     exit, they print "Still processing items" (or retry against a stopped server) after the command's output."""
+    import logging
+
     from prefect.logging.handlers import APILogHandler
 
-    APILogHandler().flush()
-    _deliver_pending_events(timeout=timeout)
+    # Prefect's queue services log "Still processing items: N items remaining" on loggers named after their class
+    # while they drain (a progress note, not a problem): kept off the command's stderr for the drain we ask for.
+    quiet = [logging.getLogger(name) for name in ("APILogWorker", "EventsWorker")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.ERROR)
+    try:
+        APILogHandler().flush()
+        _deliver_pending_events(timeout=timeout)
+    finally:
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
 
 
 def stop_temporary_servers() -> None:
