@@ -16,12 +16,12 @@ DEAD_API = "http://127.0.0.1:9/api"  # nothing listens: sweep's refusals come be
 
 
 def test_a_run_refused_inside_the_flow_prints_only_the_clean_line(prefect_api: str, tmp_path: Path) -> None:
-    data = tmp_path / "three.csv"  # three label values: found by ingest, inside the flow, not by the header check
+    data = tmp_path / "three.csv"  # three label values for a binary task: found by ingest, inside the flow, not by the header check
     pacsv.write_csv(pa.table({"a": [float(i) for i in range(30)], "label": [i % 3 for i in range(30)]}), data)
-    done = run_cli("run", "--data", str(data), "--artifacts", str(tmp_path / "artifacts"), cwd=tmp_path)
+    done = run_cli("run", "--data", str(data), "--task", "binary", "--artifacts", str(tmp_path / "artifacts"), cwd=tmp_path)
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith(PREFIX)
-    assert "has more" in done.stderr  # the message names the problem
+    assert "needs two label values" in done.stderr  # the message names the problem
     console = done.stdout + done.stderr
     assert "| ERROR" not in console and "DataError" not in console, console[-3000:]
     assert "View at" in done.stdout  # Prefect's other lines still show: the run's link is there
