@@ -65,12 +65,13 @@ def test_manifest_lists_files_with_hashes(default_run: dict) -> None:
 
 RELOAD = """
 import json, sys
-import numpy as np, pyarrow.parquet as pq, tensorflow as tf
+import pyarrow.parquet as pq, tensorflow as tf
 run, features = sys.argv[1], json.loads(sys.argv[2])
 table = pq.read_table(run + "/predictions.parquet")
-x = np.column_stack([table.column(f).to_numpy() for f in features]).astype("float32")
+names = json.load(open(run + "/models/graph/assets.extra/eagergraph.json"))["inputs"]  # column -> signature input
 serve = tf.saved_model.load(run + "/models/graph").signatures["serving_default"]
-print(json.dumps(serve(features=tf.constant(x))["probability"].numpy().ravel().tolist()))
+inputs = {names[f]: tf.constant(table.column(f).to_numpy().astype("float64")) for f in features}  # one input per raw column
+print(json.dumps(serve(**inputs)["probability"].numpy().ravel().tolist()))
 """
 
 
