@@ -94,12 +94,6 @@ def check(reference: dict | None, current: dict, threshold: float, reference_run
     return report
 
 
-def compare(reference: dict | None, current: dict, columns: dict[str, np.ndarray] | None, threshold: float,
-            reference_run: str | None = None) -> dict:
-    """`check` under its earlier signature: `columns`, when given, are the current train split's raw values."""
-    return check(reference, profile(current, columns) if columns else current, threshold, reference_run)
-
-
 def new_values_line(report: dict) -> str:
     """New categories named with their share of rows: "contract: new value 'Two weeks' in 3.1 % of rows"."""
     parts = []

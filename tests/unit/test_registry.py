@@ -61,14 +61,14 @@ def test_compare_names_drifted_features_and_schema_changes() -> None:
     columns = {"a": rng.normal(size=2000), "b": rng.normal(size=2000)}
     header = {"features": ["a", "b"], "types": {"a": "double", "b": "double"}, "classes": [0, 1]}
     reference = drift.profile(header, columns)
-    report = drift.compare(reference, header, {"a": columns["a"], "b": columns["b"] * 100}, 0.25, "run-1")
+    report = drift.check(reference, drift.profile(header, {"a": columns["a"], "b": columns["b"] * 100}), 0.25, "run-1")
     assert report["status"] == "drift" and report["drifted"] == ["b"] and report["psi"]["a"] < 0.01
     assert "b (PSI" in drift.summary(report)
     other = {"features": ["a", "c"], "types": {"a": "double", "c": "double"}, "classes": ["no", "yes"]}
-    report = drift.compare(reference, other, {"a": columns["a"], "c": columns["b"]}, 0.25, "run-1")
+    report = drift.check(reference, drift.profile(other, {"a": columns["a"], "c": columns["b"]}), 0.25, "run-1")
     assert report["status"] == "schema"
     assert report["schema"] == ["missing feature column(s) b", "new feature column(s) c", "label classes [0, 1] → ['no', 'yes']"]
-    assert drift.compare(None, header, columns, 0.25)["status"] == "no-reference"
+    assert drift.check(None, drift.profile(header, columns), 0.25)["status"] == "no-reference"
 
 
 def test_retention_keeps_newest_and_protected_runs() -> None:
@@ -120,5 +120,5 @@ def test_incomplete_or_foreign_directories_are_refused(tmp_path: Path) -> None:
 
 def test_a_production_run_without_a_profile_is_named_not_mistaken_for_none() -> None:
     header = {"features": ["a"], "types": {"a": "double"}, "classes": [0, 1]}
-    report = drift.compare(None, header, {"a": np.zeros(3)}, 0.25, "run-0")
+    report = drift.check(None, drift.profile(header, {"a": np.zeros(3)}), 0.25, "run-0")
     assert report["status"] == "no-reference" and "production run run-0 keeps no data profile" in drift.summary(report)
