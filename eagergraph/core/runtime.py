@@ -4,17 +4,40 @@ process-wide state (thread pools, op determinism)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+
+_starting: Future | None = None  # start_tensorflow running on a thread of its own (start_tensorflow_in_background)
 
 
 def start_tensorflow() -> None:
     """Import TensorFlow, set its thread pools, switch op determinism on and discover its devices, before the
     runtime's first operation (TensorFlow ignores thread settings made later). Safe to call again: the settings
-    are the same every time.
+    are the same every time. When `start_tensorflow_in_background` began it, this waits for it (and raises what
+    it raised).
 
     Op determinism is what makes eager and graph training agree to float tolerance (the parity the comparison
     rests on): it is set here, once per process, with TensorFlow's public API, not by each training.
     """
+    if _starting is not None:
+        _starting.result()
+    _start()
+
+
+def start_tensorflow_in_background() -> None:
+    """Begin `start_tensorflow` on a thread of its own, so that TensorFlow's import (seconds) overlaps the data
+    stages still to run, which spend their time in Arrow and numpy, outside Python's lock. The flows call it once
+    ingest has read and checked the input, so bad input still fails before TensorFlow loads; an error found later
+    in the data stages exits once the import is done (the thread is not a daemon: a process does not exit in the
+    middle of loading TensorFlow)."""
+    global _starting
+    if _starting is None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tensorflow-start")
+        _starting = pool.submit(_start)
+        pool.shutdown(wait=False)  # the thread ends with its one job
+
+
+def _start() -> None:
     import tensorflow as tf
 
     from eagergraph.core.model import configure_threads

@@ -108,7 +108,7 @@ def open_dataset(path: Path, csv_as_text: bool = False) -> ds.Dataset:
             raise DataError(f"{path}: the folder holds no Parquet files")
         if fmt == "csv" and csv_as_text:
             dataset = _csv_as_text(path, dataset.schema)
-        empty = dataset.head(1).num_rows == 0  # reads the first block(s) only
+        empty = scanner(dataset).head(1).num_rows == 0  # reads the first block only
     except (pa.ArrowException, OSError) as exc:
         duplicated = _duplicate_names(path) if fmt == "parquet" and path.is_file() else []
         if duplicated:
@@ -118,6 +118,20 @@ def open_dataset(path: Path, csv_as_text: bool = False) -> ds.Dataset:
     if empty:
         raise DataError(f"{path}: no data rows" + (" (a header only)" if fmt == "csv" else ""))
     return dataset
+
+
+def scanner(dataset: ds.Dataset, columns: list[str] | None = None) -> ds.Scanner:
+    """A scanner over the dataset in bounded memory: one batch and one file read ahead, Parquet column chunks read
+    as decoded. (Arrow's defaults, 16 batches, 4 files and pre-buffered row groups ahead, held about the whole
+    10M-row file: 1.1 GiB of Arrow memory against 0.18 GiB this way, in the same time; even `head(1)` left its
+    read-ahead running.)"""
+    options = ds.ParquetFragmentScanOptions(pre_buffer=False) if isinstance(getattr(dataset, "format", None), ds.ParquetFileFormat) else None
+    return dataset.scanner(columns=columns, batch_readahead=1, fragment_readahead=1, fragment_scan_options=options)
+
+
+def scan(dataset: ds.Dataset, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The dataset's batches, in bounded memory (see `scanner`)."""
+    return scanner(dataset, columns).to_batches()
 
 
 def _csv_as_text(path: Path, inferred: pa.Schema) -> ds.Dataset:
@@ -176,7 +190,7 @@ def profile_columns(dataset: ds.Dataset, label: str, count_values: list[str], wh
     profiles = {f.name: ColumnProfile(f.name, f.type) for f in dataset.schema if f.name != label}
     checks = checks if checks is not None else _Checks()
     try:
-        for batch in dataset.to_batches():
+        for batch in scan(dataset):
             for name, profile in profiles.items():
                 profile.update(batch.column(name), name in count_values)
             if label in batch.schema.names:
@@ -214,12 +228,24 @@ def checks_from(profiles: dict[str, ColumnProfile], selection: Selection, impute
 
 
 def distinct_on_every_row(dataset: ds.Dataset, names: list[str]) -> list[str]:
-    """Columns that hold a different value on every row (row ids), counted exactly; reads only those columns."""
-    if not names:
-        return []
-    table = dataset.to_table(columns=names)
-    return [n for n in names if table.num_rows > 1 and table.column(n).null_count == 0
-            and pc.count_distinct(table.column(n)).as_py() == table.num_rows]
+    """Columns that hold a different value on every row (row ids), counted exactly; reads only those columns, block
+    by block. A column leaves the candidates at its first missing cell or repeated value inside a block, so a
+    column that is no id costs one block's memory; only the values of a column distinct in every block are kept
+    (an id column: 8 bytes a row) for the check across blocks."""
+    seen: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    rows = 0
+    for batch in scan(dataset, names) if names else ():
+        rows += batch.num_rows
+        for name in list(seen):
+            column = batch.column(name)
+            values = column.to_numpy(zero_copy_only=False) if column.null_count == 0 else None
+            if values is None or len(np.unique(values)) < len(values):
+                del seen[name]
+            else:
+                seen[name].append(values)
+        if not seen:
+            break
+    return [n for n, parts in seen.items() if rows > 1 and len(np.unique(np.concatenate(parts))) == rows]
 
 
 def clean_batches(dataset: ds.Dataset, label: str, selection: Selection, drop_invalid: bool, impute: str,
@@ -230,7 +256,7 @@ def clean_batches(dataset: ds.Dataset, label: str, selection: Selection, drop_in
     infinite value, a missing label, or (with impute "none") a missing numeric value."""
     columns = [*selection.features, label, *selection.passthrough]
     try:
-        for batch in (files or dataset).to_batches(columns=columns):
+        for batch in scan(files or dataset, columns):
             yield _clean(batch, label, selection, drop_invalid, impute, checks, where, passthrough_types or {})
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None

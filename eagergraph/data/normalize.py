@@ -214,17 +214,17 @@ def fit_normalizer(raw: Path, mask: np.ndarray) -> tuple[Normalizer, dict]:
     start = 0
     # Python threads over row groups were 2.5x slower here (Arrow's and BLAS's own threads oversubscribe two cores).
     for batch in iter_batches(raw, columns=features):
-        keep = ~mask[start:start + batch.num_rows]
+        keep = np.flatnonzero(~mask[start:start + batch.num_rows])  # once per block: `take` is 5x a boolean mask
         start += batch.num_rows
-        train = {n: _column(batch, n)[keep] for n in numeric}
+        train = {n: _column(batch, n).take(keep) for n in numeric}
         moments.merge(*_present_moments([train[n] for n in numeric]))
-        sample.add(train, int(keep.sum()))
+        sample.add(train, len(keep))
         for name in numeric:
             gaps = np.isnan(train[name])
             missing[name] += int(gaps.sum())
             if name in present:
                 present[name].append(train[name][~gaps])
-        rows = batch.filter(pa.array(keep))
+        rows = batch.take(pa.array(keep)) if categorical else None
         for name in categorical:
             missing[name] += rows.column(name).null_count
             _merge_counts(counts[name], rows.column(name))

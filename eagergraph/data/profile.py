@@ -43,15 +43,15 @@ class TrainSample:
 
     def add(self, train_columns: dict[str, np.ndarray], rows: int) -> None:
         """One block's train rows (raw values, NaN for missing)."""
-        picked = (self.seen + np.arange(rows)) % self.stride == 0
+        first = -self.seen % self.stride  # the block's first row whose overall index is a multiple of the stride
         self.seen += rows
         for name in self.names:
             values = train_columns[name]
-            self.parts[name].append(values[picked])
-            present = values[~np.isnan(values)]
-            if len(present):
-                self.low[name] = min(self.low[name], float(present.min()))
-                self.high[name] = max(self.high[name], float(present.max()))
+            self.parts[name].append(values[first::self.stride].copy())  # a copy: a view would keep the block
+            if len(values):  # fmin/fmax skip NaN (missing) without a copy; NaN only when every value is missing
+                low, high = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+                if not np.isnan(low):
+                    self.low[name], self.high[name] = min(self.low[name], low), max(self.high[name], high)
 
     def column(self, name: str) -> np.ndarray:
         return np.concatenate(self.parts[name]) if self.parts[name] else np.empty(0)

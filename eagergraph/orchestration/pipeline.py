@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from eagergraph.config import PipelineConfig
+from eagergraph.core.runtime import start_tensorflow_in_background
 from eagergraph.orchestration.caching import run_cached
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
 from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest
@@ -28,6 +29,7 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
                      c.max_categories, c.impute, c.task, c.max_classes)
+    start_tensorflow_in_background()  # the input passed ingest's checks: TensorFlow loads while the rest runs
     return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.seed)
 
 
@@ -39,6 +41,7 @@ def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: 
 
     kinds = run_stage(seconds, partition_kinds, str(c.data), c.label, c.features, c.exclude, c.categorical, c.max_categories,
                       c.task, c.max_classes)
+    start_tensorflow_in_background()  # the folder's columns passed their checks
     calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid, c.exclude,
               c.categorical, c.max_categories, c.impute, c.task, c.max_classes, kinds) for index, file in enumerate(files)]
     parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
@@ -59,8 +62,8 @@ def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tupl
 
 
 def model_stages() -> tuple[Any, Any, Any, Any]:
-    """train-eager, train-graph, evaluate and predict, imported once the data stages have passed: TensorFlow starts
-    here, so bad data fails in seconds, before TensorFlow's start-up."""
+    """train-eager, train-graph, evaluate and predict, imported once the data stages have passed: TensorFlow,
+    loading in the background since ingest passed, is ready here, and bad input failed in seconds, before it."""
     from eagergraph.core.runtime import start_tensorflow
 
     start_tensorflow()
