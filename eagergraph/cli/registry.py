@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -62,11 +63,8 @@ def promote(
     from eagergraph.registry.registry import promote as promote_run
 
     run_dir, folder = _run_path(run_dir, artifacts)
-    entry = checked(lambda: promote_run(folder, run_dir))
-    typer.echo(f"production of {entry['model_name']}: {folder / entry['production']} "
-               f"(was {entry['previous'] or 'none'}; recorded as manual)")
-    if as_json:
-        sys.stdout.write(json.dumps(entry) + "\n")
+    _moved(checked(lambda: promote_run(folder, run_dir)), folder, as_json,
+           lambda entry: f"was {entry['previous'] or 'none'}; recorded as manual")
 
 
 @app.command()
@@ -79,9 +77,14 @@ def rollback(
     when the folder holds several models."""
     from eagergraph.registry.registry import rollback as rollback_run
 
-    entry = checked(lambda: rollback_run(artifacts, _model_name(model_name)))
-    typer.echo(f"production of {entry['model_name']}: {artifacts / entry['production']} "
-               f"(rolled back from {entry['previous']})")
+    _moved(checked(lambda: rollback_run(artifacts, _model_name(model_name))), artifacts, as_json,
+           lambda entry: f"rolled back from {entry['previous']}")
+
+
+def _moved(entry: dict, folder: Path, as_json: bool, how: Callable[[dict], str]) -> None:
+    """What promote and rollback print: the model's production run now and how it got there, then the registry
+    entry as one JSON line with --json."""
+    typer.echo(f"production of {entry['model_name']}: {folder / entry['production']} ({how(entry)})")
     if as_json:
         sys.stdout.write(json.dumps(entry) + "\n")
 

@@ -23,7 +23,7 @@ from eagergraph.core.serving_inputs import (
     serving_columns,
     signature_names,
 )
-from eagergraph.data.preprocessing import destandardize, standardize, with_squares
+from eagergraph.data.preprocessing import destandardize, missing_slot, slot_count, standardize, unseen_slot, with_squares
 from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
@@ -32,10 +32,11 @@ from eagergraph.rundir.paths import RunPaths, model_info_file
 
 
 def _lookup_table(vocabulary: list[str]) -> tf.lookup.StaticHashTable:
-    """Vocabulary value → its index; anything else → len(vocabulary), the unseen slot."""
+    """Vocabulary value → its index; anything else → the unseen slot."""
     keys = tf.constant(vocabulary, tf.string)
     values = tf.range(len(vocabulary), dtype=tf.int64)
-    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), default_value=len(vocabulary))
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values),
+                                     default_value=unseen_slot(len(vocabulary)))
 
 
 def _numeric_inputs(inputs: dict[str, tf.Tensor], prep: Preprocessing, names: dict[str, str]) -> list[tf.Tensor]:
@@ -59,9 +60,10 @@ def _one_hot(text: tf.Tensor, vocabulary: list[str], table: tf.lookup.StaticHash
     """One categorical feature: vocabulary slots, then the unseen slot, then the missing slot ("" or blank)."""
     text = tf.strings.strip(text)
     size = len(vocabulary)
-    index = table.lookup(text) if table is not None else tf.fill(tf.shape(text, out_type=tf.int64), tf.constant(size, tf.int64))
-    index = tf.where(tf.equal(text, ""), tf.constant(size + 1, tf.int64), index)
-    return tf.one_hot(index, size + 2, dtype=tf.float32)
+    unseen = tf.constant(unseen_slot(size), tf.int64)
+    index = table.lookup(text) if table is not None else tf.fill(tf.shape(text, out_type=tf.int64), unseen)
+    index = tf.where(tf.equal(text, ""), tf.constant(missing_slot(size), tf.int64), index)
+    return tf.one_hot(index, slot_count(size), dtype=tf.float32)
 
 
 def export_model(model: keras.Model, normalizer: Any, path: Path) -> Path:

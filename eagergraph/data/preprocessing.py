@@ -25,6 +25,20 @@ UNSEEN = "<unseen>"  # the one-hot slot of values not in the vocabulary (new, or
 MISSING = "<missing>"  # the one-hot slot of missing cells
 
 
+# A categorical feature's slots, the one rule both halves of the encoding (numpy here, TensorFlow in the SavedModel)
+# follow: its vocabulary's values in order, then UNSEEN, then MISSING.
+def unseen_slot(vocabulary_size: int) -> int:
+    return vocabulary_size
+
+
+def missing_slot(vocabulary_size: int) -> int:
+    return vocabulary_size + 1
+
+
+def slot_count(vocabulary_size: int) -> int:
+    return vocabulary_size + 2
+
+
 def standardize(raw: Array, mean: Array, std: Array) -> Array:
     """(x - mean) / std with the statistics fitted on the training split."""
     return (raw - mean) / std
@@ -73,10 +87,10 @@ def category_codes(values: np.ndarray, vocabulary: list[str]) -> np.ndarray:
     """Python str / None values → slot index: the value's place in the vocabulary, len(vocabulary) for an unseen
     value, len(vocabulary) + 1 for a missing one."""
     values = np.asarray(values, dtype=object)
-    codes = np.full(len(values), len(vocabulary), dtype=np.int32)
+    codes = np.full(len(values), unseen_slot(len(vocabulary)), dtype=np.int32)
     for index, value in enumerate(vocabulary):
         codes[values == value] = index
-    codes[np.equal(values, None)] = len(vocabulary) + 1
+    codes[np.equal(values, None)] = missing_slot(len(vocabulary))
     return codes
 
 
@@ -86,8 +100,8 @@ def category_codes_arrow(values: "pa.Array | pa.ChunkedArray", vocabulary: list[
     import pyarrow.compute as pc
 
     index = pc.index_in(values, value_set=pa.array(vocabulary, pa.string()))  # null for missing and unseen
-    codes = pc.fill_null(index, len(vocabulary)).to_numpy(zero_copy_only=False).astype(np.int32)
-    codes[values.is_null().to_numpy(zero_copy_only=False)] = len(vocabulary) + 1
+    codes = pc.fill_null(index, unseen_slot(len(vocabulary))).to_numpy(zero_copy_only=False).astype(np.int32)
+    codes[values.is_null().to_numpy(zero_copy_only=False)] = missing_slot(len(vocabulary))
     return codes
 
 
@@ -102,7 +116,7 @@ def expand(z: list[np.ndarray], missing: list[np.ndarray], codes: list[np.ndarra
     columns = [*z, *(column * column for column in z)]
     columns += [flags.astype(np.float32) for flags, spec in zip(missing, normalizer.numeric) if spec["impute"] is not None]
     for column, spec in zip(codes, normalizer.categorical):
-        columns += one_hot(column, len(spec["vocabulary"]) + 2)
+        columns += one_hot(column, slot_count(len(spec["vocabulary"])))
     return columns
 
 
