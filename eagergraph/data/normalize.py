@@ -107,10 +107,23 @@ def stratified_test_mask(labels: np.ndarray, test_fraction: float, seed: int) ->
     rng = np.random.default_rng([seed, 2])
     mask = np.zeros(len(labels), dtype=bool)
     for value in np.unique(labels):
-        rows = np.flatnonzero(labels == value)
-        n_test = int(round(len(rows) * test_fraction))
-        mask[rng.choice(rows, n_test, replace=False, shuffle=False)] = True  # a partial shuffle: O(n_test) draws
+        in_class = labels == value
+        count = int(np.count_nonzero(in_class))
+        # The draw `rng.choice(<the class's row numbers>, ...)` makes, taken as positions among the class's rows
+        # (numpy draws the same positions for an array and for its length), so the row numbers are never held.
+        picked = np.sort(rng.choice(count, int(round(count * test_fraction)), replace=False, shuffle=False))
+        _mark_positions(mask, in_class, picked)
     return mask
+
+
+def _mark_positions(mask: np.ndarray, in_class: np.ndarray, picked: np.ndarray, block: int = 1 << 20) -> None:
+    """Set `mask` on the class rows at the sorted positions `picked` (k-th row of the class), a block at a time."""
+    seen = first = 0
+    for start in range(0, len(in_class), block):
+        rows = np.flatnonzero(in_class[start:start + block])
+        last = int(np.searchsorted(picked, seen + len(rows)))
+        mask[start + rows[picked[first:last] - seen]] = True
+        seen, first = seen + len(rows), last
 
 
 def check_split(labels: np.ndarray, mask: np.ndarray, where: Path | str, task: str = "binary",
