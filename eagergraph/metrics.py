@@ -57,6 +57,9 @@ BY_NAME = {metric.name: metric for metric in CATALOGUE}
 # The gate's default metric per task, and the floors a task may set (config field → metric).
 GATE_DEFAULT: dict[Task, str] = {"binary": "auc", "multiclass": "macro_auc", "regression": "rmse"}
 FLOORS: dict[str, str] = {"min_auc": "auc", "min_accuracy": "accuracy", "min_r2": "r2"}
+# The metrics a sweep ranks its candidates by, per task, in this order (each in its catalogue direction).
+RANK_BY: dict[Task, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"), "multiclass": ("macro_auc", "accuracy", "loss"),
+                                        "regression": ("rmse", "mae")}
 # metrics.json's bound on |AUC - exact AUC| beside `auc` (binary) or `macro_auc` (multiclass: the mean of the classes'
 # bounds); 0.0 when the AUC is exact. Not a catalogue metric: no table shows it unless it is above 0.
 AUC_MAX_ERROR = "auc_max_error"

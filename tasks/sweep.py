@@ -8,7 +8,6 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from eagergraph.core.sweep import (
-    RANK_BY,
     Candidate,
     adopt_best_candidate,
     rank,
@@ -16,6 +15,7 @@ from eagergraph.core.sweep import (
     score_candidates,
     train_candidate_to,
 )
+from eagergraph.metrics import RANK_BY
 from eagergraph.reporting.artifacts import publish_ranking
 from eagergraph.text import plural
 

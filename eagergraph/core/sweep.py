@@ -16,12 +16,8 @@ from eagergraph.core.evaluation import score_blocks
 from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.training import train_to
 from eagergraph.io import write_json
-from eagergraph.metrics import metric
+from eagergraph.metrics import RANK_BY, metric
 from eagergraph.rundir.paths import RunPaths
-
-# The metrics a sweep ranks by, per task, in this order (each in its catalogue direction); then the name.
-RANK_BY: dict[str, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"), "multiclass": ("macro_auc", "accuracy", "loss"),
-                                       "regression": ("rmse", "mae")}
 
 
 @dataclass(frozen=True)

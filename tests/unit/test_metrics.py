@@ -11,6 +11,7 @@ import pytest
 from eagergraph.metrics import (
     CATALOGUE,
     GATE_DEFAULT,
+    RANK_BY,
     TASKS,
     AucCounts,
     BinaryAccumulator,
@@ -32,6 +33,7 @@ SPLITS = [(300,), (1, 299), (0, 7, 93, 1, 0, 199), (150, 150), (13,) * 23 + (1,)
 def test_every_task_has_its_gate_metric_and_every_metric_a_task():
     for task in TASKS:
         assert GATE_DEFAULT[task] in {m.name for m in metrics_for(task)}
+        assert RANK_BY[task][0] == GATE_DEFAULT[task] and set(RANK_BY[task]) <= {m.name for m in metrics_for(task)}
     assert all(m.tasks and set(m.tasks) <= set(TASKS) for m in CATALOGUE)
     assert len({m.name for m in CATALOGUE}) == len(CATALOGUE)
 
