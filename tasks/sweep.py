@@ -43,6 +43,6 @@ def rank_candidates(run_dir: str, results: list[dict]) -> list[dict]:
     create_table_artifact(ranking_markdown_rows(ranking), key="sweep-ranking",
                           description=f"eagergraph sweep: {plural(len(ranking), 'candidate')} ranked by test "
                                       f"{', '.join(RANK_BY[ranking[0]['task']])}")
-    publish_ranking(ranking)
+    publish_ranking(ranking, ranking[0]["task"])  # the chart and table of the task's metrics (binary's by default)
     logger.info(f"best of {len(ranking)}: {ranking[0]['name']} (test {first} {ranking[0][first]:.4f})")
     return ranking
