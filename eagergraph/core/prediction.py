@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ from eagergraph.core.serving_inputs import (
     unseen_counts,
 )
 from eagergraph.data.columns import MISSING_TOKENS
-from eagergraph.data.io import LABEL
+from eagergraph.data.io import LABEL, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
@@ -157,24 +158,35 @@ def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthr
     return {**example, "task": "regression"}
 
 
+def prediction_block(batch: pa.RecordBatch, serve: Callable[[pa.Table], np.ndarray], normalizer: Preprocessing,
+                     passthrough: list[str]) -> pa.Table:
+    """One block of the raw test split as predictions.parquet holds it: its passthrough columns, its features, the
+    true label in the user's values, then the task's prediction columns."""
+    block = pa.Table.from_batches([batch])
+    labels = label_values(block.column(LABEL).to_numpy(), normalizer.task, normalizer.classes)
+    block = block.select([*passthrough, *normalizer.features]).append_column(LABEL, labels)
+    return task_table(block, serve(block), normalizer.task, normalizer.classes)
+
+
 def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk and predict the test split; predictions.parquet holds the test
     rows' passthrough columns (ids, dates, text), their features, the true label and the prediction, both in the
-    user's label values, and the positive class's probability."""
+    user's label values, and the positive class's probability. The split is read, predicted and written a row group
+    at a time (memory flat in its rows); the example is the first test row."""
     from eagergraph.core.export import load_serving
 
     paths = RunPaths.of(run_dir)
     normalizer = read_preprocessing(paths.normalizer)
     serve = load_serving(paths.served_model)  # one-mode runs too
-    table = pq.read_table(paths.test_raw)
-    passthrough = [name for name in table.column_names if name not in (*normalizer.features, LABEL)]
-    labels = label_values(table.column(LABEL).to_numpy(), normalizer.task, normalizer.classes)
-    table = table.select([*passthrough, *normalizer.features]).append_column(LABEL, labels)
-    predictions = task_table(table, serve(table), normalizer.task, normalizer.classes)
-    pq.write_table(predictions, paths.predictions)
-    example = example_prediction(predictions, normalizer, passthrough)
+    schema = pq.read_schema(paths.test_raw)
+    passthrough = [name for name in schema.names if name not in (*normalizer.features, LABEL)]
+    batches = iter_batches(paths.test_raw)
+    first = prediction_block(next(batches, pa.RecordBatch.from_pylist([], schema=schema)), serve, normalizer, passthrough)
+    blocks = itertools.chain([first], (prediction_block(batch, serve, normalizer, passthrough) for batch in batches))
+    rows = write_batches(paths.predictions, first.schema, (batch for block in blocks for batch in block.to_batches()))
+    example = example_prediction(first, normalizer, passthrough)
     write_json(paths.prediction_row, example)
-    return {"predictions": paths.rel(paths.predictions), "rows": table.num_rows, "columns": passthrough, "example": example}
+    return {"predictions": paths.rel(paths.predictions), "rows": rows, "columns": passthrough, "example": example}
 
 
 # ---------------------------------------------------------------- prediction from the command line

@@ -1,0 +1,108 @@
+"""evaluate and predict read the raw test split block by block (here row groups of 16 rows): what they write
+equals what the whole split gives when scored at once, for every task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from runs import engineer_run, normalize_run
+
+from eagergraph.core.evaluation import evaluate_run
+from eagergraph.core.export import load_serving
+from eagergraph.core.prediction import label_values, predict_run, task_table
+from eagergraph.core.serving_inputs import read_preprocessing
+from eagergraph.core.training import train_to
+from eagergraph.data.ingest import ingest_to
+from eagergraph.data.io import LABEL
+from eagergraph.io import read_json
+from eagergraph.metrics import binary_metrics, multiclass_metrics, regression_metrics
+from eagergraph.rundir.paths import RunPaths
+
+ROOT = Path(__file__).resolve().parents[2]
+BLOCK_ROWS = 16
+
+
+def _table(task: str, n: int = 240) -> pa.Table:
+    """A table of the task with an id and a text column carried through to predictions."""
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    target = {"multiclass": np.array(["low", "mid", "high"])[np.digitize(a + b + rng.normal(0, 0.5, n), [-0.7, 0.7])],
+              "regression": 20 + 4 * a - 3 * b + rng.normal(0, 0.3, n)}[task]
+    return pa.table({"id": np.arange(n), "note": [f"n{i % 7}" for i in range(n)], "a": a, "b": b, "y": target})
+
+
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Path, label: str, modes: tuple[str, ...],
+         **options: object) -> Path:
+    """A run directory through the real stages whose test split is written in row groups of BLOCK_ROWS rows."""
+    monkeypatch.setattr("eagergraph.data.io.ROW_GROUP_ROWS", BLOCK_ROWS)
+    run = tmp_path / "run"
+    run.mkdir()
+    ingest_to(RunPaths.of(run).raw, source, label, None, 0, 0, 0, **options)
+    normalize_run(run, 0.3, 3)
+    engineer_run(run)
+    for mode in modes:
+        train_to(run, mode, "step", epochs=2, batch_size=16, hidden=8, learning_rate=0.05, seed=1, in_memory_rows=10**6)
+    assert pq.ParquetFile(RunPaths.of(run).test_raw).num_row_groups > 2  # the split really comes in blocks
+    return run
+
+
+def _whole(run: Path, mode: str = "graph") -> tuple[pa.Table, np.ndarray]:
+    """The raw test split read whole, and the mode's SavedModel's output on all of it at once."""
+    paths = RunPaths.of(run)
+    table = pq.read_table(paths.test_raw)
+    return table, load_serving(paths.model(mode))(table)
+
+
+def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _run(tmp_path, monkeypatch, ROOT / "data" / "messy.csv", "renewed", ("eager", "graph"), exclude=["cancel_fee"],
+               positive_class="no", drop_invalid=True)
+    metrics = evaluate_run(run)
+    table, graph = _whole(run)
+    labels = table.column(LABEL).to_numpy()
+    assert metrics["test_rows"] == table.num_rows
+    assert metrics["graph"]["auc_max_error"] == 0.0
+    scored = {k: metrics["graph"][k] for k in ("loss", "accuracy", "auc", "precision", "recall")}
+    assert scored == pytest.approx(binary_metrics(labels, graph), rel=1e-9)
+    _, eager = _whole(run, "eager")
+    assert metrics["parity_max_abs_diff"] == pytest.approx(float(np.max(np.abs(eager - graph))), rel=1e-12, abs=0)
+
+    result = predict_run(run)
+    written = pq.read_table(RunPaths.of(run).predictions)
+    prep = read_preprocessing(RunPaths.of(run).normalizer)
+    passthrough = ["customer_id", "signup_date", "cancel_fee"]  # an id, a date, an excluded column
+    whole = table.select([*passthrough, *prep.features]).append_column(LABEL, label_values(labels, "binary", prep.classes))
+    assert result["rows"] == written.num_rows == table.num_rows and result["columns"] == passthrough
+    assert written.to_pylist() == task_table(whole, graph, "binary", prep.classes).to_pylist()
+    assert result["example"]["columns"]["customer_id"] == str(written.column("customer_id")[0].as_py())
+    assert result["example"]["probability"] == written.column("probability")[0].as_py()
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_multiclass_and_regression_evaluate_and_predict_stream_the_split(task: str, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / f"{task}.csv"
+    pacsv.write_csv(_table(task), source)
+    run = _run(tmp_path, monkeypatch, source, "y", ("graph",), task=task)
+    metrics = evaluate_run(run)["graph"]
+    table, output = _whole(run)
+    labels = table.column(LABEL).to_numpy()
+    prep = read_preprocessing(RunPaths.of(run).normalizer)
+    if task == "multiclass":
+        whole = multiclass_metrics(labels, output)
+        assert metrics["confusion_matrix"] == whole.pop("confusion_matrix") and metrics["auc_max_error"] == 0.0
+    else:
+        whole = regression_metrics(labels, output, prep.target["mean"])
+        assert "auc_max_error" not in metrics
+    assert {k: metrics[k] for k in whole} == pytest.approx(whole, rel=1e-9)
+
+    predict_run(run)
+    written = pq.read_table(RunPaths.of(run).predictions)
+    selected = table.select(["id", "note", *prep.features]).append_column(LABEL, label_values(labels, task, prep.classes))
+    assert written.to_pylist() == task_table(selected, output, task, prep.classes).to_pylist()
+    assert read_json(RunPaths.of(run).prediction_row)["label"] == written.column(LABEL)[0].as_py()
