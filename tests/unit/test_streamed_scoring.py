@@ -13,8 +13,8 @@ import pytest
 from runs import engineer_run, normalize_run
 
 from eagergraph.core.evaluation import evaluate_run
-from eagergraph.core.export import load_serving
-from eagergraph.core.prediction import label_values, predict_run, task_table
+from eagergraph.core.export import export_model, load_serving
+from eagergraph.core.prediction import label_values, predict_file, predict_run, task_table
 from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.training import train_to
 from eagergraph.data.ingest import ingest_to
@@ -22,6 +22,7 @@ from eagergraph.data.io import LABEL
 from eagergraph.io import read_json
 from eagergraph.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from eagergraph.rundir.paths import RunPaths
+from serving_reference import N_INPUTS, NORMALIZER, tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK_ROWS = 16
@@ -106,3 +107,31 @@ def test_multiclass_and_regression_evaluate_and_predict_stream_the_split(task: s
     selected = table.select(["id", "note", *prep.features]).append_column(LABEL, label_values(labels, task, prep.classes))
     assert written.to_pylist() == task_table(selected, output, task, prep.classes).to_pylist()
     assert read_json(RunPaths.of(run).prediction_row)["label"] == written.column(LABEL)[0].as_py()
+
+
+def test_predict_input_streams_the_file_and_counts_over_all_its_blocks(tmp_path: Path) -> None:
+    """A Parquet file in row groups of 5 rows gives the same predictions and counts as the same rows in one group:
+    gaps the model does not impute (fare), an infinite value and unseen values spread over the blocks."""
+    model = export_model(tiny_model(N_INPUTS), NORMALIZER, tmp_path / "model")
+    n = 23
+    fare = [None if i % 7 == 3 else np.inf if i == 11 else 5.0 + i for i in range(n)]
+    table = pa.table({"id": list(range(n)), "age": [None if i % 4 == 0 else 20.0 + i for i in range(n)], "fare": fare,
+                      "sex": [["male", "female", "other"][i % 3] for i in range(n)],
+                      "home town": [["Oslo", "Lima", "Quito", ""][i % 4] for i in range(n)],
+                      "pclass": [[1, 2, 3, 7][i % 4] for i in range(n)], "alone": [i % 2 == 0 for i in range(n)]})
+    pq.write_table(table, tmp_path / "blocks.parquet", row_group_size=5)
+    pq.write_table(table, tmp_path / "whole.parquet")
+    assert pq.ParquetFile(tmp_path / "blocks.parquet").num_row_groups == 5
+    for drop_invalid in (False, True):
+        for suffix in (".parquet", ".csv"):
+            outputs = {name: tmp_path / f"{name}-{drop_invalid}{suffix}" for name in ("blocks", "whole")}
+            results = {name: predict_file(model, tmp_path / f"{name}.parquet", out, drop_invalid)
+                       for name, out in outputs.items()}
+            assert {**results["blocks"], "output": None} == {**results["whole"], "output": None}
+            read = pq.read_table if suffix == ".parquet" else pacsv.read_csv
+            assert read(outputs["blocks"]).to_pylist() == read(outputs["whole"]).to_pylist()
+    # rows 3, 10, 17 (no fare) and 11 (infinite): not predicted; among the 19 others, 'other' (rows 2, 5, 8, 14, 20),
+    # 'Quito' (2, 6, 14, 18, 22) and 7 (7, 15, 19) are not in the vocabularies
+    assert results["blocks"]["invalid_rows"] == 4 and results["blocks"]["invalid_values"] == {"fare": 4}
+    assert results["blocks"]["rows"] == n - 4 and results["blocks"]["dropped"]
+    assert results["blocks"]["unseen"] == {"sex": 5, "home town": 5, "pclass": 3}
