@@ -57,7 +57,8 @@ def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing
         for name, output in outputs.items():
             totals[name].update(labels, output)
         if compare is not None and batch.num_rows:
-            diff = max(diff, float(np.max(np.abs(outputs[compare[0]] - outputs[compare[1]]))))
+            # np.max, not max(): a NaN output (a diverged model) must make the parity NaN, as over the whole split
+            diff = float(np.max([diff, np.max(np.abs(outputs[compare[0]] - outputs[compare[1]]))]))
         rows += batch.num_rows
     scale = prep.target["std"] if regression else 1.0
     return Scores({name: {**total.result(), **total.bounds()} for name, total in totals.items()}, rows,
