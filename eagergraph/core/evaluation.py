@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eagergraph.core.export import load_serving, weights_max_abs_diff
 from eagergraph.core.parity import drift_epoch, epoch_differences, load_epoch_weights, parity_note
 from eagergraph.core.serving_inputs import ModelInputs, Preprocessing, read_preprocessing
 from eagergraph.core.variants import MODES
-from eagergraph.data.io import LABEL, iter_batches
+from eagergraph.data.io import LABEL, in_blocks, iter_batches
 from eagergraph.io import read_json, write_json
 from eagergraph.metrics import accumulator
 from eagergraph.rundir.paths import RunPaths, model_info_file
@@ -38,8 +37,8 @@ def _read_columns(models: Mapping[str, Path], test_raw: Path) -> list[str]:
 
 def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing | None = None,
                  compare: tuple[str, str] | None = None) -> Scores:
-    """Exported models (reloaded from disk, by name) on the raw test split, read once, a row group at a time: every
-    model scores each block, and its output goes into its task's metric accumulator, so memory stays flat in the
+    """Exported models (reloaded from disk, by name) on the raw test split, read once, in blocks of about
+    ROW_GROUP_ROWS rows (whole row groups, `in_blocks`): every model scores each block, and its output goes into its task's metric accumulator, so memory stays flat in the
     split's rows. `prep`, the run's normalizer, tells the task (binary without it) and regression's training mean.
 
     `compare`: two of the models whose largest |output difference| is kept, in the model's own units (a
@@ -50,16 +49,15 @@ def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing
     regression = prep is not None and task == "regression"
     totals = {name: accumulator(task, prep.target["mean"] if regression else None) for name in models}
     rows, diff = 0, 0.0
-    for batch in iter_batches(test_raw, _read_columns(models, test_raw)):
-        block = pa.Table.from_batches([batch])
-        labels = batch.column(LABEL).to_numpy(zero_copy_only=False)
+    for block in in_blocks(iter_batches(test_raw, _read_columns(models, test_raw))):
+        labels = block.column(LABEL).to_numpy()
         outputs = {name: serve(block) for name, serve in serving.items()}
         for name, output in outputs.items():
             totals[name].update(labels, output)
-        if compare is not None and batch.num_rows:
+        if compare is not None and block.num_rows:
             # np.max, not max(): a NaN output (a diverged model) must make the parity NaN, as over the whole split
             diff = float(np.max([diff, np.max(np.abs(outputs[compare[0]] - outputs[compare[1]]))]))
-        rows += batch.num_rows
+        rows += block.num_rows
     scale = prep.target["std"] if regression else 1.0
     return Scores({name: {**total.result(), **total.bounds()} for name, total in totals.items()}, rows,
                   diff / scale if compare is not None else None)

@@ -26,7 +26,7 @@ from eagergraph.core.serving_inputs import (
     unseen_counts,
 )
 from eagergraph.data.columns import MISSING_TOKENS
-from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, iter_batches, write_batches
+from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, in_blocks, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
@@ -160,11 +160,10 @@ def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthr
     return {**example, "task": "regression"}
 
 
-def prediction_block(batch: pa.RecordBatch, serve: Callable[[pa.Table], np.ndarray], normalizer: Preprocessing,
+def prediction_block(block: pa.Table, serve: Callable[[pa.Table], np.ndarray], normalizer: Preprocessing,
                      passthrough: list[str]) -> pa.Table:
     """One block of the raw test split as predictions.parquet holds it: its passthrough columns, its features, the
     true label in the user's values, then the task's prediction columns."""
-    block = pa.Table.from_batches([batch])
     labels = label_values(block.column(LABEL).to_numpy(), normalizer.task, normalizer.classes)
     block = block.select([*passthrough, *normalizer.features]).append_column(LABEL, labels)
     return task_table(block, serve(block), normalizer.task, normalizer.classes)
@@ -173,8 +172,8 @@ def prediction_block(batch: pa.RecordBatch, serve: Callable[[pa.Table], np.ndarr
 def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk and predict the test split; predictions.parquet holds the test
     rows' passthrough columns (ids, dates, text), their features, the true label and the prediction, both in the
-    user's label values, and the positive class's probability. The split is read, predicted and written a row group
-    at a time (memory flat in its rows); the example is the first test row."""
+    user's label values, and the positive class's probability. The split is read, predicted and written in blocks
+    of about ROW_GROUP_ROWS rows (`in_blocks`: memory flat in its rows); the example is the first test row."""
     from eagergraph.core.export import load_serving
 
     paths = RunPaths.of(run_dir)
@@ -182,9 +181,9 @@ def predict_run(run_dir: Path) -> dict:
     serve = load_serving(paths.served_model)  # one-mode runs too
     schema = pq.read_schema(paths.test_raw)
     passthrough = [name for name in schema.names if name not in (*normalizer.features, LABEL)]
-    batches = iter_batches(paths.test_raw)
-    first = prediction_block(next(batches, pa.RecordBatch.from_pylist([], schema=schema)), serve, normalizer, passthrough)
-    blocks = itertools.chain([first], (prediction_block(batch, serve, normalizer, passthrough) for batch in batches))
+    raw = in_blocks(iter_batches(paths.test_raw))
+    first = prediction_block(next(raw, schema.empty_table()), serve, normalizer, passthrough)
+    blocks = itertools.chain([first], (prediction_block(block, serve, normalizer, passthrough) for block in raw))
     rows = write_batches(paths.predictions, first.schema, (batch for block in blocks for batch in block.to_batches()))
     example = example_prediction(first, normalizer, passthrough)
     write_json(paths.prediction_row, example)
@@ -258,7 +257,7 @@ def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
 
 
 def input_batches(source: Path, features: list[str]) -> Iterator[pa.RecordBatch]:
-    """The file `predict --input` reads, a block at a time (a CSV block or a Parquet row group, one read ahead at
+    """The file `predict --input` reads, a batch at a time (a CSV block or a Parquet row group, one read ahead at
     most: memory stays flat in the file's rows). A CSV file's feature columns are read as text and converted by the
     model's kinds (`serving_columns`: trimmed, missing tokens missing, numbers parsed): Arrow's type inference sees
     the first block only, so a blank cell or a word further down would otherwise fail the whole read."""
@@ -293,10 +292,9 @@ class FilePredictor:
         self.invalid_rows = self.rows = 0
         self._serve: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
 
-    def predict(self, batch: pa.RecordBatch) -> pa.Table:
+    def predict(self, table: pa.Table) -> pa.Table:
         """The block with the task's prediction columns; a row not predicted gets empty ones, or is left out
         (`drop_invalid`)."""
-        table = pa.Table.from_batches([batch])
         columns = serving_columns(table, self.inputs, self.where)
         bad = unpredictable(columns, self.inputs)
         gaps = np.logical_or.reduce([*bad.values(), np.zeros(table.num_rows, dtype=bool)])
@@ -337,8 +335,8 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
     # an interrupted or failed write never leaves a half file in place; the writer closes before the rename
     with atomic_path(output) as partial, contextlib.ExitStack() as open_writer:
         writer: pacsv.CSVWriter | pq.ParquetWriter | None = None
-        for batch in input_batches(Path(source), predictor.inputs.features):
-            block = predictor.predict(batch)
+        for rows in in_blocks(input_batches(Path(source), predictor.inputs.features)):
+            block = predictor.predict(rows)
             if writer is None:
                 writer = open_writer.enter_context(pacsv.CSVWriter(partial, block.schema) if output.suffix.lower() == ".csv"
                                                    else pq.ParquetWriter(partial, block.schema))

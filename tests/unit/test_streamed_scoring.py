@@ -3,6 +3,7 @@ equals what the whole split gives when scored at once, for every task."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,24 @@ ROOT = Path(__file__).resolve().parents[2]
 BLOCK_ROWS = 16
 
 
+@pytest.fixture
+def blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Row groups and blocks of BLOCK_ROWS rows; the sizes of the blocks evaluate and predict go through, in order."""
+    from eagergraph.data import io
+
+    monkeypatch.setattr(io, "ROW_GROUP_ROWS", BLOCK_ROWS)
+    sizes: list[int] = []
+
+    def counted(batches: Iterable[pa.RecordBatch], rows: int | None = None) -> Iterator[pa.Table]:
+        for block in io.in_blocks(batches, rows):
+            sizes.append(block.num_rows)
+            yield block
+
+    for module in ("evaluation", "prediction"):
+        monkeypatch.setattr(f"eagergraph.core.{module}.in_blocks", counted)
+    return sizes
+
+
 def _table(task: str, n: int = 240) -> pa.Table:
     """A table of the task with an id and a text column carried through to predictions."""
     rng = np.random.default_rng(8)
@@ -37,10 +56,8 @@ def _table(task: str, n: int = 240) -> pa.Table:
     return pa.table({"id": np.arange(n), "note": [f"n{i % 7}" for i in range(n)], "a": a, "b": b, "y": target})
 
 
-def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Path, label: str, modes: tuple[str, ...],
-         **options: object) -> Path:
-    """A run directory through the real stages whose test split is written in row groups of BLOCK_ROWS rows."""
-    monkeypatch.setattr("eagergraph.data.io.ROW_GROUP_ROWS", BLOCK_ROWS)
+def _run(tmp_path: Path, source: Path, label: str, modes: tuple[str, ...], **options: object) -> Path:
+    """A run directory through the real stages (row groups of BLOCK_ROWS rows: the `blocks` fixture)."""
     run = tmp_path / "run"
     run.mkdir()
     ingest_to(RunPaths.of(run).raw, source, label, None, 0, 0, 0, **options)
@@ -59,11 +76,11 @@ def _whole(run: Path, mode: str = "graph") -> tuple[pa.Table, np.ndarray]:
     return table, load_serving(paths.model(mode))(table)
 
 
-def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(tmp_path: Path,
-                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    run = _run(tmp_path, monkeypatch, ROOT / "data" / "messy.csv", "renewed", ("eager", "graph"), exclude=["cancel_fee"],
+def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(tmp_path: Path, blocks: list[int]) -> None:
+    run = _run(tmp_path, ROOT / "data" / "messy.csv", "renewed", ("eager", "graph"), exclude=["cancel_fee"],
                positive_class="no", drop_invalid=True)
     metrics = evaluate_run(run)
+    assert len(blocks) > 2 and sum(blocks) == metrics["test_rows"] and max(blocks) < 2 * BLOCK_ROWS
     table, graph = _whole(run)
     labels = table.column(LABEL).to_numpy()
     assert metrics["test_rows"] == table.num_rows
@@ -74,6 +91,7 @@ def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(t
     assert metrics["parity_max_abs_diff"] == pytest.approx(float(np.max(np.abs(eager - graph))), rel=1e-12, abs=0)
 
     result = predict_run(run)
+    assert sum(blocks) == 2 * metrics["test_rows"]  # evaluate's blocks, then predict's
     written = pq.read_table(RunPaths.of(run).predictions)
     prep = read_preprocessing(RunPaths.of(run).normalizer)
     passthrough = ["customer_id", "signup_date", "cancel_fee"]  # an id, a date, an excluded column
@@ -86,11 +104,12 @@ def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(t
 
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_multiclass_and_regression_evaluate_and_predict_stream_the_split(task: str, tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                         blocks: list[int]) -> None:
     source = tmp_path / f"{task}.csv"
     pacsv.write_csv(_table(task), source)
-    run = _run(tmp_path, monkeypatch, source, "y", ("graph",), task=task)
+    run = _run(tmp_path, source, "y", ("graph",), task=task)
     metrics = evaluate_run(run)["graph"]
+    assert len(blocks) > 2
     table, output = _whole(run)
     labels = table.column(LABEL).to_numpy()
     prep = read_preprocessing(RunPaths.of(run).normalizer)
@@ -109,9 +128,10 @@ def test_multiclass_and_regression_evaluate_and_predict_stream_the_split(task: s
     assert read_json(RunPaths.of(run).prediction_row)["label"] == written.column(LABEL)[0].as_py()
 
 
-def test_predict_input_streams_the_file_and_counts_over_all_its_blocks(tmp_path: Path) -> None:
-    """A Parquet file in row groups of 5 rows gives the same predictions and counts as the same rows in one group:
-    gaps the model does not impute (fare), an infinite value and unseen values spread over the blocks."""
+def test_predict_input_streams_the_file_and_counts_over_all_its_blocks(tmp_path: Path, blocks: list[int]) -> None:
+    """A Parquet file in row groups of 5 rows (blocks of 16 or more) gives the same predictions and counts as the
+    same rows in one group: gaps the model does not impute (fare), an infinite value and unseen values spread over
+    the blocks."""
     model = export_model(tiny_model(N_INPUTS), NORMALIZER, tmp_path / "model")
     n = 23
     fare = [None if i % 7 == 3 else np.inf if i == 11 else 5.0 + i for i in range(n)]
@@ -135,3 +155,5 @@ def test_predict_input_streams_the_file_and_counts_over_all_its_blocks(tmp_path:
     assert results["blocks"]["invalid_rows"] == 4 and results["blocks"]["invalid_values"] == {"fare": 4}
     assert results["blocks"]["rows"] == n - 4 and results["blocks"]["dropped"]
     assert results["blocks"]["unseen"] == {"sex": 5, "home town": 5, "pclass": 3}
+    assert blocks[:2] == [20, 3]  # the first file in blocks (four row groups, then the last), then the whole one
+
