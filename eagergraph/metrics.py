@@ -58,7 +58,8 @@ BY_NAME = {metric.name: metric for metric in CATALOGUE}
 GATE_DEFAULT: dict[Task, str] = {"binary": "auc", "multiclass": "macro_auc", "regression": "rmse"}
 FLOORS: dict[str, str] = {"min_auc": "auc", "min_accuracy": "accuracy", "min_r2": "r2"}
 # The metrics a sweep ranks its candidates by, per task, in this order (each in its catalogue direction).
-RANK_BY: dict[Task, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"), "multiclass": ("macro_auc", "accuracy", "loss"),
+RANK_BY: dict[Task, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"),
+                                        "multiclass": ("macro_auc", "accuracy", "loss"),
                                         "regression": ("rmse", "mae")}
 # metrics.json's bound on |AUC - exact AUC| beside `auc` (binary) or `macro_auc` (multiclass: the mean of the classes'
 # bounds); 0.0 when the AUC is exact. Not a catalogue metric: no table shows it unless it is above 0.

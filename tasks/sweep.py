@@ -36,7 +36,8 @@ def rank_candidates(run_dir: str, results: list[dict]) -> list[dict]:
     scored = score_candidates(Path(run_dir), results)
     logger = get_run_logger()
     for result in scored:
-        logger.info(f"{result['name']}: test " + " ".join(f"{name} {result[name]:.4f}" for name in RANK_BY[result["task"]][:2]))
+        shown = " ".join(f"{name} {result[name]:.4f}" for name in RANK_BY[result["task"]][:2])
+        logger.info(f"{result['name']}: test {shown}")
     ranking = rank(scored)
     adopt_best_candidate(Path(run_dir), ranking)
     first = RANK_BY[ranking[0]["task"]][0]

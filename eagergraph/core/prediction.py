@@ -26,7 +26,7 @@ from eagergraph.core.serving_inputs import (
     unseen_counts,
 )
 from eagergraph.data.columns import MISSING_TOKENS
-from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, in_blocks, iter_batches, write_batches
+from eagergraph.data.io import BLOCK_ROWS, LABEL, in_blocks, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
@@ -173,7 +173,7 @@ def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk and predict the test split; predictions.parquet holds the test
     rows' passthrough columns (ids, dates, text), their features, the true label and the prediction, both in the
     user's label values, and the positive class's probability. The split is read, predicted and written in blocks
-    of about ROW_GROUP_ROWS rows (`in_blocks`: memory flat in its rows); the example is the first test row."""
+    of whole row groups (`in_blocks`: memory flat in its rows); the example is the first test row."""
     from eagergraph.core.export import load_serving
 
     paths = RunPaths.of(run_dir)
@@ -272,7 +272,7 @@ def input_batches(source: Path, features: list[str]) -> Iterator[pa.RecordBatch]
                                        column_types={name: pa.string() for name in features})
         dataset = ds.dataset(source, format=ds.CsvFileFormat(convert_options=options))
     try:
-        yield from dataset.to_batches(batch_size=ROW_GROUP_ROWS, batch_readahead=1, fragment_readahead=1)
+        yield from dataset.to_batches(batch_size=BLOCK_ROWS, batch_readahead=1, fragment_readahead=1)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{source}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
 

@@ -73,7 +73,8 @@ def auc_bound_line(metrics: dict[str, Any]) -> str | None:
     bounds = {mode: metrics[mode].get(AUC_MAX_ERROR) or 0.0 for mode in MODES if mode in metrics}
     if not any(bound > 0 for bound in bounds.values()):
         return None
-    within = ", ".join(f"{mode_label(mode, metrics.get('graph_variant'))} ±{bound:.1e}" for mode, bound in bounds.items())
+    variant = metrics.get("graph_variant")
+    within = ", ".join(f"{mode_label(mode, variant)} ±{bound:.1e}" for mode, bound in bounds.items())
     return (f"test {metric(GATE_DEFAULT[task_of(metrics)]).label}: more than {KEY_CAP:,} distinct scores, binned; "
             f"within {within} of the exact value")
 

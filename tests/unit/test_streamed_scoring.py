@@ -35,6 +35,7 @@ def blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from eagergraph.data import io
 
     monkeypatch.setattr(io, "ROW_GROUP_ROWS", BLOCK_ROWS)
+    monkeypatch.setattr(io, "BLOCK_ROWS", BLOCK_ROWS)
     sizes: list[int] = []
 
     def counted(batches: Iterable[pa.RecordBatch], rows: int | None = None) -> Iterator[pa.Table]:
@@ -76,7 +77,8 @@ def _whole(run: Path, mode: str = "graph") -> tuple[pa.Table, np.ndarray]:
     return table, load_serving(paths.model(mode))(table)
 
 
-def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(tmp_path: Path, blocks: list[int]) -> None:
+def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(tmp_path: Path,
+                                                                               blocks: list[int]) -> None:
     run = _run(tmp_path, ROOT / "data" / "messy.csv", "renewed", ("eager", "graph"), exclude=["cancel_fee"],
                positive_class="no", drop_invalid=True)
     metrics = evaluate_run(run)
@@ -95,7 +97,8 @@ def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(t
     written = pq.read_table(RunPaths.of(run).predictions)
     prep = read_preprocessing(RunPaths.of(run).normalizer)
     passthrough = ["customer_id", "signup_date", "cancel_fee"]  # an id, a date, an excluded column
-    whole = table.select([*passthrough, *prep.features]).append_column(LABEL, label_values(labels, "binary", prep.classes))
+    truth = label_values(labels, "binary", prep.classes)
+    whole = table.select([*passthrough, *prep.features]).append_column(LABEL, truth)
     assert result["rows"] == written.num_rows == table.num_rows and result["columns"] == passthrough
     assert written.to_pylist() == task_table(whole, graph, "binary", prep.classes).to_pylist()
     assert result["example"]["columns"]["customer_id"] == str(written.column("customer_id")[0].as_py())
@@ -123,7 +126,8 @@ def test_multiclass_and_regression_evaluate_and_predict_stream_the_split(task: s
 
     predict_run(run)
     written = pq.read_table(RunPaths.of(run).predictions)
-    selected = table.select(["id", "note", *prep.features]).append_column(LABEL, label_values(labels, task, prep.classes))
+    truth = label_values(labels, task, prep.classes)
+    selected = table.select(["id", "note", *prep.features]).append_column(LABEL, truth)
     assert written.to_pylist() == task_table(selected, output, task, prep.classes).to_pylist()
     assert read_json(RunPaths.of(run).prediction_row)["label"] == written.column(LABEL)[0].as_py()
 
