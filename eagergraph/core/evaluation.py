@@ -39,7 +39,7 @@ def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing
                  compare: tuple[str, str] | None = None) -> Scores:
     """Exported models (reloaded from disk, by name) on the raw test split, read once, in blocks of whole row
     groups (`in_blocks`): every model scores each block and its output goes into its task's metric accumulator,
-    so memory stays flat in the split's rows. `prep`, the run's normalizer, tells the task (binary without it) and
+    so memory stays bounded in the split's rows. `prep`, the run's normalizer, tells the task (binary without it) and
     regression's training mean.
 
     `compare`: two of the models whose largest |output difference| is kept, in the model's own units (a
