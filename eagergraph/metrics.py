@@ -1,8 +1,12 @@
-"""The one catalogue of metrics, and the functions that compute them for each task: numpy only, no TensorFlow.
+"""The one catalogue of metrics, and the accumulators that compute them for each task: numpy only, no TensorFlow.
 
 Every place that shows or compares a metric (evaluate, the terminal, the evaluation artifact, metrics.json, the
-gate, the registry and `eagergraph runs`) reads its name, direction, label and format from `CATALOGUE`; a new
-metric is one `Metric(...)` line here and one entry in its task's scoring function.
+gate, the registry, the sweep's ranking and `eagergraph runs`) reads its name, direction, label and format from
+`CATALOGUE`; a new metric is one `Metric(...)` line here and one entry in its task's accumulator.
+
+Each task's metrics are computed by one accumulator, fed block by block (`update(labels, output)`, then
+`result()`), so a test split of any size is scored in bounded memory; the whole-array functions
+(`binary_metrics`, `multiclass_metrics`, `regression_metrics`, `roc_auc`) are the same accumulators fed one block.
 """
 
 from __future__ import annotations
@@ -53,6 +57,13 @@ BY_NAME = {metric.name: metric for metric in CATALOGUE}
 # The gate's default metric per task, and the floors a task may set (config field → metric).
 GATE_DEFAULT: dict[Task, str] = {"binary": "auc", "multiclass": "macro_auc", "regression": "rmse"}
 FLOORS: dict[str, str] = {"min_auc": "auc", "min_accuracy": "accuracy", "min_r2": "r2"}
+# The metrics a sweep ranks its candidates by, per task, in this order (each in its catalogue direction).
+RANK_BY: dict[Task, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"),
+                                        "multiclass": ("macro_auc", "accuracy", "loss"),
+                                        "regression": ("rmse", "mae")}
+# metrics.json's bound on |AUC - exact AUC| beside `auc` (binary) or `macro_auc` (multiclass: the mean of the classes'
+# bounds); 0.0 when the AUC is exact. Not a catalogue metric: no table shows it unless it is above 0.
+AUC_MAX_ERROR = "auc_max_error"
 
 
 def metrics_for(task: Task) -> tuple[Metric, ...]:
@@ -65,34 +76,169 @@ def metric(name: str) -> Metric:
     return BY_NAME[name]
 
 
-# ---------------------------------------------------------------- binary
+
+# ---------------------------------------------------------------- AUC over streamed blocks
+
+# Distinct scores an AucCounts keeps apart: 20 bytes each (a key and two counts), 28 once binned (the lowest and
+# highest score of each bin), so at most about 56 MiB per class. Past it, scores share bins (see AucCounts).
+KEY_CAP = 1 << 21
+
+
+def score_keys(score: np.ndarray) -> np.ndarray:
+    """Scores as uint32 keys in the same order: each score rounded to float32 (the models' output precision), its
+    bits reordered so that unsigned order is numeric order; -0.0 is 0.0 and every NaN the largest key (as
+    `np.unique` sorts them)."""
+    values = np.asarray(score, dtype=np.float32).reshape(-1) + np.float32(0.0)  # a copy, and -0.0 + 0.0 is 0.0
+    bits = values.view(np.uint32)
+    keys = np.where(bits >> 31 == 1, ~bits, bits | np.uint32(1 << 31))  # negatives reversed, below the positives
+    keys[np.isnan(values)] = np.iinfo(np.uint32).max
+    return keys
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each run of equal values in a sorted array."""
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else np.empty(0, np.int64)
+    return starts, np.append(starts[1:], len(keys))
+
+
+class AucCounts:
+    """One class's AUC over streamed blocks, in bounded memory: its positives and negatives per distinct score.
+
+    Each block's scores become order-preserving keys (`score_keys`), counted per key and merged into sorted arrays.
+    While at most `cap` distinct keys were seen, the AUC is exact: the Mann-Whitney statistic, ties counted half,
+    0 when a class is absent (as Keras). Past the cap, keys lose their low bits until at most `cap` remain, and
+    later blocks are binned the same way: scores sharing a bin then tie. A positive and a negative in one bin that
+    held more than one distinct score may so be counted half where they should count 0 or 1, so `max_error()`
+    bounds |AUC - exact AUC| by half those pairs over P·N (0.0 while no bin mixes scores). Pairs in different bins
+    keep their order, so they are always counted right. `cap=None`: never binned (the whole array is in memory).
+    """
+
+    def __init__(self, cap: int | None = KEY_CAP) -> None:
+        if cap is not None and cap < 2:
+            raise ValueError(f"AucCounts: cap must be at least 2, not {cap}")
+        self.cap, self.shift = cap, 0  # shift: the low bits every key has lost
+        self.keys = np.empty(0, np.uint32)
+        self.positives, self.negatives = np.empty(0, np.int64), np.empty(0, np.int64)
+        self.lowest: np.ndarray | None = None  # once binned: each bin's lowest and highest full key
+        self.highest: np.ndarray | None = None
+
+    def update(self, positive: np.ndarray, score: np.ndarray) -> "AucCounts":
+        """Count one block: `positive` (bools) and its scores, row for row."""
+        # the label rides in the lowest bit of a 64-bit key: one plain sort orders both (an argsort is 6x slower)
+        packed = np.sort((score_keys(score).astype(np.uint64) << 1) | np.asarray(positive, dtype=bool).reshape(-1))
+        full, positive = (packed >> 1).astype(np.uint32), (packed & 1).astype(np.int64)
+        keys = full >> self.shift
+        starts, ends = _runs(keys)
+        if not len(starts):
+            return self
+        positives = np.add.reduceat(positive, starts)
+        self._merge(keys[starts], positives, (ends - starts) - positives, full[starts], full[ends - 1])
+        if self.cap is not None and len(self.keys) > self.cap:
+            self._coarsen()
+        return self
+
+    def _merge(self, keys: np.ndarray, positives: np.ndarray, negatives: np.ndarray, lowest: np.ndarray,
+               highest: np.ndarray) -> None:
+        """Add a block's counts per key (sorted, distinct) to the kept ones: counts of known keys add up, new keys
+        are inserted in order."""
+        at = np.searchsorted(self.keys, keys)
+        known = np.zeros(len(keys), dtype=bool)
+        inside = at < len(self.keys)
+        known[inside] = self.keys[at[inside]] == keys[inside]
+        hit, new, where = at[known], ~known, at[~known]
+        self.positives[hit] += positives[known]
+        self.negatives[hit] += negatives[known]
+        if self.lowest is not None and self.highest is not None:
+            self.lowest[hit] = np.minimum(self.lowest[hit], lowest[known])
+            self.highest[hit] = np.maximum(self.highest[hit], highest[known])
+            self.lowest = np.insert(self.lowest, where, lowest[new])
+            self.highest = np.insert(self.highest, where, highest[new])
+        self.keys = np.insert(self.keys, where, keys[new])
+        self.positives = np.insert(self.positives, where, positives[new])
+        self.negatives = np.insert(self.negatives, where, negatives[new])
+
+    def _coarsen(self) -> None:
+        """Drop the fewest low bits that leave at most `cap` distinct keys; bins add their counts."""
+        assert self.cap is not None
+        drop = 1
+        while np.count_nonzero(np.diff(self.keys >> drop)) + 1 > self.cap:
+            drop += 1
+        if self.lowest is None or self.highest is None:  # the first time: every key is still a full one
+            self.lowest, self.highest = self.keys.copy(), self.keys.copy()
+        binned = self.keys >> drop
+        starts, ends = _runs(binned)
+        self.keys, self.shift = binned[starts], self.shift + drop
+        self.positives = np.add.reduceat(self.positives, starts)
+        self.negatives = np.add.reduceat(self.negatives, starts)
+        self.lowest, self.highest = self.lowest[starts], self.highest[ends - 1]
+
+    def auc(self) -> float:
+        """The area under the ROC curve: the share of (positive, negative) pairs the scores order right, ties half."""
+        n_pos, n_neg = int(self.positives.sum()), int(self.negatives.sum())
+        if n_pos == 0 or n_neg == 0:
+            return 0.0
+        below = np.cumsum(self.negatives) - self.negatives  # negatives under each key
+        twice_won = int(np.sum(self.positives * (2 * below + self.negatives)))  # integers: exact up to the division
+        return twice_won / (2 * n_pos * n_neg)
+
+    def max_error(self) -> float:
+        """The bound on |auc() - exact AUC|: half the positive×negative pairs in bins holding more than one score,
+        over P·N; 0.0 while exact."""
+        n_pos, n_neg = int(self.positives.sum()), int(self.negatives.sum())
+        if self.lowest is None or self.highest is None or n_pos == 0 or n_neg == 0:
+            return 0.0
+        mixed = self.lowest != self.highest
+        return int(np.sum(self.positives[mixed] * self.negatives[mixed])) / (2 * n_pos * n_neg)
 
 
 def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
-    """The exact area under the ROC curve (Mann-Whitney, ties counted half); 0 when a class is absent (as Keras)."""
-    positive = np.asarray(positive, dtype=bool).reshape(-1)
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return 0.0
-    _, inverse, counts = np.unique(np.asarray(score, dtype=np.float64).reshape(-1), return_inverse=True, return_counts=True)
-    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse.reshape(-1)]  # 1-based ranks, ties averaged
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    """The exact area under the ROC curve (Mann-Whitney, ties counted half, scores compared in float32); 0 when a
+    class is absent (as Keras)."""
+    return AucCounts(cap=None).update(positive, score).auc()
+
+
+# ---------------------------------------------------------------- binary
+
+
+class BinaryAccumulator:
+    """Loss, accuracy, AUC, precision and recall of the positive class's probability (threshold 0.5), block by
+    block, in float64; the bounded ones clipped to [0, 1] (a float32 sum can drift past 1: AUC 1.0000001)."""
+
+    def __init__(self, cap: int | None = KEY_CAP) -> None:
+        self.rows, self.log_loss = 0, 0.0
+        self.correct = self.true_positives = self.predicted = self.positives = 0
+        self.counts = AucCounts(cap)
+
+    def update(self, labels: np.ndarray, probability: np.ndarray) -> "BinaryAccumulator":
+        y = np.asarray(labels, dtype=np.float64).reshape(-1) == 1
+        p = np.clip(np.asarray(probability, dtype=np.float64).reshape(-1), 0.0, 1.0)
+        q = np.clip(p, EPSILON, 1.0 - EPSILON)
+        predicted = p > 0.5
+        self.rows += len(y)
+        self.log_loss += float(-np.sum(np.where(y, np.log(q), np.log1p(-q))))
+        self.correct += int(np.sum(predicted == y))
+        self.true_positives += int(np.sum(predicted & y))
+        self.predicted += int(predicted.sum())
+        self.positives += int(y.sum())
+        self.counts.update(y, p)
+        return self
+
+    def result(self) -> dict[str, float]:
+        """The binary catalogue metrics: loss, accuracy, auc, precision, recall."""
+        loss = self.log_loss / self.rows if self.rows else 0.0
+        bounded = {"accuracy": self.correct / self.rows if self.rows else 0.0, "auc": self.counts.auc(),
+                   "precision": self.true_positives / max(self.predicted, 1),
+                   "recall": self.true_positives / max(self.positives, 1)}
+        return {"loss": max(loss, 0.0), **{name: float(np.clip(value, 0.0, 1.0)) for name, value in bounded.items()}}
+
+    def bounds(self) -> dict[str, float]:
+        """The AUC's bound (metrics.json's `auc_max_error`)."""
+        return {AUC_MAX_ERROR: self.counts.max_error()}
 
 
 def binary_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    """Loss, accuracy, AUC, precision and recall of the positive class's probability (threshold 0.5), in float64;
-    the bounded ones clipped to [0, 1] (a float32 sum can drift past 1: AUC 1.0000001)."""
-    y = np.asarray(y_true, dtype=np.float64).reshape(-1) == 1
-    p = np.clip(np.asarray(probability, dtype=np.float64).reshape(-1), 0.0, 1.0)
-    q = np.clip(p, EPSILON, 1.0 - EPSILON)
-    loss = float(-np.mean(np.where(y, np.log(q), np.log1p(-q)))) if len(y) else 0.0
-    predicted = p > 0.5
-    true_positives = float(np.sum(predicted & y))
-    bounded = {"accuracy": float(np.mean(predicted == y)) if len(y) else 0.0, "auc": roc_auc(y, p),
-               "precision": true_positives / max(float(predicted.sum()), 1.0),
-               "recall": true_positives / max(float(y.sum()), 1.0)}
-    return {"loss": max(loss, 0.0), **{name: float(np.clip(value, 0.0, 1.0)) for name, value in bounded.items()}}
+    """The binary metrics of whole arrays (`BinaryAccumulator` fed one block, its AUC exact)."""
+    return BinaryAccumulator(cap=None).update(y_true, probability).result()
 
 
 # ---------------------------------------------------------------- multiclass
@@ -104,37 +250,121 @@ def confusion_matrix(y_true: np.ndarray, predicted: np.ndarray, n_classes: int) 
     return np.bincount(cells, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+class MulticlassAccumulator:
+    """Accuracy, macro F1, macro one-vs-rest AUC (over the classes present in the split: one AucCounts per class),
+    log loss and the confusion matrix of class probabilities `[rows, K]` against class codes 0..K-1, block by
+    block. K is the probabilities' width (taken from the first block unless given)."""
+
+    def __init__(self, n_classes: int | None = None, cap: int | None = KEY_CAP) -> None:
+        self.rows, self.log_loss, self.cap = 0, 0.0, cap
+        self.matrix = np.zeros((0, 0), dtype=np.int64)
+        self.counts: list[AucCounts] = []
+        if n_classes:
+            self._start(n_classes)
+
+    def _start(self, n_classes: int) -> None:
+        self.matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+        self.counts = [AucCounts(self.cap) for _ in range(n_classes)]
+
+    def update(self, labels: np.ndarray, probabilities: np.ndarray) -> "MulticlassAccumulator":
+        y = np.asarray(labels, dtype=np.int64).reshape(-1)
+        p = np.asarray(probabilities, dtype=np.float64)
+        if not self.counts:
+            self._start(p.shape[1])
+        self.matrix += confusion_matrix(y, p.argmax(axis=1), len(self.counts))
+        self.log_loss += float(-np.sum(np.log(np.clip(p[np.arange(len(y)), y], EPSILON, 1.0))))
+        for c, counts in enumerate(self.counts):
+            counts.update(y == c, p[:, c])
+        self.rows += len(y)
+        return self
+
+    def _present(self) -> list[int]:
+        """The classes the split holds, but not alone (their one-vs-rest AUC is defined)."""
+        support = self.matrix.sum(axis=1)
+        return [c for c in range(len(support)) if 0 < support[c] < self.rows]
+
+    def result(self) -> dict:
+        """The multiclass catalogue metrics and `confusion_matrix` (rows: true class, columns: predicted)."""
+        true_positives = np.diag(self.matrix).astype(np.float64)
+        support, chosen = self.matrix.sum(axis=1), self.matrix.sum(axis=0)
+        f1 = np.where(support + chosen > 0, 2 * true_positives / np.maximum(support + chosen, 1), 0.0)
+        aucs = [self.counts[c].auc() for c in self._present()]
+        return {"accuracy": float(true_positives.sum() / max(self.rows, 1)),
+                "macro_f1": float(f1[support > 0].mean()) if (support > 0).any() else 0.0,
+                "macro_auc": float(np.mean(aucs)) if aucs else 0.0,
+                "loss": self.log_loss / self.rows if self.rows else 0.0,
+                "confusion_matrix": self.matrix.tolist()}
+
+    def bounds(self) -> dict[str, float]:
+        """The macro AUC's bound (`auc_max_error`): the mean of the present classes' bounds."""
+        errors = [self.counts[c].max_error() for c in self._present()]
+        return {AUC_MAX_ERROR: float(np.mean(errors)) if errors else 0.0}
+
+
 def multiclass_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Accuracy, macro F1, macro one-vs-rest AUC (over the classes present in the split), log loss and the
-    confusion matrix of class probabilities `[rows, K]` against class codes 0..K-1."""
-    y = np.asarray(y_true, dtype=np.int64).reshape(-1)
-    p = np.asarray(probabilities, dtype=np.float64)
-    k = p.shape[1]
-    predicted = p.argmax(axis=1)
-    matrix = confusion_matrix(y, predicted, k)
-    true_positives = np.diag(matrix).astype(np.float64)
-    support, chosen = matrix.sum(axis=1), matrix.sum(axis=0)
-    f1 = np.where(support + chosen > 0, 2 * true_positives / np.maximum(support + chosen, 1), 0.0)
-    present = [c for c in range(k) if 0 < support[c] < len(y)]
-    aucs = [roc_auc(y == c, p[:, c]) for c in present]
-    q = np.clip(p[np.arange(len(y)), y], EPSILON, 1.0)
-    return {"accuracy": float(true_positives.sum() / max(len(y), 1)),
-            "macro_f1": float(f1[support > 0].mean()) if (support > 0).any() else 0.0,
-            "macro_auc": float(np.mean(aucs)) if aucs else 0.0,
-            "loss": float(-np.mean(np.log(q))) if len(y) else 0.0,
-            "confusion_matrix": matrix.tolist()}
+    """The multiclass metrics of whole arrays (`MulticlassAccumulator` fed one block, its AUCs exact)."""
+    return MulticlassAccumulator(cap=None).update(y_true, probabilities).result()
 
 
 # ---------------------------------------------------------------- regression
 
 
-def regression_metrics(y_true: np.ndarray, predicted: np.ndarray, train_mean: float) -> dict[str, float]:
+class RegressionAccumulator:
     """RMSE, MAE and R² in the target's units, and the RMSE of always predicting the training mean (the baseline
-    a model must beat to have learned anything)."""
-    y = np.asarray(y_true, dtype=np.float64).reshape(-1)
-    error = np.asarray(predicted, dtype=np.float64).reshape(-1) - y
-    total = float(np.sum((y - y.mean()) ** 2)) if len(y) else 0.0
-    return {"rmse": float(np.sqrt(np.mean(error**2))) if len(y) else 0.0,
-            "mae": float(np.mean(np.abs(error))) if len(y) else 0.0,
-            "r2": 1.0 - float(np.sum(error**2)) / total if total > 0 else 0.0,
-            "baseline_rmse": float(np.sqrt(np.mean((y - train_mean) ** 2))) if len(y) else 0.0}
+    a model must beat to have learned anything), block by block.
+
+    R²'s total sum of squares is the labels' sum of squared deviations from their mean, merged block by block
+    (Chan et al.'s parallel update, as normalize fits its statistics), never Σy² - n·ȳ², which cancels
+    catastrophically when the mean is large beside the spread."""
+
+    def __init__(self, train_mean: float) -> None:
+        self.train_mean = float(train_mean)
+        self.rows, self.squared_error, self.absolute_error, self.baseline_squared_error = 0, 0.0, 0.0, 0.0
+        self.mean, self.squared_deviation = 0.0, 0.0  # the labels' running mean and sum of squared deviations
+
+    def update(self, labels: np.ndarray, predicted: np.ndarray) -> "RegressionAccumulator":
+        y = np.asarray(labels, dtype=np.float64).reshape(-1)
+        if not len(y):
+            return self
+        error = np.asarray(predicted, dtype=np.float64).reshape(-1) - y
+        self.squared_error += float(np.sum(error**2))
+        self.absolute_error += float(np.sum(np.abs(error)))
+        self.baseline_squared_error += float(np.sum((y - self.train_mean) ** 2))
+        mean = float(y.mean())
+        total = self.rows + len(y)
+        delta = mean - self.mean
+        self.squared_deviation += float(np.sum((y - mean) ** 2)) + delta**2 * self.rows * len(y) / total
+        self.mean += delta * len(y) / total
+        self.rows = total
+        return self
+
+    def result(self) -> dict[str, float]:
+        """The regression catalogue metrics: rmse, mae, r2, baseline_rmse."""
+        n = self.rows
+        return {"rmse": float(np.sqrt(self.squared_error / n)) if n else 0.0,
+                "mae": self.absolute_error / n if n else 0.0,
+                "r2": 1.0 - self.squared_error / self.squared_deviation if self.squared_deviation > 0 else 0.0,
+                "baseline_rmse": float(np.sqrt(self.baseline_squared_error / n)) if n else 0.0}
+
+    def bounds(self) -> dict[str, float]:
+        """Regression's metrics are exact: no bound."""
+        return {}
+
+
+def regression_metrics(y_true: np.ndarray, predicted: np.ndarray, train_mean: float) -> dict[str, float]:
+    """The regression metrics of whole arrays (`RegressionAccumulator` fed one block)."""
+    return RegressionAccumulator(train_mean).update(y_true, predicted).result()
+
+
+Accumulator = BinaryAccumulator | MulticlassAccumulator | RegressionAccumulator
+
+
+def accumulator(task: Task, train_mean: float | None = None, cap: int | None = KEY_CAP) -> Accumulator:
+    """An empty accumulator of a task's metrics; regression needs the training mean (its baseline)."""
+    if task == "multiclass":
+        return MulticlassAccumulator(cap=cap)
+    if task == "regression":
+        if train_mean is None:
+            raise ValueError("a regression accumulator needs the training mean")
+        return RegressionAccumulator(train_mean)
+    return BinaryAccumulator(cap)

@@ -2,46 +2,71 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+import pyarrow.parquet as pq
 
 from eagergraph.core.export import load_serving, weights_max_abs_diff
 from eagergraph.core.parity import drift_epoch, epoch_differences, load_epoch_weights, parity_note
-from eagergraph.core.serving_inputs import Preprocessing, read_preprocessing
+from eagergraph.core.serving_inputs import ModelInputs, Preprocessing, read_preprocessing
 from eagergraph.core.variants import MODES
-from eagergraph.data.io import LABEL
+from eagergraph.data.io import LABEL, in_blocks, iter_batches
 from eagergraph.io import read_json, write_json
-from eagergraph.metrics import binary_metrics, multiclass_metrics, regression_metrics
-from eagergraph.rundir.paths import RunPaths
+from eagergraph.metrics import accumulator
+from eagergraph.rundir.paths import RunPaths, model_info_file
 
 
-def task_metrics(labels: np.ndarray, output: np.ndarray, prep: Preprocessing | None = None) -> dict:
-    """The task's catalogue metrics of a model's output against raw.parquet's label (0/1, class codes, or the
-    target in its units): binary (`prep` may be None), multiclass with its confusion matrix, regression with the
-    baseline RMSE of the training mean."""
+@dataclass(frozen=True)
+class Scores:
+    """What `score_blocks` measured: per model, its task's catalogue metrics and their bounds (`auc_max_error`);
+    the rows scored; and the largest |difference| of two compared models' outputs (None when none were compared)."""
+
+    metrics: dict[str, dict]
+    rows: int
+    max_abs_diff: float | None = None
+
+
+def _read_columns(models: Mapping[str, Path], test_raw: Path) -> list[str]:
+    """The columns of the raw test split the models take, and the label (passthrough columns stay unread)."""
+    wanted = {LABEL}.union(*(ModelInputs.of(read_json(model_info_file(path))).features for path in models.values()))
+    return [name for name in pq.read_schema(test_raw).names if name in wanted]
+
+
+def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing | None = None,
+                 compare: tuple[str, str] | None = None) -> Scores:
+    """Exported models (reloaded from disk, by name) on the raw test split, read once, in blocks of whole row
+    groups (`in_blocks`): every model scores each block and its output goes into its task's metric accumulator,
+    so memory stays bounded in the split's rows. `prep`, the run's normalizer, tells the task (binary without it) and
+    regression's training mean.
+
+    `compare`: two of the models whose largest |output difference| is kept, in the model's own units (a
+    regression's standardized target, like its weights): evaluate's run parity.
+    """
+    serving = {name: load_serving(path) for name, path in models.items()}
     task = prep.task if prep is not None else "binary"
-    if task == "multiclass":
-        return multiclass_metrics(labels, output)
-    if task == "regression":
-        return regression_metrics(labels, output, prep.target["mean"])
-    return binary_metrics(labels, output)
+    regression = prep is not None and task == "regression"
+    totals = {name: accumulator(task, prep.target["mean"] if regression else None) for name in models}
+    rows, diff = 0, 0.0
+    for block in in_blocks(iter_batches(test_raw, _read_columns(models, test_raw))):
+        labels = block.column(LABEL).to_numpy()
+        outputs = {name: serve(block) for name, serve in serving.items()}
+        for name, output in outputs.items():
+            totals[name].update(labels, output)
+        if compare is not None and block.num_rows:
+            # np.max, not max(): a NaN output (a diverged model) must make the parity NaN, as over the whole split
+            diff = float(np.max([diff, np.max(np.abs(outputs[compare[0]] - outputs[compare[1]]))]))
+        rows += block.num_rows
+    scale = prep.target["std"] if regression else 1.0
+    return Scores({name: {**total.result(), **total.bounds()} for name, total in totals.items()}, rows,
+                  diff / scale if compare is not None else None)
 
 
-def score_model(model: Path, test_raw: "pa.Table", prep: Preprocessing | None = None) -> tuple[np.ndarray, dict]:
-    """An exported model (reloaded from disk) on the raw test split: its output and its task's metrics (`prep`,
-    the run's normalizer, tells the task; binary without it). The model's own eagergraph.json names the raw
-    columns it takes, text ones included."""
-    output = load_serving(model)(test_raw)
-    return output, task_metrics(test_raw.column(LABEL).to_numpy(), output, prep)
-
-
-def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
+def compare_modes(report: dict, predictions_diff: float | None, paths: RunPaths) -> dict:
     """Speedup, step parity and run parity of eager against graph (the two figures: see core.parity).
+    `predictions_diff`: the largest |eager - graph| of their test outputs (`score_blocks`'s `compare`).
 
     Step parity comes from the graph run (it measures it from its own state), so a graph-only run has it too.
     Speedup and run parity are null when a mode is missing, run parity null when eager was bounded: a bounded eager
@@ -58,7 +83,7 @@ def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
              "steady_speedup": (eager["full_train_seconds"] - eager["trace_seconds"]) / graph["steady_seconds"]}
     if eager["bounded"]:
         return {**none, **speed}
-    predictions = float(np.max(np.abs(probabilities["eager"] - probabilities["graph"])))
+    predictions = float(predictions_diff) if predictions_diff is not None else None
     weights = weights_max_abs_diff(paths.weights("eager"), paths.weights("graph"))
     snapshots = [load_epoch_weights(paths, mode) for mode in ("eager", "graph")]
     per_epoch = epoch_differences(*snapshots) if all(s is not None for s in snapshots) else None
@@ -69,28 +94,25 @@ def compare_modes(report: dict, probabilities: dict, paths: RunPaths) -> dict:
 
 
 def evaluate_run(run_dir: Path) -> dict:
-    """Stage logic: score both SavedModels (reloaded from disk) on the raw test split; write metrics.json."""
-    import pyarrow.parquet as pq
-
+    """Stage logic: score the trained SavedModels (reloaded from disk) on the raw test split, read once for all of
+    them, block by block; write metrics.json."""
     paths = RunPaths.of(run_dir)
-    table = pq.read_table(paths.test_raw)
     normalizer = read_preprocessing(paths.normalizer)
-    probabilities, report = {}, {}
+    report = {}
     modes = [mode for mode in MODES if paths.history(mode).is_file()]  # a run may train one mode only
+    both = ("eager", "graph") if set(modes) == {"eager", "graph"} else None
+    scores = score_blocks({mode: paths.model(mode) for mode in modes}, paths.test_raw, normalizer, compare=both)
     for mode in modes:
-        probabilities[mode], scores = score_model(paths.model(mode), table, prep=normalizer)  # test_raw also carries passthrough columns
         history = read_json(paths.history(mode))
-        report[mode] = {**scores, "variant_reason": history["variant_reason"],
+        report[mode] = {**scores.metrics[mode], "variant_reason": history["variant_reason"],
                         "train_seconds": history["train_seconds"], "trace_seconds": history["trace_seconds"],
                         "steady_seconds": history["steady_seconds"], "median_step_ms": history["median_step_ms"],
                         "variant": history["variant"], "bounded": history["bounded"], "steps": history["steps"],
                         "full_steps": history["full_steps"], "full_train_seconds": history["full_train_seconds"],
                         "history": [{k: e[k] for k in ("epoch", "loss", "accuracy") if k in e} for e in history["history"]]}
-    if normalizer.task == "regression":  # run parity in the model's own (standardized) units, like its weights
-        probabilities = {mode: value / normalizer.target["std"] for mode, value in probabilities.items()}
-    report.update(compare_modes(report, probabilities, paths))
+    report.update(compare_modes(report, scores.max_abs_diff, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
-    report["test_rows"] = table.num_rows
+    report["test_rows"] = scores.rows
     report["task"], report["classes"] = normalizer.task, normalizer.classes  # the design's contract: every task names itself
     if normalizer.task == "binary":
         report["positive_class"] = normalizer.classes[1]  # precision, recall and the probability are about it

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eagergraph.core.evaluation import score_model
+from eagergraph.core.evaluation import score_blocks
 from eagergraph.core.prediction import model_info
 from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.io import read_json, write_json
@@ -17,9 +17,8 @@ from eagergraph.rundir.paths import RunPaths, resolve_model
 
 def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules, evaluated: dict[str, Any]) -> dict[str, Any]:
     """The verdict on the run's served model. Its scores are evaluate's (`evaluated`, metrics.json: the same
-    SavedModel on the same raw test split); only production's model is scored here, on that split."""
-    import pyarrow.parquet as pq
-
+    SavedModel on the same raw test split); only production's model is scored here, on that split, streamed as
+    evaluate streams it."""
     paths = RunPaths.of(run_dir)
     task = evaluated.get("task") or "binary"  # metrics.json before tasks: binary
     check_rules(rules, task)
@@ -31,8 +30,8 @@ def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules, eval
         why = inputs_differ(info, model_info(baseline))
         if why is None:
             # production's model on this run's test split, scored for this run's task (its normalizer tells it)
-            scored = score_model(baseline, pq.read_table(paths.test_raw), read_preprocessing(paths.normalizer))[1]
-            production = rounded(scored, task)
+            scored = score_blocks({"production": baseline}, paths.test_raw, read_preprocessing(paths.normalizer))
+            production = rounded(scored.metrics["production"], task)
     verdict = decide(candidate, production, rules, why, task)
     return {**verdict, "production_run": production_dir.name if production_dir else None}
 

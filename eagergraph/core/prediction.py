@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from eagergraph.core.serving_inputs import (
     unseen_counts,
 )
 from eagergraph.data.columns import MISSING_TOKENS
-from eagergraph.data.io import LABEL
+from eagergraph.data.io import BLOCK_ROWS, LABEL, in_blocks, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
@@ -157,24 +160,34 @@ def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthr
     return {**example, "task": "regression"}
 
 
+def prediction_block(block: pa.Table, serve: Callable[[pa.Table], np.ndarray], normalizer: Preprocessing,
+                     passthrough: list[str]) -> pa.Table:
+    """One block of the raw test split as predictions.parquet holds it: its passthrough columns, its features, the
+    true label in the user's values, then the task's prediction columns."""
+    labels = label_values(block.column(LABEL).to_numpy(), normalizer.task, normalizer.classes)
+    block = block.select([*passthrough, *normalizer.features]).append_column(LABEL, labels)
+    return task_table(block, serve(block), normalizer.task, normalizer.classes)
+
+
 def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk and predict the test split; predictions.parquet holds the test
     rows' passthrough columns (ids, dates, text), their features, the true label and the prediction, both in the
-    user's label values, and the positive class's probability."""
+    user's label values, and the positive class's probability. The split is read, predicted and written in blocks
+    of whole row groups (`in_blocks`: memory flat in its rows); the example is the first test row."""
     from eagergraph.core.export import load_serving
 
     paths = RunPaths.of(run_dir)
     normalizer = read_preprocessing(paths.normalizer)
     serve = load_serving(paths.served_model)  # one-mode runs too
-    table = pq.read_table(paths.test_raw)
-    passthrough = [name for name in table.column_names if name not in (*normalizer.features, LABEL)]
-    labels = label_values(table.column(LABEL).to_numpy(), normalizer.task, normalizer.classes)
-    table = table.select([*passthrough, *normalizer.features]).append_column(LABEL, labels)
-    predictions = task_table(table, serve(table), normalizer.task, normalizer.classes)
-    pq.write_table(predictions, paths.predictions)
-    example = example_prediction(predictions, normalizer, passthrough)
+    schema = pq.read_schema(paths.test_raw)
+    passthrough = [name for name in schema.names if name not in (*normalizer.features, LABEL)]
+    raw = in_blocks(iter_batches(paths.test_raw))
+    first = prediction_block(next(raw, schema.empty_table()), serve, normalizer, passthrough)
+    blocks = itertools.chain([first], (prediction_block(block, serve, normalizer, passthrough) for block in raw))
+    rows = write_batches(paths.predictions, first.schema, (batch for block in blocks for batch in block.to_batches()))
+    example = example_prediction(first, normalizer, passthrough)
     write_json(paths.prediction_row, example)
-    return {"predictions": paths.rel(paths.predictions), "rows": table.num_rows, "columns": passthrough, "example": example}
+    return {"predictions": paths.rel(paths.predictions), "rows": rows, "columns": passthrough, "example": example}
 
 
 # ---------------------------------------------------------------- prediction from the command line
@@ -243,8 +256,9 @@ def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
             "positive_class": info.get("positive_class", info["classes"][1]), "unseen": unseen}
 
 
-def read_input(source: Path, features: list[str]) -> pa.Table:
-    """The file `predict --input` reads. A CSV file's feature columns are read as text and converted by the
+def input_batches(source: Path, features: list[str]) -> Iterator[pa.RecordBatch]:
+    """The file `predict --input` reads, a batch at a time (a CSV block or a Parquet row group, one read ahead at
+    most: memory stays flat in the file's rows). A CSV file's feature columns are read as text and converted by the
     model's kinds (`serving_columns`: trimmed, missing tokens missing, numbers parsed): Arrow's type inference sees
     the first block only, so a blank cell or a word further down would otherwise fail the whole read."""
     import pyarrow.csv as pacsv
@@ -258,46 +272,80 @@ def read_input(source: Path, features: list[str]) -> pa.Table:
                                        column_types={name: pa.string() for name in features})
         dataset = ds.dataset(source, format=ds.CsvFileFormat(convert_options=options))
     try:
-        return dataset.to_table()
+        yield from dataset.to_batches(batch_size=BLOCK_ROWS, batch_readahead=1, fragment_readahead=1)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{source}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
 
 
+class FilePredictor:
+    """`predict --input` on one block of the file at a time, counting over all of them: the rows it cannot predict
+    (a missing value in a numeric column the model does not impute, an infinite value) per column, and the
+    categorical values not in the model's vocabulary. TensorFlow starts at the first block with a row to predict,
+    so a file's bad cells are reported before it."""
+
+    def __init__(self, model: Path, info: dict, source: Path, drop_invalid: bool) -> None:
+        self.model, self.inputs, self.where, self.drop_invalid = model, ModelInputs.of(info), str(source), drop_invalid
+        self.task, self.classes = info.get("task", "binary"), info["classes"]
+        self.width = len(self.classes) if self.task == "multiclass" else 1
+        self.invalid: Counter[str] = Counter()
+        self.unseen: Counter[str] = Counter()
+        self.invalid_rows = self.rows = 0
+        self._serve: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+
+    def predict(self, table: pa.Table) -> pa.Table:
+        """The block with the task's prediction columns; a row not predicted gets empty ones, or is left out
+        (`drop_invalid`)."""
+        columns = serving_columns(table, self.inputs, self.where)
+        bad = unpredictable(columns, self.inputs)
+        gaps = np.logical_or.reduce([*bad.values(), np.zeros(table.num_rows, dtype=bool)])
+        usable = {name: values[~gaps] for name, values in columns.items()}
+        self.invalid.update({name: int(rows.sum()) for name, rows in bad.items()})
+        self.unseen.update(unseen_counts(usable, self.inputs))
+        self.invalid_rows += int(gaps.sum())
+        scores = self._scores(usable) if not gaps.all() else np.empty((0, self.width))
+        if self.drop_invalid:
+            table, served = table.filter(pa.array(~gaps)), scores
+        else:
+            served = np.full((table.num_rows, self.width), np.nan)
+            served[~gaps] = scores
+        result = task_table(table, served, self.task, self.classes)
+        self.rows += result.num_rows
+        return result
+
+    def _scores(self, usable: dict[str, np.ndarray]) -> np.ndarray:
+        if self._serve is None:
+            self._serve = load_model(self.model)
+        return self._serve(usable).reshape(-1, self.width)
+
+    def in_model_order(self, counts: Counter[str]) -> dict[str, int]:
+        """Counts per column in the model's feature order, the columns with none left out."""
+        return {name: counts[name] for name in self.inputs.features if counts[name]}
+
+
 def predict_file(model_path: Path, source: Path, output: Path | None, drop_invalid: bool = False) -> dict:
     """Predict every row of a CSV or Parquet file that holds the model's raw feature columns (text ones too); the
-    file's other columns are kept. A row the model cannot predict (a missing value in a numeric column it does
-    not impute, an infinite value) gets an empty prediction, or is skipped with `drop_invalid`; either way it is
-    counted, and so are categorical values not in the model's vocabulary."""
+    file's other columns are kept. Read, predicted and written a block at a time (`FilePredictor`: what it counts
+    and how a row it cannot predict is written)."""
     import pyarrow.csv as pacsv
 
     model = resolve_model(model_path)
     info = model_info(model)
-    inputs = ModelInputs.of(info)
     output = output_path(source, output)
-    table = read_input(Path(source), inputs.features)
-    columns = serving_columns(table, inputs, str(source))
-    bad = unpredictable(columns, inputs)
-    invalid = {name: int(rows.sum()) for name, rows in bad.items()}
-    gaps = np.logical_or.reduce([*bad.values(), np.zeros(table.num_rows, dtype=bool)])
-    usable = {name: values[~gaps] for name, values in columns.items()}
-    task = info.get("task", "binary")
-    width = len(info["classes"]) if task == "multiclass" else 1
-    scores = load_model(model)(usable).reshape(-1, width) if not gaps.all() else np.empty((0, width))
-    dropped = bool(drop_invalid and gaps.any())
-    if dropped:
-        table, served = table.filter(pa.array(~gaps)), scores
-    else:
-        served = np.full((table.num_rows, width), np.nan)
-        served[~gaps] = scores
-    result = task_table(table, served, task, info["classes"])
-    with atomic_path(output) as partial:  # an interrupted or failed write never leaves a half file in place
-        if output.suffix.lower() == ".csv":
-            pacsv.write_csv(result, partial)
-        else:
-            pq.write_table(result, partial)
-    return {"rows": result.num_rows, "output": str(output), "invalid_rows": int(gaps.sum()), "invalid_values": invalid,
-            "dropped": dropped, "unseen": unseen_counts(usable, inputs), "task": task,
-            "positive_class": info.get("positive_class", info["classes"][1]) if task == "binary" else None}
+    predictor = FilePredictor(model, info, Path(source), drop_invalid)
+    # an interrupted or failed write never leaves a half file in place; the writer closes before the rename
+    with atomic_path(output) as partial, contextlib.ExitStack() as open_writer:
+        writer: pacsv.CSVWriter | pq.ParquetWriter | None = None
+        for rows in in_blocks(input_batches(Path(source), predictor.inputs.features)):
+            block = predictor.predict(rows)
+            if writer is None:
+                writer = open_writer.enter_context(pacsv.CSVWriter(partial, block.schema) if output.suffix.lower() == ".csv"
+                                                   else pq.ParquetWriter(partial, block.schema))
+            writer.write_table(block)
+    task = predictor.task
+    return {"rows": predictor.rows, "output": str(output), "invalid_rows": predictor.invalid_rows,
+            "invalid_values": predictor.in_model_order(predictor.invalid),
+            "dropped": bool(drop_invalid and predictor.invalid_rows), "unseen": predictor.in_model_order(predictor.unseen),
+            "task": task, "positive_class": info.get("positive_class", info["classes"][1]) if task == "binary" else None}
 
 
 def invalid_rows_note(written: dict) -> str | None:

@@ -1,6 +1,7 @@
 """The sweep: one graph-mode model per grid point, scored on the test split, ranked; the best becomes the run's model.
 
-Candidates are independent, so a Dask task runner trains them side by side in separate worker processes.
+Candidates are independent, so a Dask task runner trains them side by side in separate worker processes; once all
+are trained, one pass over the test split scores every candidate (the split is read once, not once per candidate).
 """
 
 from __future__ import annotations
@@ -11,19 +12,12 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from eagergraph.core.evaluation import score_model
-from eagergraph.core.serving_inputs import preprocessing_of
+from eagergraph.core.evaluation import score_blocks
+from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.training import train_to
-from eagergraph.data.normalize import Normalizer
 from eagergraph.io import write_json
-from eagergraph.metrics import metric
+from eagergraph.metrics import RANK_BY, metric
 from eagergraph.rundir.paths import RunPaths
-
-# The metrics a sweep ranks by, per task, in this order (each in its catalogue direction); then the name.
-RANK_BY: dict[str, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"), "multiclass": ("macro_auc", "accuracy", "loss"),
-                                       "regression": ("rmse", "mae")}
 
 
 @dataclass(frozen=True)
@@ -48,16 +42,24 @@ def grid(learning_rates: list[float], hidden: list[int], batch_sizes: list[int],
 
 def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: int, in_memory_rows: int) -> dict:
     """Train one candidate in graph mode with the training stage's own logic (export, weights and history into the
-    candidate's folder), then score it as evaluate scores a run's model."""
-    paths = RunPaths.of(run_dir)
-    own = paths.candidate(candidate.name)
+    candidate's folder); `score_candidates` scores it with the others."""
+    own = RunPaths.of(run_dir).candidate(candidate.name)
     trained = train_to(run_dir, "graph", candidate.variant, epochs, candidate.batch_size, candidate.hidden,
                        candidate.learning_rate, seed, in_memory_rows=in_memory_rows, out=own)
-    normalizer = Normalizer.load(paths.normalizer)
-    _, scores = score_model(own.model("graph"), pq.read_table(paths.test_raw), preprocessing_of(normalizer))
-    scores.pop("confusion_matrix", None)  # a ranking row holds numbers only
-    return {"name": candidate.name, "task": normalizer.task, **asdict(candidate), **scores, "train_seconds": trained["train_seconds"],
+    return {"name": candidate.name, **asdict(candidate), "train_seconds": trained["train_seconds"],
             "final_train_loss": trained["final_loss"], "pid": os.getpid()}
+
+
+def score_candidates(run_dir: Path, trained: list[dict]) -> list[dict]:
+    """Every trained candidate's SavedModel on the raw test split, as evaluate scores a run's models: the split is
+    read once, block by block, for all of them. Returns each candidate's row with its task and test metrics."""
+    paths = RunPaths.of(run_dir)
+    normalizer = read_preprocessing(paths.normalizer)
+    models = {r["name"]: paths.candidate(r["name"]).model("graph") for r in trained}
+    scores = score_blocks(models, paths.test_raw, normalizer).metrics
+    for scored in scores.values():
+        scored.pop("confusion_matrix", None)  # a ranking row holds numbers only
+    return [{**r, "task": normalizer.task, **scores[r["name"]]} for r in trained]
 
 
 def rank(results: list[dict]) -> list[dict]:

@@ -17,6 +17,9 @@ LABEL = "label"  # the label's name inside the run directory, whatever the user'
 # batch of float64 columns stays under glibc's 32 MiB mmap threshold, so numpy reuses its buffers instead of
 # page-faulting fresh memory for every batch (which cost as much as the arithmetic here).
 ROW_GROUP_ROWS = 1 << 18
+# Rows per block a model scores (evaluate, the gate, the sweep, predict; `in_blocks`): on 6.4M test rows, blocks of
+# 64k rows scored as fast as blocks of 256k (within a shared machine's noise) and peaked about 140 MiB lower.
+BLOCK_ROWS = 1 << 16
 
 
 class ParquetSink:
@@ -83,6 +86,22 @@ def iter_batches(path: Path, columns: list[str] | None = None) -> Iterator[pa.Re
     file = pq.ParquetFile(path)
     for group in range(file.num_row_groups):
         yield from file.read_row_group(group, columns=columns).to_batches()
+
+
+def in_blocks(batches: Iterable[pa.RecordBatch], rows: int | None = None) -> Iterator[pa.Table]:
+    """Consecutive record batches gathered into tables of at least `rows` rows (default BLOCK_ROWS; the last may
+    hold fewer), one chunk per column. Work per block (a model call, a merge of metric counts, a written row group)
+    is cheaper on fewer, larger blocks than files come in: the raw test split's row groups are the test rows of one
+    input batch each (about 50,000 rows), a CSV file's blocks a MiB each."""
+    rows = rows or BLOCK_ROWS
+    pending: list[pa.RecordBatch] = []
+    for batch in batches:
+        pending.append(batch)
+        if sum(b.num_rows for b in pending) >= rows:
+            yield pa.Table.from_batches(pending).combine_chunks()
+            pending = []
+    if pending:
+        yield pa.Table.from_batches(pending).combine_chunks()
 
 
 def feature_matrix(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> np.ndarray:

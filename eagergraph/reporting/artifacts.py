@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.core.variants import MODES
-from eagergraph.metrics import GATE_DEFAULT, Metric, Task, metric, metrics_for
+from eagergraph.metrics import AUC_MAX_ERROR, GATE_DEFAULT, KEY_CAP, Metric, Task, metric, metrics_for
 from eagergraph.reporting.promotion import verdict_markdown
 from eagergraph.text import mode_label, plural
 
@@ -67,6 +67,18 @@ def trace_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def auc_bound_line(metrics: dict[str, Any]) -> str | None:
+    """What a run says when its AUC came from binned scores (more than KEY_CAP distinct ones): how far from the
+    exact value it can be, per mode. None when every AUC is exact (0.0), as nearly always."""
+    bounds = {mode: metrics[mode].get(AUC_MAX_ERROR) or 0.0 for mode in MODES if mode in metrics}
+    if not any(bound > 0 for bound in bounds.values()):
+        return None
+    variant = metrics.get("graph_variant")
+    within = ", ".join(f"{mode_label(mode, variant)} ±{bound:.1e}" for mode, bound in bounds.items())
+    return (f"test {metric(GATE_DEFAULT[task_of(metrics)]).label}: more than {KEY_CAP:,} distinct scores, binned; "
+            f"within {within} of the exact value")
+
+
 def step_parity_line(metrics: dict[str, Any]) -> str | None:
     """Step parity in words: one step from the same weights, optimizer state and first batch, eager vs the variant."""
     step = metrics.get("step_parity")
@@ -111,6 +123,9 @@ def evaluation_markdown(metrics: dict[str, Any], prediction: dict[str, Any] | No
         rows.append(f"| weights differ by more than 1e-4 | {drift} |")
     if metrics.get("step_parity") is not None:
         rows.append(f"| step parity: max abs diff of weights after one step from the same state | {metrics['step_parity']:.2e} |")
+    bound = auc_bound_line(metrics)
+    if bound:
+        lines += ["", f"*{bound}*"]
     if rows:
         lines += ["", "| comparison | value |", "|---|---:|", *rows]
     if metrics.get("parity_note"):

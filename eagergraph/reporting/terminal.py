@@ -9,7 +9,15 @@ from eagergraph.core.variants import MODES
 from eagergraph.data.columns import ID_REASON
 from eagergraph.data.labels import task_line
 from eagergraph.metrics import metrics_for
-from eagergraph.reporting.artifacts import confusion_of, drift_epoch_text, ranked_metrics, step_parity_line, task_of, trace_keys
+from eagergraph.reporting.artifacts import (
+    auc_bound_line,
+    confusion_of,
+    drift_epoch_text,
+    ranked_metrics,
+    step_parity_line,
+    task_of,
+    trace_keys,
+)
 from eagergraph.reporting.promotion import print_verdict
 from eagergraph.text import mode_label, plural
 
@@ -121,6 +129,9 @@ def print_run(result: dict, console: Console | None = None) -> None:
         console.print(line, markup=False, highlight=False)
     console.print(trace_table(metrics))
     console.print(evaluation_table(metrics))
+    bound = auc_bound_line(metrics)
+    if bound:
+        console.print(bound, markup=False, highlight=False, soft_wrap=True)
     confusion = confusion_table(metrics)
     if confusion is not None:
         console.print(confusion)

@@ -28,6 +28,7 @@ def _load(name: str):
 
 quality = _load("quality")
 data_path = _load("data_path")
+stage_memory = _load("stage_memory")
 
 TINY_CSV = """id,age,sex,name,empty,fare,survived
 1,22, ,Braund,,7.25,0
@@ -158,3 +159,11 @@ def test_a_contender_reports_its_stages_and_peak_memory_and_a_failure_is_a_line(
     lines = data_path.format_table([floor, broken], rows=100).splitlines()
     assert lines[2].startswith("| pyarrow | ") and " GiB | read + write " in lines[2]
     assert lines[3].startswith("| pyarrow | – | – | – | failed: FileNotFoundError")
+
+
+def test_stage_memory_repeats_the_test_split_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "test_raw.parquet"
+    pq.write_table(pa.table({"x": [1.0, 2.0, 3.0], "label": [0, 1, 0]}), path, row_group_size=2)
+    assert stage_memory.repeat_rows(path, 3) == 9
+    assert pq.read_table(path).column("x").to_pylist() == [1.0, 2.0, 3.0] * 3
+    assert [p.name for p in tmp_path.iterdir()] == ["test_raw.parquet"]  # written under another name, then renamed

@@ -132,7 +132,7 @@ def test_metrics_are_float64_and_clipped(monkeypatch: pytest.MonkeyPatch) -> Non
     # A score summed in float32 drifts past 1 (ten shares of 0.1 added in turn make 1.0000001): clipped to 1.
     drifted = float(np.cumsum(np.full(10, 0.1, dtype=np.float32))[-1])
     assert drifted > 1.0
-    monkeypatch.setattr("eagergraph.metrics.roc_auc", lambda positive, score: drifted)
+    monkeypatch.setattr("eagergraph.metrics.AucCounts.auc", lambda counts: drifted)
     assert binary_metrics(np.array([0, 1]), np.array([0.2, 0.9]))["auc"] == 1.0
 
 

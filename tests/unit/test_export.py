@@ -9,10 +9,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from eagergraph.core.evaluation import score_model
+from eagergraph.core.evaluation import score_blocks
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.serving_inputs import (
     ModelInputs,
@@ -201,13 +202,18 @@ def test_text_read_from_a_csv_takes_the_trained_form_of_integers_and_booleans() 
     assert columns["b"].tolist() == ["true", "false", "yes", "1"] and columns["k"].tolist() == ["3", "10", "3", "3.5"]
 
 
-def test_evaluate_scores_the_raw_test_split_with_its_text_and_passthrough_columns(exported: tuple[keras.Model, Path]) -> None:
+def test_evaluate_scores_the_raw_test_split_with_its_text_and_passthrough_columns(exported: tuple[keras.Model, Path],
+                                                                                  tmp_path: Path) -> None:
     model, path = exported
     table = raw_table().append_column("label", pa.array([1, 0, 1, 1, 0, 0], pa.int8()))
-    probability, metrics = score_model(path, table)
+    pq.write_table(table, tmp_path / "test_raw.parquet", row_group_size=4)  # two blocks: 4 rows, then 2
+    scores = score_blocks({"graph": path}, tmp_path / "test_raw.parquet")
+    probability = load_serving(path)(table)  # the whole table at once
     expected = model(reference_encode(reference_columns(raw_table()), NORMALIZER), training=False).numpy()
     np.testing.assert_allclose(probability, expected, atol=1e-6, rtol=0)
-    assert metrics == binary_metrics(np.array([1, 0, 1, 1, 0, 0]), probability)
+    assert scores.rows == 6 and scores.max_abs_diff is None
+    whole = binary_metrics(np.array([1, 0, 1, 1, 0, 0]), probability)
+    assert scores.metrics["graph"] == pytest.approx({**whole, "auc_max_error": 0.0}, rel=1e-12, abs=0)
 
 
 def test_codes_written_with_leading_zeros_are_matched_as_written() -> None:

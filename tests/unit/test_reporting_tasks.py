@@ -46,6 +46,17 @@ def test_the_evaluation_shows_each_tasks_catalogue_metrics_with_their_labels() -
         assert not any(f"│ {label} " in text for label in others), task
 
 
+def test_an_auc_from_binned_scores_says_its_bound_and_an_exact_one_says_nothing() -> None:
+    from eagergraph.reporting.artifacts import auc_bound_line
+
+    exact, binned = _run("binary", auc_max_error=0.0), _run("multiclass", auc_max_error=3.2e-07)
+    assert auc_bound_line(exact) is None and auc_bound_line(_run("regression")) is None
+    assert "distinct scores" not in evaluation_markdown(exact, None, "run")
+    line = auc_bound_line(binned)
+    assert line is not None and line.startswith("test macro AUC (one-vs-rest): more than 2,097,152 distinct scores")
+    assert "graph (fused) ±3.2e-07 of the exact value" in line and line in evaluation_markdown(binned, None, "run")
+
+
 def test_multiclass_shows_its_confusion_matrix_as_a_table_and_an_image() -> None:
     run = _run("multiclass", confusion_matrix=MATRIX)
     text = _text(confusion_table(run))
