@@ -20,7 +20,7 @@ from eagergraph.orchestration.pipeline import (
     work_dir,
     write_run_manifest,
 )
-from eagergraph.orchestration.stages import run_stage
+from eagergraph.orchestration.stages import run_stage, untagged
 from eagergraph.orchestration.task_runners import task_runner
 from eagergraph.reporting.artifacts import publish_run_report
 from eagergraph.rundir.paths import StagedRun
@@ -55,10 +55,11 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
                             c.run_model_name)
         prediction = run_stage(seconds, predict, work)
         write_run_manifest(run, c, flow_run_id, seconds, data, figures=run_figures(run))
-    decision = record_verdict(str(run.final), str(c.artifacts), metrics["gate"], flow_run_id)
-    publish_run_report(run.final, metrics, prediction["example"])
-    if c.keep_runs:
-        apply_retention(str(c.artifacts), c.keep_runs)
+    with untagged():
+        decision = record_verdict(str(run.final), str(c.artifacts), metrics["gate"], flow_run_id)
+        publish_run_report(run.final, metrics, prediction["example"])
+        if c.keep_runs:
+            apply_retention(str(c.artifacts), c.keep_runs)
     return run_result(run, flow_run_id, seconds, data[0], metrics, prediction, **verdict_fields(decision))
 
 

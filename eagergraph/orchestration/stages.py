@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -17,10 +19,27 @@ def on_workers() -> bool:
     return context is not None and not isinstance(context.task_runner, ThreadPoolTaskRunner)
 
 
+@contextmanager
+def untagged() -> Iterator[None]:
+    """Task runs created inside carry none of the flow run's tags.
+
+    The command line tags each flow run with the product and its data (for the UI's run list), and Prefect gives a
+    flow run's tags to its task runs too; a tagged task run then asks the server for a tag concurrency slot before
+    it starts, through Prefect's event-loop thread. That wait took 0.3–1 s a stage while TensorFlow loaded beside
+    the data stages (8.4 s of a 10M-row run). eagergraph sets no tag concurrency limits on its task runs, so they
+    are created untagged; the flow runs keep their tags.
+    """
+    from prefect.context import TagsContext
+
+    with TagsContext(current_tags=set()):
+        yield
+
+
 def run_stage(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a stage and wait for it (in the flow's thread, or on a worker process); record its wall time."""
+    """Run a stage and wait for it (in the flow's thread, or on a worker process), untagged; record its wall time."""
     started = time.perf_counter()
-    result = stage.submit(*args, **kwargs).result() if on_workers() else stage(*args, **kwargs)
+    with untagged():
+        result = stage.submit(*args, **kwargs).result() if on_workers() else stage(*args, **kwargs)
     seconds[stage.name] = time.perf_counter() - started
     return result
 
@@ -31,10 +50,11 @@ def run_side_by_side(seconds: dict[str, float], stage: Any, calls: list[tuple], 
     `threads_too`, for stages that hold no TensorFlow state), else one after another in the flow's thread.
     The stage's time is the wall time of all of them."""
     started = time.perf_counter()
-    if threads_too or on_workers():
-        futures = [stage.submit(*args, **kwargs) for args in calls]
-        results = [future.result() for future in futures]
-    else:
-        results = [stage(*args, **kwargs) for args in calls]
+    with untagged():
+        if threads_too or on_workers():
+            futures = [stage.submit(*args, **kwargs) for args in calls]
+            results = [future.result() for future in futures]
+        else:
+            results = [stage(*args, **kwargs) for args in calls]
     seconds[stage.name] = time.perf_counter() - started
     return results

@@ -166,6 +166,11 @@ def test_flow_runs_are_named_after_the_data_and_tagged(messy_run: tuple[str, dic
     flow_run = httpx.get(f"{prefect_api}/flow_runs/{result['flow_run_id']}").json()
     assert re.fullmatch(r"messy-\d{8}T\d{4}", flow_run["name"]), flow_run["name"]
     assert {"eagergraph", "data:messy.csv"} <= set(flow_run["tags"])
+    # the tags stay on the flow run: its task runs are untagged, so none waits for a tag concurrency slot
+    task_runs = httpx.post(f"{prefect_api}/task_runs/filter",
+                           json={"flow_runs": {"id": {"any_": [result["flow_run_id"]]}}}).json()
+    assert {"ingest", "train-graph", "record-verdict"} <= {t["name"].rsplit("-", 1)[0] for t in task_runs}
+    assert all(t["tags"] == [] for t in task_runs), [(t["name"], t["tags"]) for t in task_runs]
     artifacts = httpx.post(f"{prefect_api}/artifacts/filter",
                            json={"artifacts": {"flow_run_id": {"any_": [result["flow_run_id"]]}}}).json()
     evaluation = next(a for a in artifacts if a["key"] == "eagergraph-evaluation")
