@@ -48,11 +48,12 @@ def test_sweep_ranking_published_as_table_artifact(prefect_api: str, tmp_path: P
 
     from eagergraph.flows.sweep import run_sweep
 
-    result = run_sweep(PipelineConfig(rows=300, epochs=1, artifacts=tmp_path), SweepGrid(hidden=[4, 8]))
+    # a multiclass sweep (the binary one runs above): ranked and published by its own task's metric
+    result = run_sweep(PipelineConfig(rows=300, epochs=1, artifacts=tmp_path, task="multiclass"), SweepGrid(hidden=[4, 8]))
     artifacts = httpx.post(f"{prefect_api}/artifacts/filter",
                            json={"artifacts": {"flow_run_id": {"any_": [result["flow_run_id"]]}, "key": {"any_": ["sweep-ranking"]}}}).json()
     assert len(artifacts) == 1 and artifacts[0]["type"] == "table"
-    assert result["best"]["name"] in artifacts[0]["data"]
+    assert result["best"]["name"] in artifacts[0]["data"] and "macro_auc" in artifacts[0]["data"]
 
 
 def _partitions(folder: Path, sizes: tuple[int, ...] = (250, 180, 220)) -> Path:
