@@ -16,12 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from recorder import record_at_once
 
 from conftest import run_cli
 from eagergraph.data.ingest import synthetic_batches
 from eagergraph.metrics import metrics_for
-from eagergraph.registry.gate import GateRules, decide
-from eagergraph.registry.registry import production_run, read_registry, record
+from eagergraph.registry.registry import production_run, read_registry
 from eagergraph.rundir.paths import LATEST, PRODUCTION, TMP_PREFIX, cache_object, completed_runs
 
 SETTINGS = dict(epochs=4, modes="graph", graph_variant="step", min_auc=0.7, model_name="gated")  # one model, three files
@@ -191,19 +191,13 @@ def test_gc_keeps_production_its_predecessor_and_the_newest(history: dict) -> No
     assert served.returncode == 0, served.stderr
 
 
-def _record_at_once(artifacts: str, name: str, barrier: object) -> None:
-    barrier.wait()  # type: ignore[attr-defined]
-    metrics = {"loss": 0.3, "accuracy": 0.9, "auc": 0.95, "precision": 0.9, "recall": 0.9}
-    record(Path(artifacts), Path(artifacts) / name, decide(metrics, None, GateRules()), flow_run_id=name)
-
-
 def test_runs_finishing_at_the_same_moment_all_reach_the_registry(tmp_path: Path) -> None:
     names = [f"20260101T00000000000{i}Z-run" for i in range(8)]
     for name in names:
         (tmp_path / name).mkdir()
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(len(names))
-    workers = [context.Process(target=_record_at_once, args=(str(tmp_path), name, barrier)) for name in names]
+    workers = [context.Process(target=record_at_once, args=(str(tmp_path), name, barrier)) for name in names]
     try:
         for worker in workers:
             worker.start()

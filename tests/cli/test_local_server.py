@@ -23,17 +23,26 @@ def _user(*args: str, home: Path, cwd: Path, timeout: float = 400) -> subprocess
 
 
 
-@pytest.fixture
-def home(tmp_path: Path):
-    """A user's Prefect home; whatever server a test starts there is stopped, pass or fail."""
-    folder = tmp_path / "prefect-home"
+@pytest.fixture(scope="module")
+def user_home(tmp_path_factory: pytest.TempPathFactory):
+    """One user's Prefect home for the module's tests: the first test finds it empty (first use); the later ones find
+    the database an earlier one left, as a home is after its first use, where a server starts in half the time."""
+    folder = tmp_path_factory.mktemp("user") / "prefect-home"
     yield folder
     if folder.exists():
         stop_server(folder)
 
 
+@pytest.fixture
+def home(user_home: Path):
+    """The user's Prefect home; whatever server a test starts there is stopped, pass or fail."""
+    yield user_home
+    if user_home.exists():
+        stop_server(user_home)
+
+
 def test_run_starts_a_server_that_stays_reuses_it_and_stop_leaves_nothing(home: Path, tmp_path: Path) -> None:
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     write_record(home, ServerRecord(url=f"http://127.0.0.1:{free_port()}/api", pid=2 ** 22 - 3, port=1, log="x"))  # dead
     work = tmp_path / "elsewhere"
     work.mkdir()
@@ -79,7 +88,7 @@ def test_help_shows_every_default() -> None:
 
 def test_unreachable_recorded_server_is_replaced_quickly(home: Path) -> None:
     """A recorded process that lives but does not answer is stopped, not waited on."""
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     sleeper = subprocess.Popen(["sleep", "600"], start_new_session=True)
     write_record(home, ServerRecord(url=f"http://127.0.0.1:{free_port()}/api", pid=sleeper.pid, port=1, log="x"))
     try:

@@ -33,7 +33,7 @@ def penguins(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> tupl
 
 @pytest.fixture(scope="module")
 def auto_mpg(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    return _run(tmp_path_factory, "auto-mpg", "--data", str(DATA / "auto-mpg.csv"), "--label", "mpg", "--epochs", "20")
+    return _run(tmp_path_factory, "auto-mpg", "--data", str(DATA / "auto-mpg.csv"), "--label", "mpg", "--epochs", "8")
 
 
 def test_a_three_class_table_trains_as_multiclass(penguins: tuple[str, Path]) -> None:

@@ -3,11 +3,16 @@ rendering of them is tested in tests/unit/test_reporting_formats.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import httpx
 import pytest
+from rich.console import Console
 
+from eagergraph.config import PipelineConfig
+from eagergraph.core.parity import RUN_TOLERANCE, STEP_TOLERANCE
+from eagergraph.reporting.terminal import print_run
 from eagergraph.rundir.paths import RunPaths
 
 
@@ -58,3 +63,22 @@ def test_flow_run_has_artifacts_with_stable_keys(default_run: dict, prefect_api:
     evaluation = by_key["eagergraph-evaluation"]["data"]
     assert f"{default_run['metrics']['speedup']:.2f}x" in evaluation and "parity" in evaluation
     assert default_run["run_dir"] in by_key["eagergraph-run-directory"]["data"]
+
+
+def test_a_default_run_agrees_every_epoch_and_shows_no_drift_line(default_run: dict, prefect_api: str) -> None:
+    """The short run at the default settings (the long chaotic one that drifts is in tests/unit/test_parity.py): its
+    weights agree after every epoch, one step agrees, and neither the terminal nor the evaluation artifact says drift."""
+    metrics = default_run["metrics"]
+    per_epoch = metrics["parity_epoch_max_abs_diff"]
+    assert len(per_epoch) == PipelineConfig().epochs and max(per_epoch) <= RUN_TOLERANCE
+    assert metrics["parity_note"] is None and metrics["parity_drift_epoch"] is None
+    assert metrics["step_parity"] <= STEP_TOLERANCE
+    console = Console(file=io.StringIO(), width=80, record=True)  # as a pipe or a log file gets it
+    print_run(default_run, console)
+    terminal = console.export_text()
+    found = httpx.post(f"{prefect_api}/artifacts/filter", json={"artifacts": {
+        "flow_run_id": {"any_": [default_run["flow_run_id"]]}, "key": {"any_": ["eagergraph-evaluation"]}}}).json()
+    (markdown,) = [a["data"] for a in found]
+    drift = "eager and graph drifted apart after epoch"
+    assert drift not in terminal and drift not in markdown
+    assert "step parity" in terminal and "never (every epoch within 1e-4)" in markdown

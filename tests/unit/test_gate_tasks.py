@@ -38,7 +38,7 @@ def _numbers(path: Path, n: int = 160) -> Path:
 
 def test_a_worse_regression_model_is_refused_by_rmse_with_production_scored_from_disk(tmp_path: Path) -> None:
     data = _numbers(tmp_path / "cars.csv")
-    good, good_metrics = _run(tmp_path, "good", data, "mpg", epochs=30, task="regression")
+    good, good_metrics = _run(tmp_path, "good", data, "mpg", epochs=10, task="regression")
     poor, poor_metrics = _run(tmp_path, "poor", data, "mpg", epochs=1, task="regression")
     verdict = judge_run(poor, good, GateRules(), poor_metrics)
     assert verdict["metric"] == "rmse" and verdict["comparable"] and not verdict["promoted"]

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from eagergraph.config import PipelineConfig
 from eagergraph.core import parity
 from eagergraph.core.evaluation import compare_modes
 from eagergraph.core.export import save_weights
@@ -72,8 +71,9 @@ def _shown(metrics: dict) -> tuple[str, str]:
 def test_a_long_chaotic_run_drifts_apart_and_says_so_while_one_step_agrees(tmp_path: Path) -> None:
     # Random labels and a large learning rate: training never settles, so the rounding differences between eager
     # and XLA (which fuses and reorders float operations) grow from step to step, as over thousands of real steps.
-    x, y = _table(512, 6, seed=0, random_labels=True)
-    metrics = _evaluate(tmp_path, x, y, epochs=25, batch_size=64, hidden=8, learning_rate=1.0, seed=5, variant="xla")
+    # 128 rows in batches of 32: 100 steps, the weights part from epoch 11 of 25 and end about 10x the tolerance apart.
+    x, y = _table(128, 6, seed=0, random_labels=True)
+    metrics = _evaluate(tmp_path, x, y, epochs=25, batch_size=32, hidden=8, learning_rate=1.0, seed=5, variant="xla")
     epoch, per_epoch = metrics["parity_drift_epoch"], metrics["parity_epoch_max_abs_diff"]
     assert len(per_epoch) == 25 and epoch is not None
     assert all(diff <= RUN_TOLERANCE for diff in per_epoch[:epoch - 1]) and per_epoch[epoch - 1] > RUN_TOLERANCE
@@ -87,19 +87,6 @@ def test_a_long_chaotic_run_drifts_apart_and_says_so_while_one_step_agrees(tmp_p
     assert note in terminal.splitlines() and f"**Parity:** {note}" in markdown
     assert f"step parity {metrics['step_parity']:.2e}: max |eager − graph (xla)| of the weights" in terminal
     assert f"| weights differ by more than 1e-4 | from epoch {epoch} |" in markdown
-
-
-def test_a_short_run_at_the_default_settings_agrees_and_has_no_drift_line(tmp_path: Path) -> None:
-    c = PipelineConfig()
-    x, y = _table(800, 20, seed=1, random_labels=False)  # the default run's shape: 800 train rows, 20 inputs
-    metrics = _evaluate(tmp_path, x, y, epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden,
-                        learning_rate=c.learning_rate, seed=c.seed, variant=c.graph_variant)
-    assert metrics["parity_note"] is None and metrics["parity_drift_epoch"] is None
-    assert max(metrics["parity_epoch_max_abs_diff"]) <= RUN_TOLERANCE and len(metrics["parity_epoch_max_abs_diff"]) == c.epochs
-    assert metrics["step_parity"] <= STEP_TOLERANCE
-    terminal, markdown = _shown(metrics)
-    assert DRIFT not in terminal and DRIFT not in markdown
-    assert "step parity" in terminal and "never (every epoch within 1e-4)" in markdown
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

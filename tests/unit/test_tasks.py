@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -211,13 +213,23 @@ def _arrays(task: str, rows: int = 192, n: int = 4, seed: int = 0) -> tuple[np.n
     return x, y.astype(np.float32).reshape(-1, 1)
 
 
+def _options(task: str) -> dict:
+    return dict(epochs=2, batch_size=32, hidden=8, learning_rate=0.01, seed=3, task=task, n_classes=3)
+
+
+@pytest.fixture(scope="module")
+def eager_per_task() -> Callable:
+    """Eager training per task, once for the module: eager runs no variant, so every variant is compared with the
+    same eager run (the tests only read it)."""
+    return functools.cache(lambda task: train(*_arrays(task), "eager", "step", **_options(task)))
+
+
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_eager_and_graph_train_the_same_for_every_task(task: str, variant: str) -> None:
+def test_eager_and_graph_train_the_same_for_every_task(task: str, variant: str, eager_per_task: Callable) -> None:
     x, y = _arrays(task)
-    options = dict(epochs=2, batch_size=32, hidden=8, learning_rate=0.01, seed=3, task=task, n_classes=3)
-    eager, eager_result = train(x, y, "eager", variant, **options)
-    graph, graph_result = train(x, y, "graph", variant, measure_step_parity=True, **options)
+    eager, eager_result = eager_per_task(task)
+    graph, graph_result = train(x, y, "graph", variant, measure_step_parity=True, **_options(task))
     assert float(np.max(np.abs(flat_weights(eager) - flat_weights(graph)))) <= 1e-4
     assert graph_result.step_parity <= STEP_TOLERANCE
     assert eager.output_shape == (None, 3 if task == "multiclass" else 1)

@@ -3,6 +3,8 @@ and streamed from Parquet, for every variant."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,22 @@ def _features_file(path: Path, rows: int = 300, n: int = 4, row_group: int = 70)
     return path
 
 
+@pytest.fixture(scope="module")
+def in_memory() -> Callable:
+    """`train` on `_data()` (200 rows, batch 32: the last batch of each epoch is partial, 8 rows), each (mode, variant,
+    epochs) trained once for the module: eager's run is the same for every variant it is compared with. The tests
+    only read the models and results it returns."""
+    return functools.cache(lambda mode, variant, epochs: train(*_data(), mode, variant, epochs=epochs, batch_size=32, **HP))
+
+
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory: pytest.TempPathFactory) -> tuple[ParquetSource, Callable]:
+    """A streamed source over a features file of several row groups, and `train_from` on it for 2 epochs, each
+    (mode, variant) trained once for the module (read only, as `in_memory`)."""
+    source = ParquetSource(_features_file(tmp_path_factory.mktemp("streamed") / "train.parquet"), batch_size=32, seed=5)
+    return source, functools.cache(lambda mode, variant: train_from(source, mode, variant, epochs=2, **HP))
+
+
 def _weights(model) -> list[np.ndarray]:
     return [w.numpy() for w in model.weights]
 
@@ -62,10 +80,10 @@ def test_epoch_order_is_a_seeded_permutation() -> None:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_graph_variants_match_eager_in_memory(variant: str) -> None:
-    x, y = _data()  # 200 rows, batch 32: the last batch of each epoch is partial (8 rows)
-    eager, eager_result = train(x, y, "eager", "step", epochs=3, batch_size=32, **HP)
-    graph, graph_result = train(x, y, "graph", variant, epochs=3, batch_size=32, **HP)
+def test_graph_variants_match_eager_in_memory(variant: str, in_memory: Callable) -> None:
+    x, _ = _data()  # 200 rows, batch 32: the last batch of each epoch is partial (8 rows)
+    eager, eager_result = in_memory("eager", "step", 3)
+    graph, graph_result = in_memory("graph", variant, 3)
     _assert_same_training(eager, eager_result, graph, graph_result, x)
     # One trace (fused, xla: one program of static shapes, the partial last batch padded into it).
     assert graph_result.tracing_count == 1
@@ -73,11 +91,11 @@ def test_graph_variants_match_eager_in_memory(variant: str) -> None:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_graph_variants_match_eager_streamed(tmp_path: Path, variant: str) -> None:
-    source = ParquetSource(_features_file(tmp_path / "train.parquet"), batch_size=32, seed=5)
+def test_graph_variants_match_eager_streamed(variant: str, streamed: tuple[ParquetSource, Callable]) -> None:
+    source, trained = streamed
     assert source.block_batches == 4  # a block per row group (70 rows), plus room for the rows the last batch left
-    eager, eager_result = train_from(source, "eager", "step", epochs=2, **HP)
-    graph, graph_result = train_from(source, "graph", variant, epochs=2, **HP)
+    eager, eager_result = trained("eager", "step")
+    graph, graph_result = trained("graph", variant)
     x = np.concatenate([xb for xb, _ in source.batches(0)])
     _assert_same_training(eager, eager_result, graph, graph_result, x)
     assert graph_result.tracing_count == 1 and not graph_result.bounded
@@ -102,18 +120,20 @@ def test_small_splits_stay_in_memory_large_ones_stream(tmp_path: Path) -> None:
     assert isinstance(open_source(path, 32, 0, in_memory_rows=299), ParquetSource)
 
 
-@pytest.mark.parametrize("epochs", [1, 4])
-def test_xla_compiles_a_fixed_number_of_programs_before_the_first_epoch(epochs: int) -> None:
-    x, y = _data(rows=200)
-    _, result = train(x, y, "graph", "xla", epochs=epochs, batch_size=32, **HP)
+@pytest.mark.parametrize("streaming, epochs", [(False, 3), (True, 2)], ids=["in-memory-3-epochs", "streamed-2-epochs"])
+def test_xla_compiles_a_fixed_number_of_programs_before_the_first_epoch(streaming: bool, epochs: int, in_memory: Callable,
+                                                                         streamed: tuple[ParquetSource, Callable]) -> None:
+    # the very XLA runs that the parity tests above compare with eager
+    _, result = streamed[1]("graph", "xla") if streaming else in_memory("graph", "xla", 3)
+    assert len(result.epoch_seconds) == epochs
     assert result.tracing_count == 1  # however many epochs: one program, all of its inputs of static shape
     # XLA compiled it in the warm-up, timed apart: no epoch pays a compile (a compile takes a few hundred ms,
     # an epoch of 7 steps about a millisecond).
     assert max(result.epoch_seconds) < result.trace_seconds / 4
 
 
-def test_bounded_training_counts_steps_in_one_place(tmp_path: Path) -> None:
-    source = ParquetSource(_features_file(tmp_path / "train.parquet"), batch_size=32, seed=5)
+def test_bounded_training_counts_steps_in_one_place(streamed: tuple[ParquetSource, Callable]) -> None:
+    source, _ = streamed
     for mode, variant in [("eager", "step"), ("graph", "xla")]:
         _, result = train_from(source, mode, variant, epochs=2, max_steps=13, **HP)
         assert result.bounded and result.steps == 13 and result.full_steps == 20
