@@ -29,7 +29,7 @@ lint: install
 test: install system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The pure-core tier alone: no Prefect server, no subprocess.
+# The pure-core tier alone: no TensorFlow, no Prefect server, no subprocess (tests/model holds the TensorFlow tests).
 test-fast: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 

@@ -66,7 +66,7 @@ def test_flow_run_has_artifacts_with_stable_keys(default_run: dict, prefect_api:
 
 
 def test_a_default_run_agrees_every_epoch_and_shows_no_drift_line(default_run: dict, prefect_api: str) -> None:
-    """The short run at the default settings (the long chaotic one that drifts is in tests/unit/test_parity.py): its
+    """The short run at the default settings (the long chaotic one that drifts is in tests/model/test_parity.py): its
     weights agree after every epoch, one step agrees, and neither the terminal nor the evaluation artifact says drift."""
     metrics = default_run["metrics"]
     per_epoch = metrics["parity_epoch_max_abs_diff"]

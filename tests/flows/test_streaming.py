@@ -1,5 +1,5 @@
 """Large-data training through the flow: the split streamed from Parquet, eager bounded (the pure-core streaming
-tests are in tests/unit/test_train.py)."""
+tests are in tests/model/test_train.py)."""
 
 from __future__ import annotations
 

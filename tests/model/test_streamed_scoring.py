@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from runs import engineer_run, normalize_run
 
 from eagergraph.core.evaluation import evaluate_run
 from eagergraph.core.export import export_model, load_serving
@@ -23,6 +22,7 @@ from eagergraph.data.io import LABEL
 from eagergraph.io import read_json
 from eagergraph.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from eagergraph.rundir.paths import RunPaths
+from runs import engineer_run, normalize_run
 from serving_reference import N_INPUTS, NORMALIZER, tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]

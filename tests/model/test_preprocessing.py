@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from runs import engineer_run, normalize_run
 
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.sources import load_xy, open_source
@@ -17,6 +16,7 @@ from eagergraph.data.io import feature_matrix
 from eagergraph.data.normalize import Normalizer
 from eagergraph.data.preprocessing import preprocess
 from eagergraph.rundir.paths import RunPaths
+from runs import engineer_run, normalize_run
 
 
 def _run_dir(tmp_path: Path) -> RunPaths:

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from runs import engineer_run, normalize_run
 
 from eagergraph.core.evaluation import evaluate_run
 from eagergraph.core.gate import judge_run
@@ -16,6 +15,7 @@ from eagergraph.core.training import train_to
 from eagergraph.data.ingest import ingest_to
 from eagergraph.registry.gate import GateRules, inputs_differ
 from eagergraph.rundir.paths import RunPaths
+from runs import engineer_run, normalize_run
 
 
 def _run(root: Path, name: str, source: Path, label: str, epochs: int, **options) -> tuple[Path, dict]:

@@ -13,7 +13,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from runs import engineer_run, normalize_run
 
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.parity import STEP_TOLERANCE, flat_weights
@@ -25,6 +24,7 @@ from eagergraph.data.labels import LabelValues, choose_task
 from eagergraph.data.normalize import Normalizer, check_split, task_test_mask
 from eagergraph.errors import DataError
 from eagergraph.rundir.paths import RunPaths
+from runs import engineer_run, normalize_run
 
 
 def _values(values: list, limit: int = 50) -> LabelValues:
@@ -288,9 +288,8 @@ def test_regression_savedmodel_serves_the_value_in_the_target_units(tmp_path: Pa
 
 @pytest.mark.parametrize("data, label, task", [(_three_class(120), "species", "multiclass"), (_numeric_target(), "mpg", "regression")])
 def test_partitions_merge_into_the_task_of_the_whole_folder(tmp_path: Path, data: dict, label: str, task: str) -> None:
-    from runs import split_files
-
     from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
+    from runs import split_files
 
     folder = tmp_path / "parts"
     folder.mkdir()

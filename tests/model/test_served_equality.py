@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from runs import engineer_run, normalize_run
 
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.sources import load_xy, open_source
@@ -14,6 +13,7 @@ from eagergraph.core.training import train_from
 from eagergraph.data.ingest import ingest_to
 from eagergraph.data.normalize import Normalizer
 from eagergraph.rundir.paths import RunPaths
+from runs import engineer_run, normalize_run
 
 
 def _mixed_csv(path: Path, rows: int = 400) -> Path:
