@@ -23,8 +23,9 @@ run: install
 system-deps:
 	./.ci/system-deps
 
+# --no-cache: a cached verdict on a file can hide an import-order change caused by moving another file.
 lint: install
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 
 test: install system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -12,13 +12,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from runs import engineer_run, normalize_run
 
 from eagergraph.data.ingest import ingest_to
 from eagergraph.data.io import ParquetSink
 from eagergraph.errors import DataError
 from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths
+from runs import engineer_run, normalize_run
 
 SCHEMA = pa.schema([pa.field("x", pa.float64()), pa.field("label", pa.int8())])
 

@@ -8,7 +8,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from runs import engineer_run, normalize_run, split_files
 
 from eagergraph.config import build_config
 from eagergraph.data.ingest import ingest_message, ingest_to
@@ -29,6 +28,7 @@ from eagergraph.errors import ConfigError, DataError
 from eagergraph.io import read_json
 from eagergraph.registry import drift
 from eagergraph.rundir.paths import RunPaths
+from runs import engineer_run, normalize_run, split_files
 
 BLANKS = ("", " ", "  ", "NA", "?", "-", "n/a", "null")  # what real exports write for "no value"
 

@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from runs import normalize_run, split_files
 
 from eagergraph.core.prediction import parse_row, prediction_table, row_columns
 from eagergraph.core.serving_inputs import ModelInputs
@@ -24,6 +23,7 @@ from eagergraph.errors import DataError
 from eagergraph.metrics import binary_metrics, roc_auc
 from eagergraph.orchestration.naming import data_name, run_name, run_tags
 from eagergraph.rundir.paths import RunPaths
+from runs import normalize_run, split_files
 
 
 def _export(n: int = 40) -> pa.Table:

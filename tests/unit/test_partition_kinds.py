@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from runs import split_files
 
 import eagergraph.data.partitions as partitions
 from eagergraph.data.partitions import decide_kinds, ingest_partition_to, merge_partitions_to
 from eagergraph.rundir.paths import RunPaths
+from runs import split_files
 
 
 def _folder(tmp_path, sizes=(60, 50, 40)):

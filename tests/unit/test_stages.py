@@ -9,13 +9,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from runs import engineer_run, normalize_run
 
 from eagergraph.data.ingest import ingest_to, synthetic_batches
 from eagergraph.data.io import LABEL
 from eagergraph.data.normalize import Normalizer, RunningMoments, stratified_test_mask
 from eagergraph.errors import DataError
 from eagergraph.rundir.paths import RunPaths
+from runs import engineer_run, normalize_run
 
 
 def _write_csv(path: Path, columns: dict[str, list]) -> Path:
