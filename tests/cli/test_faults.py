@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -55,6 +56,23 @@ class Running:
         return flow_run
 
 
+@pytest.fixture
+def start_run(workspace: dict) -> Iterator[Callable[[], Running]]:
+    """Starts LONG_RUN in the workspace; whatever the test's outcome, the process is stopped afterwards (a run left
+    training would go on for minutes, its temporary directory in the way of the next test)."""
+    started: list[Running] = []
+
+    def start() -> Running:
+        started.append(Running(workspace["artifacts"], workspace["cwd"]))
+        return started[-1]
+
+    yield start
+    for run in started:
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()
+
+
 def tree_hashes(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -75,10 +93,11 @@ def assert_earlier_intact(workspace: dict) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupt_during_training_exits_cleanly(sig: signal.Signals, workspace: dict, prefect_api: str) -> None:
+def test_interrupt_during_training_exits_cleanly(sig: signal.Signals, workspace: dict, start_run: Callable[[], Running],
+                                                prefect_api: str) -> None:
     artifacts = workspace["artifacts"]
     before = completed_runs(artifacts)
-    run = Running(artifacts, workspace["cwd"])
+    run = start_run()
     flow_run_id = run.flow_run_id_once_training()
     assert len(list(artifacts.glob(f"{TMP_PREFIX}*"))) == 1  # the run's temporary directory, being written
 
@@ -100,10 +119,11 @@ def test_interrupt_during_training_exits_cleanly(sig: signal.Signals, workspace:
     assert state["type"] in ("CRASHED", "CANCELLED"), state
 
 
-def test_sigkill_leaves_nothing_that_breaks_the_next_run(workspace: dict, prefect_api: str) -> None:
+def test_sigkill_leaves_nothing_that_breaks_the_next_run(workspace: dict, start_run: Callable[[], Running],
+                                                        prefect_api: str) -> None:
     artifacts = workspace["artifacts"]
     before = completed_runs(artifacts)
-    run = Running(artifacts, workspace["cwd"])
+    run = start_run()
     run.flow_run_id_once_training()
     run.process.send_signal(signal.SIGKILL)
     assert run.process.wait(timeout=30) == -signal.SIGKILL
