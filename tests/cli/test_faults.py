@@ -25,7 +25,7 @@ from conftest import EAGERGRAPH, run_cli
 from eagergraph.rundir.paths import LATEST, TMP_PREFIX, completed_runs
 
 LONG_RUN = ("run", "--rows", "400", "--epochs", "2000")  # eager training for minutes: time to interrupt it
-SHORT_RUN = ("run", "--rows", "200", "--epochs", "1")
+SHORT_RUN = dict(rows=200, epochs=1)  # the earlier run, complete before the faults
 AFTER_KILL = ("run", "--rows", "400", "--epochs", "1")  # LONG_RUN's data: its data stages completed before the kill
 
 
@@ -79,11 +79,14 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict:
-    """An artifacts folder holding one complete earlier run, and the hashes of all its files."""
+    """An artifacts folder holding one complete earlier run (the flow run in this process: only its files matter
+    here), and the hashes of all its files."""
+    from eagergraph.config import PipelineConfig
+    from eagergraph.flows.pipeline import training_pipeline
+
     cwd = tmp_path_factory.mktemp("faults")
     artifacts = cwd / "artifacts"
-    done = run_cli(*SHORT_RUN, "--artifacts", str(artifacts), cwd=cwd)
-    assert done.returncode == 0, done.stderr[-3000:]
+    training_pipeline(PipelineConfig(artifacts=artifacts, **SHORT_RUN))
     (earlier,) = completed_runs(artifacts)
     return {"cwd": cwd, "artifacts": artifacts, "earlier": earlier, "hashes": tree_hashes(earlier)}
 
