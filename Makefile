@@ -27,8 +27,11 @@ system-deps:
 lint: install
 	$(BIN)/ruff check --no-cache .
 
+# Two pytest-xdist workers, each test file whole on one of them (its shared runs happen once), in the files' order:
+# one test process at a time leaves a 2-core machine's second core mostly idle.
+TEST_WORKERS ?= 2
 test: install system-deps lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The pure-core tier alone: no TensorFlow, no Prefect server, no subprocess (tests/model holds the TensorFlow tests).
 test-fast: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,15 @@ EAGERGRAPH = str(Path(sys.executable).with_name("eagergraph"))
 # The stages every default run records as task runs (shared by the flow, UI and PostgreSQL tests).
 STAGES = ["ingest", "normalize", "engineer-features", "check-data", "train-eager", "train-graph", "evaluate", "gate", "predict"]
 AFTER_RUN = ["record-verdict"]  # once the run directory is in place: production pointer and registry
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background (`make test &`, nohup, some CI runners) starts with SIGINT ignored, and every
+    process the tests start inherits that: an `eagergraph run` or `serve` a test stops with SIGINT (Ctrl-C) would
+    carry on training. Python installs its Ctrl-C handler only where SIGINT is not ignored at start; installing it
+    here gives the tests' child processes SIGINT's default disposition, as a command started in a terminal has."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,7 @@ from conftest import EAGERGRAPH, run_cli
 from eagergraph.rundir.paths import LATEST, TMP_PREFIX, completed_runs
 
 LONG_RUN = ("run", "--rows", "400", "--epochs", "2000")  # eager training for minutes: time to interrupt it
-SHORT_RUN = ("run", "--rows", "200", "--epochs", "1")
+SHORT_RUN = dict(rows=200, epochs=1)  # the earlier run, complete before the faults
 AFTER_KILL = ("run", "--rows", "400", "--epochs", "1")  # LONG_RUN's data: its data stages completed before the kill
 
 
@@ -55,17 +56,37 @@ class Running:
         return flow_run
 
 
+@pytest.fixture
+def start_run(workspace: dict) -> Iterator[Callable[[], Running]]:
+    """Starts LONG_RUN in the workspace; whatever the test's outcome, the process is stopped afterwards (a run left
+    training would go on for minutes, its temporary directory in the way of the next test)."""
+    started: list[Running] = []
+
+    def start() -> Running:
+        started.append(Running(workspace["artifacts"], workspace["cwd"]))
+        return started[-1]
+
+    yield start
+    for run in started:
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()
+
+
 def tree_hashes(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> dict:
-    """An artifacts folder holding one complete earlier run, and the hashes of all its files."""
+    """An artifacts folder holding one complete earlier run (the flow run in this process: only its files matter
+    here), and the hashes of all its files."""
+    from eagergraph.config import PipelineConfig
+    from eagergraph.flows.pipeline import training_pipeline
+
     cwd = tmp_path_factory.mktemp("faults")
     artifacts = cwd / "artifacts"
-    done = run_cli(*SHORT_RUN, "--artifacts", str(artifacts), cwd=cwd)
-    assert done.returncode == 0, done.stderr[-3000:]
+    training_pipeline(PipelineConfig(artifacts=artifacts, **SHORT_RUN))
     (earlier,) = completed_runs(artifacts)
     return {"cwd": cwd, "artifacts": artifacts, "earlier": earlier, "hashes": tree_hashes(earlier)}
 
@@ -75,10 +96,11 @@ def assert_earlier_intact(workspace: dict) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupt_during_training_exits_cleanly(sig: signal.Signals, workspace: dict, prefect_api: str) -> None:
+def test_interrupt_during_training_exits_cleanly(sig: signal.Signals, workspace: dict, start_run: Callable[[], Running],
+                                                prefect_api: str) -> None:
     artifacts = workspace["artifacts"]
     before = completed_runs(artifacts)
-    run = Running(artifacts, workspace["cwd"])
+    run = start_run()
     flow_run_id = run.flow_run_id_once_training()
     assert len(list(artifacts.glob(f"{TMP_PREFIX}*"))) == 1  # the run's temporary directory, being written
 
@@ -100,10 +122,11 @@ def test_interrupt_during_training_exits_cleanly(sig: signal.Signals, workspace:
     assert state["type"] in ("CRASHED", "CANCELLED"), state
 
 
-def test_sigkill_leaves_nothing_that_breaks_the_next_run(workspace: dict, prefect_api: str) -> None:
+def test_sigkill_leaves_nothing_that_breaks_the_next_run(workspace: dict, start_run: Callable[[], Running],
+                                                        prefect_api: str) -> None:
     artifacts = workspace["artifacts"]
     before = completed_runs(artifacts)
-    run = Running(artifacts, workspace["cwd"])
+    run = start_run()
     run.flow_run_id_once_training()
     run.process.send_signal(signal.SIGKILL)
     assert run.process.wait(timeout=30) == -signal.SIGKILL

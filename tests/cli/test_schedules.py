@@ -69,16 +69,19 @@ def killed_served_run(extra_server: tuple[str, Path], tmp_path_factory: pytest.T
                               "--modes", "eager", "--artifacts", str(folder / "artifacts")], env=env,
                              stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=folder)
     config = {"rows": 20000, "epochs": 20, "modes": "eager", "artifacts": str(folder / "artifacts")}
+    run_id = running = error = None
     try:
         run_id = _start_deployment_run(url, serve, log, {"config": config})
         _wait_for(lambda: httpx.get(f"{url}/flow_runs/{run_id}").json()["state_type"] == "RUNNING", 120, serve, log)
         _wait_for(lambda: _heartbeats(url, run_id) > 0, 120, serve, log)
         running = httpx.get(f"{url}/flow_runs/{run_id}").json()["state_type"]  # asserted by the test: killed running
+    except (Exception, pytest.fail.Exception) as failure:  # the test of the Crashed state reports it, not every test here
+        error = failure
     finally:
         if serve.poll() is None:
             os.killpg(serve.pid, signal.SIGKILL)  # the runner and the flow run's process: no goodbye, no heartbeat
         serve.wait()
-    yield {"url": url, "run_id": run_id, "running": running, "killed": time.time()}
+    yield {"url": url, "run_id": run_id, "running": running, "killed": time.time(), "error": error}
 
 
 def test_serve_runs_the_flow_on_an_interval_schedule(extra_server: tuple[str, Path], tmp_path: Path) -> None:
@@ -87,7 +90,9 @@ def test_serve_runs_the_flow_on_an_interval_schedule(extra_server: tuple[str, Pa
     env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_HOME": str(home), "PREFECT_RUNNER_POLL_FREQUENCY": "2",
            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": HEARTBEAT}
     log = tmp_path / "serve.log"
-    serve = subprocess.Popen([EAGERGRAPH, "serve", "--interval", "10", "--rows", "200", "--epochs", "1",
+    # a run every 20 s: one run (about 15 s, twice that on a busy machine) seldom overlaps the next; every 10 s, up to
+    # four ran at once on two cores, each slower, and stopping waited for them
+    serve = subprocess.Popen([EAGERGRAPH, "serve", "--interval", "20", "--rows", "200", "--epochs", "1",
                               "--artifacts", str(artifacts)], env=env, stdout=open(log, "w"),
                              stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
     try:
@@ -105,7 +110,7 @@ def test_serve_runs_the_flow_on_an_interval_schedule(extra_server: tuple[str, Pa
         _stop_group(serve)
     deployment = httpx.get(f"{url}/deployments/{runs[0]['deployment_id']}").json()
     assert deployment["name"] == "eagergraph-scheduled"
-    assert deployment["schedules"][0]["schedule"]["interval"] == 10.0
+    assert deployment["schedules"][0]["schedule"]["interval"] == 20.0
     assert deployment["parameters"]["config"]["rows"] == 200 and deployment["parameters"]["config"]["epochs"] == 1
     manifests = {json.loads(RunPaths.of(d).manifest.read_text())["flow_run_id"]: d for d in completed_runs(artifacts)}
     for run in runs:
@@ -166,6 +171,8 @@ def test_a_killed_served_run_is_marked_crashed_by_the_heartbeat_automation(kille
     stops beating and the server marks it Crashed within ZOMBIE_FACTOR heartbeat periods (and a little)."""
     from eagergraph.orchestration.zombies import AUTOMATION_NAME, zombie_after
 
+    if killed_served_run["error"] is not None:
+        raise killed_served_run["error"]
     url, run_id, killed = killed_served_run["url"], killed_served_run["run_id"], killed_served_run["killed"]
     assert killed_served_run["running"] == "RUNNING"  # killed in the middle
     limit = zombie_after(int(HEARTBEAT)).total_seconds() + 60  # the documented window plus the automation's evaluation
@@ -202,8 +209,19 @@ def _start_deployment_run(url: str, serve: subprocess.Popen, log: Path, paramete
                      if datetime.fromisoformat(d["updated"]).timestamp() >= started - 1]
         return bool(found)
 
+    run_ids: list[str] = []
+
+    def created() -> bool:
+        response = httpx.post(f"{url}/deployments/{found[0]['id']}/create_flow_run", json={"parameters": parameters})
+        if response.status_code >= 500:  # a server a few seconds old, busy with its first writes, may refuse one
+            return False
+        assert response.status_code == 201, (response.status_code, response.text[-2000:], log.read_text()[-2000:])
+        run_ids.append(response.json()["id"])
+        return True
+
     _wait_for(registered, 180, serve, log)
-    return httpx.post(f"{url}/deployments/{found[0]['id']}/create_flow_run", json={"parameters": parameters}).json()["id"]
+    _wait_for(created, 60, serve, log)
+    return run_ids[0]
 
 
 def _wait_for(condition, timeout: float, process: subprocess.Popen, log: Path) -> None:

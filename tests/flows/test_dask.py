@@ -14,14 +14,24 @@ from eagergraph.config import PipelineConfig, SweepGrid
 GRID = SweepGrid(learning_rates=[0.01, 0.05], hidden=[4, 8])  # four candidates, tiny on purpose: two shared cores
 
 
-def test_sweep_on_dask_equals_sequential_sweep(prefect_api: str, tmp_path: Path) -> None:
+BASE = dict(rows=400, epochs=1, batch_size=32, graph_variant="step")
+
+
+@pytest.fixture(scope="module")
+def sequential_sweep(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The sweep of GRID on the default threads runner, once for the module."""
+    from eagergraph.flows.sweep import run_sweep
+
+    return run_sweep(PipelineConfig(artifacts=tmp_path_factory.mktemp("threads"), **BASE), GRID)
+
+
+def test_sweep_on_dask_equals_sequential_sweep(sequential_sweep: dict, tmp_path: Path) -> None:
     from eagergraph.flows.sweep import run_sweep
     from eagergraph.io import read_json
     from eagergraph.rundir.paths import RunPaths
 
-    base = dict(rows=400, epochs=1, batch_size=32, graph_variant="step")
-    sequential = run_sweep(PipelineConfig(artifacts=tmp_path / "threads", **base), GRID)
-    parallel = run_sweep(PipelineConfig(artifacts=tmp_path / "dask", runner="dask", dask_workers=2, **base), GRID)
+    sequential = sequential_sweep
+    parallel = run_sweep(PipelineConfig(artifacts=tmp_path / "dask", runner="dask", dask_workers=2, **BASE), GRID)
 
     assert {r["pid"] for r in sequential["ranking"]} == {os.getpid()}  # threads runner: this process, one at a time
     worker_pids = {r["pid"] for r in parallel["ranking"]}
