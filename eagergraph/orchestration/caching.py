@@ -8,7 +8,7 @@ to another run (which may be gone). So:
 - the cache key composes Prefect's own policies, `TASK_SOURCE + INPUTS - "run_dir"` (the task's source and its
   parameters but the run directory), with one policy of ours, `StageFiles`: the content of the stage's input
   files, the source of the data-logic package, and the artifacts folder that holds the store;
-- the stage publishes its output files into a content-addressed store (`artifacts/.cache/objects/<sha256>`,
+- the stage publishes its output files into a content-addressed store (`artifacts/.cache/objects/<blake3>`,
   hard links, so no extra disk) and its persisted result holds only relative paths, hashes and small values;
 - on every call, cached or not, `run_cached` links the stage's files from the store into the new run directory
   (a missing or damaged object means the stage runs again), so every run directory holds all its files.
@@ -29,21 +29,21 @@ from typing import Any
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.utilities.hashing import hash_objects
 
-from eagergraph.io import sha256
+from eagergraph.io import file_digest
 from eagergraph.orchestration.stages import run_stage
 from eagergraph.rundir.paths import RunPaths, cache_object
 
 DATA_LOGIC = "eagergraph.data"  # the package that holds the data stages' plain logic
-FILES = "files"  # result key: {path relative to the run directory: sha256}
+FILES = "files"  # result key: {path relative to the run directory: file digest}
 RUN_DIR = "run_dir"  # every stage's first parameter: the run directory it works in
 
 
 def content_digest(path: Path) -> list[tuple[str, str]]:
-    """(relative name, sha256) of a file, or of every file in a folder in sorted order; never a path or an mtime."""
+    """(relative name, file digest) of a file, or of every file in a folder in sorted order; never a path or an mtime."""
     path = Path(path)
     if path.is_dir():
-        return [(str(p.relative_to(path)), sha256(p)) for p in sorted(path.rglob("*")) if p.is_file()]
-    return [("", sha256(path))] if path.is_file() else []
+        return [(str(p.relative_to(path)), file_digest(p)) for p in sorted(path.rglob("*")) if p.is_file()]
+    return [("", file_digest(path))] if path.is_file() else []
 
 
 def package_source_digest(package: str = DATA_LOGIC) -> str | None:
@@ -82,7 +82,7 @@ def publish(run_dir: str | Path, result: dict, outputs: list[Path]) -> dict:
     root = Path(run_dir)
     files = {}
     for path in outputs:
-        digest = sha256(path, final=True)  # written whole and renamed: later readers of this run reuse the digest
+        digest = file_digest(path, final=True)  # written whole and renamed: later readers of this run reuse the digest
         _place(path, cache_object(root.parent, digest))
         files[str(path.relative_to(root))] = digest
     return {**result, FILES: files}
@@ -96,7 +96,7 @@ def materialize(result: dict, run_dir: str | Path) -> bool:
         if target.exists():
             continue  # computed in this very run
         source = cache_object(root.parent, digest)
-        if not source.is_file() or sha256(source, final=True) != digest:  # checked once; the link shares it
+        if not source.is_file() or file_digest(source, final=True) != digest:  # checked once; the link shares it
             return False
         _place(source, target)
     return True

@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eagergraph.io import DIGEST
 from eagergraph.rundir.paths import CACHE_DIR, LATEST, TMP_PREFIX, RunPaths, completed_runs
 from eagergraph.text import plural
 
@@ -54,11 +55,11 @@ def _files(root: Path) -> list[Path]:
 
 
 def _referenced(runs: list[Path]) -> set[str]:
-    """sha256 of every file the remaining runs list in their manifests (copies count, not only hard links)."""
+    """The digest of every file the remaining runs list in their manifests (copies count, not only hard links)."""
     digests: set[str] = set()
     for run in runs:
         try:
-            digests.update(f["sha256"] for f in json.loads(RunPaths.of(run).manifest.read_text()).get("files", []))
+            digests.update(f[DIGEST] for f in json.loads(RunPaths.of(run).manifest.read_text()).get("files", []) if DIGEST in f)
         except (OSError, ValueError, KeyError):
             continue
     return digests

@@ -1,4 +1,4 @@
-"""The run's manifest: config, versions, flow-run id, per-stage wall time, and every file with size and sha256."""
+"""The run's manifest: config, versions, flow-run id, per-stage wall time, and every file with size and BLAKE3 digest."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from eagergraph.io import sha256, write_json
+from eagergraph.io import DIGEST, file_digest, write_json
 from eagergraph.rundir.paths import RunPaths, run_id_of
 
 PACKAGES = ("eagergraph", "tensorflow", "keras", "numpy", "pyarrow", "prefect", "pydantic")
 
 
 def file_inventory(root: Path) -> list[dict[str, Any]]:
-    """Every file under the run directory (SavedModel files included), relative path, size and sha256. The run's
+    """Every file under the run directory (SavedModel files included), relative path, size and digest (the key names the hash). The run's
     files are final by now: a digest the cache took is reused, and the registry reuses the ones taken here."""
-    return [{"path": str(p.relative_to(root)), "bytes": p.stat().st_size, "sha256": sha256(p, final=True)}
+    return [{"path": str(p.relative_to(root)), "bytes": p.stat().st_size, DIGEST: file_digest(p, final=True)}
             for p in sorted(root.rglob("*")) if p.is_file() and p.name != RunPaths.of(root).manifest.name]
 
 

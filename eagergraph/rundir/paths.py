@@ -130,9 +130,9 @@ def resolve_model(path: Path) -> Path:
     raise DataError(f"{path}: not a SavedModel directory (no saved_model.pb) nor a run directory with models/graph")
 
 
-def cache_object(artifacts: Path, sha256: str) -> Path:
-    """Where the cache keeps a file whose content hashes to `sha256` (git-style fan-out by the first two digits)."""
-    return Path(artifacts) / CACHE_DIR / "objects" / sha256[:2] / sha256
+def cache_object(artifacts: Path, digest: str) -> Path:
+    """Where the cache keeps a file whose content hashes to `digest` (git-style fan-out by the first two digits)."""
+    return Path(artifacts) / CACHE_DIR / "objects" / digest[:2] / digest
 
 
 MODEL_INFO = "eagergraph.json"  # feature names and label classes, stored beside the SavedModel's graph

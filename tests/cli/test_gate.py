@@ -67,7 +67,7 @@ def test_first_run_promotes_itself(history: dict) -> None:
     metrics = json.loads((Path(r1["run_dir"]) / "metrics.json").read_text())
     assert metrics["gate"]["promoted"] and metrics["data_check"]["status"] == "no-reference"
     first = read_registry(history["artifacts"])[0]
-    assert first["run"] == Path(r1["run_dir"]).name and first["mode"] == "automatic" and len(first["data_sha256"]) == 64
+    assert first["run"] == Path(r1["run_dir"]).name and first["mode"] == "automatic" and len(first["data_blake3"]) == 64
     assert first["flow_run_id"] == r1["flow_run_id"] and first["metrics"]["candidate"]["auc"] > 0.7
 
 
@@ -184,7 +184,7 @@ def test_gc_keeps_production_its_predecessor_and_the_newest(history: dict) -> No
     objects = list((artifacts / ".cache" / "objects").glob("*/*"))
     assert objects and all(obj.stat().st_nlink > 1 for obj in objects)  # every object left is linked into a run
     for run in kept:  # and every kept run's cached files are still in the store
-        digests = {f["sha256"] for f in json.loads((artifacts / run / "manifest.json").read_text())["files"]
+        digests = {f["blake3"] for f in json.loads((artifacts / run / "manifest.json").read_text())["files"]
                    if f["path"] == "raw.parquet"}
         assert digests and all(cache_object(artifacts, d).is_file() for d in digests)
     served = run_cli("predict", str(artifacts / PRODUCTION), "--row", "1,2,3,4")

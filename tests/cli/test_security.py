@@ -76,7 +76,7 @@ def test_names_from_the_data_never_become_paths(prefect_api: str, tmp_path: Path
     assert run_dir.parent == (work / "artifacts").resolve()
     new = {p for p in tmp_path.rglob("*")} - before
     outside = {p for p in new if run_dir not in p.resolve().parents and p.resolve() != run_dir}
-    cache = work / "artifacts" / ".cache"  # the cached data stages' content-addressed store: names are sha256 digests
+    cache = work / "artifacts" / ".cache"  # the cached data stages' content-addressed store: names are BLAKE3 digests
     # nothing else: no `.prefect` in the folder the user runs from (PREFECT_HOME is Prefect's, one per user)
     assert {p for p in outside if cache not in p.parents
             and p != cache} == {work / "artifacts", *(work / "artifacts" / name for name in (".lock", "registry.jsonl", ".registry.lock",

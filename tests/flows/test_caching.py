@@ -37,7 +37,7 @@ def _states(api: str, flow_run_id: str) -> dict[str, str]:
 
 
 def _files(run_dir: str) -> dict[str, str]:
-    return {f["path"]: f["sha256"] for f in json.loads(RunPaths.of(run_dir).manifest.read_text())["files"]}
+    return {f["path"]: f["blake3"] for f in json.loads(RunPaths.of(run_dir).manifest.read_text())["files"]}
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def test_metrics_meet_the_contract(default_run: dict) -> None:
 
 
 def test_manifest_lists_files_with_hashes(default_run: dict) -> None:
-    import hashlib
+    import blake3
 
     run = RunPaths.of(default_run["run_dir"])
     manifest = json.loads(run.manifest.read_text())
@@ -59,7 +59,7 @@ def test_manifest_lists_files_with_hashes(default_run: dict) -> None:
     files = {f["path"]: f for f in manifest["files"]}
     assert "models/graph/saved_model.pb" in files and "predictions.parquet" in files
     entry = files["metrics.json"]
-    assert entry["sha256"] == hashlib.sha256((run.root / "metrics.json").read_bytes()).hexdigest()
+    assert entry["blake3"] == blake3.blake3((run.root / "metrics.json").read_bytes()).hexdigest()
     assert entry["bytes"] == (run.root / "metrics.json").stat().st_size
 
 

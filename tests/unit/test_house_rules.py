@@ -153,7 +153,7 @@ def test_registry_entries_share_one_shape(tmp_path: Path) -> None:
     entries = read_registry(tmp_path)
     assert [e["action"] for e in entries] == ["promote", "promote", "rollback"]
     common = {"time", "run", "action", "mode", "promoted", "reason", "previous", "production", "flow_run_id",
-              "data_sha256", "metrics"}
+              "data_blake3", "metrics"}
     assert all(common <= set(entry) for entry in entries)
     assert entries[2]["production"] == first.name and entries[2]["previous"] == second.name
 
