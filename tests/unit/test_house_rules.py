@@ -33,7 +33,7 @@ def test_registry_imports_no_tensorflow_and_rundir_no_data_stages() -> None:
 
 def test_only_the_cli_and_the_tensorflow_start_up_touch_process_wide_state() -> None:
     writes = re.compile(r"os\.environ\[[^]]+\]\s*=|os\.environ\.(setdefault|update|pop)|signal\.signal\(|"
-                        r"enable_op_determinism|disable_op_determinism")
+                        r"enable_op_determinism|disable_op_determinism|sys\.setswitchinterval")
     allowed = ("eagergraph/cli/", "eagergraph/core/runtime.py")
     offenders = [name for name, text in _sources("eagergraph", "flows", "tasks").items()
                  if writes.search(text) and not name.startswith(allowed)]

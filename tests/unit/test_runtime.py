@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -10,10 +11,12 @@ from eagergraph.core import runtime
 
 
 def test_a_background_start_runs_once_is_waited_for_and_raises_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    started, release, calls = threading.Event(), threading.Event(), []
+    started, release, calls, intervals = threading.Event(), threading.Event(), [], []
+    before = sys.getswitchinterval()
 
     def failing_start() -> None:
         calls.append(threading.current_thread().name)
+        intervals.append(sys.getswitchinterval())
         started.set()
         release.wait(30)
         raise RuntimeError("TensorFlow failed to load")
@@ -27,3 +30,6 @@ def test_a_background_start_runs_once_is_waited_for_and_raises_its_error(monkeyp
     with pytest.raises(RuntimeError, match="TensorFlow failed to load"):
         runtime.start_tensorflow()
     assert len(calls) == 1 and calls[0] != threading.current_thread().name
+    # Python's lock changed hands faster while it loaded, and as before once it failed
+    assert intervals == [pytest.approx(runtime.SWITCH_WHILE_LOADING)] and runtime.SWITCH_WHILE_LOADING < before
+    assert sys.getswitchinterval() == before
