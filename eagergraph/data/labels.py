@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,14 @@ def encode_task_label(batch: pa.RecordBatch, task: str, classes: list) -> pa.Rec
 def label_type(task: str) -> pa.DataType:
     """raw.parquet's label type for a task."""
     return {"binary": pa.int8(), "multiclass": pa.int16(), "regression": pa.float64()}[task]
+
+
+def counting_classes(batches: Iterable[pa.RecordBatch], task: str, counts: np.ndarray) -> Iterator[pa.RecordBatch]:
+    """Pass raw.parquet's batches through, adding each class's rows to `counts` (by label code; regression: every
+    row to counts[0]), which is all the split needs to know before it is drawn (`check_planned_split`)."""
+    for batch in batches:
+        if task == "regression":
+            counts[0] += batch.num_rows
+        else:
+            counts += np.bincount(batch.column(LABEL).to_numpy(), minlength=len(counts))
+        yield batch

@@ -86,11 +86,16 @@ def label_field(task: str) -> pa.Field:
     return pa.field(LABEL, {"binary": pa.int8(), "multiclass": pa.int16(), "regression": pa.float32()}[task])
 
 
+def test_rows(count: int, test_fraction: float) -> int:
+    """How many of `count` rows (a class's, or a regression table's) go to the test split: round(fraction × n)."""
+    return int(round(count * test_fraction))
+
+
 def random_test_mask(n_rows: int, test_fraction: float, seed: int) -> np.ndarray:
     """True for test rows: round(fraction × n) rows chosen by a seeded draw (regression: no classes to stratify)."""
     rng = np.random.default_rng([seed, 2])
     mask = np.zeros(n_rows, dtype=bool)
-    mask[rng.choice(n_rows, int(round(n_rows * test_fraction)), replace=False, shuffle=False)] = True
+    mask[rng.choice(n_rows, test_rows(n_rows, test_fraction), replace=False, shuffle=False)] = True
     return mask
 
 
@@ -111,7 +116,7 @@ def stratified_test_mask(labels: np.ndarray, test_fraction: float, seed: int) ->
         count = int(np.count_nonzero(in_class))
         # The draw `rng.choice(<the class's row numbers>, ...)` makes, taken as positions among the class's rows
         # (numpy draws the same positions for an array and for its length), so the row numbers are never held.
-        picked = np.sort(rng.choice(count, int(round(count * test_fraction)), replace=False, shuffle=False))
+        picked = np.sort(rng.choice(count, test_rows(count, test_fraction), replace=False, shuffle=False))
         _mark_positions(mask, in_class, picked)
     return mask
 
@@ -128,25 +133,44 @@ def _mark_positions(mask: np.ndarray, in_class: np.ndarray, picked: np.ndarray, 
 
 def check_split(labels: np.ndarray, mask: np.ndarray, where: Path | str, task: str = "binary",
                 classes: list | None = None) -> None:
-    """Each split must hold every class (regression: a row), or neither training nor evaluation means anything."""
+    """Each split must hold every class (regression: a row), or neither training nor evaluation means anything:
+    checked on the split as drawn (`mask`: True for test rows)."""
     if task == "regression":
-        if mask.all() or not mask.any():
-            raise DataError(f"{where}: too few rows for the split ({len(labels)} rows in all); add rows or change --test-fraction")
+        refuse_split(np.array([np.count_nonzero(~mask)]), np.array([np.count_nonzero(mask)]), where, task)
+        return
+    size = len(classes) if task == "multiclass" and classes else int(labels.max(initial=1)) + 1
+    refuse_split(np.bincount(labels[~mask], minlength=size), np.bincount(labels[mask], minlength=size), where, task, classes)
+
+
+def check_planned_split(counts: list[int], test_fraction: float, where: Path | str, task: str,
+                        classes: list | None = None) -> None:
+    """`check_split` before the split is drawn, from the rows per class alone (regression: [rows]), which decide how
+    many rows of each class the split takes (`test_rows`): so a table too small to split is refused before
+    TensorFlow loads."""
+    counts = np.asarray(counts, dtype=np.int64)
+    test = np.array([test_rows(int(n), test_fraction) for n in counts], dtype=np.int64)
+    refuse_split(counts - test, test, where, task, classes)
+
+
+def refuse_split(train: np.ndarray, test: np.ndarray, where: Path | str, task: str, classes: list | None = None) -> None:
+    """The one rule and its messages: rows per class (code order; regression: one count) in each split."""
+    total = int(train.sum() + test.sum())
+    if task == "regression":
+        if not train[0] or not test[0]:
+            raise DataError(f"{where}: too few rows for the split ({total} rows in all); add rows or change --test-fraction")
         return
     if task == "multiclass":
-        classes = classes or list(range(int(labels.max()) + 1))
-        counts = np.bincount(labels, minlength=len(classes))
-        for code, value in enumerate(classes):
-            if mask[labels == code].all() or not mask[labels == code].any():
-                raise DataError(f"{where}: class {value!r} of the label has {counts[code]} row{'s' if counts[code] != 1 else ''}, "
+        for code, value in enumerate(classes or range(len(train))):
+            if not train[code] or not test[code]:
+                count = int(train[code] + test[code])
+                raise DataError(f"{where}: class {value!r} of the label has {count} row{'s' if count != 1 else ''}, "
                                 "too few for both the train and the test split; add rows of it, drop them, or change --test-fraction")
         return
-    for name, part in (("train", labels[~mask]), ("test", labels[mask])):
-        counts = np.bincount(part, minlength=2)
+    for name, counts in (("train", train), ("test", test)):
         if counts.min() == 0:
             raise DataError(
                 f"{where}: too few rows for the split: the {name} split has {counts[0]} rows of class 0 and "
-                f"{counts[1]} of class 1 ({len(labels)} rows in all); add rows or change --test-fraction")
+                f"{counts[1]} of class 1 ({total} rows in all); add rows or change --test-fraction")
 
 
 class RunningMoments:

@@ -8,6 +8,7 @@ from typing import Any
 
 from eagergraph.config import PipelineConfig
 from eagergraph.core.runtime import start_tensorflow_in_background
+from eagergraph.data.normalize import check_planned_split
 from eagergraph.orchestration.caching import run_cached
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
 from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest
@@ -29,7 +30,9 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
                      c.max_categories, c.impute, c.task, c.max_classes)
-    start_tensorflow_in_background()  # the input passed ingest's checks: TensorFlow loads while the rest runs
+    # the input passed ingest's checks, and its classes are enough for the split: TensorFlow loads while the rest runs
+    check_planned_split(raw["class_counts"], c.test_fraction, raw["source"], raw["task"], raw["classes"])
+    start_tensorflow_in_background()
     return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.seed)
 
 

@@ -96,3 +96,24 @@ def test_prefect_api_lists_flow_run_with_every_stage_completed(default_run: dict
     names = sorted(t["name"].rsplit("-", 1)[0] for t in task_runs)
     assert names == sorted(STAGES + AFTER_RUN)
     assert all(t["state"]["type"] == "COMPLETED" for t in task_runs)
+
+
+def test_a_table_too_small_to_split_is_refused_before_tensorflow_starts(prefect_api: str, tmp_path, monkeypatch) -> None:
+    """ingest's class counts decide the split's sizes, so a table that cannot be split fails before TensorFlow loads
+    (the command exits at once, instead of after TensorFlow's seconds of start-up), with normalize's own line."""
+    import pytest
+
+    import eagergraph.orchestration.pipeline as pipeline
+    from eagergraph.config import PipelineConfig
+    from eagergraph.errors import DataError
+    from eagergraph.flows.pipeline import training_pipeline
+
+    starts: list[bool] = []
+    monkeypatch.setattr(pipeline, "start_tensorflow_in_background", lambda: starts.append(True))
+    data = tmp_path / "few.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{int(i == 5)}\n" for i in range(6)))
+    with pytest.raises(DataError, match=r"few.csv: too few rows for the split: the test split has 1 rows of class 0 "
+                                        r"and 0 of class 1 \(6 rows in all\)"):
+        training_pipeline(PipelineConfig(data=data, label="y", artifacts=tmp_path / "artifacts"))
+    assert starts == []
+    assert not any(p.name.startswith("2") for p in (tmp_path / "artifacts").glob("*"))  # no run directory left

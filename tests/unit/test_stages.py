@@ -151,6 +151,57 @@ def test_split_without_both_classes_is_refused(tmp_path: Path) -> None:
         normalize_run(run, 0.2, seed=0)
 
 
+def test_ingest_counts_the_rows_of_each_class_it_writes(tmp_path: Path) -> None:
+    data = tiny(tmp_path, n=40)
+    data["target"] = [1] * 31 + [0] * 9
+    data["a"][3] = float("nan")  # dropped with its label: the counts are of the rows written
+    source = _write_csv(tmp_path / "in.csv", data)
+    raw = ingest_to(RunPaths.of(tmp_path).raw, source, "target", None, 0, 0, 0, drop_invalid=True)
+    written = pq.read_table(RunPaths.of(tmp_path).raw, columns=[LABEL]).column(LABEL).to_numpy()
+    assert raw["class_counts"] == np.bincount(written, minlength=2).tolist() == [9, 30]
+
+
+@pytest.mark.parametrize("task, counts, fraction", [
+    ("binary", [5, 1], 0.2), ("binary", [39, 1], 0.2), ("binary", [2, 2], 0.2), ("binary", [30, 10], 0.25),
+    ("multiclass", [20, 20, 2], 0.2), ("multiclass", [3, 0, 9], 0.3), ("multiclass", [50, 30, 20], 0.2),
+    ("regression", [2], 0.2), ("regression", [3], 0.2), ("regression", [101], 0.25)])
+def test_the_split_planned_from_class_counts_refuses_what_the_drawn_split_refuses(task: str, counts: list[int],
+                                                                                   fraction: float) -> None:
+    """The flow checks the split from ingest's class counts before TensorFlow loads; normalize checks the split it
+    draws. Both must refuse the same tables with the same line, and accept the same ones."""
+    from eagergraph.data.normalize import check_planned_split, check_split, task_test_mask
+
+    rng = np.random.default_rng(1)
+    labels = rng.permutation(np.repeat(np.arange(len(counts), dtype=np.int16), counts)) if task != "regression" \
+        else rng.normal(size=counts[0])
+    classes = [f"c{i}" for i in range(len(counts))] if task == "multiclass" else None
+
+    def refusal(check, *args) -> str | None:
+        try:
+            check(*args, "t.csv", task, classes)
+        except DataError as error:
+            return str(error)
+        return None
+
+    drawn = refusal(check_split, labels, task_test_mask(labels, task, fraction, 3))
+    assert refusal(check_planned_split, counts, fraction) == drawn
+    accepted = {("binary", (30, 10)), ("multiclass", (50, 30, 20)), ("regression", (3,)), ("regression", (101,))}
+    assert (drawn is None) == ((task, tuple(counts)) in accepted), drawn
+
+
+def test_scoring_blocks_are_cut_to_size_in_order_whatever_the_batches() -> None:
+    from eagergraph.data.io import in_blocks
+
+    sizes = [5, 0, 7, 3, 20, 1]
+    starts = np.cumsum([0, *sizes])
+    batches = [pa.record_batch({"a": pa.array(range(s, s + n), pa.int64())}) for s, n in zip(starts, sizes)]
+    blocks = list(in_blocks(iter(batches), 8))
+    assert [b.num_rows for b in blocks] == [8, 8, 8, 8, 4]
+    assert all(b.column("a").num_chunks == 1 for b in blocks)
+    assert [v for b in blocks for v in b.column("a").to_pylist()] == list(range(36))
+    assert [b.num_rows for b in in_blocks(iter(batches), 100)] == [36]
+
+
 def test_running_moments_merge_equals_one_pass() -> None:
     x = np.random.default_rng(5).normal(10, 3, (1000, 3))
     moments = RunningMoments(3)
