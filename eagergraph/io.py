@@ -31,6 +31,7 @@ HASH_BLOCK = 1 << 20  # bytes read per update: large enough to hash at disk spee
 # under a temporary name, renamed, never changed in place: the run directory's files and the cache's store) is
 # remembered by the file's identity, see `file_digest`.
 DIGEST = "blake3"
+DATA_DIGEST = f"data_{DIGEST}"  # the registry's field for the digest of a run's raw.parquet
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime_ns) -> hex digest
 _DIGESTS_KEPT = 1 << 16  # entries before the memory starts afresh: a run holds a few hundred files
 

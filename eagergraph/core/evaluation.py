@@ -37,8 +37,8 @@ def _read_columns(models: Mapping[str, Path], test_raw: Path) -> list[str]:
 
 def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing | None = None,
                  compare: tuple[str, str] | None = None) -> Scores:
-    """Exported models (reloaded from disk, by name) on the raw test split, read once, in blocks of whole row
-    groups (`in_blocks`): every model scores each block and its output goes into its task's metric accumulator,
+    """Exported models (reloaded from disk, by name) on the raw test split, read once, in blocks of BLOCK_ROWS
+    rows (`in_blocks`): every model scores each block and its output goes into its task's metric accumulator,
     so memory stays bounded in the split's rows. `prep`, the run's normalizer, tells the task (binary without it) and
     regression's training mean.
 

@@ -173,7 +173,7 @@ def predict_run(run_dir: Path) -> dict:
     """Stage logic: reload models/graph from disk and predict the test split; predictions.parquet holds the test
     rows' passthrough columns (ids, dates, text), their features, the true label and the prediction, both in the
     user's label values, and the positive class's probability. The split is read, predicted and written in blocks
-    of whole row groups (`in_blocks`: memory flat in its rows); the example is the first test row."""
+    of BLOCK_ROWS rows (`in_blocks`: memory flat in its rows); the example is the first test row."""
     from eagergraph.core.export import load_serving
 
     paths = RunPaths.of(run_dir)
@@ -264,7 +264,7 @@ def input_batches(source: Path, features: list[str]) -> Iterator[pa.RecordBatch]
     import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
-    from eagergraph.data.ingest import arrow_reason, open_dataset
+    from eagergraph.data.ingest import arrow_reason, open_dataset, scanner
 
     dataset = open_dataset(Path(source))  # the file checks (exists, readable, not empty)
     if Path(source).suffix.lower() == ".csv":
@@ -272,7 +272,7 @@ def input_batches(source: Path, features: list[str]) -> Iterator[pa.RecordBatch]
                                        column_types={name: pa.string() for name in features})
         dataset = ds.dataset(source, format=ds.CsvFileFormat(convert_options=options))
     try:
-        yield from dataset.to_batches(batch_size=BLOCK_ROWS, batch_readahead=1, fragment_readahead=1)
+        yield from scanner(dataset, batch_size=BLOCK_ROWS).to_batches()  # bounded memory, as ingest reads
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{source}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
 

@@ -89,17 +89,25 @@ def iter_batches(path: Path, columns: list[str] | None = None) -> Iterator[pa.Re
 
 
 def in_blocks(batches: Iterable[pa.RecordBatch], rows: int | None = None) -> Iterator[pa.Table]:
-    """Consecutive record batches gathered into tables of at least `rows` rows (default BLOCK_ROWS; the last may
-    hold fewer), one chunk per column. Work per block (a model call, a merge of metric counts, a written row group)
-    is cheaper on fewer, larger blocks than files come in: the raw test split's row groups are the test rows of one
-    input batch each (about 50,000 rows), a CSV file's blocks a MiB each."""
+    """Consecutive record batches cut into tables of `rows` rows each (default BLOCK_ROWS; the last may hold fewer),
+    one chunk per column. Work per block (a model call, a merge of metric counts, a written row group) is cheaper on
+    fewer, larger blocks than files come in (the raw test split's row groups are the test rows of one input batch
+    each, about 52,000 rows; a CSV file's blocks a MiB each), and exact blocks keep what one holds in memory to
+    `rows` rows whatever the row groups are."""
     rows = rows or BLOCK_ROWS
     pending: list[pa.RecordBatch] = []
+    count = 0
     for batch in batches:
         pending.append(batch)
-        if sum(b.num_rows for b in pending) >= rows:
-            yield pa.Table.from_batches(pending).combine_chunks()
-            pending = []
+        count += batch.num_rows
+        if count < rows:
+            continue
+        table, start = pa.Table.from_batches(pending).combine_chunks(), 0
+        while table.num_rows - start >= rows:
+            yield table.slice(start, rows)
+            start += rows
+        rest = table.slice(start)
+        pending, count = rest.to_batches(), rest.num_rows
     if pending:
         yield pa.Table.from_batches(pending).combine_chunks()
 

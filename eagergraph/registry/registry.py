@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.errors import RegistryError
-from eagergraph.io import DIGEST
+from eagergraph.io import DATA_DIGEST, DIGEST
 from eagergraph.metrics import metrics_for
 from eagergraph.rundir.paths import (
     PRODUCTION,
@@ -210,7 +210,7 @@ def _entry(run: str, action: str, mode: str, reason: str, previous: Path | None,
 
 
 def record(artifacts: Path, run_dir: Path, verdict: dict[str, Any], *, mode: str = "automatic",
-           flow_run_id: str | None = None, data_blake3: str | None = None) -> dict[str, Any]:
+           flow_run_id: str | None = None, data_digest: str | None = None) -> dict[str, Any]:
     """Record the gate's verdict on a completed run and, if it promoted, move its model's production link to it
     (no other model's production moves)."""
     artifacts = Path(artifacts)
@@ -222,7 +222,7 @@ def record(artifacts: Path, run_dir: Path, verdict: dict[str, Any], *, mode: str
             _point_production(artifacts, model_name, run)
         entry = _entry(run, "promote" if verdict["promoted"] else "refuse", mode, verdict["reason"], before,
                        run if verdict["promoted"] else (before.name if before else None), model_name=model_name,
-                       flow_run_id=flow_run_id, data_blake3=data_blake3, metric=verdict.get("metric"),
+                       flow_run_id=flow_run_id, **{DATA_DIGEST: data_digest}, metric=verdict.get("metric"),
                        tolerance=verdict.get("tolerance"), judged_against=verdict.get("production_run"),
                        metrics={"candidate": verdict.get("candidate"), "production": verdict.get("production")})
         _append(artifacts, entry)
@@ -237,7 +237,7 @@ def _run_facts(run: Path) -> dict[str, Any]:
     raw = next((f.get(DIGEST) for f in manifest.get("files", []) if f["path"] == paths.raw.name), None)
     scored = metrics.get("graph") or metrics.get("eager") or {}
     names = [m.name for m in metrics_for(metrics.get("task") or "binary")]
-    return {"model_name": run_model_name(run), "flow_run_id": manifest.get("flow_run_id"), "data_blake3": raw,
+    return {"model_name": run_model_name(run), "flow_run_id": manifest.get("flow_run_id"), DATA_DIGEST: raw,
             "metrics": {"candidate": {k: scored.get(k) for k in names}, "production": None}}
 
 
@@ -294,6 +294,6 @@ def record_run(artifacts: Path, run_dir: Path, verdict: dict[str, Any], flow_run
     manifest's, taken once per run: raw.parquet is not read again); the entry, plus `production_dir`, the production
     run once recorded."""
     entry = record(Path(artifacts), Path(run_dir), verdict, flow_run_id=flow_run_id,
-                   data_blake3=_run_facts(Path(run_dir))["data_blake3"])
+                   data_digest=_run_facts(Path(run_dir))[DATA_DIGEST])
     production = production_run(Path(artifacts), entry["model_name"])
     return {**entry, "production_dir": str(production) if production else None}

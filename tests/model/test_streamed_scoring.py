@@ -77,12 +77,13 @@ def _whole(run: Path, mode: str = "graph") -> tuple[pa.Table, np.ndarray]:
     return table, load_serving(paths.model(mode))(table)
 
 
-def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(tmp_path: Path,
-                                                                               blocks: list[int]) -> None:
+def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(tmp_path: Path, blocks: list[int],
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     run = _run(tmp_path, ROOT / "data" / "messy.csv", "renewed", ("eager", "graph"), exclude=["cancel_fee"],
                positive_class="no", drop_invalid=True)
     metrics = evaluate_run(run)
-    assert len(blocks) > 2 and sum(blocks) == metrics["test_rows"] and max(blocks) < 2 * BLOCK_ROWS
+    assert len(blocks) > 2 and sum(blocks) == metrics["test_rows"]
+    assert all(size == BLOCK_ROWS for size in blocks[:-1]) and 0 < blocks[-1] <= BLOCK_ROWS  # cut to size
     table, graph = _whole(run)
     labels = table.column(LABEL).to_numpy()
     assert metrics["test_rows"] == table.num_rows
@@ -91,6 +92,25 @@ def test_binary_evaluate_and_predict_stream_the_split_with_passthrough_columns(t
     assert scored == pytest.approx(binary_metrics(labels, graph), rel=1e-9)
     _, eager = _whole(run, "eager")
     assert metrics["parity_max_abs_diff"] == pytest.approx(float(np.max(np.abs(eager - graph))), rel=1e-12, abs=0)
+    # a model whose output turns NaN in a later block (it diverged) makes the run parity NaN, as over the whole split
+    from eagergraph.core import evaluation
+
+    diverged, evaluated = RunPaths.of(run).model("graph"), len(blocks)
+
+    def loading(path: Path):
+        serve, calls = load_serving(path), []
+
+        def call(block: pa.Table) -> np.ndarray:
+            calls.append(block.num_rows)
+            return serve(block) if len(calls) < 3 or path != diverged else np.full(block.num_rows, np.nan)
+        return call
+
+    monkeypatch.setattr(evaluation, "load_serving", loading)
+    scores = evaluation.score_blocks({m: RunPaths.of(run).model(m) for m in ("eager", "graph")}, RunPaths.of(run).test_raw,
+                                     read_preprocessing(RunPaths.of(run).normalizer), compare=("eager", "graph"))
+    assert np.isnan(scores.max_abs_diff)
+    monkeypatch.setattr(evaluation, "load_serving", load_serving)
+    del blocks[evaluated:]  # only evaluate's and predict's blocks are counted below
 
     result = predict_run(run)
     assert sum(blocks) == 2 * metrics["test_rows"]  # evaluate's blocks, then predict's
@@ -133,7 +153,7 @@ def test_multiclass_and_regression_evaluate_and_predict_stream_the_split(task: s
 
 
 def test_predict_input_streams_the_file_and_counts_over_all_its_blocks(tmp_path: Path, blocks: list[int]) -> None:
-    """A Parquet file in row groups of 5 rows (blocks of 16 or more) gives the same predictions and counts as the
+    """A Parquet file in row groups of 5 rows (blocks of 16) gives the same predictions and counts as the
     same rows in one group: gaps the model does not impute (fare), an infinite value and unseen values spread over
     the blocks."""
     model = export_model(tiny_model(N_INPUTS), NORMALIZER, tmp_path / "model")
@@ -159,5 +179,5 @@ def test_predict_input_streams_the_file_and_counts_over_all_its_blocks(tmp_path:
     assert results["blocks"]["invalid_rows"] == 4 and results["blocks"]["invalid_values"] == {"fare": 4}
     assert results["blocks"]["rows"] == n - 4 and results["blocks"]["dropped"]
     assert results["blocks"]["unseen"] == {"sex": 5, "home town": 5, "pclass": 3}
-    assert blocks[:2] == [20, 3]  # the first file in blocks (four row groups, then the last), then the whole one
+    assert blocks[:2] == [16, 7]  # the first file cut into blocks of 16 rows (its row groups hold 5), then the whole one
 
