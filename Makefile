@@ -27,10 +27,11 @@ system-deps:
 lint: install
 	$(BIN)/ruff check --no-cache .
 
-# Three pytest-xdist workers, each test file whole on one of them (its shared runs happen once), in the files' order.
-# More workers than cores, because many tests wait on a server or a subprocess: on 2 cores the suite took 22.5 min in
-# one process, 18.6 min on two workers, 12-15.4 min on three (four: 14.6; 2026-11-30). Not `--dist loadgroup`: pytest-xdist 3.8 under
-# pytest 9.2 ignored `xdist_group` marks here and split every file across workers (16.3 min).
+# Three pytest-xdist workers, each test file whole on one of them (its shared runs happen once), in the files'
+# order. More workers than cores, because many tests wait on a server or a subprocess: on 2 cores the suite took
+# 22.5 min in one process, 18.6 min on two workers, 12-15.4 min on three (four: 14.6; 2026-11-30). Not `--dist
+# loadgroup`: pytest-xdist 3.8 under pytest 9.2 ignored `xdist_group` marks here and split every file across workers
+# (16.3 min).
 TEST_WORKERS ?= 3
 test: install system-deps lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
