@@ -123,12 +123,13 @@ def open_dataset(path: Path, csv_as_text: bool = False) -> ds.Dataset:
 
 def scanner(dataset: ds.Dataset, columns: list[str] | None = None, batch_size: int | None = None) -> ds.Scanner:
     """A scanner over the dataset in bounded memory: one batch (of `batch_size` rows, Arrow's default when None) and
-    one file read ahead, Parquet column chunks read as decoded. (Arrow's defaults, 16 batches, 4 files and pre-buffered row groups ahead, held about the whole
-    10M-row file: 1.1 GiB of Arrow memory against 0.18 GiB this way, in the same time; even `head(1)` left its
-    read-ahead running.)"""
+    one file read ahead, Parquet column chunks read as decoded. (Arrow's defaults, 16 batches, 4 files and
+    pre-buffered row groups ahead, held about the whole 10M-row file: 1.1 GiB of Arrow memory against 0.18 GiB this
+    way, in the same time; even `head(1)` left its read-ahead running.)"""
     options = ds.ParquetFragmentScanOptions(pre_buffer=False) if isinstance(getattr(dataset, "format", None), ds.ParquetFileFormat) else None
     sizing = {"batch_size": batch_size} if batch_size else {}
-    return dataset.scanner(columns=columns, batch_readahead=1, fragment_readahead=1, fragment_scan_options=options, **sizing)
+    return dataset.scanner(columns=columns, batch_readahead=1, fragment_readahead=1, fragment_scan_options=options,
+                           **sizing)
 
 
 def scan(dataset: ds.Dataset, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:

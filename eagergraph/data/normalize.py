@@ -138,7 +138,7 @@ def check_split(labels: np.ndarray, mask: np.ndarray, where: Path | str, task: s
     if task == "regression":
         refuse_split(np.array([np.count_nonzero(~mask)]), np.array([np.count_nonzero(mask)]), where, task)
         return
-    size = len(classes) if task == "multiclass" and classes else int(labels.max(initial=1)) + 1
+    size = len(classes) if classes else int(labels.max(initial=1)) + 1
     refuse_split(np.bincount(labels[~mask], minlength=size), np.bincount(labels[mask], minlength=size), where, task, classes)
 
 

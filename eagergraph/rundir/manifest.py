@@ -15,8 +15,9 @@ PACKAGES = ("eagergraph", "tensorflow", "keras", "numpy", "pyarrow", "prefect", 
 
 
 def file_inventory(root: Path) -> list[dict[str, Any]]:
-    """Every file under the run directory (SavedModel files included), relative path, size and digest (the key names the hash). The run's
-    files are final by now: a digest the cache took is reused, and the registry reuses the ones taken here."""
+    """Every file under the run directory (SavedModel files included), relative path, size and digest (its key
+    names the hash, `DIGEST`). The run's files are final by now: a digest the cache took is reused, and the
+    registry reuses the ones taken here."""
     return [{"path": str(p.relative_to(root)), "bytes": p.stat().st_size, DIGEST: file_digest(p, final=True)}
             for p in sorted(root.rglob("*")) if p.is_file() and p.name != RunPaths.of(root).manifest.name]
 
