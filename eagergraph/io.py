@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,10 @@ DIGEST = "blake3"
 DATA_DIGEST = f"data_{DIGEST}"  # the registry's field for the digest of a run's raw.parquet
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime_ns) -> hex digest
 _DIGESTS_KEPT = 1 << 16  # entries before the memory starts afresh: a run holds a few hundred files
+_STATES: dict[Path, tuple[tuple[int, int, int, int] | None, dict[tuple[int, int, int, int], str]]] = {}  # state files read
+STATE_KEPT = 4096  # entries a state file keeps, newest last (about 0.5 MB): a run adds about ten
+RACY_NS = 2 * 10**9  # how much older than its hash a file that is not final must be for its digest to be remembered
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def temporary_beside(path: Path) -> Path:
@@ -94,26 +100,90 @@ def _identity(path: Path) -> tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def file_digest(path: Path, *, final: bool = False) -> str:
+def file_digest(path: Path, *, final: bool = False, state: Path | None = None) -> str:
     """Hex BLAKE3 of a file's bytes, read in blocks: the one file hash of the cache, the manifest and the registry.
 
-    A digest taken with `final=True` is remembered by the file's identity (device, inode, size, modification time)
-    for this process: pass it only for files that are never changed in place once written (the run directory's and
-    the store's), so the cache's hash on publish is the one the next stage's cache key, the manifest and the registry
-    get, without reading the file again (a renamed run directory and hard links share the identity). Any other file
-    (the user's data) is read every time: a change in place within one tick of the file system's clock keeps the
-    size and the modification time, so its identity cannot vouch for its content.
+    A digest is remembered by the file's identity (device, inode, size, modification time) for this process, and
+    also in the state file `state` when one is given (the cache's, so a later run trusts it without reading the file
+    again; see `remember_digest`). It is remembered when the file is `final` (never changed in place once written:
+    the run directory's files and the store's, so the cache's hash on publish is the one the next stage's key, the
+    manifest and the registry get; a renamed run directory and hard links share the identity), or, for any other file
+    (the user's data), only once its modification time is `RACY_NS` older than the hash: a change in place within one
+    tick of the file system's clock keeps the size and the modification time, so a fresh file's identity cannot vouch
+    for its content (git's "racily clean" rule); an older file rewritten in place gets a new modification time.
     """
     identity = _identity(path)
     known = _DIGESTS.get(identity)
+    if known is None and state is not None:
+        known = _load_state(Path(state)).get(identity)
     if known is not None:
         return known
+    started = time.time_ns()
     digest = blake3.blake3()  # one thread: two were slower beside a busy core (above)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(HASH_BLOCK), b""):
             digest.update(block)
-    if final:
-        if len(_DIGESTS) >= _DIGESTS_KEPT:
-            _DIGESTS.clear()
-        _DIGESTS[identity] = digest.hexdigest()
-    return digest.hexdigest()
+    hexdigest = digest.hexdigest()
+    if (final or identity[3] < started - RACY_NS) and _identity(path) == identity:  # unchanged while it was read
+        remember_digest(identity, hexdigest, state)
+    return hexdigest
+
+
+def remember_digest(identity: tuple[int, int, int, int], digest: str, state: Path | None = None) -> None:
+    """Remember `digest` for a file identity in this process and, given a state file, for later runs too.
+
+    The state file (DVC's "state" idea: identity → digest) is rewritten whole under a temporary name and renamed, so
+    a reader sees the old or the new file, never a torn one; it keeps the newest `STATE_KEPT` entries. Two runs
+    writing at once may each drop the other's new entry: that costs a hash later, never a wrong digest. A state file
+    that cannot be written (a full disk, a read-only folder) is skipped: it only saves work.
+    """
+    if len(_DIGESTS) >= _DIGESTS_KEPT:
+        _DIGESTS.clear()
+    _DIGESTS[identity] = digest
+    if state is None:
+        return
+    state = Path(state)
+    entries = _read_state(state)
+    entries.pop(identity, None)  # re-inserted last: the newest entry
+    entries[identity] = digest
+    kept = list(entries.items())[-STATE_KEPT:]
+    payload = {"hash": DIGEST, "entries": [[*key, value] for key, value in kept]}
+    try:
+        with atomic_path(state) as staging:
+            staging.write_text(json.dumps(payload, separators=(",", ":")))
+    except (OSError, DataError):
+        return
+    _STATES[state] = (_state_identity(state), dict(kept))
+
+
+def _load_state(state: Path) -> dict[tuple[int, int, int, int], str]:
+    """The state file's entries, read again only when the file changed (another run added to it)."""
+    current = _state_identity(state)
+    loaded = _STATES.get(state)
+    if loaded is None or loaded[0] != current:
+        loaded = _STATES[state] = (current, _read_state(state))
+    return loaded[1]
+
+
+def _state_identity(state: Path) -> tuple[int, int, int, int] | None:
+    try:
+        return _identity(state)
+    except OSError:
+        return None
+
+
+def _read_state(state: Path) -> dict[tuple[int, int, int, int], str]:
+    """The entries of a state file, oldest first; a missing, torn, foreign or corrupt file (or entry) reads as
+    nothing, so the worst it costs is hashing the files again."""
+    try:
+        payload = json.loads(state.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(payload, dict) or payload.get("hash") != DIGEST or not isinstance(payload.get("entries"), list):
+        return {}
+    entries = {}
+    for entry in payload["entries"]:
+        if (isinstance(entry, list) and len(entry) == 5 and all(type(n) is int for n in entry[:4])
+                and isinstance(entry[4], str) and _HEX_DIGEST.fullmatch(entry[4])):
+            entries[tuple(entry[:4])] = entry[4]
+    return entries

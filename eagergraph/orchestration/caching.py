@@ -31,19 +31,20 @@ from prefect.utilities.hashing import hash_objects
 
 from eagergraph.io import file_digest
 from eagergraph.orchestration.stages import run_stage
-from eagergraph.rundir.paths import RunPaths, cache_object
+from eagergraph.rundir.paths import RunPaths, cache_object, cache_state
 
 DATA_LOGIC = "eagergraph.data"  # the package that holds the data stages' plain logic
 FILES = "files"  # result key: {path relative to the run directory: file digest}
 RUN_DIR = "run_dir"  # every stage's first parameter: the run directory it works in
 
 
-def content_digest(path: Path) -> list[tuple[str, str]]:
-    """(relative name, file digest) of a file, or of every file in a folder in sorted order; never a path or an mtime."""
+def content_digest(path: Path, state: Path | None = None) -> list[tuple[str, str]]:
+    """(relative name, file digest) of a file, or of every file in a folder in sorted order; never a path or an
+    mtime (those only find a digest already taken, in the cache's `state`)."""
     path = Path(path)
     if path.is_dir():
-        return [(str(p.relative_to(path)), file_digest(p)) for p in sorted(path.rglob("*")) if p.is_file()]
-    return [("", file_digest(path))] if path.is_file() else []
+        return [(str(p.relative_to(path)), file_digest(p, state=state)) for p in sorted(path.rglob("*")) if p.is_file()]
+    return [("", file_digest(path, state=state))] if path.is_file() else []
 
 
 def package_source_digest(package: str = DATA_LOGIC) -> str | None:
@@ -61,9 +62,10 @@ class StageFiles(CachePolicy):
     input_files: Callable[[dict[str, Any]], list[Path]] = field(default=lambda inputs: [])
 
     def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
+        store = Path(inputs[RUN_DIR]).parent.resolve()
         return hash_objects({
-            "store": str(Path(inputs[RUN_DIR]).parent.resolve()),
-            "files": [content_digest(p) for p in self.input_files(inputs)],
+            "store": str(store),
+            "files": [content_digest(p, cache_state(store)) for p in self.input_files(inputs)],
             "logic": package_source_digest(),
         }, raise_on_failure=True)
 
@@ -82,21 +84,25 @@ def publish(run_dir: str | Path, result: dict, outputs: list[Path]) -> dict:
     root = Path(run_dir)
     files = {}
     for path in outputs:
-        digest = file_digest(path, final=True)  # written whole and renamed: later readers of this run reuse the digest
+        digest = file_digest(path, final=True, state=cache_state(root.parent))  # written whole, renamed: trusted
         _place(path, cache_object(root.parent, digest))
         files[str(path.relative_to(root))] = digest
     return {**result, FILES: files}
 
 
 def materialize(result: dict, run_dir: str | Path) -> bool:
-    """Link the stage's files from the store into `run_dir`; False when an object is missing or damaged."""
+    """Link the stage's files from the store into `run_dir`; False when an object is missing or damaged (then it
+    is removed, so the stage's recomputed file takes its place)."""
     root = Path(run_dir)
     for relative, digest in result.get(FILES, {}).items():
         target = root / relative
         if target.exists():
             continue  # computed in this very run
         source = cache_object(root.parent, digest)
-        if not source.is_file() or file_digest(source, final=True) != digest:  # checked once; the link shares it
+        if not source.is_file():
+            return False
+        if file_digest(source, final=True, state=cache_state(root.parent)) != digest:  # read only if its identity moved
+            source.unlink(missing_ok=True)
             return False
         _place(source, target)
     return True

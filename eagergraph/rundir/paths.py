@@ -135,6 +135,11 @@ def cache_object(artifacts: Path, digest: str) -> Path:
     return Path(artifacts) / CACHE_DIR / "objects" / digest[:2] / digest
 
 
+def cache_state(artifacts: Path) -> Path:
+    """The cache's state file: the digests of files it has hashed, by file identity (see eagergraph.io)."""
+    return Path(artifacts) / CACHE_DIR / "state.json"
+
+
 MODEL_INFO = "eagergraph.json"  # feature names and label classes, stored beside the SavedModel's graph
 
 
