@@ -114,9 +114,11 @@ def file_digest(path: Path, *, final: bool = False, state: Path | None = None) -
     """
     identity = _identity(path)
     known = _DIGESTS.get(identity)
-    if known is None and state is not None:
-        known = _load_state(Path(state)).get(identity)
     if known is not None:
+        return known
+    known = _load_state(Path(state)).get(identity) if state is not None else None
+    if known is not None:
+        remember_digest(identity, known)  # this process's later readers (the manifest, the registry) find it too
         return known
     started = time.time_ns()
     digest = blake3.blake3()  # one thread: two were slower beside a busy core (above)

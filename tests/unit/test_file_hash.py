@@ -1,10 +1,12 @@
-"""The one file hash (BLAKE3, see eagergraph.io): each file's bytes are read once per process, and a changed file is
-read again."""
+"""The one file hash (BLAKE3, see eagergraph.io): each file's bytes are read once per process, and once for later runs
+through the cache's state file; a file whose identity (inode, size, modification time) moved is read again."""
 
 from __future__ import annotations
 
 import builtins
+import json
 import os
+import time
 
 import blake3
 import pytest
@@ -12,6 +14,7 @@ import pytest
 import eagergraph.io as eio
 from eagergraph.io import file_digest, write_json
 from eagergraph.rundir.manifest import file_inventory
+from eagergraph.rundir.paths import cache_object, cache_state
 
 
 @pytest.fixture
@@ -96,3 +99,111 @@ def test_a_run_recorded_before_the_move_to_blake3_can_still_be_promoted(tmp_path
     (run / "metrics.json").write_text(json.dumps({"graph": {"auc": 0.9}}))
     entry = promote(tmp_path, run)
     assert entry["production"] == run.name and entry["data_blake3"] is None
+
+
+@pytest.fixture
+def new_process(monkeypatch: pytest.MonkeyPatch):
+    """Forget what this process remembered, as a later run (a process of its own) starts."""
+    def forget() -> None:
+        monkeypatch.setattr(eio, "_DIGESTS", {})
+        monkeypatch.setattr(eio, "_STATES", {})
+    return forget
+
+
+def _touch(path, seconds_ago: float) -> None:
+    """Set the file's modification time `seconds_ago` before now (a change in place moves it, an old file has it)."""
+    stamp = time.time_ns() - int(seconds_ago * 1e9)
+    os.utime(path, ns=(stamp, stamp))
+
+
+def test_a_later_run_trusts_the_state_and_reads_only_the_file_whose_identity_moved(tmp_path, reads, new_process):
+    state = cache_state(tmp_path)
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    one.write_bytes(os.urandom(1 << 20))
+    two.write_bytes(os.urandom(1 << 20))
+    digests = [file_digest(p, final=True, state=state) for p in (one, two)]  # the cache's publish
+    new_process()
+    reads.clear()
+    assert [file_digest(p, final=True, state=state) for p in (one, two)] == digests
+    assert file_digest(one, final=True) == digests[0]  # the manifest, later in that run, reuses the state's digest
+    assert reads == []
+    with open(two, "r+b") as handle:  # damaged in place: the same size, a new modification time
+        handle.write(b"\0" * 16)
+    _touch(two, -1)
+    new_process()
+    assert file_digest(two, final=True, state=state) == blake3.blake3(two.read_bytes()).hexdigest() != digests[1]
+    assert reads == ["two.parquet"]
+
+
+def test_the_users_file_is_remembered_only_once_older_than_a_clock_tick(tmp_path, reads, new_process):
+    state = cache_state(tmp_path)
+    data = tmp_path / "data.csv"
+    data.write_text("a,y\n1,0\n")
+    file_digest(data, state=state)  # just written: it may still change in place within this clock tick
+    new_process()
+    file_digest(data, state=state)
+    assert reads == ["data.csv", "data.csv"]
+    _touch(data, eio.RACY_NS / 1e9 + 5)  # an older file
+    old = file_digest(data, state=state)
+    new_process()
+    assert file_digest(data, state=state) == old and reads == ["data.csv"] * 3
+    data.write_text("a,y\n2,0\n")  # rewritten in place, the same size: its modification time moved
+    assert file_digest(data, state=state) == blake3.blake3(data.read_bytes()).hexdigest() != old
+    assert reads == ["data.csv"] * 4
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"hash":"blake3","entries":[[1,2', b"\x00\xff\xfe", b"[1, 2]",
+                                    b'{"hash":"sha256","entries":[]}',
+                                    b'{"hash":"blake3","entries":[[1,2,3,"4","ab"],{"x":1},[1,2,3,4,"ZZ"]]}'])
+def test_a_torn_or_corrupt_state_file_is_ignored_then_replaced(tmp_path, reads, new_process, damage):
+    state = cache_state(tmp_path)
+    state.parent.mkdir(parents=True)
+    state.write_bytes(damage)
+    data = tmp_path / "raw.parquet"
+    data.write_bytes(os.urandom(1 << 16))
+    expected = blake3.blake3(data.read_bytes()).hexdigest()
+    assert file_digest(data, final=True, state=state) == expected and reads == ["raw.parquet"]
+    new_process()
+    assert file_digest(data, final=True, state=state) == expected and reads == ["raw.parquet"]  # now from the state
+    assert [entry[-1] for entry in json.loads(state.read_text())["entries"]] == [expected]
+
+
+def test_the_state_keeps_its_newest_entries_and_a_state_that_cannot_be_written_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(eio, "STATE_KEPT", 2)
+    state = cache_state(tmp_path)
+    files = [tmp_path / f"{n}.bin" for n in range(3)]
+    for n, path in enumerate(files):
+        path.write_bytes(bytes([n]) * 10)
+    digests = [file_digest(p, final=True, state=state) for p in files]
+    assert [entry[-1] for entry in json.loads(state.read_text())["entries"]] == digests[1:]
+    blocked = tmp_path / "a-file" / "state.json"  # its folder is a file: the write fails, the digest does not
+    blocked.parent.write_text("")
+    path = tmp_path / "more.bin"
+    path.write_bytes(b"more")
+    assert file_digest(path, final=True, state=blocked) == blake3.blake3(b"more").hexdigest()
+
+
+def test_a_damaged_store_object_is_never_linked_and_the_recomputed_file_replaces_it(tmp_path, reads, new_process):
+    from eagergraph.orchestration.caching import materialize, publish
+
+    artifacts = tmp_path / "artifacts"
+    first = artifacts / "run-1"
+    first.mkdir(parents=True)
+    content = os.urandom(1 << 20)
+    (first / "raw.parquet").write_bytes(content)
+    result = publish(first, {}, [first / "raw.parquet"])
+    digest = result["files"]["raw.parquet"]
+    new_process()  # a hit in a later run: linked without reading the object
+    reads.clear()
+    assert materialize(result, artifacts / "run-2") and (artifacts / "run-2" / "raw.parquet").read_bytes() == content
+    assert reads == []
+    with open(cache_object(artifacts, digest), "r+b") as handle:  # damaged in place (and so in every run it is in)
+        handle.write(b"\0" * 64)
+    _touch(cache_object(artifacts, digest), -1)
+    new_process()
+    assert not materialize(result, artifacts / "run-3")  # detected: the stage computes again
+    assert not (artifacts / "run-3" / "raw.parquet").exists() and not cache_object(artifacts, digest).exists()
+    (artifacts / "run-3").mkdir()
+    (artifacts / "run-3" / "raw.parquet").write_bytes(content)  # the recomputed file, published into the store
+    assert publish(artifacts / "run-3", {}, [artifacts / "run-3" / "raw.parquet"])["files"] == result["files"]
+    assert cache_object(artifacts, digest).read_bytes() == content and materialize(result, artifacts / "run-4")
