@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
+import eagergraph.io as eio
 from eagergraph.orchestration.caching import content_digest
-from eagergraph.rundir.paths import RunPaths
+from eagergraph.rundir.paths import RunPaths, cache_object
 
 CACHED = ["ingest", "normalize", "engineer-features"]
 # What the cache does is read from each stage's state (Cached or Completed), never from wall-clock time: small data,
@@ -62,6 +65,35 @@ def test_second_identical_run_is_cached_faster_and_complete(two_runs, prefect_ap
     for path in data_files:
         assert (Path(second["run_dir"]) / path).is_file()
     assert second["metrics"]["graph"]["accuracy"] == first["metrics"]["graph"]["accuracy"]
+
+
+def _as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Forget the digests this process remembered (a later run is a process of its own) and list the files
+    eagergraph.io reads from now on."""
+    monkeypatch.setattr(eio, "_DIGESTS", {})
+    monkeypatch.setattr(eio, "_STATES", {})
+    opened: list[str] = []
+
+    def counting_open(path, *args, **kwargs):
+        opened.append(os.path.basename(path))
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(eio, "open", counting_open, raising=False)
+    return opened
+
+
+def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: str, monkeypatch) -> None:
+    artifacts, first, _ = two_runs
+    opened = _as_a_new_process(monkeypatch)
+    hit = _run(artifacts)
+    states = _states(prefect_api, hit["flow_run_id"])
+    assert {s: states[s] for s in CACHED} == dict.fromkeys(CACHED, "Cached")
+    data_files = {p: d for p, d in _files(hit["run_dir"]).items()
+                  if p.startswith(("raw.", "normalizer", "normalized/", "features/"))}
+    assert len(data_files) == 7
+    # The store's objects and their links in the run were trusted by their identity in the cache's state file.
+    assert not set(opened) & ({Path(p).name for p in data_files} | set(data_files.values())), opened
+    assert "metrics.json" in opened  # what the run wrote itself is still hashed for its manifest
 
 
 def test_changed_parameter_or_refresh_recomputes(two_runs, prefect_api: str) -> None:
@@ -145,3 +177,24 @@ def test_ingest_retries_transient_read_errors_but_not_bad_data(prefect_api: str,
     with pytest.raises(DataError):
         ingest_once(str(run_dir), 2)
     assert calls == ["call"]  # bad data is not retried
+
+
+def test_a_damaged_cached_object_is_recomputed_never_used(two_runs, prefect_api: str, monkeypatch) -> None:
+    artifacts, first, _ = two_runs
+    digest = _files(_run(artifacts)["run_dir"])["raw.parquet"]
+    damaged = cache_object(artifacts, digest)
+    with open(damaged, "r+b") as handle:  # the same size, other bytes, a new modification time
+        handle.seek(100)
+        handle.write(b"\0" * 16)
+    stamp = damaged.stat().st_mtime_ns + 10**9
+    os.utime(damaged, ns=(stamp, stamp))
+    _as_a_new_process(monkeypatch)
+    rebuilt = _run(artifacts)
+    runs = httpx.post(f"{prefect_api}/task_runs/filter",
+                      json={"task_runs": {"flow_run_id": {"any_": [rebuilt["flow_run_id"]]}}}).json()
+    assert sorted(t["state"]["name"] for t in runs if t["name"].startswith("ingest-")) == ["Cached", "Completed"]
+    raw = RunPaths.of(rebuilt["run_dir"]).raw
+    assert eio.file_digest(raw) == digest == _files(rebuilt["run_dir"])["raw.parquet"]  # the good bytes, not the damage
+    assert cache_object(artifacts, digest).read_bytes() == raw.read_bytes()  # the store holds them again
+    _as_a_new_process(monkeypatch)
+    assert _states(prefect_api, _run(artifacts)["flow_run_id"])["ingest"] == "Cached"  # and the next run hits
