@@ -31,7 +31,8 @@ HASH_BLOCK = 1 << 20  # bytes read per update: large enough to hash at disk spee
 # entries simply miss once). Hashing each file several times per run (the cache on publish, the next stage's cache
 # key, the manifest, the registry) cost more than the algorithm: so the digest of a file that is final (written whole
 # under a temporary name, renamed, never changed in place: the run directory's files and the cache's store) is
-# remembered by the file's identity, see `file_digest`.
+# remembered by the file's identity, see `file_digest`; the cache also keeps those digests in a state file, so a later
+# run (a cache hit) reads none of its files again.
 DIGEST = "blake3"
 DATA_DIGEST = f"data_{DIGEST}"  # the registry's field for the digest of a run's raw.parquet
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime_ns) -> hex digest

@@ -12,6 +12,14 @@ to another run (which may be gone). So:
   hard links, so no extra disk) and its persisted result holds only relative paths, hashes and small values;
 - on every call, cached or not, `run_cached` links the stage's files from the store into the new run directory
   (a missing or damaged object means the stage runs again), so every run directory holds all its files.
+
+A hit reads no cached file: the store keeps a state file (`cache_state`, DVC's "state": file identity, i.e. device,
+inode, size and modification time, to digest; see `eagergraph.io.file_digest`), so the input file's digest in the key
+and the check of each object before it is linked are re-hashed only for a file whose identity moved. The integrity
+guarantee that remains: an object damaged so that its size or modification time changed is re-hashed, found not to
+match, removed from the store and recomputed, never linked; bytes changed with the size and the time put back (a tool
+that restores times, a bit flip on disk) are not noticed (DVC's and rsync's trade-off: delete the state file, or
+`--refresh`, to check by content). A torn or corrupt state file reads as empty: it costs hashing, never a wrong hit.
 """
 
 from __future__ import annotations

@@ -127,6 +127,14 @@ def test_data_path_options():
         assert exit_.value.code == 2
 
 
+def test_data_path_prints_each_cached_stage_s_hit_as_a_share_of_its_first_run():
+    first = {"seconds": {"ingest": 0.40, "normalize": 1.50, "engineer-features": 0.30, "train-graph": 2.0}}
+    hit = {"seconds": {"ingest": 0.02, "normalize": 0.15, "engineer-features": 0.03, "train-graph": 2.1}}
+    assert data_path.cache_hit_line(first, hit) == ("cache hit: ingest 0.020 s of 0.40 s (5 %), normalize 0.150 s of "
+                                                    "1.50 s (10 %), engineer-features 0.030 s of 0.30 s (10 %)")
+    assert "not measured" in data_path.cache_hit_line(first, {"contender": "again", "error": "exit 2"})
+
+
 def test_generated_file_is_seeded_block_by_block_with_categories_of_5_to_20_values(tmp_path):
     first, second, other = tmp_path / "a.parquet", tmp_path / "b.parquet", tmp_path / "c.parquet"
     data_path.generate(first, 2500, n_features=4, categorical=3, seed=3, block_rows=1000)
