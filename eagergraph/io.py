@@ -38,6 +38,7 @@ DATA_DIGEST = f"data_{DIGEST}"  # the registry's field for the digest of a run's
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}  # (device, inode, size, mtime_ns) -> hex digest
 _DIGESTS_KEPT = 1 << 16  # entries before the memory starts afresh: a run holds a few hundred files
 _STATES: dict[Path, tuple[tuple[int, int, int, int] | None, dict[tuple[int, int, int, int], str]]] = {}  # state files read
+_PENDING: dict[Path, dict[tuple[int, int, int, int], str]] = {}  # digests for a state file, until `save_state`
 STATE_KEPT = 4096  # entries a state file keeps, newest last (about 0.5 MB): a run adds about ten
 RACY_NS = 2 * 10**9  # how much older than its hash a file that is not final must be for its digest to be remembered
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -106,7 +107,7 @@ def file_digest(path: Path, *, final: bool = False, state: Path | None = None) -
 
     A digest is remembered by the file's identity (device, inode, size, modification time) for this process, and
     also in the state file `state` when one is given (the cache's, so a later run trusts it without reading the file
-    again; see `remember_digest`). It is remembered when the file is `final` (never changed in place once written:
+    again; written by `save_state`). It is remembered when the file is `final` (never changed in place once written:
     the run directory's files and the store's, so the cache's hash on publish is the one the next stage's key, the
     manifest and the registry get; a renamed run directory and hard links share the identity), or, for any other file
     (the user's data), only once its modification time is `RACY_NS` older than the hash: a change in place within one
@@ -133,24 +134,33 @@ def file_digest(path: Path, *, final: bool = False, state: Path | None = None) -
 
 
 def remember_digest(identity: tuple[int, int, int, int], digest: str, state: Path | None = None) -> None:
-    """Remember `digest` for a file identity in this process and, given a state file, for later runs too.
-
-    The state file (DVC's "state" idea: identity → digest) is rewritten whole under a temporary name and renamed, so
-    a reader sees the old or the new file, never a torn one; it keeps the newest `STATE_KEPT` entries. Two runs
-    writing at once may each drop the other's new entry: that costs a hash later, never a wrong digest. A state file
-    that cannot be written (a full disk, a read-only folder) is skipped: it only saves work.
-    """
+    """Remember `digest` for a file identity in this process and, given a state file, queue it for `save_state`."""
     if len(_DIGESTS) >= _DIGESTS_KEPT:
         _DIGESTS.clear()
     _DIGESTS[identity] = digest
-    if state is None:
-        return
+    if state is not None:
+        _PENDING.setdefault(Path(state), {})[identity] = digest
+
+
+def save_state(state: Path) -> None:
+    """Add the digests queued for the state file `state` (DVC's "state" idea: identity → digest) to it, once per
+    cache operation rather than per file (a folder of many partitions).
+
+    The file is rewritten whole under a temporary name and renamed, so a reader sees the old or the new file, never
+    a torn one; it keeps the newest `STATE_KEPT` entries. Two runs writing at once may each drop the other's new
+    entries: that costs a hash later, never a wrong digest. A state file that cannot be written (a full disk, a
+    read-only folder) is skipped: it only saves work.
+    """
     state = Path(state)
+    pending = _PENDING.pop(state, None)
+    if not pending:
+        return
     entries = _read_state(state)
-    entries.pop(identity, None)  # re-inserted last: the newest entry
-    entries[identity] = digest
+    for identity, digest in pending.items():
+        entries.pop(identity, None)  # re-inserted last: the newest entries
+        entries[identity] = digest
     kept = list(entries.items())[-STATE_KEPT:]
-    payload = {"hash": DIGEST, "entries": [[*key, value] for key, value in kept]}
+    payload = {"hash": DIGEST, "entries": [[*identity, digest] for identity, digest in kept]}
     try:
         with atomic_path(state) as staging:
             staging.write_text(json.dumps(payload, separators=(",", ":")))

@@ -37,7 +37,7 @@ from typing import Any
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.utilities.hashing import hash_objects
 
-from eagergraph.io import file_digest
+from eagergraph.io import file_digest, save_state
 from eagergraph.orchestration.stages import run_stage
 from eagergraph.rundir.paths import RunPaths, cache_object, cache_state
 
@@ -71,11 +71,10 @@ class StageFiles(CachePolicy):
 
     def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
         store = Path(inputs[RUN_DIR]).parent.resolve()
-        return hash_objects({
-            "store": str(store),
-            "files": [content_digest(p, cache_state(store)) for p in self.input_files(inputs)],
-            "logic": package_source_digest(),
-        }, raise_on_failure=True)
+        files = [content_digest(p, cache_state(store)) for p in self.input_files(inputs)]
+        save_state(cache_state(store))
+        return hash_objects({"store": str(store), "files": files, "logic": package_source_digest()},
+                            raise_on_failure=True)
 
 
 def stage_policy(input_files: Callable[[dict[str, Any]], list[Path]], exclude: list[str] | None = None) -> CachePolicy:
@@ -89,31 +88,35 @@ def stage_policy(input_files: Callable[[dict[str, Any]], list[Path]], exclude: l
 
 def publish(run_dir: str | Path, result: dict, outputs: list[Path]) -> dict:
     """Hard-link the stage's output files into the content-addressed store; the result records them by hash."""
-    root = Path(run_dir)
+    root = Path(run_dir).resolve()
     files = {}
     for path in outputs:
         digest = file_digest(path, final=True, state=cache_state(root.parent))  # written whole, renamed: trusted
         _place(path, cache_object(root.parent, digest))
-        files[str(path.relative_to(root))] = digest
+        files[str(Path(path).resolve().relative_to(root))] = digest
+    save_state(cache_state(root.parent))
     return {**result, FILES: files}
 
 
 def materialize(result: dict, run_dir: str | Path) -> bool:
     """Link the stage's files from the store into `run_dir`; False when an object is missing or damaged (then it
     is removed, so the stage's recomputed file takes its place)."""
-    root = Path(run_dir)
-    for relative, digest in result.get(FILES, {}).items():
-        target = root / relative
-        if target.exists():
-            continue  # computed in this very run
-        source = cache_object(root.parent, digest)
-        if not source.is_file():
-            return False
-        if file_digest(source, final=True, state=cache_state(root.parent)) != digest:  # read only if its identity moved
-            source.unlink(missing_ok=True)
-            return False
-        _place(source, target)
-    return True
+    root = Path(run_dir).resolve()
+    try:
+        for relative, digest in result.get(FILES, {}).items():
+            target = root / relative
+            if target.exists():
+                continue  # computed in this very run
+            source = cache_object(root.parent, digest)
+            if not source.is_file():
+                return False
+            if file_digest(source, final=True, state=cache_state(root.parent)) != digest:  # read if its identity moved
+                source.unlink(missing_ok=True)
+                return False
+            _place(source, target)
+        return True
+    finally:
+        save_state(cache_state(root.parent))
 
 
 def _place(source: Path, target: Path) -> None:

@@ -12,7 +12,7 @@ import blake3
 import pytest
 
 import eagergraph.io as eio
-from eagergraph.io import file_digest, write_json
+from eagergraph.io import file_digest, save_state, write_json
 from eagergraph.rundir.manifest import file_inventory
 from eagergraph.rundir.paths import cache_object, cache_state
 
@@ -107,6 +107,7 @@ def new_process(monkeypatch: pytest.MonkeyPatch):
     def forget() -> None:
         monkeypatch.setattr(eio, "_DIGESTS", {})
         monkeypatch.setattr(eio, "_STATES", {})
+        monkeypatch.setattr(eio, "_PENDING", {})
     return forget
 
 
@@ -122,6 +123,7 @@ def test_a_later_run_trusts_the_state_and_reads_only_the_file_whose_identity_mov
     one.write_bytes(os.urandom(1 << 20))
     two.write_bytes(os.urandom(1 << 20))
     digests = [file_digest(p, final=True, state=state) for p in (one, two)]  # the cache's publish
+    save_state(state)
     new_process()
     reads.clear()
     assert [file_digest(p, final=True, state=state) for p in (one, two)] == digests
@@ -140,11 +142,13 @@ def test_the_users_file_is_remembered_only_once_older_than_a_clock_tick(tmp_path
     data = tmp_path / "data.csv"
     data.write_text("a,y\n1,0\n")
     file_digest(data, state=state)  # just written: it may still change in place within this clock tick
+    save_state(state)
     new_process()
     file_digest(data, state=state)
     assert reads == ["data.csv", "data.csv"]
     _touch(data, eio.RACY_NS / 1e9 + 5)  # an older file
     old = file_digest(data, state=state)
+    save_state(state)
     new_process()
     assert file_digest(data, state=state) == old and reads == ["data.csv"] * 3
     data.write_text("a,y\n2,0\n")  # rewritten in place, the same size: its modification time moved
@@ -163,6 +167,7 @@ def test_a_torn_or_corrupt_state_file_is_ignored_then_replaced(tmp_path, reads, 
     data.write_bytes(os.urandom(1 << 16))
     expected = blake3.blake3(data.read_bytes()).hexdigest()
     assert file_digest(data, final=True, state=state) == expected and reads == ["raw.parquet"]
+    save_state(state)
     new_process()
     assert file_digest(data, final=True, state=state) == expected and reads == ["raw.parquet"]  # now from the state
     assert [entry[-1] for entry in json.loads(state.read_text())["entries"]] == [expected]
@@ -175,12 +180,15 @@ def test_the_state_keeps_its_newest_entries_and_a_state_that_cannot_be_written_i
     for n, path in enumerate(files):
         path.write_bytes(bytes([n]) * 10)
     digests = [file_digest(p, final=True, state=state) for p in files]
+    save_state(state)
     assert [entry[-1] for entry in json.loads(state.read_text())["entries"]] == digests[1:]
     blocked = tmp_path / "a-file" / "state.json"  # its folder is a file: the write fails, the digest does not
     blocked.parent.write_text("")
     path = tmp_path / "more.bin"
     path.write_bytes(b"more")
     assert file_digest(path, final=True, state=blocked) == blake3.blake3(b"more").hexdigest()
+    save_state(blocked)
+    assert not blocked.exists()
 
 
 def test_a_damaged_store_object_is_never_linked_and_the_recomputed_file_replaces_it(tmp_path, reads, new_process):
@@ -207,3 +215,25 @@ def test_a_damaged_store_object_is_never_linked_and_the_recomputed_file_replaces
     (artifacts / "run-3" / "raw.parquet").write_bytes(content)  # the recomputed file, published into the store
     assert publish(artifacts / "run-3", {}, [artifacts / "run-3" / "raw.parquet"])["files"] == result["files"]
     assert cache_object(artifacts, digest).read_bytes() == content and materialize(result, artifacts / "run-4")
+
+
+def test_a_folder_of_many_files_costs_one_state_write(tmp_path, monkeypatch):
+    from eagergraph.orchestration.caching import content_digest
+
+    folder = tmp_path / "partitions"
+    folder.mkdir()
+    for n in range(50):
+        (folder / f"part-{n:02}.parquet").write_bytes(bytes([n]) * 100)
+        _touch(folder / f"part-{n:02}.parquet", eio.RACY_NS / 1e9 + 5)  # the user's files, written long ago
+    writes: list[str] = []
+    real = eio.atomic_path
+
+    def counting(path):
+        writes.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(eio, "atomic_path", counting)
+    state = cache_state(tmp_path)
+    content_digest(folder, state)
+    save_state(state)
+    assert writes == ["state.json"] and len(json.loads(state.read_text())["entries"]) == 50
