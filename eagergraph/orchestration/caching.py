@@ -88,20 +88,22 @@ def stage_policy(input_files: Callable[[dict[str, Any]], list[Path]], exclude: l
 
 def publish(run_dir: str | Path, result: dict, outputs: list[Path]) -> dict:
     """Hard-link the stage's output files into the content-addressed store; the result records them by hash."""
-    root = Path(run_dir).resolve()
+    root = Path(run_dir)
+    state = cache_state(root.resolve().parent)  # the one name the cache key uses too
     files = {}
     for path in outputs:
-        digest = file_digest(path, final=True, state=cache_state(root.parent))  # written whole, renamed: trusted
+        digest = file_digest(path, final=True, state=state)  # written whole and renamed: trusted by its identity
         _place(path, cache_object(root.parent, digest))
-        files[str(Path(path).resolve().relative_to(root))] = digest
-    save_state(cache_state(root.parent))
+        files[str(path.relative_to(root))] = digest
+    save_state(state)
     return {**result, FILES: files}
 
 
 def materialize(result: dict, run_dir: str | Path) -> bool:
     """Link the stage's files from the store into `run_dir`; False when an object is missing or damaged (then it
     is removed, so the stage's recomputed file takes its place)."""
-    root = Path(run_dir).resolve()
+    root = Path(run_dir)
+    state = cache_state(root.resolve().parent)
     try:
         for relative, digest in result.get(FILES, {}).items():
             target = root / relative
@@ -110,13 +112,13 @@ def materialize(result: dict, run_dir: str | Path) -> bool:
             source = cache_object(root.parent, digest)
             if not source.is_file():
                 return False
-            if file_digest(source, final=True, state=cache_state(root.parent)) != digest:  # read if its identity moved
+            if file_digest(source, final=True, state=state) != digest:  # read only if its identity moved
                 source.unlink(missing_ok=True)
                 return False
             _place(source, target)
         return True
     finally:
-        save_state(cache_state(root.parent))
+        save_state(state)
 
 
 def _place(source: Path, target: Path) -> None:
