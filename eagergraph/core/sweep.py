@@ -16,7 +16,7 @@ from eagergraph.core.evaluation import score_blocks
 from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.training import train_to
 from eagergraph.io import write_json
-from eagergraph.metrics import RANK_BY, metric
+from eagergraph.metrics import RANK_BY, rank_key
 from eagergraph.rundir.paths import RunPaths
 
 
@@ -64,12 +64,9 @@ def score_candidates(run_dir: Path, trained: list[dict]) -> list[dict]:
 
 def rank(results: list[dict]) -> list[dict]:
     """Best first by the task's `RANK_BY` metrics (binary: higher test AUC, then accuracy, then lower test loss;
-    regression: lower RMSE, then MAE), each in its catalogue direction; the name breaks exact ties."""
-    def key(r: dict) -> tuple:
-        ranked = [metric(m) for m in RANK_BY[r.get("task", "binary")]]
-        return (*(-r[m.name] if m.higher_is_better else r[m.name] for m in ranked), r["name"])
-
-    ordered = sorted(results, key=key)
+    regression: lower RMSE, then MAE), each in its catalogue direction (metrics.rank_key: non-finite ones last);
+    the name breaks exact ties."""
+    ordered = sorted(results, key=lambda r: (*rank_key(r, r.get("task", "binary")), r["name"]))
     return [{"rank": i + 1, **r} for i, r in enumerate(ordered)]
 
 
