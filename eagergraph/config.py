@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from eagergraph.core.variants import GraphVariant  # defined once, with the rule that resolves `auto`
 from eagergraph.errors import ConfigError
 from eagergraph.metrics import BY_NAME, parse_tolerance
-from eagergraph.rundir.paths import MODEL_NAME, default_model_name
+from eagergraph.rundir.paths import MODEL_NAME, default_model_name, model_name_choice
 
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]
@@ -58,7 +58,7 @@ class PipelineConfig(BaseModel):
     dask_address: str | None = Field(None, description="Scheduler of an existing Dask cluster, tcp://HOST:PORT (default: a local cluster).")
     dask_workers: int = Field(2, gt=0, description="Worker processes of the local Dask cluster (one thread each).")
     # The registry's per-model settings (issue 17): production, verdicts and rollback are per model name.
-    model_name: str | None = Field(None, description="Model the run belongs to: its production, gate and rollback are its own (default: the data file's stem, or synthetic).")
+    model_name: str | None = Field(None, description="Model the run belongs to: its production, gate and rollback are its own (default: the data file's or folder's name without dates and sequence numbers, or synthetic).")
     # The promotion gate (issues 23, 24): every gate setting, in this one block; GateRules.of reads them.
     gate_metric: str | None = Field(None, description="Metric the promotion gate compares with production's: any metric of the task (default: auc binary, macro_auc multiclass, rmse regression).")
     gate_tolerance: str = Field("0.01", description="Refuse only a model worse than production by more than this on the gate metric (and beyond the bootstrap noise): absolute in the metric's units (0.01) or relative to production's value (2%).")
@@ -80,6 +80,11 @@ class PipelineConfig(BaseModel):
     def run_model_name(self) -> str:
         """The model name the run belongs to: the one given, else the data's default."""
         return self.model_name or default_model_name(self.data)
+
+    @property
+    def model_name_reason(self) -> str:
+        """Why the run belongs to its model name (shown on the terminal beside the name)."""
+        return "chosen with --model-name" if self.model_name else model_name_choice(self.data)[1]
 
     @field_validator("gate_metric")
     @classmethod

@@ -89,7 +89,7 @@ def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules, eval
 
 
 def gate_run(run_dir: Path, final_dir: Path, artifacts: Path, rules: GateRules, data_check: dict,
-             model_name: str) -> dict[str, Any]:
+             model_name: str, model_name_reason: str | None = None) -> dict[str, Any]:
     """Judge the run against its model's production model in the artifacts folder; metrics.json gains the model
     name, the verdict (with the production run it was judged against) and the data check. Returns the metrics."""
     paths = RunPaths.of(run_dir)
@@ -98,6 +98,7 @@ def gate_run(run_dir: Path, final_dir: Path, artifacts: Path, rules: GateRules, 
     verdict = {**judge_run(Path(run_dir), production, rules, evaluated), "model_name": model_name}
     after = production_after(verdict["promoted"], Path(final_dir), production)
     verdict["production_after"] = str(after) if after else None
-    metrics = {**evaluated, "model_name": model_name, "gate": verdict, "data_check": data_check}
+    metrics = {**evaluated, "model_name": model_name, "model_name_reason": model_name_reason, "gate": verdict,
+               "data_check": data_check}
     write_json(paths.metrics, metrics)
     return metrics

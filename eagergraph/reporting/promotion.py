@@ -19,12 +19,21 @@ def verdict_lines(result: dict[str, Any]) -> list[str]:
     if check:
         style = "yellow" if check["status"] in ("drift", "schema") else "default"
         lines.append(f"[{style}]{summary(check)}[/{style}]")
+    if metrics.get("model_name_reason"):
+        lines.append(model_line(metrics["model_name"], metrics["model_name_reason"]))
     if "promoted" in result:
         word = "[bold green]promoted[/bold green]" if result["promoted"] else "[bold yellow]refused[/bold yellow]"
         lines.append(f"gate: {word}: {result['reason']}")
         model = metrics.get("model_name")
         lines.append(f"production: {result['production'] or 'none'}" + (f" (model {model})" if model else ""))
     return lines
+
+
+def model_line(name: str, reason: str) -> str:
+    """Which model the run belongs to and why, as the task is shown: the name, where it came from, how to choose."""
+    if reason == "chosen with --model-name":
+        return f"model: {name} (chosen with --model-name)"
+    return f"model: {name} ({reason}); choose with --model-name"
 
 
 def print_verdict(result: dict[str, Any], console: Console) -> None:

@@ -64,6 +64,26 @@ def test_config_checks_the_model_name_and_the_gate_metric() -> None:
     assert default_model_name("some dir/my table.parquet") == "my-table"
 
 
+@pytest.mark.parametrize(("data", "name"), [
+    ("exports/arrests_2026-12-06.csv", "arrests"), ("exports/arrests_2026-12-07.csv", "arrests"),  # daily exports
+    ("arrests-20261206T0630.parquet", "arrests"), ("arrests_001.csv", "arrests"), ("sales_2024.csv", "sales"),
+    ("exports/arrests/2026-12-06.csv", "arrests"), ("lake/arrests/date=2026-12-06", "arrests"),  # the folder above
+    ("lake/arrests/part-00001.parquet", "arrests"), ("credit_v2.csv", "credit_v2"), ("cars2.csv", "cars2"),
+    ("train.csv", "train"), (None, "synthetic")])
+def test_the_default_model_name_is_one_per_table_not_per_export(data: str | None, name: str) -> None:
+    assert default_model_name(data) == name
+
+
+def test_the_model_name_says_why() -> None:
+    assert build_config(data="x/arrests_2026-12-06.csv").model_name_reason == \
+        "the data file's name without its dates and numbers (arrests_2026-12-06)"
+    assert build_config(data="x/iris.csv").model_name_reason == "the data file's name"
+    assert build_config(data="x/iris.csv", model_name="flowers").model_name_reason == "chosen with --model-name"
+    from eagergraph.reporting.promotion import model_line
+
+    assert model_line("arrests", "the data file's name") == "model: arrests (the data file's name); choose with --model-name"
+
+
 def _fake_run(artifacts: Path, name: str, model_name: str | None, task: str = "binary") -> Path:
     run = artifacts / name
     (run / "models" / "graph").mkdir(parents=True)
