@@ -114,10 +114,9 @@ class PipelineConfig(BaseModel):
         return value
 
 
-# Fields only `eagergraph run` (and `serve`) applies: a sweep trains graph mode alone, has no gate, no data check
-# against production, no retention. `sweep` offers none of them as options and refuses them in a config file.
-RUN_ONLY_FIELDS = ("modes", "eager_max_steps", "gate_metric", "gate_tolerance", "min_auc", "min_accuracy", "min_r2",
-                   "drift_threshold", "fail_on_drift", "require_promotion", "keep_runs")
+# Fields only `eagergraph run` (and `serve`) applies: a sweep trains graph mode alone and keeps every run (its gate,
+# data check and record-verdict are a run's). `sweep` offers none of them as options and refuses them in a file.
+RUN_ONLY_FIELDS = ("modes", "eager_max_steps", "require_promotion", "keep_runs")
 SWEEP_FIELDS = tuple(name for name in PipelineConfig.model_fields if name not in RUN_ONLY_FIELDS)
 
 

@@ -50,13 +50,21 @@ def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: i
             "final_train_loss": trained["final_loss"], "pid": os.getpid()}
 
 
+def ranking_split(paths: RunPaths) -> Path:
+    """The raw split candidates are ranked on: the ONE place it is chosen. The test split until the validation
+    split lands (issue 23: candidates chosen on validation, the best evaluated on test and gated there); then
+    return the raw validation split here."""
+    return paths.test_raw
+
+
 def score_candidates(run_dir: Path, trained: list[dict]) -> list[dict]:
-    """Every trained candidate's SavedModel on the raw test split, as evaluate scores a run's models: the split is
-    read once, block by block, for all of them. Returns each candidate's row with its task and test metrics."""
+    """Every trained candidate's SavedModel on the ranking split (`ranking_split`), as evaluate scores a run's
+    models: the split is read once, block by block, for all of them. Returns each candidate's row with its task
+    and metrics on that split."""
     paths = RunPaths.of(run_dir)
     normalizer = read_preprocessing(paths.normalizer)
     models = {r["name"]: paths.candidate(r["name"]).model("graph") for r in trained}
-    scores = score_blocks(models, paths.test_raw, normalizer).metrics
+    scores = score_blocks(models, ranking_split(paths), normalizer).metrics
     for scored in scores.values():
         scored.pop("confusion_matrix", None)  # a ranking row holds numbers only
     return [{**r, "task": normalizer.task, **scores[r["name"]]} for r in trained]
