@@ -60,6 +60,14 @@ def verdict_markdown(metrics: dict[str, Any]) -> list[str]:
             shown = metric(name)
             gated = " (gate)" if name == gate["metric"] else ""
             lines.append(f"| {shown.label}{gated} | {shown.show(value)} | {shown.show(production.get(name))} |")
+        interval = gate.get("interval")
+        if interval:
+            gauge = metric(gate["metric"])
+            lines += ["", f"Candidate − production on {gauge.label}: {interval['difference']:+{gauge.format}}, "
+                          f"95% interval [{interval['low']:+{gauge.format}}, {interval['high']:+{gauge.format}}] over "
+                          f"{interval['rows']:,} shared test rows (paired bootstrap, {interval['resamples']:,} resamples)"]
+        if metrics.get("model_name_reason"):
+            lines += ["", model_line(metrics["model_name"], metrics["model_name_reason"])]
         lines += ["", f"Production after this run: `{gate.get('production_after') or 'none'}`"]
     return lines
 
