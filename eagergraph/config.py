@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from eagergraph.core.variants import GraphVariant  # defined once, with the rule that resolves `auto`
 from eagergraph.errors import ConfigError
-from eagergraph.metrics import BY_NAME
-from eagergraph.rundir.paths import MODEL_NAME, default_model_name
+from eagergraph.metrics import BY_NAME, parse_tolerance
+from eagergraph.rundir.paths import MODEL_NAME, default_model_name, model_name_choice
 
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]
@@ -57,12 +57,15 @@ class PipelineConfig(BaseModel):
     runner: TaskRunner = Field("threads", description="Prefect task runner: threads (one machine) or dask (worker processes).")
     dask_address: str | None = Field(None, description="Scheduler of an existing Dask cluster, tcp://HOST:PORT (default: a local cluster).")
     dask_workers: int = Field(2, gt=0, description="Worker processes of the local Dask cluster (one thread each).")
+    # The registry's per-model settings (issue 17): production, verdicts and rollback are per model name.
+    model_name: str | None = Field(None, description="Model the run belongs to: its production, gate and rollback are its own (default: the data file's or folder's name without dates and sequence numbers, or synthetic).")
+    # The promotion gate (issues 23, 24): every gate setting, in this one block; GateRules.of reads them.
     gate_metric: str | None = Field(None, description="Metric the promotion gate compares with production's: any metric of the task (default: auc binary, macro_auc multiclass, rmse regression).")
-    gate_tolerance: float = Field(0.01, ge=0, description="Promote unless worse than production by more than this on the gate metric.")
+    gate_tolerance: str = Field("0.01", description="Refuse only a model worse than production by more than this on the gate metric (and beyond the bootstrap noise): absolute in the metric's units (0.01) or relative to production's value (2%).")
+    beat_baseline: bool = Field(True, description="Refuse a model that does not beat its baseline: AUC 0.5 + 0.02 (binary), the majority class's share (multiclass accuracy), R² 0 (regression).")
+    accept_schema_change: bool = Field(False, description="Let a model whose features, kinds, classes or task differ from production's be promoted (judged on its baseline and floors).")
     min_auc: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test AUC (default: no floor).")
     min_accuracy: float | None = Field(None, ge=0, le=1, description="Promote only with at least this test accuracy (default: no floor).")
-    # The registry's per-model settings (issue 17): production, verdicts and rollback are per model name.
-    model_name: str | None = Field(None, description="Model the run belongs to: its production, gate and rollback are its own (default: the data file's stem, or synthetic).")
     min_r2: float | None = Field(None, le=1, description="Promote a regression model only with at least this test R² (default: no floor).")
     drift_threshold: float = Field(0.25, gt=0, description="A feature whose population stability index exceeds this has drifted.")
     fail_on_drift: bool = Field(False, description="Stop before training when a feature drifted or the schema changed (default: warn).")
@@ -78,12 +81,22 @@ class PipelineConfig(BaseModel):
         """The model name the run belongs to: the one given, else the data's default."""
         return self.model_name or default_model_name(self.data)
 
+    @property
+    def model_name_reason(self) -> str:
+        """Why the run belongs to its model name (shown on the terminal beside the name)."""
+        return "chosen with --model-name" if self.model_name else model_name_choice(self.data)[1]
+
     @field_validator("gate_metric")
     @classmethod
     def _catalogue_metric(cls, value: str | None) -> str | None:
         if value is not None and value not in BY_NAME:
             raise ValueError(f"not a metric (choose one of {', '.join(BY_NAME)})")
         return value
+
+    @field_validator("gate_tolerance", mode="before")
+    @classmethod
+    def _tolerance(cls, value: Any) -> str:
+        return str(parse_tolerance(value))  # ValueError: one line naming the accepted forms
 
     @field_validator("model_name")
     @classmethod
@@ -101,10 +114,9 @@ class PipelineConfig(BaseModel):
         return value
 
 
-# Fields only `eagergraph run` (and `serve`) applies: a sweep trains graph mode alone, has no gate, no data check
-# against production, no retention. `sweep` offers none of them as options and refuses them in a config file.
-RUN_ONLY_FIELDS = ("modes", "eager_max_steps", "gate_metric", "gate_tolerance", "min_auc", "min_accuracy", "min_r2",
-                   "drift_threshold", "fail_on_drift", "require_promotion", "keep_runs")
+# Fields only `eagergraph run` (and `serve`) applies: a sweep trains graph mode alone and keeps every run (its gate,
+# data check and record-verdict are a run's). `sweep` offers none of them as options and refuses them in a file.
+RUN_ONLY_FIELDS = ("modes", "eager_max_steps", "require_promotion", "keep_runs")
 SWEEP_FIELDS = tuple(name for name in PipelineConfig.model_fields if name not in RUN_ONLY_FIELDS)
 
 

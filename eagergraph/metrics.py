@@ -54,9 +54,14 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("baseline_rmse", ("regression",), False, "RMSE of the training mean"),
 )
 BY_NAME = {metric.name: metric for metric in CATALOGUE}
-# The gate's default metric per task, and the floors a task may set (config field → metric).
+# The gate's default metric per task, and the floors a task may set (config field → metric; each floor's value and
+# default live in PipelineConfig alone).
 GATE_DEFAULT: dict[Task, str] = {"binary": "auc", "multiclass": "macro_auc", "regression": "rmse"}
 FLOORS: dict[str, str] = {"min_auc": "auc", "min_accuracy": "accuracy", "min_r2": "r2"}
+# The baseline every model must beat, first runs included: binary AUC above chance by AUC_MARGIN, multiclass
+# accuracy above the majority class's share of the train split, regression R² above 0 (the training mean's).
+BASELINE_METRIC: dict[Task, str] = {"binary": "auc", "multiclass": "accuracy", "regression": "r2"}
+AUC_MARGIN = 0.02  # an AUC within 0.02 of 0.5 is what shuffled labels give on a few hundred test rows
 # The metrics a sweep ranks its candidates by, per task, in this order (each in its catalogue direction).
 RANK_BY: dict[Task, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"),
                                         "multiclass": ("macro_auc", "accuracy", "loss"),
@@ -74,6 +79,54 @@ def metrics_for(task: Task) -> tuple[Metric, ...]:
 def metric(name: str) -> Metric:
     """The catalogue entry of a metric, by its metrics.json key."""
     return BY_NAME[name]
+
+
+def rank_key(row: dict, task: Task) -> tuple:
+    """A sweep candidate's sort key, best first: the task's RANK_BY metrics in their catalogue directions; a
+    candidate with any non-finite ranking metric (NaN, ±inf: a diverged model) after every finite one."""
+    values = [(metric(name), float(row[name])) for name in RANK_BY[task]]
+    finite = all(np.isfinite(value) for _, value in values)
+    return (not finite, *((-v if m.higher_is_better else v) if np.isfinite(v) else np.inf for m, v in values))
+
+
+def baseline(task: Task, majority_share: float | None = None) -> tuple[str, float, str]:
+    """The baseline a task's model must beat: its metric, the value to exceed, and what that value means.
+    `majority_share`: the share of the train split's most frequent class (multiclass)."""
+    if task == "multiclass":
+        share = float(majority_share) if majority_share is not None else 0.0
+        return "accuracy", share, f"no better than always predicting the majority class ({share:.4f})"
+    if task == "regression":
+        return "r2", 0.0, "worse than predicting the training mean"
+    return "auc", 0.5 + AUC_MARGIN, f"no better than chance (0.5, margin {AUC_MARGIN:g})"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The gate's tolerance: absolute (in the metric's units) or relative to production's value (`2%`)."""
+
+    value: float
+    relative: bool = False
+
+    def absolute(self, reference: float) -> float:
+        """The tolerance in the metric's units, given production's value."""
+        return self.value * abs(reference) if self.relative else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value * 100:g}%" if self.relative else f"{self.value:g}"
+
+
+def parse_tolerance(text: str | float) -> Tolerance:
+    """`0.01` → absolute, `2%` → relative; a ValueError (naming the accepted forms) for anything else or a
+    negative value."""
+    raw = str(text).strip()
+    relative = raw.endswith("%")
+    try:
+        value = float(raw[:-1] if relative else raw)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value < 0 or isinstance(text, bool):
+        raise ValueError("a tolerance is a number ≥ 0 (in the metric's units) or a percentage such as 2%")
+    return Tolerance(value / 100 if relative else value, relative)
 
 
 

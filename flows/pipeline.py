@@ -52,7 +52,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
             run_stage(seconds, train_graph, work, variant=c.graph_variant, **training_options(c))
         run_stage(seconds, evaluate, work)
         metrics = run_stage(seconds, gate, work, str(run.final), str(c.artifacts), rules, data_check,
-                            c.run_model_name)
+                            c.run_model_name, c.model_name_reason)
         prediction = run_stage(seconds, predict, work)
         write_run_manifest(run, c, flow_run_id, seconds, data, figures=run_figures(run))
     with untagged():

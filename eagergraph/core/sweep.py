@@ -16,7 +16,7 @@ from eagergraph.core.evaluation import score_blocks
 from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.training import train_to
 from eagergraph.io import write_json
-from eagergraph.metrics import RANK_BY, metric
+from eagergraph.metrics import RANK_BY, rank_key
 from eagergraph.rundir.paths import RunPaths
 
 
@@ -50,13 +50,21 @@ def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: i
             "final_train_loss": trained["final_loss"], "pid": os.getpid()}
 
 
+def ranking_split(paths: RunPaths) -> Path:
+    """The raw split candidates are ranked on: the ONE place it is chosen. The test split until the validation
+    split lands (issue 23: candidates chosen on validation, the best evaluated on test and gated there); then
+    return the raw validation split here."""
+    return paths.test_raw
+
+
 def score_candidates(run_dir: Path, trained: list[dict]) -> list[dict]:
-    """Every trained candidate's SavedModel on the raw test split, as evaluate scores a run's models: the split is
-    read once, block by block, for all of them. Returns each candidate's row with its task and test metrics."""
+    """Every trained candidate's SavedModel on the ranking split (`ranking_split`), as evaluate scores a run's
+    models: the split is read once, block by block, for all of them. Returns each candidate's row with its task
+    and metrics on that split."""
     paths = RunPaths.of(run_dir)
     normalizer = read_preprocessing(paths.normalizer)
     models = {r["name"]: paths.candidate(r["name"]).model("graph") for r in trained}
-    scores = score_blocks(models, paths.test_raw, normalizer).metrics
+    scores = score_blocks(models, ranking_split(paths), normalizer).metrics
     for scored in scores.values():
         scored.pop("confusion_matrix", None)  # a ranking row holds numbers only
     return [{**r, "task": normalizer.task, **scores[r["name"]]} for r in trained]
@@ -64,12 +72,9 @@ def score_candidates(run_dir: Path, trained: list[dict]) -> list[dict]:
 
 def rank(results: list[dict]) -> list[dict]:
     """Best first by the task's `RANK_BY` metrics (binary: higher test AUC, then accuracy, then lower test loss;
-    regression: lower RMSE, then MAE), each in its catalogue direction; the name breaks exact ties."""
-    def key(r: dict) -> tuple:
-        ranked = [metric(m) for m in RANK_BY[r.get("task", "binary")]]
-        return (*(-r[m.name] if m.higher_is_better else r[m.name] for m in ranked), r["name"])
-
-    ordered = sorted(results, key=key)
+    regression: lower RMSE, then MAE), each in its catalogue direction (metrics.rank_key: non-finite ones last);
+    the name breaks exact ties."""
+    ordered = sorted(results, key=lambda r: (*rank_key(r, r.get("task", "binary")), r["name"]))
     return [{"rank": i + 1, **r} for i, r in enumerate(ordered)]
 
 

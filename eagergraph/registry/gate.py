@@ -1,44 +1,46 @@
-"""The promotion gate: the new model against production's, on the new run's test split, side by side.
+"""The promotion gate: a candidate against its baseline, its floors and its model's production. Pure: the gate stage
+scores the models with TensorFlow (core.gate) and hands the numbers here; `docs/retraining.md` states the rule.
 
-A candidate is promoted when it is not worse than production by more than a tolerance on the gate metric (the
-task's default, or any catalogue metric of the task), in that metric's direction, and clears the optional floors
-of its task (min_auc binary, min_accuracy classification, min_r2 regression). The first run promotes itself (floors still apply); a candidate whose features or
-label classes differ from production's cannot be scored against it and is judged on its floors alone.
-
-Pure: the gate stage scores the models with TensorFlow (core.gate) and hands the numbers here.
+In order, a candidate is refused when: a metric is not finite (NaN, ±inf); it does not beat its task's baseline
+(metrics.baseline; first runs included, unless `beat_baseline` is off); it misses a floor it set; its schema
+(features, kinds, classes, task) differs from production's, unless `accept_schema_change`; or it is worse than
+production by more than the tolerance AND the paired bootstrap interval of the difference lies wholly on the worse
+side of zero (the drop is beyond the tolerance and beyond the noise).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eagergraph.config import PipelineConfig, option_name
+from eagergraph.config import option_name
 from eagergraph.errors import ConfigError
-from eagergraph.metrics import FLOORS, GATE_DEFAULT, Task, metric, metrics_for
-
-_DEFAULTS = PipelineConfig.model_fields  # the gate's defaults are the config's: written once, there
+from eagergraph.metrics import FLOORS, GATE_DEFAULT, Task, Tolerance, baseline, metric, metrics_for, parse_tolerance
+from eagergraph.registry.bootstrap import CONFIDENCE, Interval
 
 
 @dataclass(frozen=True)
 class GateRules:
-    """The gate's settings (PipelineConfig's gate_metric, gate_tolerance and floors). `metric` None: the task's
-    default (GATE_DEFAULT); a floor is None when not set."""
+    """The gate's settings, read from PipelineConfig by `of` (their defaults live there alone). `metric` None: the
+    task's default (GATE_DEFAULT); `floors`: each floor's config name and value (None: not set)."""
 
-    metric: str | None = _DEFAULTS["gate_metric"].default
-    tolerance: float = _DEFAULTS["gate_tolerance"].default
-    min_auc: float | None = _DEFAULTS["min_auc"].default
-    min_accuracy: float | None = _DEFAULTS["min_accuracy"].default
-    min_r2: float | None = _DEFAULTS["min_r2"].default
+    metric: str | None
+    tolerance: str
+    floors: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(FLOORS))
+    beat_baseline: bool = True
+    accept_schema_change: bool = False
+    seed: int = 0
 
     @classmethod
     def of(cls, config: Any) -> "GateRules":
-        return cls(config.gate_metric, config.gate_tolerance, **{floor: getattr(config, floor) for floor in FLOORS})
+        return cls(config.gate_metric, str(config.gate_tolerance), {floor: getattr(config, floor) for floor in FLOORS},
+                   config.beat_baseline, config.accept_schema_change, config.seed)
 
-    def floors(self) -> dict[str, float | None]:
-        """Each floor's config name and value (None: not set)."""
-        return {floor: getattr(self, floor) for floor in FLOORS}
+    @property
+    def tolerance_rule(self) -> Tolerance:
+        return parse_tolerance(self.tolerance)
 
     def metric_of(self, task: Task) -> str:
         """The metric the gate compares for a task: the one set, else the task's default."""
@@ -50,49 +52,99 @@ def check_rules(rules: GateRules, task: Task) -> None:
     names = [m.name for m in metrics_for(task)]
     if rules.metric_of(task) not in names:
         raise ConfigError(f"--gate-metric {rules.metric}: not a metric of a {task} model (choose one of {', '.join(names)})")
-    wrong = [floor for floor, value in rules.floors().items() if value is not None and FLOORS[floor] not in names]
+    wrong = [floor for floor, value in rules.floors.items() if value is not None and FLOORS[floor] not in names]
     if wrong:
         fitting = [floor for floor, name in FLOORS.items() if name in names]
         raise ConfigError(f"{option_name(wrong[0])} does not apply to a {task} model "
                           f"(its floors: {', '.join(option_name(f) for f in fitting)})")
 
 
+def not_finite(candidate: dict[str, float]) -> list[str]:
+    """The candidate's metrics that are NaN or infinite, each with its value."""
+    return [f"{name} {value}" for name, value in candidate.items() if not math.isfinite(float(value))]
+
+
+def baseline_miss(candidate: dict[str, float], task: Task, majority_share: float | None) -> str | None:
+    """Why the candidate does not beat its task's baseline ("R² −2.1100: worse than predicting the training mean"),
+    or None when it does (strictly above)."""
+    name, value, meaning = baseline(task, majority_share)
+    if name not in candidate or candidate[name] > value:
+        return None
+    return f"{metric(name).label} {metric(name).show(candidate[name]).replace('-', '−')}: {meaning}"
+
+
 def floor_failures(candidate: dict[str, float], rules: GateRules) -> list[str]:
     """The floors the candidate misses, each named with its value (only floors of metrics the candidate has)."""
     return [f"{name} {metric(name).show(candidate[name])} below {floor} {value:g}"
-            for floor, value in rules.floors().items() for name in (FLOORS[floor],)
+            for floor, value in rules.floors.items() for name in (FLOORS[floor],)
             if value is not None and name in candidate and candidate[name] < value]
 
 
-def decide(candidate: dict[str, float], production: dict[str, float] | None, rules: GateRules,
-           incomparable: str | None = None, task: Task = "binary") -> dict[str, Any]:
-    """The verdict: promoted or not, and why in one sentence naming the metric and its direction. Pure: metrics in,
-    decision out; the tolerance is applied in the metric's direction (Metric.improvement).
-
-    `production` is None on the first run or when `incomparable` says why production cannot be scored on this
-    run's test split (features or classes differ).
-    """
-    misses = floor_failures(candidate, rules)
+def _compare(candidate: dict[str, float], production: dict[str, float], rules: GateRules, task: Task,
+             interval: Interval | None) -> tuple[bool, str]:
+    """Worse beyond the tolerance and the noise? The improvement δ (candidate − production in the metric's
+    direction) and its interval [lo, hi]: refused iff δ < −tolerance and hi < 0."""
     name = rules.metric_of(task)
     gauge = metric(name)
-    value = candidate[name]
-    if production is None:
-        basis = f"judged on its own floors only: {incomparable}" if incomparable else "first run: no production model yet"
-        promoted = not misses
-        reason = f"{basis}; " + ("; ".join(misses) if misses else f"{name} {gauge.show(value)}, floors cleared")
+    value, reference = candidate[name], production[name]
+    sign = 1.0 if gauge.higher_is_better else -1.0
+    delta = gauge.improvement(value, reference)
+    allowed = rules.tolerance_rule.absolute(reference)
+    shown_tolerance = f"{rules.tolerance} = {allowed:g}" if rules.tolerance_rule.relative else rules.tolerance
+    direction = "higher" if gauge.higher_is_better else "lower"
+    compared = f"{name} {gauge.show(value)} vs production {gauge.show(reference)} ({direction} is better; " \
+               f"{value - reference:+{gauge.format}}"
+    if interval is None or not math.isfinite(interval.high):
+        noisy, compared = False, compared + f", tolerance {shown_tolerance})"
+        worse = delta < -allowed
     else:
-        baseline = production[name]
-        worse = -gauge.improvement(value, baseline) > rules.tolerance
-        direction = "higher" if gauge.higher_is_better else "lower"
-        compared = (f"{name} {gauge.show(value)} vs production {gauge.show(baseline)} ({direction} is better; "
-                    f"{value - baseline:+{gauge.format}}, tolerance {rules.tolerance:g})")
-        promoted = not worse and not misses
-        reason = (f"worse than production: {compared}" if worse else f"not worse than production: {compared}")
-        if misses:
-            reason += "; " + "; ".join(misses)
+        worse_beyond_noise = max(sign * interval.low, sign * interval.high) < 0
+        worse = delta < -allowed and worse_beyond_noise
+        noisy = delta < -allowed and not worse_beyond_noise
+        lo, hi = sorted((interval.low, interval.high))
+        compared += (f", {CONFIDENCE:.0%} interval [{lo:+{gauge.format}}, {hi:+{gauge.format}}] over "
+                     f"{interval.rows:,} shared test rows, tolerance {shown_tolerance})")
+    if worse:
+        beyond = " beyond the tolerance and the noise" if interval is not None else ""
+        return False, f"worse than production{beyond}: {compared}"
+    if noisy:
+        return True, f"not worse than production beyond the noise: {compared}"
+    return True, f"not worse than production: {compared}"
+
+
+def decide(candidate: dict[str, float], production: dict[str, float] | None, rules: GateRules, task: Task = "binary",
+           *, schema: str | None = None, interval: Interval | None = None,
+           majority_share: float | None = None) -> dict[str, Any]:
+    """The verdict: promoted or not, and why in one sentence. Pure: metrics in, decision out.
+
+    `production` is None on the first run or when `schema` says how production's inputs differ (it cannot be scored
+    on this run's test rows); `interval`: the paired bootstrap of candidate − production on the gate metric;
+    `majority_share`: the train split's most frequent class's share (the multiclass baseline)."""
+    name = rules.metric_of(task)
+    refusals = []
+    if bad := not_finite(candidate):
+        refusals.append(f"not a finite number: {', '.join(bad)} (a model with non-finite metrics is never promoted)")
+    elif rules.beat_baseline and (miss := baseline_miss(candidate, task, majority_share)):
+        refusals.append(miss)
+    refusals += floor_failures(candidate, rules)
+    if schema and not rules.accept_schema_change:
+        refusals.append(f"{schema}: a schema change is not promoted silently; pass --accept-schema-change (or "
+                        "`eagergraph promote`) to make it production, or --model-name to keep a different table apart")
+    if refusals:
+        promoted, reason = False, "; ".join(refusals)
+    elif schema:
+        promoted, reason = True, f"schema change accepted ({schema}); baseline and floors cleared"
+    elif production is None:
+        promoted, reason = True, f"first run: no production model yet; {name} {metric(name).show(candidate[name])}, " \
+                                 "baseline and floors cleared"
+    else:
+        promoted, reason = _compare(candidate, production, rules, task, interval)
     return {"promoted": promoted, "reason": reason, "metric": name, "tolerance": rules.tolerance, "task": task,
-            "floors": rules.floors(), "comparable": production is not None,
-            "candidate": candidate, "production": production}
+            "floors": rules.floors, "comparable": production is not None, "candidate": candidate,
+            "production": production, "schema_change": schema,
+            "interval": None if interval is None else {"difference": interval.difference, "low": interval.low,
+                                                       "high": interval.high, "rows": interval.rows,
+                                                       "resamples": interval.resamples}}
 
 
 def inputs_differ(candidate: dict, production: dict) -> str | None:
@@ -126,3 +178,10 @@ def rounded(metrics: dict[str, Any], task: Task = "binary") -> dict[str, float]:
 def production_after(promoted: bool, candidate_dir: Path, production_dir: Path | None) -> Path | None:
     """The production run once the verdict is recorded: the candidate when promoted, else production unchanged."""
     return Path(candidate_dir) if promoted else production_dir
+
+
+def rules_of(**settings: Any) -> GateRules:
+    """The gate's rules of a config with these settings (the rest at their config defaults)."""
+    from eagergraph.config import PipelineConfig
+
+    return GateRules.of(PipelineConfig(**settings))

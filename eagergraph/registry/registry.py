@@ -209,6 +209,21 @@ def _entry(run: str, action: str, mode: str, reason: str, previous: Path | None,
             "reason": reason, "previous": previous.name if previous else None, "production": production, **facts}
 
 
+def stale_checked(verdict: dict[str, Any], production: Path | None) -> dict[str, Any]:
+    """The verdict as it may be recorded now (called under the registry lock: check and set): a promotion judged
+    against another production run than the current one is refused, naming both; the run is not judged again
+    here (that would score models with the lock held), the next run is judged against the new production."""
+    if not verdict["promoted"] or "production_run" not in verdict:  # a refusal, or a verdict made before this check
+        return verdict
+    judged, now = verdict["production_run"], production.name if production else None
+    if judged == now:
+        return verdict
+    return {**verdict, "promoted": False,
+            "reason": f"production changed while this run was judged (judged against {judged or 'no production'}, "
+                      f"production is now {now or 'none'}): not promoted; promote it by hand with "
+                      "`eagergraph promote` if it should replace the new production"}
+
+
 def record(artifacts: Path, run_dir: Path, verdict: dict[str, Any], *, mode: str = "automatic",
            flow_run_id: str | None = None, data_digest: str | None = None) -> dict[str, Any]:
     """Record the gate's verdict on a completed run and, if it promoted, move its model's production link to it
@@ -218,6 +233,7 @@ def record(artifacts: Path, run_dir: Path, verdict: dict[str, Any], *, mode: str
     model_name = verdict.get("model_name") or run_model_name(Path(run_dir))
     with registry_locked(artifacts):
         before = production_run(artifacts, model_name)
+        verdict = stale_checked(verdict, before)
         if verdict["promoted"]:
             _point_production(artifacts, model_name, run)
         entry = _entry(run, "promote" if verdict["promoted"] else "refuse", mode, verdict["reason"], before,

@@ -19,12 +19,21 @@ def verdict_lines(result: dict[str, Any]) -> list[str]:
     if check:
         style = "yellow" if check["status"] in ("drift", "schema") else "default"
         lines.append(f"[{style}]{summary(check)}[/{style}]")
+    if metrics.get("model_name_reason"):
+        lines.append(model_line(metrics["model_name"], metrics["model_name_reason"]))
     if "promoted" in result:
         word = "[bold green]promoted[/bold green]" if result["promoted"] else "[bold yellow]refused[/bold yellow]"
         lines.append(f"gate: {word}: {result['reason']}")
         model = metrics.get("model_name")
         lines.append(f"production: {result['production'] or 'none'}" + (f" (model {model})" if model else ""))
     return lines
+
+
+def model_line(name: str, reason: str) -> str:
+    """Which model the run belongs to and why, as the task is shown: the name, where it came from, how to choose."""
+    if reason == "chosen with --model-name":
+        return f"model: {name} (chosen with --model-name)"
+    return f"model: {name} ({reason}); choose with --model-name"
 
 
 def print_verdict(result: dict[str, Any], console: Console) -> None:
@@ -51,6 +60,14 @@ def verdict_markdown(metrics: dict[str, Any]) -> list[str]:
             shown = metric(name)
             gated = " (gate)" if name == gate["metric"] else ""
             lines.append(f"| {shown.label}{gated} | {shown.show(value)} | {shown.show(production.get(name))} |")
+        interval = gate.get("interval")
+        if interval:
+            gauge = metric(gate["metric"])
+            lines += ["", f"Candidate − production on {gauge.label}: {interval['difference']:+{gauge.format}}, "
+                          f"95% interval [{interval['low']:+{gauge.format}}, {interval['high']:+{gauge.format}}] over "
+                          f"{interval['rows']:,} shared test rows (paired bootstrap, {interval['resamples']:,} resamples)"]
+        if metrics.get("model_name_reason"):
+            lines += ["", model_line(metrics["model_name"], metrics["model_name_reason"])]
         lines += ["", f"Production after this run: `{gate.get('production_after') or 'none'}`"]
     return lines
 

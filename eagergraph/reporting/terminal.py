@@ -203,3 +203,4 @@ def print_sweep(result: dict, console: Console | None = None) -> None:
     console.print(sweep_table(result["ranking"], task_of(result["metrics"])))
     console.print(f"best: [bold]{result['best']['name']}[/bold], exported as the run's graph model")
     console.print(evaluation_table(result["metrics"]))
+    print_verdict(result, console)

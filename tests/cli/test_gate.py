@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +214,63 @@ def test_runs_finishing_at_the_same_moment_all_reach_the_registry(tmp_path: Path
     assert sorted(e["run"] for e in entries) == names
     assert production_run(tmp_path).name == entries[-1]["run"]  # the pointer matches the last recorded move
     assert [e["previous"] for e in entries[1:]] == [e["production"] for e in entries[:-1]]  # a chain, nothing skipped
+
+
+DEAD_API = "http://127.0.0.1:9/api"  # nothing listens: the option's refusal comes before Prefect is contacted
+
+
+@pytest.mark.parametrize("value", ["-0.01", "-2%", "two", "2%%"])
+def test_a_bad_gate_tolerance_is_one_line_exit_2_nothing_written(value: str, tmp_path: Path) -> None:
+    done = run_cli("run", "--gate-tolerance", value, "--artifacts", str(tmp_path / "a"), cwd=tmp_path,
+                   env={"PREFECT_API_URL": DEAD_API})
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"eagergraph: error: invalid value for --gate-tolerance: '{value}' (a tolerance is a number ≥ 0 (in the "
+        "metric's units) or a percentage such as 2%)"], done.stderr
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_first_model_worse_than_the_training_mean_is_refused_and_production_stays_empty(
+        prefect_api: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    data = tmp_path / "noise.parquet"  # a target that no feature explains: no model beats the training mean
+    pq.write_table(pa.table({"a": rng.normal(size=300), "b": rng.normal(size=300), "y": rng.normal(size=300)}), data)
+    done = run_cli("run", "--data", str(data), "--label", "y", "--task", "regression", "--epochs", "3", "--modes",
+                   "graph", "--graph-variant", "step", "--learning-rate", "0.05", "--artifacts",
+                   str(tmp_path / "artifacts"), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not result["promoted"] and result["production"] is None
+    assert re.fullmatch(r"R² −?\d\.\d{4}: worse than predicting the training mean", result["reason"]), result["reason"]
+    assert f"gate: refused: {result['reason']}" in done.stdout
+    assert "model: noise (the data file's name); choose with --model-name" in done.stdout
+    assert production_run(tmp_path / "artifacts", "noise") is None
+
+
+def test_dated_exports_are_one_model_judged_by_the_gate_and_a_dropped_column_is_refused(
+        prefect_api: str, tmp_path: Path) -> None:
+    artifacts = tmp_path / "artifacts"
+    table = pa.Table.from_batches(list(synthetic_batches(ROWS, 4, 3)))
+    first, second = tmp_path / "arrests_2026-12-06.parquet", tmp_path / "arrests_2026-12-07.parquet"
+    pq.write_table(table, first)
+    pq.write_table(table, second)
+    settings = dict(epochs=3, modes="graph", graph_variant="step")
+    from eagergraph.config import PipelineConfig
+    from eagergraph.flows.pipeline import training_pipeline
+
+    one = training_pipeline(PipelineConfig(artifacts=artifacts, data=first, **settings))
+    two = training_pipeline(PipelineConfig(artifacts=artifacts, data=second, **settings))
+    assert one["promoted"] and "first run" in one["reason"]
+    assert "vs production" in two["reason"] and re.search(r"over [\d,]+ shared test rows", two["reason"])
+    assert json.loads((Path(two["run_dir"]) / "metrics.json").read_text())["gate"]["production_run"] == \
+        Path(one["run_dir"]).name  # one model, `arrests`: the second export was judged against the first
+    dropped = tmp_path / "arrests_2026-12-08.parquet"
+    pq.write_table(table.drop_columns(["x3"]), dropped)
+    done = run_cli("run", "--data", str(dropped), "--artifacts", str(artifacts), "--epochs", "3", "--modes", "graph",
+                   "--graph-variant", "step", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not result["promoted"] and result["reason"].startswith(
+        "features differ from production (dropped x3): a schema change is not promoted silently")
+    assert "--model-name" in result["reason"] and "--accept-schema-change" in result["reason"]
+    assert "model: arrests (the data file's name without its dates and numbers (arrests_2026-12-08))" in done.stdout
+    assert production_run(artifacts, "arrests") == Path(two["run_dir"] if two["promoted"] else one["run_dir"])

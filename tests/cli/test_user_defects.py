@@ -28,7 +28,7 @@ def test_a_run_refused_inside_the_flow_prints_only_the_clean_line(prefect_api: s
 
 
 @pytest.mark.parametrize("option", [["--keep-runs", "2"], ["--modes", "graph"], ["--eager-max-steps", "10"],
-                                    ["--gate-metric", "loss"], ["--drift-threshold", "0.5"], ["--require-promotion"]])
+                                    ["--require-promotion"]])
 def test_sweep_refuses_options_it_does_not_apply(option: list[str], tmp_path: Path) -> None:
     done = run_cli("sweep", *option, "--artifacts", str(tmp_path / "a"), cwd=tmp_path, env={"PREFECT_API_URL": DEAD_API})
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -121,3 +121,22 @@ def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_pat
     np.testing.assert_allclose(normalizer.mean, rows.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(normalizer.std, rows.std(axis=0), rtol=1e-12)
     assert normalizer.train_rows == len(rows) and normalizer.classes == ["no", "yes"]
+
+
+def test_a_sweep_checks_data_gates_and_records_its_best_like_a_run(sequential_sweep: dict) -> None:
+    from eagergraph.flows.sweep import run_sweep
+    from eagergraph.io import read_json
+    from eagergraph.registry.registry import production_run, read_registry
+    from eagergraph.rundir.paths import RunPaths
+
+    artifacts = Path(sequential_sweep["run_dir"]).parent
+    first = read_json(RunPaths.of(sequential_sweep["run_dir"]).metrics)
+    assert sequential_sweep["promoted"] and first["gate"]["reason"].startswith("first run: no production model yet")
+    assert first["data_check"]["status"] == "no-reference"
+    assert production_run(artifacts, "synthetic") == Path(sequential_sweep["run_dir"])
+    again = run_sweep(PipelineConfig(artifacts=artifacts, **BASE), GRID)  # scheduled again: judged against production
+    gate = read_json(RunPaths.of(again["run_dir"]).metrics)["gate"]
+    assert gate["production_run"] == Path(sequential_sweep["run_dir"]).name and gate["interval"]["rows"] > 0
+    assert again["promoted"] and "shared test rows" in again["reason"]  # the same data and grid: the same model
+    assert [e["action"] for e in read_registry(artifacts)] == ["promote", "promote"]
+    assert production_run(artifacts, "synthetic") == Path(again["run_dir"])

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from eagergraph.core.evaluation import evaluate_run
 from eagergraph.core.gate import judge_run
 from eagergraph.core.training import train_to
 from eagergraph.data.ingest import ingest_to
-from eagergraph.registry.gate import GateRules, inputs_differ
+from eagergraph.registry.gate import inputs_differ, rules_of
 from eagergraph.rundir.paths import RunPaths
 from runs import engineer_run, normalize_run
 
@@ -40,12 +41,16 @@ def test_a_worse_regression_model_is_refused_by_rmse_with_production_scored_from
     data = _numbers(tmp_path / "cars.csv")
     good, good_metrics = _run(tmp_path, "good", data, "mpg", epochs=10, task="regression")
     poor, poor_metrics = _run(tmp_path, "poor", data, "mpg", epochs=1, task="regression")
-    verdict = judge_run(poor, good, GateRules(), poor_metrics)
+    verdict = judge_run(poor, good, rules_of(), poor_metrics)
     assert verdict["metric"] == "rmse" and verdict["comparable"] and not verdict["promoted"]
     # production's RMSE is its own model's on this run's test split: the same split, so it equals good's evaluation
     assert verdict["production"]["rmse"] == round(good_metrics["graph"]["rmse"], 6) < verdict["candidate"]["rmse"]
-    assert "worse than production: rmse" in verdict["reason"] and "lower is better" in verdict["reason"]
-    again = judge_run(good, poor, GateRules(), good_metrics)  # the other way round, the better one goes through
+    assert verdict["reason"].startswith("worse than production beyond the tolerance and the noise: rmse")
+    # the paired bootstrap: both models on the same test rows, the difference's interval wholly on the worse side
+    interval = verdict["interval"]
+    assert interval["rows"] == len(pq.read_table(RunPaths.of(poor).test_raw)) and 0 < interval["low"] <= interval["high"]
+    assert f"over {interval['rows']:,} shared test rows" in verdict["reason"]
+    again = judge_run(good, poor, rules_of(), good_metrics)  # the other way round, the better one goes through
     assert again["promoted"] and "not worse than production" in again["reason"]
 
 

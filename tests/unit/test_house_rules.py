@@ -129,14 +129,22 @@ def test_one_break_even_rule_for_auto_and_the_bench() -> None:
     assert measured_break_even(slow, fast) == pytest.approx(steps_to_pay_back(0.2, 0.7, 1e-4, 1e-5))
 
 
-def test_gate_defaults_are_the_configs() -> None:
+def test_each_gate_setting_is_one_config_field_that_reaches_the_rules() -> None:
+    from eagergraph.metrics import FLOORS
     from eagergraph.registry.gate import GateRules
 
-    assert GateRules() == GateRules.of(PipelineConfig())
+    assert set(FLOORS) <= set(PipelineConfig.model_fields)  # a floor is a config field, named once in FLOORS
+    assert "min_auc" not in GateRules.__dataclass_fields__  # ...and not a rules field of its own with a default
+    settings = dict(gate_metric="loss", gate_tolerance="2%", min_accuracy=0.8, beat_baseline=False,
+                    accept_schema_change=True, seed=7)
+    rules = GateRules.of(PipelineConfig(**settings))
+    assert (rules.metric, rules.tolerance, rules.floors["min_accuracy"], rules.beat_baseline,
+            rules.accept_schema_change, rules.seed) == ("loss", "2%", 0.8, False, True, 7)
+    assert rules.floors["min_auc"] is None and rules.tolerance_rule.absolute(0.5) == pytest.approx(0.01)
 
 
 def test_registry_entries_share_one_shape(tmp_path: Path) -> None:
-    from eagergraph.registry.gate import GateRules, decide
+    from eagergraph.registry.gate import decide, rules_of
     from eagergraph.registry.registry import promote, read_registry, record, rollback
 
     metrics = {"loss": 0.3, "accuracy": 0.9, "auc": 0.95, "precision": 0.9, "recall": 0.9}
@@ -147,7 +155,7 @@ def test_registry_entries_share_one_shape(tmp_path: Path) -> None:
         (run / "manifest.json").write_text(json.dumps({"flow_run_id": name, "files": []}))
         (run / "metrics.json").write_text(json.dumps({"graph": metrics}))
     first, second = sorted(p for p in tmp_path.iterdir() if p.is_dir())
-    record(tmp_path, first, decide(metrics, None, GateRules()))
+    record(tmp_path, first, decide(metrics, None, rules_of()))
     promote(tmp_path, second)
     rollback(tmp_path)
     entries = read_registry(tmp_path)

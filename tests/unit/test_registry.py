@@ -11,7 +11,7 @@ import pytest
 
 from eagergraph.errors import RegistryError
 from eagergraph.registry import drift
-from eagergraph.registry.gate import GateRules, decide
+from eagergraph.registry.gate import decide, rules_of
 from eagergraph.registry.registry import check_run_dir, production_run, production_stack, promote, read_registry, record, rollback
 from eagergraph.registry.retention import select_removals
 
@@ -23,28 +23,33 @@ def _with(**changes: float) -> dict[str, float]:
 
 
 def test_first_run_promotes_itself_but_floors_still_apply() -> None:
-    assert decide(METRICS, None, GateRules())["promoted"]
-    assert "first run" in decide(METRICS, None, GateRules())["reason"]
-    refused = decide(_with(auc=0.6), None, GateRules(min_auc=0.7))
+    assert decide(METRICS, None, rules_of())["promoted"]
+    assert "first run" in decide(METRICS, None, rules_of())["reason"]
+    refused = decide(_with(auc=0.6), None, rules_of(min_auc=0.7))
     assert not refused["promoted"] and "auc 0.6000 below min_auc 0.7" in refused["reason"]
 
 
 def test_within_tolerance_promotes_beyond_refuses() -> None:
-    rules = GateRules(tolerance=0.01)
+    rules = rules_of(gate_tolerance=0.01)
     assert decide(_with(auc=0.945), METRICS, rules)["promoted"]  # worse by 0.005 ≤ 0.01
     refused = decide(_with(auc=0.93), METRICS, rules)
     assert not refused["promoted"] and refused["reason"].startswith("worse than production: auc 0.9300 vs production 0.9500")
 
 
 def test_loss_is_lower_is_better_and_floors_apply_against_production() -> None:
-    assert not decide(_with(loss=0.5), METRICS, GateRules(metric="loss"))["promoted"]
-    assert decide(_with(loss=0.2), METRICS, GateRules(metric="loss"))["promoted"]
-    assert not decide(_with(accuracy=0.8), _with(accuracy=0.8), GateRules(min_accuracy=0.85))["promoted"]
+    assert not decide(_with(loss=0.5), METRICS, rules_of(gate_metric="loss"))["promoted"]
+    assert decide(_with(loss=0.2), METRICS, rules_of(gate_metric="loss"))["promoted"]
+    assert not decide(_with(accuracy=0.8), _with(accuracy=0.8), rules_of(min_accuracy=0.85))["promoted"]
 
 
-def test_incomparable_model_is_judged_on_its_floors_and_says_so() -> None:
-    verdict = decide(METRICS, None, GateRules(min_auc=0.9), "features differ from production (new x9)")
-    assert verdict["promoted"] and "judged on its own floors only: features differ" in verdict["reason"]
+def test_a_schema_change_is_refused_naming_it_unless_accepted() -> None:
+    why = "features differ from production (dropped x9)"
+    refused = decide(METRICS, None, rules_of(), schema=why)
+    assert not refused["promoted"] and refused["reason"].startswith(f"{why}: a schema change is not promoted silently")
+    assert "--accept-schema-change" in refused["reason"] and "--model-name" in refused["reason"]
+    accepted = decide(METRICS, None, rules_of(min_auc=0.9, accept_schema_change=True), schema=why)
+    assert accepted["promoted"] and accepted["reason"].startswith(f"schema change accepted ({why})")
+    assert not decide(_with(auc=0.85), None, rules_of(min_auc=0.9, accept_schema_change=True), schema=why)["promoted"]
 
 
 def test_psi_is_zero_for_the_same_data_and_large_for_a_scaled_feature() -> None:
@@ -89,11 +94,11 @@ def _fake_run(artifacts: Path, name: str) -> Path:
 
 def test_promote_rollback_and_the_production_stack(tmp_path: Path) -> None:
     a, b, c = (_fake_run(tmp_path, f"2026010{i}T000000000000Z-aaaaaa") for i in (1, 2, 3))
-    record(tmp_path, a, decide(METRICS, None, GateRules()))
-    record(tmp_path, b, decide(_with(auc=0.5), METRICS, GateRules()))  # refused
+    record(tmp_path, a, decide(METRICS, None, rules_of()))
+    record(tmp_path, b, decide(_with(auc=0.5), METRICS, rules_of()))  # refused
     assert production_run(tmp_path) == a.resolve()
     promote(tmp_path, b)
-    record(tmp_path, c, decide(METRICS, METRICS, GateRules()))
+    record(tmp_path, c, decide(METRICS, METRICS, rules_of()))
     assert production_run(tmp_path) == c.resolve()
     assert rollback(tmp_path)["production"] == b.name and production_run(tmp_path) == b.resolve()
     assert rollback(tmp_path)["production"] == a.name

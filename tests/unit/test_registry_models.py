@@ -12,7 +12,7 @@ import pytest
 from eagergraph.config import build_config
 from eagergraph.errors import ConfigError, DataError, RegistryError
 from eagergraph.metrics import GATE_DEFAULT, metrics_for
-from eagergraph.registry.gate import GateRules, check_rules, decide
+from eagergraph.registry.gate import check_rules, decide, rules_of
 from eagergraph.registry.history import run_rows
 from eagergraph.registry.registry import production_run, productions, promote, read_registry, record, rollback
 from eagergraph.registry.retention import plan
@@ -24,34 +24,34 @@ BINARY = {"loss": 0.3, "accuracy": 0.9, "auc": 0.95, "precision": 0.9, "recall":
 
 
 def test_a_worse_regression_model_is_refused_by_rmse_lower_being_better() -> None:
-    worse = decide({**REGRESSION, "rmse": 3.41}, REGRESSION, GateRules(), task="regression")
+    worse = decide({**REGRESSION, "rmse": 3.41}, REGRESSION, rules_of(), task="regression")
     assert not worse["promoted"] and worse["metric"] == "rmse"
     assert worse["reason"].startswith("worse than production: rmse 3.4100 vs production 2.9000 (lower is better; +0.5100")
-    better = decide({**REGRESSION, "rmse": 2.5}, REGRESSION, GateRules(), task="regression")
+    better = decide({**REGRESSION, "rmse": 2.5}, REGRESSION, rules_of(), task="regression")
     assert better["promoted"] and "(lower is better; -0.4000" in better["reason"]
-    within = decide({**REGRESSION, "rmse": 2.905}, REGRESSION, GateRules(tolerance=0.01), task="regression")
+    within = decide({**REGRESSION, "rmse": 2.905}, REGRESSION, rules_of(gate_tolerance=0.01), task="regression")
     assert within["promoted"]  # worse by 0.005, within the tolerance in the metric's own direction
 
 
 def test_each_task_gates_on_its_default_metric_and_any_of_its_catalogue_metrics() -> None:
-    verdict = decide({**MULTICLASS, "macro_auc": 0.90}, MULTICLASS, GateRules(), task="multiclass")
+    verdict = decide({**MULTICLASS, "macro_auc": 0.90}, MULTICLASS, rules_of(), task="multiclass")
     assert verdict["metric"] == GATE_DEFAULT["multiclass"] and not verdict["promoted"]
     assert "(higher is better; -0.0700" in verdict["reason"]
-    by_loss = decide({**MULTICLASS, "loss": 0.5}, MULTICLASS, GateRules(metric="loss"), task="multiclass")
+    by_loss = decide({**MULTICLASS, "loss": 0.5}, MULTICLASS, rules_of(gate_metric="loss"), task="multiclass")
     assert not by_loss["promoted"] and "loss 0.5000 vs production 0.3000 (lower is better" in by_loss["reason"]
-    assert decide(BINARY, BINARY, GateRules(), task="binary")["metric"] == "auc"
+    assert decide(BINARY, BINARY, rules_of(), task="binary")["metric"] == "auc"
     with pytest.raises(ConfigError, match="--gate-metric auc: not a metric of a regression model .*rmse, mae, r2"):
-        check_rules(GateRules(metric="auc"), "regression")
+        check_rules(rules_of(gate_metric="auc"), "regression")
 
 
 def test_floors_belong_to_their_tasks() -> None:
-    refused = decide({**REGRESSION, "r2": 0.4}, None, GateRules(min_r2=0.5), task="regression")
+    refused = decide({**REGRESSION, "r2": 0.4}, None, rules_of(min_r2=0.5), task="regression")
     assert not refused["promoted"] and "r2 0.4000 below min_r2 0.5" in refused["reason"]
-    check_rules(GateRules(min_accuracy=0.5), "multiclass")  # accuracy is a classification floor
+    check_rules(rules_of(min_accuracy=0.5), "multiclass")  # accuracy is a classification floor
     with pytest.raises(ConfigError, match="--min-auc does not apply to a regression model \\(its floors: --min-r2\\)"):
-        check_rules(GateRules(min_auc=0.5), "regression")
+        check_rules(rules_of(min_auc=0.5), "regression")
     with pytest.raises(ConfigError, match="--min-r2 does not apply to a binary model"):
-        check_rules(GateRules(min_r2=0.5), "binary")
+        check_rules(rules_of(min_r2=0.5), "binary")
 
 
 def test_config_checks_the_model_name_and_the_gate_metric() -> None:
@@ -62,6 +62,26 @@ def test_config_checks_the_model_name_and_the_gate_metric() -> None:
     assert build_config(data="data/penguins.csv").run_model_name == "penguins"
     assert build_config().run_model_name == "synthetic" and build_config(model_name="m.1").run_model_name == "m.1"
     assert default_model_name("some dir/my table.parquet") == "my-table"
+
+
+@pytest.mark.parametrize(("data", "name"), [
+    ("exports/arrests_2026-12-06.csv", "arrests"), ("exports/arrests_2026-12-07.csv", "arrests"),  # daily exports
+    ("arrests-20261206T0630.parquet", "arrests"), ("arrests_001.csv", "arrests"), ("sales_2024.csv", "sales"),
+    ("exports/arrests/2026-12-06.csv", "arrests"), ("lake/arrests/date=2026-12-06", "arrests"),  # the folder above
+    ("lake/arrests/part-00001.parquet", "arrests"), ("credit_v2.csv", "credit_v2"), ("cars2.csv", "cars2"),
+    ("train.csv", "train"), (None, "synthetic")])
+def test_the_default_model_name_is_one_per_table_not_per_export(data: str | None, name: str) -> None:
+    assert default_model_name(data) == name
+
+
+def test_the_model_name_says_why() -> None:
+    assert build_config(data="x/arrests_2026-12-06.csv").model_name_reason == \
+        "the data file's name without its dates and numbers (arrests_2026-12-06)"
+    assert build_config(data="x/iris.csv").model_name_reason == "the data file's name"
+    assert build_config(data="x/iris.csv", model_name="flowers").model_name_reason == "chosen with --model-name"
+    from eagergraph.reporting.promotion import model_line
+
+    assert model_line("arrests", "the data file's name") == "model: arrests (the data file's name); choose with --model-name"
 
 
 def _fake_run(artifacts: Path, name: str, model_name: str | None, task: str = "binary") -> Path:
