@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from eagergraph.cli.common import app, prepare_environment, use_server
+from eagergraph.cli.common import app, prepare_environment, set_prefect_environment, use_server
 from eagergraph.cli.quiet import debugging
 from eagergraph.cli.terminal import fail
 
@@ -144,7 +144,7 @@ def zombie_automation_on() -> None:
         zombie_after,
     )
 
-    os.environ.setdefault(HEARTBEAT_ENV, str(HEARTBEAT_SECONDS))
+    set_prefect_environment({HEARTBEAT_ENV: os.environ.get(HEARTBEAT_ENV, str(HEARTBEAT_SECONDS))})
     with reported_errors(debugging()):
         automation_id, created = ensure_zombie_automation()
     typer.echo(f"heartbeats every {heartbeat_seconds()}s; a run silent for "
