@@ -10,6 +10,7 @@ import typer
 from eagergraph.cli.common import app, prepare_environment, set_prefect_environment, use_server
 from eagergraph.cli.quiet import debugging
 from eagergraph.cli.terminal import fail
+from eagergraph.orchestration.local_server import ServerRecord
 
 server_app = typer.Typer(help="The local Prefect server (API and UI) over your PREFECT_HOME: foreground by default.",
                          invoke_without_command=True, rich_markup_mode=None)
@@ -44,11 +45,12 @@ def run_server(host: str, port: int) -> int:
 
     from eagergraph.orchestration.local_server import (
         RECORD_NAME,
-        ServerRecord,
         api_url,
         foreground_environment,
         healthy,
+        point_profile,
         prefect_home,
+        restore_profile,
         server_command,
         stop_group,
         ui_url,
@@ -65,13 +67,15 @@ def run_server(host: str, port: int) -> int:
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    recorded = False
+    recorded: ServerRecord | None = None
     try:
         while process.poll() is None:
-            if not recorded and healthy(url, timeout=2.0):
+            if recorded is None and healthy(url, timeout=2.0):
                 home.mkdir(parents=True, exist_ok=True)
-                write_record(home, ServerRecord(url=url, pid=process.pid, port=port, log="(foreground: this terminal)"))
-                recorded = True
+                recorded = ServerRecord(url=url, pid=process.pid, port=port, log="(foreground: this terminal)")
+                write_record(home, recorded)
+                recorded = point_profile(home, recorded)
+                typer.echo(profile_line(recorded))
             try:
                 process.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
@@ -83,7 +87,8 @@ def run_server(host: str, port: int) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if recorded:
+        if recorded is not None:
+            restore_profile(home, recorded)
             (home / RECORD_NAME).unlink(missing_ok=True)
 
 
@@ -98,14 +103,29 @@ def server_start(
     if not background:
         _foreground(host, port)
     prepare_environment()
-    from eagergraph.orchestration.local_server import ServerError, ensure_server, prefect_home, running_server, ui_url
+    from eagergraph.orchestration.local_server import (
+        ServerError,
+        ensure_server,
+        point_profile,
+        prefect_home,
+        running_server,
+        ui_url,
+    )
 
     home = prefect_home()
     try:
-        record = running_server(home) or ensure_server(home, port=port)
+        record = point_profile(home, running_server(home) or ensure_server(home, port=port))
     except ServerError as exc:
         fail(str(exc))
     typer.echo(f"Prefect UI: {ui_url(record.url)}   pid {record.pid}   log {record.log}")
+    typer.echo(profile_line(record))
+
+
+def profile_line(record: ServerRecord) -> str:
+    """What `server start` changed in the user's Prefect profile, and how it is undone."""
+    return (f"Prefect profile {record.profile!r}: PREFECT_API_URL={record.url}, so plain `prefect` commands "
+            "(deploy, worker start) use this server; `eagergraph server stop` puts back "
+            + (f"{record.previous_api_url}" if record.previous_api_url else "no PREFECT_API_URL (as before)"))
 
 
 @server_app.command("status")
@@ -129,8 +149,13 @@ def server_stop() -> None:
     from eagergraph.orchestration.local_server import prefect_home, stop_server
 
     record = stop_server(prefect_home())
-    typer.echo(f"stopped the Prefect server on port {record.port} (pid {record.pid})" if record
-               else "no local Prefect server was running")
+    if record is None:
+        typer.echo("no local Prefect server was running")
+        return
+    typer.echo(f"stopped the Prefect server on port {record.port} (pid {record.pid})")
+    if record.profile:
+        typer.echo(f"Prefect profile {record.profile!r}: PREFECT_API_URL "
+                   + (f"back to {record.previous_api_url}" if record.previous_api_url else "removed, as before"))
 
 
 def zombie_automation_on() -> None:

@@ -16,18 +16,24 @@ import httpx
 import pytest
 
 from conftest import EAGERGRAPH, ROOT, free_port, group_alive, run_cli, start_prefect_server, stop, wait_healthy
-from eagergraph.orchestration.local_server import RECORD_NAME
+from eagergraph.orchestration.local_server import RECORD_NAME, ServerRecord, write_record
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
 
 @pytest.fixture(scope="module")
-def extra_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def extra_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, str, Path]]:
+    """The module's own server: its process, API URL and Prefect home."""
     home = tmp_path_factory.mktemp("extra-prefect-home")
     process, url = start_prefect_server(home, free_port())
     try:
-        yield url, home
+        yield process, url, home
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def extra_server(extra_process: tuple[subprocess.Popen, str, Path]) -> tuple[str, Path]:
+    return extra_process[1], extra_process[2]
 
 
 def _stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
@@ -116,6 +122,50 @@ def test_serve_runs_the_flow_on_an_interval_schedule(extra_server: tuple[str, Pa
     for run in runs:
         assert run["id"] in manifests, (run["id"], sorted(manifests))
         assert RunPaths.of(manifests[run["id"]]).metrics.is_file()
+
+
+def test_serve_cron_fires_on_the_local_server_alone_and_stops_cleanly(
+        extra_process: tuple[subprocess.Popen, str, Path], tmp_path: Path) -> None:
+    """`serve --cron` as a user runs it: no PREFECT_API_URL, the local server recorded in their Prefect home (the
+    module's server, recorded as `eagergraph server start --background` records it). The schedule fires there, no
+    temporary server starts, no "ephemeral server" warning; SIGTERM stops it with its closing line, no traceback,
+    and the deployment paused."""
+    process, url, _ = extra_process
+    home = tmp_path / "home"
+    home.mkdir()
+    write_record(home, ServerRecord(url=url, pid=process.pid, port=int(url.split(":")[2].split("/")[0]), log="test"))
+    artifacts = tmp_path / "artifacts"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+           "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": HEARTBEAT}
+    for name in ("PREFECT_API_URL", "EAGERGRAPH_EPHEMERAL"):
+        env.pop(name, None)
+    log = tmp_path / "serve.log"
+    serve = subprocess.Popen([EAGERGRAPH, "serve", "--cron", "* * * * *", "--rows", "200", "--epochs", "1",
+                              "--artifacts", str(artifacts)], env=env, stdout=open(log, "w"),
+                             stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 240  # the next whole minute, then one run of about 15 s (more when busy)
+        while not (runs := _scheduled_runs(url, "COMPLETED", artifacts=artifacts)):
+            assert serve.poll() is None, log.read_text()[-3000:]
+            assert not _scheduled_runs(url, "FAILED", "CRASHED", artifacts=artifacts), log.read_text()[-3000:]
+            if time.monotonic() > deadline:
+                pytest.fail(f"no scheduled run completed in time:\n{log.read_text()[-3000:]}")
+            time.sleep(2)
+        serve.send_signal(signal.SIGTERM)  # to `serve` alone, as systemd or `docker stop` would
+        assert serve.wait(timeout=90) == 0, log.read_text()[-3000:]
+    finally:
+        _stop_group(serve)
+    output = log.read_text()
+    assert "(local server, reused;" in output
+    for unwanted in ("Starting temporary server", "ephemeral server", "Traceback"):
+        assert unwanted not in output, output[-3000:]
+    assert output.rstrip().endswith("stopped serving: the deployment 'eagergraph-training/eagergraph-scheduled' is "
+                                    "paused (no scheduled runs while nothing serves it); the same `eagergraph serve` "
+                                    "command resumes it"), output[-3000:]
+    deployment = httpx.get(f"{url}/deployments/{runs[0]['deployment_id']}").json()
+    assert deployment["schedules"][0]["schedule"]["cron"] == "* * * * *"
+    assert deployment["paused"] is True
+    assert runs[0]["auto_scheduled"]  # made by the server's scheduler from the cron schedule, not by hand
 
 
 def test_prefect_yaml_deploys_to_a_process_work_pool(extra_server: tuple[str, Path]) -> None:
