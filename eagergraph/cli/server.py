@@ -45,6 +45,7 @@ def run_server(host: str, port: int) -> int:
 
     from eagergraph.orchestration.local_server import (
         RECORD_NAME,
+        ServerError,
         api_url,
         foreground_environment,
         healthy,
@@ -74,8 +75,11 @@ def run_server(host: str, port: int) -> int:
                 home.mkdir(parents=True, exist_ok=True)
                 recorded = ServerRecord(url=url, pid=process.pid, port=port, log="(foreground: this terminal)")
                 write_record(home, recorded)
-                recorded = point_profile(home, recorded)
-                typer.echo(profile_line(recorded))
+                try:
+                    recorded = point_profile(home, recorded)
+                    typer.echo(profile_line(recorded))
+                except ServerError as exc:  # the server runs; only plain `prefect` commands miss it
+                    typer.echo(f"{exc}; plain `prefect` commands need PREFECT_API_URL={url}", err=True)
             try:
                 process.wait(timeout=1.0)
             except subprocess.TimeoutExpired:

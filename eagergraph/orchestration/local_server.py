@@ -316,12 +316,19 @@ def profiles_path(home: Path) -> Path:
     return Path(given.replace("${PREFECT_HOME}", str(home))).expanduser() if given else home / "profiles.toml"
 
 
-def _read_profiles(home: Path) -> dict:
+def _read_profiles(home: Path, strict: bool = False) -> dict:
+    """The profiles file as a dict ({} when there is none). `strict`, for a caller that will write it: a file that
+    is not valid TOML is a ServerError, never overwritten."""
     import tomllib
 
+    path = profiles_path(home)
     try:
-        return tomllib.loads(profiles_path(home).read_text())
-    except (OSError, ValueError):
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        if strict:
+            raise ServerError(f"{path}: cannot read the Prefect profiles ({exc}); fix or move the file") from None
         return {}
 
 
@@ -354,8 +361,9 @@ def profile_api_url(home: Path) -> str | None:
 def point_profile(home: Path, record: ServerRecord, earlier: ServerRecord | None = None) -> ServerRecord:
     """Set PREFECT_API_URL of the active profile to this server (`prefect config set PREFECT_API_URL=…`, done on the
     file), and record what the profile held so `stop` can put it back; the updated record. `earlier`: the record
-    of a server this one replaces, whose profile value is still the one to put back."""
-    profiles = _read_profiles(home)
+    of a server this one replaces, whose profile value is still the one to put back. ServerError when the profiles
+    file cannot be read."""
+    profiles = _read_profiles(home, strict=True)
     name = active_profile(profiles)
     settings = profiles.setdefault("profiles", {}).setdefault(name, {})
     ours = earlier if earlier is not None and earlier.profile else record
@@ -370,8 +378,12 @@ def point_profile(home: Path, record: ServerRecord, earlier: ServerRecord | None
 
 def restore_profile(home: Path, record: ServerRecord) -> None:
     """Put back the PREFECT_API_URL the profile held before `point_profile` (none: the key removed, and the table
-    and file when nothing else is left in them); a value the user has set since is theirs and stays."""
-    profiles = _read_profiles(home)
+    and file when nothing else is left in them); a value the user has set since is theirs and stays, and so does
+    a file that cannot be read."""
+    try:
+        profiles = _read_profiles(home, strict=True)
+    except ServerError:
+        return
     settings = profiles.get("profiles", {}).get(record.profile or "")
     if settings is None or settings.get(API_URL_SETTING) != record.url:
         return

@@ -11,6 +11,7 @@ import pytest
 
 from eagergraph.orchestration.local_server import (
     RECORD_NAME,
+    ServerError,
     ServerRecord,
     connect,
     point_profile,
@@ -94,3 +95,11 @@ def test_connect_keeps_a_users_own_profile_url_and_overrides_ours_for_the_tempor
     url, how, settings = connect(ephemeral=True)  # ours in the profile: --ephemeral must not use it
     assert (url, how) == (None, "temporary")
     assert settings["PREFECT_API_URL"] == "" and settings["PREFECT_SERVER_EPHEMERAL_ENABLED"] == "true"
+
+
+def test_a_profiles_file_that_is_not_toml_is_refused_and_left_as_it_is(home: Path) -> None:
+    (home / "profiles.toml").write_text("active = [unclosed\n")
+    with pytest.raises(ServerError, match="profiles.toml: cannot read the Prefect profiles"):
+        _point(home)
+    restore_profile(home, ServerRecord(url=URL, pid=NO_PROCESS, port=4321, log="log", profile="ephemeral"))
+    assert (home / "profiles.toml").read_text() == "active = [unclosed\n"
