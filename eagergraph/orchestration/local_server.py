@@ -51,6 +51,7 @@ class ServerRecord:
     log: str
     profile: str | None = None
     previous_api_url: str | None = None
+    added_active: bool = False  # the profiles file named no active profile: `active` was written, and is removed
 
 
 def prefect_home() -> Path:
@@ -352,9 +353,18 @@ def active_profile(profiles: dict) -> str:
     return os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
 
 
+def _names_active(profiles: dict) -> bool:
+    """Whether Prefect's settings read this file's table of the active profile: only when the profile is named
+    (PREFECT_PROFILE or `active`); otherwise they take Prefect's built-in default profile, whatever the file holds
+    under the same name (`prefect config view` shows the file's table all the same)."""
+    return bool(os.environ.get("PREFECT_PROFILE") or profiles.get("active"))
+
+
 def profile_api_url(home: Path) -> str | None:
     """PREFECT_API_URL of the active Prefect profile (profiles.toml), read without importing Prefect."""
     profiles = _read_profiles(home)
+    if not _names_active(profiles):
+        return None
     return (profiles.get("profiles", {}).get(active_profile(profiles)) or {}).get(API_URL_SETTING)
 
 
@@ -367,11 +377,14 @@ def point_profile(home: Path, record: ServerRecord, earlier: ServerRecord | None
     name = active_profile(profiles)
     settings = profiles.setdefault("profiles", {}).setdefault(name, {})
     ours = earlier if earlier is not None and earlier.profile else record
-    previous = ours.previous_api_url if ours.profile == name and settings.get(API_URL_SETTING) == ours.url \
-        else settings.get(API_URL_SETTING)
+    again = ours.profile == name and settings.get(API_URL_SETTING) == ours.url  # already pointed by eagergraph
+    previous = ours.previous_api_url if again else settings.get(API_URL_SETTING)
+    added_active = ours.added_active if again else not _names_active(profiles)
+    if not _names_active(profiles):
+        profiles["active"] = name  # as `prefect config set` writes it: without it Prefect's settings skip the table
     settings[API_URL_SETTING] = record.url
     _write_profiles(home, profiles)
-    pointed = replace(record, profile=name, previous_api_url=previous)
+    pointed = replace(record, profile=name, previous_api_url=previous, added_active=added_active)
     write_record(home, pointed)
     return pointed
 
@@ -395,6 +408,8 @@ def restore_profile(home: Path, record: ServerRecord) -> None:
             del profiles["profiles"][record.profile]
         if not profiles["profiles"]:
             del profiles["profiles"]
+    if record.added_active and profiles.get("active") == record.profile:
+        del profiles["active"]
     _write_profiles(home, profiles)
 
 

@@ -44,7 +44,9 @@ def test_no_profiles_file_gets_one_for_prefects_default_profile_and_loses_it_on_
     record = _point(home)
     assert record.profile == "ephemeral" and record.previous_api_url is None
     assert read_record(home) == record  # what stop reads
-    assert tomllib.loads((home / "profiles.toml").read_text()) == {"profiles": {"ephemeral": {"PREFECT_API_URL": URL}}}
+    # `active` written too, as `prefect config set` does: without it Prefect's settings ignore the table
+    assert tomllib.loads((home / "profiles.toml").read_text()) == {"active": "ephemeral",
+                                                                   "profiles": {"ephemeral": {"PREFECT_API_URL": URL}}}
     assert profile_api_url(home) == URL
     restore_profile(home, record)
     assert not (home / "profiles.toml").exists()
@@ -77,18 +79,20 @@ def test_a_value_the_user_set_since_is_theirs(home: Path) -> None:
 def test_a_restarted_server_takes_over_the_profile_and_its_value_to_put_back(home: Path) -> None:
     import toml
 
-    (home / "profiles.toml").write_text(toml.dumps({"profiles": {"ephemeral": {"PREFECT_API_URL": "http://old/api"}}}))
+    original = {"active": "ephemeral", "profiles": {"ephemeral": {"PREFECT_API_URL": "http://old/api"}}}
+    (home / "profiles.toml").write_text(toml.dumps(original))
     dead = _point(home)
     new = _point(home, "http://127.0.0.1:4999/api", earlier=dead)  # the old port was taken: another one
     assert new.previous_api_url == "http://old/api" and profile_api_url(home) == "http://127.0.0.1:4999/api"
     restore_profile(home, new)
-    assert profile_api_url(home) == "http://old/api"
+    assert tomllib.loads((home / "profiles.toml").read_text()) == original
 
 
 def test_connect_keeps_a_users_own_profile_url_and_overrides_ours_for_the_temporary_server(home: Path) -> None:
     import toml
 
-    (home / "profiles.toml").write_text(toml.dumps({"profiles": {"ephemeral": {"PREFECT_API_URL": "http://theirs/api"}}}))
+    theirs = {"active": "ephemeral", "profiles": {"ephemeral": {"PREFECT_API_URL": "http://theirs/api"}}}
+    (home / "profiles.toml").write_text(toml.dumps(theirs))
     assert connect()[:2] == ("http://theirs/api", "configured")
     (home / "profiles.toml").unlink()
     _point(home)
@@ -103,3 +107,17 @@ def test_a_profiles_file_that_is_not_toml_is_refused_and_left_as_it_is(home: Pat
         _point(home)
     restore_profile(home, ServerRecord(url=URL, pid=NO_PROCESS, port=4321, log="log", profile="ephemeral"))
     assert (home / "profiles.toml").read_text() == "active = [unclosed\n"
+
+
+def test_a_profiles_file_that_names_no_active_profile_gets_active_and_loses_it_again(home: Path) -> None:
+    """Prefect's settings read a profile's table only when the file (or PREFECT_PROFILE) names it; a table under
+    the default profile's name alone is not read, so eagergraph does not count it either."""
+    import toml
+
+    original = {"profiles": {"ephemeral": {"PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_API_URL": "http://x/api"}}}
+    (home / "profiles.toml").write_text(toml.dumps(original))
+    assert profile_api_url(home) is None  # as Prefect's settings see it
+    record = _point(home)
+    assert record.added_active and tomllib.loads((home / "profiles.toml").read_text())["active"] == "ephemeral"
+    restore_profile(home, record)
+    assert tomllib.loads((home / "profiles.toml").read_text()) == original
