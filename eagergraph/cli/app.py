@@ -101,14 +101,17 @@ def _numbers(value: Optional[str], kind: type, option: str) -> Optional[list]:
 def serve(
     cron: Annotated[Optional[str], typer.Option(help="Cron expression, e.g. '0 * * * *' (default: none).")] = None,
     interval: Annotated[Optional[float], typer.Option(help="Seconds between runs (default: none).")] = None,
+    rrule: Annotated[Optional[str], typer.Option(help="iCalendar RRule, e.g. 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=6' "
+                                                 "(default: none).")] = None,
     config: ConfigFile = None, overrides: dict | None = None,
 ) -> None:
-    """Serve the pipeline as a deployment on a schedule (cron or interval), with the run options as its parameters."""
+    """Serve the pipeline as a deployment on a schedule (cron, interval or RRule), with the run options as its
+    parameters, until Ctrl-C or SIGTERM (which pause the deployment)."""
     prepare_environment()
     from eagergraph.orchestration.deployments import schedule, serve_pipeline
 
     try:
-        when = schedule(cron, interval)
+        when = schedule(cron, interval, rrule)
     except ValueError as exc:
         fail(str(exc))
     cfg = _config(config, overrides or {})
@@ -116,7 +119,10 @@ def serve(
     _server.zombie_automation_on()
     from eagergraph.flows.pipeline import training_pipeline
 
-    serve_pipeline(training_pipeline, cfg, when)
+    deployment = serve_pipeline(training_pipeline, cfg, when)
+    typer.echo(f"stopped serving: the deployment {deployment!r} is paused (no scheduled runs while nothing serves "
+               "it); the same `eagergraph serve` command resumes it")
+
 
 
 @app.command()

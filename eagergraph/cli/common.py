@@ -45,15 +45,29 @@ def checked(build: Callable[[], Any]) -> Any:
         fail(str(error))
 
 
+def set_prefect_environment(settings: dict[str, str]) -> None:
+    """Put Prefect settings in the environment, and have Prefect read them again when it is already imported.
+
+    Prefect reads its settings once, when it is first imported (its global settings context): a setting put in the
+    environment after an import (a schedule checked with Prefect's own models, say) would be ignored, and a client
+    with no API URL starts a temporary server. `refresh_global_settings_context` is Prefect's call for exactly this
+    (its plugins set environment variables after the import)."""
+    os.environ.update(settings)
+    if settings and "prefect.context" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
 def use_server(ephemeral: bool) -> str | None:
-    """Point Prefect at its server before it is imported (a local server that stays, unless ephemeral)."""
+    """Point Prefect at its server (a local server that stays, unless ephemeral)."""
     from eagergraph.orchestration.local_server import ServerError, connect
 
     try:
         url, how, settings = connect(ephemeral)
     except ServerError as exc:
         fail(str(exc))
-    os.environ.update(settings)
+    set_prefect_environment(settings)
     if how in ("started", "reused"):
         typer.echo(f"Prefect UI: {ui_url(url)} (local server, {how}; `eagergraph server stop` stops it)")
     return url

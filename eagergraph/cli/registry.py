@@ -94,8 +94,10 @@ def runs(
     artifacts: ArtifactsOption = Path("artifacts"),
     model_name: Annotated[Optional[str], typer.Option("--model-name", help="Only this model's runs (default: all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as one JSON list instead of a table.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column: start time, data, each metric of the task, "
+                                       "graph variant, flow run (default: about 120 columns).")] = False,
 ) -> None:
-    """The runs of the artifacts folder, newest first, with their model, metrics and the gate's verdict."""
+    """The runs of the artifacts folder, newest first, with their model, gate metric, speedup and verdict."""
     from eagergraph.registry.history import run_rows
 
     rows = run_rows(_folder(artifacts), _model_name(model_name))
@@ -107,7 +109,7 @@ def runs(
     from eagergraph.reporting.promotion import runs_table
 
     # Piped, the table keeps its natural width: a fixed width would cut the long cells (data path, flow-run id).
-    Console(width=None if sys.stdout.isatty() else 10_000).print(runs_table(rows))
+    Console(width=None if sys.stdout.isatty() else 10_000).print(runs_table(rows, wide))
 
 
 @app.command()

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from eagergraph.cli.common import app, prepare_environment, use_server
+from eagergraph.cli.common import app, prepare_environment, set_prefect_environment, use_server
 from eagergraph.cli.quiet import debugging
 from eagergraph.cli.terminal import fail
+from eagergraph.orchestration.local_server import ServerRecord
 
 server_app = typer.Typer(help="The local Prefect server (API and UI) over your PREFECT_HOME: foreground by default.",
                          invoke_without_command=True, rich_markup_mode=None)
@@ -44,11 +45,13 @@ def run_server(host: str, port: int) -> int:
 
     from eagergraph.orchestration.local_server import (
         RECORD_NAME,
-        ServerRecord,
+        ServerError,
         api_url,
         foreground_environment,
         healthy,
+        point_profile,
         prefect_home,
+        restore_profile,
         server_command,
         stop_group,
         ui_url,
@@ -65,13 +68,18 @@ def run_server(host: str, port: int) -> int:
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    recorded = False
+    recorded: ServerRecord | None = None
     try:
         while process.poll() is None:
-            if not recorded and healthy(url, timeout=2.0):
+            if recorded is None and healthy(url, timeout=2.0):
                 home.mkdir(parents=True, exist_ok=True)
-                write_record(home, ServerRecord(url=url, pid=process.pid, port=port, log="(foreground: this terminal)"))
-                recorded = True
+                recorded = ServerRecord(url=url, pid=process.pid, port=port, log="(foreground: this terminal)")
+                write_record(home, recorded)
+                try:
+                    recorded = point_profile(home, recorded)
+                    typer.echo(profile_line(recorded))
+                except ServerError as exc:  # the server runs; only plain `prefect` commands miss it
+                    typer.echo(f"{exc}; plain `prefect` commands need PREFECT_API_URL={url}", err=True)
             try:
                 process.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
@@ -83,7 +91,8 @@ def run_server(host: str, port: int) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if recorded:
+        if recorded is not None:
+            restore_profile(home, recorded)
             (home / RECORD_NAME).unlink(missing_ok=True)
 
 
@@ -98,14 +107,29 @@ def server_start(
     if not background:
         _foreground(host, port)
     prepare_environment()
-    from eagergraph.orchestration.local_server import ServerError, ensure_server, prefect_home, running_server, ui_url
+    from eagergraph.orchestration.local_server import (
+        ServerError,
+        ensure_server,
+        point_profile,
+        prefect_home,
+        running_server,
+        ui_url,
+    )
 
     home = prefect_home()
     try:
-        record = running_server(home) or ensure_server(home, port=port)
+        record = point_profile(home, running_server(home) or ensure_server(home, port=port))
     except ServerError as exc:
         fail(str(exc))
     typer.echo(f"Prefect UI: {ui_url(record.url)}   pid {record.pid}   log {record.log}")
+    typer.echo(profile_line(record))
+
+
+def profile_line(record: ServerRecord) -> str:
+    """What `server start` changed in the user's Prefect profile, and how it is undone."""
+    return (f"Prefect profile {record.profile!r}: PREFECT_API_URL={record.url}, so plain `prefect` commands "
+            "(deploy, worker start) use this server; `eagergraph server stop` puts back "
+            + (f"{record.previous_api_url}" if record.previous_api_url else "no PREFECT_API_URL (as before)"))
 
 
 @server_app.command("status")
@@ -129,8 +153,13 @@ def server_stop() -> None:
     from eagergraph.orchestration.local_server import prefect_home, stop_server
 
     record = stop_server(prefect_home())
-    typer.echo(f"stopped the Prefect server on port {record.port} (pid {record.pid})" if record
-               else "no local Prefect server was running")
+    if record is None:
+        typer.echo("no local Prefect server was running")
+        return
+    typer.echo(f"stopped the Prefect server on port {record.port} (pid {record.pid})")
+    if record.profile:
+        typer.echo(f"Prefect profile {record.profile!r}: PREFECT_API_URL "
+                   + (f"back to {record.previous_api_url}" if record.previous_api_url else "removed, as before"))
 
 
 def zombie_automation_on() -> None:
@@ -144,7 +173,7 @@ def zombie_automation_on() -> None:
         zombie_after,
     )
 
-    os.environ.setdefault(HEARTBEAT_ENV, str(HEARTBEAT_SECONDS))
+    set_prefect_environment({HEARTBEAT_ENV: os.environ.get(HEARTBEAT_ENV, str(HEARTBEAT_SECONDS))})
     with reported_errors(debugging()):
         automation_id, created = ensure_zombie_automation()
     typer.echo(f"heartbeats every {heartbeat_seconds()}s; a run silent for "

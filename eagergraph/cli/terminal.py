@@ -89,8 +89,8 @@ def server_problem(error: BaseException) -> str | None:
             return (f"the Prefect server at {url} refused the request ({status}): set PREFECT_API_AUTH_STRING to the "
                     "server's user:password (its PREFECT_SERVER_API_AUTH_STRING)")
         if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout)):
-            return (f"cannot reach the Prefect server at {url} ({first_line(cause)}); start it with `prefect server "
-                    "start` or unset PREFECT_API_URL to use a temporary local server")
+            return (f"cannot reach the Prefect server at {url} ({first_line(cause)}); start the local one with "
+                    "`eagergraph server start --background`, or unset a PREFECT_API_URL that names another")
         cause = cause.__cause__ or cause.__context__
     return None
 

@@ -12,29 +12,37 @@ from typing import Any
 DEPLOYMENT_NAME = "eagergraph-scheduled"
 
 
-def schedule(cron: str | None, interval: float | None) -> dict[str, Any]:
-    """`flow.serve` keyword arguments for exactly one of a cron expression or an interval in seconds."""
-    if (cron is None) == (interval is None):
-        raise ValueError("give exactly one of --cron EXPR or --interval SECONDS")
+def schedule(cron: str | None = None, interval: float | None = None, rrule: str | None = None) -> dict[str, Any]:
+    """`flow.serve` keyword arguments for exactly one of a cron expression, an interval in seconds or an RRule.
+
+    The cron and RRule checks are Prefect's own schedule models, so a string that passes here is one the server
+    takes; they import Prefect, which the CLI allows for only once it has pointed Prefect at its server."""
+    given = {"--cron EXPR": cron, "--interval SECONDS": interval, "--rrule RULE": rrule}
+    if sum(value is not None for value in given.values()) != 1:
+        raise ValueError(f"give exactly one of {', '.join(given)}")
     if interval is not None:
         if interval <= 0:
             raise ValueError(f"--interval must be a positive number of seconds, got {interval}")
         return {"interval": timedelta(seconds=interval)}
-    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.client.schemas.schedules import CronSchedule, RRuleSchedule
 
+    option, text, model = ("--cron", cron, CronSchedule) if cron is not None else ("--rrule", rrule, RRuleSchedule)
     try:
-        CronSchedule(cron=cron)
+        model(**{option.lstrip("-"): text})
     except ValueError:
-        raise ValueError(f"--cron {cron!r} is not a valid cron expression") from None
-    return {"cron": cron}
+        kind = "cron expression" if cron is not None else "RRule (e.g. 'FREQ=DAILY;BYHOUR=6')"
+        raise ValueError(f"{option} {text!r} is not a valid {kind}") from None
+    return {option.lstrip("-"): text}
 
 
-def serve_pipeline(flow: Any, config: Any, when: dict[str, Any], name: str = DEPLOYMENT_NAME) -> None:
+def serve_pipeline(flow: Any, config: Any, when: dict[str, Any], name: str = DEPLOYMENT_NAME) -> str:
     """Serve `flow` (the training flow) as a deployment with this schedule, the config as its parameters, until
-    stopped."""
+    Ctrl-C or SIGTERM; the deployment's full name. Prefect pauses the deployment when serving stops (a schedule
+    nothing serves would pile up late runs); serving it again resumes it."""
     from eagergraph.orchestration.naming import run_tags
 
     # Scheduled runs execute in child processes; absolute paths keep them independent of a working directory.
     config = config.model_copy(update={"artifacts": config.artifacts.resolve(),
                                        "data": config.data.resolve() if config.data else None})
     flow.serve(name=name, parameters={"config": config.model_dump(mode="json")}, tags=run_tags(config.data), **when)
+    return f"{flow.name}/{name}"

@@ -4,7 +4,10 @@ Why not `prefect server start --background`: its pid file holds the pid only (no
 another port when 4200 is taken, and `prefect server stop` signals one process, not its group. So the server is
 `prefect server start` in the foreground of its own session (process group), and a small JSON record in the
 Prefect home (one per user, Prefect's convention) says where it listens and which process group to stop.
-Nothing here imports Prefect: the CLI decides on the server before Prefect reads its settings.
+`eagergraph server start` also points the active Prefect profile at the server (PREFECT_API_URL in the
+profiles file, as `prefect config set` does), so plain `prefect` commands (`deploy`, `worker start`) reach it;
+`eagergraph server stop` puts back what the profile held. Nothing here imports Prefect: the CLI decides on the
+server before Prefect reads its settings.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -39,12 +42,16 @@ class ServerError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServerRecord:
-    """A background server: its API URL and the process (group leader) to stop."""
+    """A background server: its API URL and the process (group leader) to stop; the Prefect profile pointed at it
+    by `server start`, and the PREFECT_API_URL that profile held before (None: none), put back by `server stop`."""
 
     url: str
     pid: int
     port: int
     log: str
+    profile: str | None = None
+    previous_api_url: str | None = None
+    added_active: bool = False  # the profiles file named no active profile: `active` was written, and is removed
 
 
 def prefect_home() -> Path:
@@ -141,7 +148,10 @@ def server_command(port: int, host: str = HOST) -> list[str]:
 
 
 def stop_group(pid: int, timeout: float = STOP_SECONDS) -> None:
-    """SIGTERM a server's process group, SIGKILL it when it lingers; the group is gone when this returns."""
+    """SIGTERM a server's process group, SIGKILL it when it lingers; the group is gone when this returns.
+    A pid of 0 or 1 (a damaged record) is no server's: signalling its group would hit this process's or init's."""
+    if pid <= 1:
+        return
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
@@ -221,9 +231,12 @@ def ensure_server(home: Path, timeout: float = STARTUP_SECONDS, attempts: int = 
         error: ServerError | None = None
         for _ in range(attempts):
             try:
-                return start_server(home, port, timeout=timeout)
+                record = start_server(home, port, timeout=timeout)
             except ServerError as exc:
                 error = exc
+                continue
+            # the profile pointed at the old server follows the new one (its port may differ)
+            return point_profile(home, record, stale) if stale is not None and stale.profile else record
         raise ServerError(f"{error}; see the log, run `eagergraph server` in another terminal and export "
                           f"PREFECT_API_URL, or set {EPHEMERAL_ENV}=1")
 
@@ -235,6 +248,7 @@ def stop_server(home: Path) -> ServerRecord | None:
         if record is not None:
             if process_alive(record.pid):
                 stop_group(record.pid)
+            restore_profile(home, record)
             (home / RECORD_NAME).unlink(missing_ok=True)
         return record
 
@@ -294,16 +308,115 @@ def stop_temporary_servers() -> None:
 STARTUP_TIMEOUT_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"  # Prefect's, for its temporary server
 
 
-def profile_api_url(home: Path) -> str | None:
-    """PREFECT_API_URL of the active Prefect profile (profiles.toml), read without importing Prefect."""
+API_URL_SETTING = "PREFECT_API_URL"
+
+
+def profiles_path(home: Path) -> Path:
+    """Prefect's profiles file: PREFECT_PROFILES_PATH when set, else profiles.toml in the Prefect home."""
+    given = os.environ.get("PREFECT_PROFILES_PATH")
+    return Path(given.replace("${PREFECT_HOME}", str(home))).expanduser() if given else home / "profiles.toml"
+
+
+def _read_profiles(home: Path, strict: bool = False) -> dict:
+    """The profiles file as a dict ({} when there is none). `strict`, for a caller that will write it: a file that
+    is not valid TOML is a ServerError, never overwritten."""
     import tomllib
 
+    path = profiles_path(home)
     try:
-        profiles = tomllib.loads((home / "profiles.toml").read_text())
-    except (OSError, ValueError):
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        if strict:
+            raise ServerError(f"{path}: cannot read the Prefect profiles ({exc}); fix or move the file") from None
+        return {}
+
+
+def _write_profiles(home: Path, profiles: dict) -> None:
+    """Write the profiles file as Prefect does (its own `toml` dependency), atomically; no file when it is empty."""
+    import toml
+
+    path = profiles_path(home)
+    if not profiles:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(toml.dumps(profiles))
+    staging.chmod(0o600)
+    staging.replace(path)
+
+
+def active_profile(profiles: dict) -> str:
+    """The profile Prefect uses: PREFECT_PROFILE, else the file's `active`, else Prefect's default."""
+    return os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+
+
+def _names_active(profiles: dict) -> bool:
+    """Whether Prefect's settings read this file's table of the active profile: only when the profile is named
+    (PREFECT_PROFILE or `active`); otherwise they take Prefect's built-in default profile, whatever the file holds
+    under the same name (`prefect config view` shows the file's table all the same)."""
+    return bool(os.environ.get("PREFECT_PROFILE") or profiles.get("active"))
+
+
+def profile_api_url(home: Path) -> str | None:
+    """PREFECT_API_URL of the active Prefect profile (profiles.toml), read without importing Prefect."""
+    profiles = _read_profiles(home)
+    if not _names_active(profiles):
         return None
-    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active", "ephemeral")
-    return (profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL")
+    return (profiles.get("profiles", {}).get(active_profile(profiles)) or {}).get(API_URL_SETTING)
+
+
+def point_profile(home: Path, record: ServerRecord, earlier: ServerRecord | None = None) -> ServerRecord:
+    """Set PREFECT_API_URL of the active profile to this server (`prefect config set PREFECT_API_URL=…`, done on the
+    file), and record what the profile held so `stop` can put it back; the updated record. `earlier`: the record
+    of a server this one replaces, whose profile value is still the one to put back. ServerError when the profiles
+    file cannot be read."""
+    profiles = _read_profiles(home, strict=True)
+    name = active_profile(profiles)
+    settings = profiles.setdefault("profiles", {}).setdefault(name, {})
+    ours = earlier if earlier is not None and earlier.profile else record
+    again = ours.profile == name and settings.get(API_URL_SETTING) == ours.url  # already pointed by eagergraph
+    previous = ours.previous_api_url if again else settings.get(API_URL_SETTING)
+    added_active = ours.added_active if again else not _names_active(profiles)
+    if not _names_active(profiles):
+        profiles["active"] = name  # as `prefect config set` writes it: without it Prefect's settings skip the table
+    settings[API_URL_SETTING] = record.url
+    _write_profiles(home, profiles)
+    pointed = replace(record, profile=name, previous_api_url=previous, added_active=added_active)
+    write_record(home, pointed)
+    return pointed
+
+
+def restore_profile(home: Path, record: ServerRecord) -> None:
+    """Put back the PREFECT_API_URL the profile held before `point_profile` (none: the key removed, and the table
+    and file when nothing else is left in them); a value the user has set since is theirs and stays, and so does
+    a file that cannot be read."""
+    try:
+        profiles = _read_profiles(home, strict=True)
+    except ServerError:
+        return
+    settings = profiles.get("profiles", {}).get(record.profile or "")
+    if settings is None or settings.get(API_URL_SETTING) != record.url:
+        return
+    if record.previous_api_url is not None:
+        settings[API_URL_SETTING] = record.previous_api_url
+    else:
+        del settings[API_URL_SETTING]
+        if not settings:
+            del profiles["profiles"][record.profile]
+        if not profiles["profiles"]:
+            del profiles["profiles"]
+    if record.added_active and profiles.get("active") == record.profile:
+        del profiles["active"]
+    _write_profiles(home, profiles)
+
+
+def ours(home: Path, url: str) -> bool:
+    """Whether `url` is the one `eagergraph server start` put in the profile (the recorded server, live or not)."""
+    record = read_record(home)
+    return record is not None and record.profile is not None and record.url == url
 
 
 def connect(ephemeral: bool = False) -> tuple[str | None, str, dict[str, str]]:
@@ -312,15 +425,20 @@ def connect(ephemeral: bool = False) -> tuple[str | None, str, dict[str, str]]:
     Returns (API URL or None for the temporary server, how it was chosen, the Prefect settings the caller must put
     in the environment before Prefect is imported): the user's PREFECT_API_URL (environment or profile) wins; with
     `ephemeral` (or EAGERGRAPH_EPHEMERAL=1) Prefect's temporary per-run server, given time to start on a busy
-    machine; otherwise the local background server, started on first use. Raises ServerError. The environment is
-    process-wide state: only the CLI writes it.
+    machine; otherwise the local background server, started on first use. A profile that `eagergraph server start`
+    pointed at the local server counts as the local server (restarted when it died). Raises ServerError. The
+    environment is process-wide state: only the CLI writes it.
     """
     home = prefect_home()
-    given = os.environ.get("PREFECT_API_URL") or profile_api_url(home)
+    in_profile = profile_api_url(home)
+    given = os.environ.get("PREFECT_API_URL") or (in_profile if in_profile and not ours(home, in_profile) else None)
     if given:
         return given, "configured", {}
     if ephemeral or ephemeral_requested():
-        return None, "temporary", {STARTUP_TIMEOUT_ENV: os.environ.get(STARTUP_TIMEOUT_ENV, str(int(STARTUP_SECONDS)))}
+        # an empty API URL overrides one in the profile, and the temporary server is allowed whatever the profile says
+        return None, "temporary", {STARTUP_TIMEOUT_ENV: os.environ.get(STARTUP_TIMEOUT_ENV, str(int(STARTUP_SECONDS))),
+                                   "PREFECT_SERVER_EPHEMERAL_ENABLED": "true",
+                                   **({"PREFECT_API_URL": ""} if in_profile else {})}
     reused = running_server(home)
     record = reused or ensure_server(home)
     return record.url, "reused" if reused else "started", {"PREFECT_API_URL": record.url}

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eagergraph.metrics import metrics_for
+from eagergraph.metrics import GATE_DEFAULT, metrics_for
 from eagergraph.registry.registry import productions, read_registry, run_model_name
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
@@ -58,6 +58,7 @@ def run_rows(artifacts: Path, model_name: str | None = None) -> list[dict[str, A
                      "data": (manifest.get("config") or {}).get("data") or "synthetic",
                      "rows": (manifest.get("rows") or {}).get("raw"),
                      **{m.name: scored.get(m.name) for m in metrics_for(task)},
+                     "gate_metric": gate.get("metric") or GATE_DEFAULT.get(task),
                      "speedup": metrics.get("speedup"), "variant": metrics.get("graph_variant"),
                      "verdict": decided.get(run.name) or ("promoted" if gate.get("promoted") else "refused" if gate else None),
                      "production": run.name in production,

@@ -72,24 +72,39 @@ def verdict_markdown(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def runs_table(rows: list[dict[str, Any]]) -> Table:
-    """`eagergraph runs`: the history, newest first; each model's production run is marked. The metric columns are
-    the catalogue's metrics of the tasks the rows hold, in catalogue order ("–" where a run's task has none)."""
+def runs_table(rows: list[dict[str, Any]], wide: bool = False) -> Table:
+    """`eagergraph runs`: the history, newest first; each model's production run is marked.
+
+    By default it fits about 120 columns: the run, its model, its rows, the metric its gate judged (by the name
+    `--gate-metric` takes), the speedup and the verdict. `wide` adds the start time, the data, every catalogue
+    metric of the tasks the rows hold (in catalogue order, "–" where a run's task has none), the graph variant
+    and the flow run."""
+    table = Table(title="Runs, newest first (* = production of its model)")
+    if not wide:
+        for name, justify in (("run", "left"), ("model", "left"), ("rows", "right"), ("gate metric", "right"),
+                              ("speedup", "right"), ("verdict", "left")):
+            table.add_column(name, justify=justify, max_width=18 if name == "model" else None,
+                             overflow="ellipsis", no_wrap=True)
+        for r in rows:
+            gated = r.get("gate_metric")
+            table.add_row(("* " if r["production"] else "") + r["run"], r.get("model_name") or "–",
+                          _number(r["rows"], ","), f"{gated} {metric(gated).show(r.get(gated))}" if gated else "–",
+                          _number(r["speedup"], ".1f"), r["verdict"] or "–")
+        return table
     tasks = {r.get("task") or "binary" for r in rows} or {"binary"}
     shown = [m for m in CATALOGUE if any(task in m.tasks for task in tasks)]
-    table = Table(title="Runs, newest first (* = production of its model)")
     for name in ("run", "when (UTC)", "model", "data", "rows"):
         table.add_column(name, justify="right" if name == "rows" else "left")
     for m in shown:
         table.add_column(m.label, justify="right")
     for name in ("speedup", "variant", "verdict", "flow run"):
         table.add_column(name, justify="right" if name == "speedup" else "left")
-
-    def number(value: Any, fmt: str) -> str:
-        return "–" if value is None else f"{value:{fmt}}"
-
     for r in rows:
         table.add_row(("* " if r["production"] else "") + r["run"], r["when"] or "–", r.get("model_name") or "–",
-                      str(r["data"]), number(r["rows"], ","), *(m.show(r.get(m.name)) for m in shown),
-                      number(r["speedup"], ".1f"), r["variant"] or "–", r["verdict"] or "–", r["flow_run_id"] or "–")
+                      str(r["data"]), _number(r["rows"], ","), *(m.show(r.get(m.name)) for m in shown),
+                      _number(r["speedup"], ".1f"), r["variant"] or "–", r["verdict"] or "–", r["flow_run_id"] or "–")
     return table
+
+
+def _number(value: Any, fmt: str) -> str:
+    return "–" if value is None else f"{value:{fmt}}"

@@ -173,11 +173,21 @@ def run_id_of(run_dir: Path) -> str:
     return Path(run_dir).name.removeprefix(TMP_PREFIX)
 
 
+RUN_ID_PATTERN = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")  # what new_run_id makes
+
+
+def is_run_dir(path: Path) -> bool:
+    """A completed run directory: named with a run id, holding its manifest. Anything else in an artifacts folder
+    (a nested artifacts folder such as `artifacts/messy`, the production links, the cache) is not a run."""
+    return (RUN_ID_PATTERN.fullmatch(path.name) is not None and path.is_dir() and not path.is_symlink()
+            and RunPaths.of(path).manifest.is_file())
+
+
 def completed_runs(artifacts: Path) -> list[Path]:
     """Completed run directories under `artifacts`, oldest first."""
     if not artifacts.is_dir():
         return []
-    return sorted(p for p in artifacts.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", LATEST)))
+    return sorted(p for p in artifacts.iterdir() if is_run_dir(p))
 
 
 @contextmanager

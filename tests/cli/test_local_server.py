@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -15,11 +16,18 @@ from conftest import EAGERGRAPH, free_port, group_alive
 from eagergraph.orchestration.local_server import RECORD_NAME, ServerRecord, process_alive, stop_server, write_record
 
 
-def _user(*args: str, home: Path, cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess:
+def _user(*args: str, home: Path, cwd: Path, timeout: float = 400, command: tuple[str, ...] = (EAGERGRAPH,)
+          ) -> subprocess.CompletedProcess:
     env = {**os.environ, "PREFECT_HOME": str(home)}
-    for name in ("PREFECT_API_URL", "PREFECT_SERVER_UI_API_URL", "EAGERGRAPH_EPHEMERAL"):
+    for name in ("PREFECT_API_URL", "PREFECT_SERVER_UI_API_URL", "EAGERGRAPH_EPHEMERAL", "PREFECT_PROFILE",
+                 "PREFECT_PROFILES_PATH"):
         env.pop(name, None)
-    return subprocess.run([EAGERGRAPH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*command, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _prefect(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """A plain `prefect` command, as a user types it: no variable set by hand."""
+    return _user("--no-prompt", *args, home=home, cwd=cwd, timeout=120, command=(sys.executable, "-m", "prefect"))
 
 
 
@@ -101,3 +109,46 @@ def test_unreachable_recorded_server_is_replaced_quickly(home: Path) -> None:
         if sleeper.poll() is None:
             sleeper.kill()
             sleeper.wait()
+
+
+def test_server_start_points_the_prefect_profile_at_it_and_stop_puts_back_the_old_value(home: Path,
+                                                                                       tmp_path: Path) -> None:
+    """After `eagergraph server start --background`, plain `prefect` commands use the local server (the active
+    profile's PREFECT_API_URL, as `prefect config set` writes it); `server stop` puts back what the profile held,
+    and the profile's other settings stay."""
+    home.mkdir(exist_ok=True)
+    old = f"http://127.0.0.1:{free_port()}/api"  # the user's earlier setting, a server that is not running now
+    (home / "profiles.toml").write_text(f'active = "mine"\n\n[profiles.mine]\nPREFECT_API_URL = "{old}"\n'
+                                        'PREFECT_LOGGING_LEVEL = "WARNING"\n')
+    started = _user("server", "start", "--background", "--port", str(free_port()), home=home, cwd=tmp_path)
+    assert started.returncode == 0, started.stderr[-3000:]
+    record = json.loads((home / RECORD_NAME).read_text())
+    assert f"Prefect profile 'mine': PREFECT_API_URL={record['url']}" in started.stdout
+    view = _prefect("config", "view", home=home, cwd=tmp_path)
+    assert f"PREFECT_API_URL='{record['url']}' (from profile)" in view.stdout, view.stdout + view.stderr
+
+    pool = _prefect("work-pool", "create", "plain-pool", "--type", "process", home=home, cwd=tmp_path)
+    assert pool.returncode == 0, pool.stdout[-2000:] + pool.stderr[-2000:]
+    assert httpx.get(f"{record['url']}/work_pools/plain-pool").status_code == 200  # on the local server
+    # eagergraph itself takes the profile's URL as its local server (reused; restarted were it dead), not a foreign one
+    reused = _user("zombie-automation", home=home, cwd=tmp_path)
+    assert reused.returncode == 0 and "(local server, reused;" in reused.stdout, reused.stdout + reused.stderr
+
+    stopped = _user("server", "stop", home=home, cwd=tmp_path)
+    assert stopped.returncode == 0 and f"PREFECT_API_URL back to {old}" in stopped.stdout, stopped.stdout
+    view = _prefect("config", "view", home=home, cwd=tmp_path)
+    assert f"PREFECT_API_URL='{old}' (from profile)" in view.stdout, view.stdout + view.stderr
+    assert "PREFECT_LOGGING_LEVEL='WARNING' (from profile)" in view.stdout
+
+
+def test_server_stop_leaves_a_profile_that_had_no_api_url_as_it_was(home: Path, tmp_path: Path) -> None:
+    """A home with no profiles file (Prefect's defaults): `server start` writes one, `server stop` removes it."""
+    home.mkdir(exist_ok=True)
+    (home / "profiles.toml").unlink(missing_ok=True)
+    started = _user("server", "start", "--background", "--port", str(free_port()), home=home, cwd=tmp_path)
+    assert started.returncode == 0, started.stderr[-3000:]
+    url = json.loads((home / RECORD_NAME).read_text())["url"]
+    assert f'PREFECT_API_URL = "{url}"' in (home / "profiles.toml").read_text()
+    stopped = _user("server", "stop", home=home, cwd=tmp_path)
+    assert stopped.returncode == 0 and "PREFECT_API_URL removed, as before" in stopped.stdout, stopped.stdout
+    assert not (home / "profiles.toml").exists()

@@ -7,6 +7,7 @@ History, in order: alpha → beta (other features) → alpha again.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -65,7 +66,10 @@ def test_runs_shows_and_filters_by_model_name(models: dict) -> None:
     assert [(r["run"], r["model_name"], r["production"]) for r in rows] == [(models["a2"].name, "alpha", True),
                                                                             (models["a1"].name, "alpha", False)]
     table = run_cli("runs", "--artifacts", str(artifacts))
-    assert table.returncode == 0 and "model" in table.stdout and "beta" in table.stdout and "AUC" in table.stdout
+    assert table.returncode == 0 and "model" in table.stdout and "beta" in table.stdout, table.stdout
+    assert re.search(r"\bauc 0\.\d{4}\b", table.stdout) and max(map(len, table.stdout.splitlines())) <= 120
+    wide = run_cli("runs", "--artifacts", str(artifacts), "--wide")
+    assert wide.returncode == 0 and "AUC" in wide.stdout and "precision" in wide.stdout, wide.stdout
 
 
 def test_rollback_and_promote_act_on_one_model(models: dict) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,18 +17,24 @@ import httpx
 import pytest
 
 from conftest import EAGERGRAPH, ROOT, free_port, group_alive, run_cli, start_prefect_server, stop, wait_healthy
-from eagergraph.orchestration.local_server import RECORD_NAME
+from eagergraph.orchestration.local_server import RECORD_NAME, ServerRecord, write_record
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
 
 @pytest.fixture(scope="module")
-def extra_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def extra_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, str, Path]]:
+    """The module's own server: its process, API URL and Prefect home."""
     home = tmp_path_factory.mktemp("extra-prefect-home")
     process, url = start_prefect_server(home, free_port())
     try:
-        yield url, home
+        yield process, url, home
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def extra_server(extra_process: tuple[subprocess.Popen, str, Path]) -> tuple[str, Path]:
+    return extra_process[1], extra_process[2]
 
 
 def _stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
@@ -118,22 +125,100 @@ def test_serve_runs_the_flow_on_an_interval_schedule(extra_server: tuple[str, Pa
         assert RunPaths.of(manifests[run["id"]]).metrics.is_file()
 
 
-def test_prefect_yaml_deploys_to_a_process_work_pool(extra_server: tuple[str, Path]) -> None:
-    url, home = extra_server
-    env = {**os.environ, "PREFECT_API_URL": url, "PREFECT_HOME": str(home)}
-    prefect = [sys.executable, "-m", "prefect", "--no-prompt"]
-    subprocess.run([*prefect, "work-pool", "create", "eagergraph-process", "--type", "process"], env=env, cwd=ROOT,
-                   check=True, capture_output=True, timeout=120)
-    deployed = subprocess.run([*prefect, "deploy", "--all"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
-    found = httpx.post(f"{url}/deployments/filter", json={"deployments": {"name": {"any_": ["eagergraph-hourly"]}}}).json()
-    assert len(found) == 1
-    deployment = found[0]
-    assert deployment["work_pool_name"] == "eagergraph-process"
-    assert deployment["entrypoint"] == "flows/pipeline.py:training_pipeline"
-    assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
-    assert deployment["parameters"]["config"]["epochs"] == 5
-    assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
+def test_serve_cron_fires_on_the_local_server_alone_and_stops_cleanly(
+        extra_process: tuple[subprocess.Popen, str, Path], tmp_path: Path) -> None:
+    """`serve --cron` as a user runs it: no PREFECT_API_URL, the local server recorded in their Prefect home (the
+    module's server, recorded as `eagergraph server start --background` records it). The schedule fires there, no
+    temporary server starts, no "ephemeral server" warning; SIGTERM stops it with its closing line, no traceback,
+    and the deployment paused."""
+    process, url, _ = extra_process
+    home, env = _users_home(tmp_path, process, url)
+    env.update(PREFECT_RUNNER_POLL_FREQUENCY="2", PREFECT_FLOWS_HEARTBEAT_FREQUENCY=HEARTBEAT)
+    artifacts = tmp_path / "artifacts"
+    log = tmp_path / "serve.log"
+    serve = subprocess.Popen([EAGERGRAPH, "serve", "--cron", "* * * * *", "--rows", "200", "--epochs", "1",
+                              "--artifacts", str(artifacts)], env=env, stdout=open(log, "w"),
+                             stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 240  # the next whole minute, then one run of about 15 s (more when busy)
+        while not (runs := _scheduled_runs(url, "COMPLETED", artifacts=artifacts)):
+            assert serve.poll() is None, log.read_text()[-3000:]
+            assert not _scheduled_runs(url, "FAILED", "CRASHED", artifacts=artifacts), log.read_text()[-3000:]
+            if time.monotonic() > deadline:
+                pytest.fail(f"no scheduled run completed in time:\n{log.read_text()[-3000:]}")
+            time.sleep(2)
+        serve.send_signal(signal.SIGTERM)  # to `serve` alone, as systemd or `docker stop` would
+        assert serve.wait(timeout=90) == 0, log.read_text()[-3000:]
+    finally:
+        _stop_group(serve)
+        (home / RECORD_NAME).unlink(missing_ok=True)  # the module's server is stopped by its fixture, not by cleanup
+    output = log.read_text()
+    assert "(local server, reused;" in output
+    for unwanted in ("Starting temporary server", "ephemeral server", "Traceback"):
+        assert unwanted not in output, output[-3000:]
+    assert output.rstrip().endswith("stopped serving: the deployment 'eagergraph-training/eagergraph-scheduled' is "
+                                    "paused (no scheduled runs while nothing serves it); the same `eagergraph serve` "
+                                    "command resumes it"), output[-3000:]
+    deployment = httpx.get(f"{url}/deployments/{runs[0]['deployment_id']}").json()
+    assert deployment["schedules"][0]["schedule"]["cron"] == "* * * * *"
+    assert deployment["paused"] is True
+    assert runs[0]["auto_scheduled"]  # made by the server's scheduler from the cron schedule, not by hand
+
+
+def _users_home(tmp_path: Path, process: subprocess.Popen, url: str) -> tuple[Path, dict[str, str]]:
+    """A user's Prefect home whose local server is the module's (recorded as `eagergraph server start --background`
+    records it), and their environment: no PREFECT_API_URL or profile choice set by hand."""
+    home = tmp_path / "home"
+    home.mkdir()
+    write_record(home, ServerRecord(url=url, pid=process.pid, port=int(url.split(":")[2].split("/")[0]), log="test"))
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    for name in ("PREFECT_API_URL", "EAGERGRAPH_EPHEMERAL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
+        env.pop(name, None)
+    return home, env
+
+
+def test_prefect_yaml_deploys_and_a_worker_runs_it_with_nothing_set_by_hand(
+        extra_process: tuple[subprocess.Popen, str, Path], tmp_path: Path) -> None:
+    """docs/schedules.md's "Deployments and a worker", in order: `eagergraph server start --background` (it finds
+    the running local server and points the Prefect profile at it), then plain `prefect` commands: the work pool,
+    `prefect deploy --all`, a run of the deployment, and a worker that runs it to Completed."""
+    process, url, _ = extra_process
+    home, env = _users_home(tmp_path, process, url)
+    try:
+        started = subprocess.run([EAGERGRAPH, "server", "start", "--background"], env=env, cwd=ROOT,
+                                 capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0 and f"PREFECT_API_URL={url}" in started.stdout, started.stdout + started.stderr
+        prefect = [sys.executable, "-m", "prefect", "--no-prompt"]
+
+        def plain(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+            done = subprocess.run([*prefect, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            return done
+
+        plain("work-pool", "create", "eagergraph-process", "--type", "process")
+        plain("deploy", "--all")
+        found = httpx.post(f"{url}/deployments/filter",
+                           json={"deployments": {"name": {"any_": ["eagergraph-hourly"]}}}).json()
+        assert len(found) == 1
+        deployment = found[0]
+        assert deployment["work_pool_name"] == "eagergraph-process"
+        assert deployment["entrypoint"] == "flows/pipeline.py:training_pipeline"
+        assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
+        assert deployment["parameters"]["config"]["epochs"] == 5
+        assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
+
+        artifacts = tmp_path / "artifacts"  # not the project's own artifacts folder
+        config = json.dumps({"rows": 200, "epochs": 1, "artifacts": str(artifacts)})
+        ran = plain("deployment", "run", "eagergraph-training/eagergraph-hourly", "--param", f"config={config}",
+                    "--job-variable", f"env={json.dumps({'PREFECT_FLOWS_HEARTBEAT_FREQUENCY': HEARTBEAT})}")
+        flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", ran.stdout).group(1)
+        plain("worker", "start", "--pool", "eagergraph-process", "--run-once", timeout=400)
+        state = httpx.get(f"{url}/flow_runs/{flow_run_id}").json()["state"]
+        assert state["type"] == "COMPLETED", state
+        assert [json.loads(RunPaths.of(run).manifest.read_text())["flow_run_id"]
+                for run in completed_runs(artifacts)] == [flow_run_id]
+    finally:
+        (home / RECORD_NAME).unlink(missing_ok=True)  # the module's server is stopped by its fixture, not by cleanup
 
 
 def test_eagergraph_server_serves_api_and_ui_on_its_port(tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"eagergraph: error: cannot reach the Prefect server at {dead}")
+    assert "start the local one with `eagergraph server start --background`" in line  # not a plain `prefect server start`
 
 
 def test_names_from_the_data_never_become_paths(prefect_api: str, tmp_path: Path) -> None:

@@ -146,3 +146,18 @@ def test_retention_keeps_every_models_production_and_rollback_target(tmp_path: P
     assert kept == {names[4]: "production of a", names[2]: "previous production of a (rollback target)",
                     names[3]: "production of b", names[1]: "previous production of b (rollback target)"}
     assert [r.name for r in plan(tmp_path, keep=1).runs] == [names[0], names[5]]  # c was never promoted
+
+
+def test_only_run_directories_are_runs_not_a_nested_artifacts_folder(tmp_path: Path) -> None:
+    """`artifacts/messy` (an artifacts folder of its own, with its runs) is not a run named `messy`: `runs` does not
+    list it and `gc` does not remove it; neither does a folder named like a run that holds no manifest."""
+    own = _fake_run(tmp_path, "20260101T000000000000Z-aaaaaa", "a")
+    nested = _fake_run(tmp_path / "messy", "20260102T000000000000Z-bbbbbb", "messy")
+    unfinished = tmp_path / "20260103T000000000000Z-cccccc"
+    (unfinished / "models").mkdir(parents=True)
+    (tmp_path / "notes").mkdir()
+    rows = run_rows(tmp_path)
+    assert [r["run"] for r in rows] == [own.name]
+    assert rows[0]["gate_metric"] == GATE_DEFAULT["binary"]  # no gate recorded: the task's default
+    assert plan(tmp_path, keep=0).runs == [own]
+    assert [r["run"] for r in run_rows(tmp_path / "messy")] == [nested.name]

@@ -80,15 +80,41 @@ def test_regression_traces_show_loss_only() -> None:
     assert "graph accuracy" in _text(trace_table(_run("multiclass")))
 
 
-def test_runs_table_has_the_model_column_and_the_tasks_metrics() -> None:
-    rows = [{"run": "r2", "when": None, "model_name": "mpg", "task": "regression", "data": "mpg.csv", "rows": 398,
-             "rmse": 3.25, "r2": 0.81, "speedup": 2.0, "variant": "fused", "verdict": "promoted", "production": True,
-             "flow_run_id": "f"},
-            {"run": "r1", "when": None, "model_name": "penguins", "task": "multiclass", "data": "p.csv", "rows": 344,
-             "macro_auc": 0.99, "speedup": None, "variant": None, "verdict": None, "production": False, "flow_run_id": None}]
-    text = _text(runs_table(rows))
-    assert "model" in text and "mpg" in text and "penguins" in text and "* r2" in text
+RUN_ROWS = [
+    {"run": "20261207T104303294498Z-041fb3", "when": "2026-12-07T10:43:03+00:00", "model_name": "mpg",
+     "task": "regression", "data": "/home/someone/projects/tables/data/mpg.csv", "rows": 398, "rmse": 3.25, "r2": 0.81,
+     "gate_metric": "rmse", "speedup": 2.0, "variant": "fused", "verdict": "promoted (manual)", "production": True,
+     "flow_run_id": "01a25018-b015-7ead-93fa-194428a9db7f"},
+    {"run": "20261207T104011000001Z-0a0b0c", "when": None, "model_name": "penguins-with-a-rather-long-model-name",
+     "task": "multiclass", "data": "p.csv", "rows": 1_234_567, "macro_auc": 0.99, "gate_metric": "macro_auc",
+     "speedup": None, "variant": None, "verdict": None, "production": False, "flow_run_id": None},
+]
+
+
+def _natural(table: object) -> list[str]:
+    """The table as `runs` prints it piped: at its natural width (the console is far wider)."""
+    console = Console(file=io.StringIO(), width=10_000, record=True)
+    console.print(table)
+    return [line.rstrip() for line in console.export_text().splitlines() if line.strip()]
+
+
+def test_runs_table_fits_120_columns_with_the_gate_metric_and_verdict() -> None:
+    lines = _natural(runs_table(RUN_ROWS))
+    assert max(map(len, lines)) <= 120, "\n".join(lines)
+    text = "\n".join(lines)
+    assert "* 20261207T104303294498Z-041fb3" in text and "20261207T104011000001Z-0a0b0c" in text  # whole run ids
+    assert "rmse 3.2500" in text and "macro_auc 0.9900" in text and "promoted (manual)" in text
+    assert "1,234,567" in text and "penguins-with-a-r…" in text  # a long model name is cut, not wrapped
+    assert "mpg.csv" not in text and "01a25018" not in text and "fused" not in text  # those are for --wide
+
+
+def test_wide_runs_table_has_every_column_and_the_tasks_metrics() -> None:
+    lines = _natural(runs_table(RUN_ROWS, wide=True))
+    assert max(map(len, lines)) > 120  # everything, at its natural width
+    text = "\n".join(lines)
+    assert "model" in text and "mpg" in text and "penguins-with-a-rather-long-model-name" in text
     assert "RMSE" in text and "3.2500" in text and "macro AUC" in text and "0.9900" in text
+    assert "/home/someone/projects/tables/data/mpg.csv" in text and "fused" in text and "2026-12-07T10:43:03" in text
     assert "precision" not in text  # no binary run among the rows
 
 
