@@ -18,10 +18,16 @@ from eagergraph.errors import DataError
 from eagergraph.registry import drift
 from eagergraph.registry.drift import bin_counts
 
+# Numeric rows binned per block: a systematic sample (every k-th row of a full block of 65,536 rows, every row of a
+# small file). PSI's sampling error is about (bins - 1) / rows binned, under 0.001 from one block on; binning every
+# row cost a quarter of the check's time.
+BINNED_PER_BLOCK = 8192
+
 
 class ProfileCounts:
     """The new data's profile in the form `drift.check` compares: numeric rows binned on the reference's own
-    edges (every row, not a sample), categorical values counted, missing cells apart."""
+    edges (a systematic sample of every block, `BINNED_PER_BLOCK`), categorical values counted (every row), missing
+    cells apart."""
 
     def __init__(self, reference: dict | None, inputs: ModelInputs) -> None:
         self.inputs = inputs
@@ -42,7 +48,8 @@ class ProfileCounts:
                 unique, counts = np.unique(present.astype(str), return_counts=True)
                 self.categories[name].update(dict(zip(unique.tolist(), counts.tolist())))
             elif name in self.edges:
-                self.binned[name] += bin_counts(values[~np.isnan(values)], self.edges[name])
+                sampled = values[::max(1, len(values) // BINNED_PER_BLOCK)]
+                self.binned[name] += bin_counts(sampled[~np.isnan(sampled)], self.edges[name])
         self.rows += len(next(iter(columns.values()), []))
 
     def profile(self, reference: dict) -> dict:
