@@ -41,19 +41,19 @@ def drift_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
              "new values": ", ".join(str(v) for v, _ in new.get(name, [])[:3])} for name, value in report.get("psi", {}).items()]
 
 
-def _merged(scored: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """One distribution over the run's inputs (the first input's bins; counts summed)."""
+def merged(scored: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One distribution over the run's inputs: class counts and probability bins summed (the same bins for every
+    input); regression values keep the first input's bins (each input has its own range)."""
     if not scored:
         return None
     total = dict(scored[0]["distribution"])
     for item in scored[1:]:
-        d = item["distribution"]
-        for key in ("probability_counts", "value_counts"):
-            if key in total and key in d and len(total[key]) == len(d[key]) and key != "value_counts":
-                total[key] = [a + b for a, b in zip(total[key], d[key])]
+        other = item["distribution"]
+        if "probability_counts" in total:
+            total["probability_counts"] = [a + b for a, b in zip(total["probability_counts"], other["probability_counts"])]
         if "classes" in total:
-            total["classes"] = {k: total["classes"].get(k, 0) + d["classes"].get(k, 0)
-                                for k in {*total["classes"], *d["classes"]}}
+            total["classes"] = {k: total["classes"].get(k, 0) + other["classes"].get(k, 0)
+                                for k in sorted({*total["classes"], *other["classes"]})}
     return total
 
 
@@ -68,7 +68,7 @@ def scoring_markdown(planned: dict[str, Any], scored: list[dict[str, Any]], chec
              f"(digest `{planned['model_id'][:12]}`)", "",
              f"Scored {plural(rows, 'row')} from {plural(len(scored), 'input')}; "
              f"skipped {plural(len(skipped), 'input')} already scored by this model.", ""]
-    distribution = _merged(scored)
+    distribution = merged(scored)
     if distribution is not None:
         lines += [data_uri_image(distribution_png(distribution), "score distribution"), ""]
     for check in checks:

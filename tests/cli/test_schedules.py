@@ -134,6 +134,10 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(extra_server: tuple[str, Pa
     assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
     assert deployment["parameters"]["config"]["epochs"] == 5
     assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
+    scoring = httpx.post(f"{url}/deployments/filter",
+                         json={"deployments": {"name": {"any_": ["eagergraph-scoring-daily"]}}}).json()
+    assert [d["entrypoint"] for d in scoring] == ["flows/scoring.py:scoring_flow"]
+    assert scoring[0]["parameters"]["config"]["input"] == "incoming" and scoring[0]["work_pool_name"] == "eagergraph-process"
 
 
 def test_eagergraph_server_serves_api_and_ui_on_its_port(tmp_path: Path) -> None:
