@@ -13,7 +13,10 @@ a fresh process of its own:
   against the training profile; `score`'s pass: read in blocks, predict through the reloaded SavedModel, write
   Parquet with lineage), timed from the first read to the file in place.
 
-Both print rows/s and the process's peak resident memory (`ru_maxrss`, TensorFlow included).
+- read and write, no model: the file read in the same blocks and written back with the same encodings (what the
+  input's own columns cost to carry through).
+
+Each prints rows/s and the process's peak resident memory (`ru_maxrss`, TensorFlow included where loaded).
 """
 
 from __future__ import annotations
@@ -100,6 +103,26 @@ def scoring(model_run: Path, source: Path, output: Path) -> dict:
             "check_seconds": checked, "drift": report["status"], "peak_mib": peak_mib()}
 
 
+def io_floor(source: Path, output: Path) -> dict:
+    """The same file read in the same blocks and written back with the same encodings, no model: what reading the
+    input and writing its columns costs on its own."""
+    from eagergraph.core.prediction import input_batches
+    from eagergraph.data.io import ROW_GROUP_ROWS, in_blocks
+    from eagergraph.scoring.score import _encodings
+
+    output.mkdir(parents=True, exist_ok=True)
+    started, rows, writer = time.perf_counter(), 0, None
+    for block in in_blocks(input_batches(source, FEATURES)):
+        if writer is None:
+            writer = pq.ParquetWriter(output / "copy.parquet", block.schema, **_encodings(block.schema))
+        writer.write_table(block, row_group_size=ROW_GROUP_ROWS)
+        rows += block.num_rows
+    writer.close()
+    seconds = time.perf_counter() - started
+    return {"side": "read and write, no model", "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
+            "peak_mib": peak_mib()}
+
+
 def child(*args: str) -> dict:
     done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -109,7 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--model", type=Path, help="a run directory with a model of features x0..x9")
-    parser.add_argument("--side", choices=["direct", "scoring"], help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=["direct", "scoring", "io"], help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -118,6 +141,9 @@ def main() -> None:
         return
     if args.side == "scoring":
         print(json.dumps(scoring(args.model, args.input, args.output)))
+        return
+    if args.side == "io":
+        print(json.dumps(io_floor(args.input, args.output)))
         return
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -129,7 +155,8 @@ def main() -> None:
         write_input(work / "new.parquet", args.rows)
         results = [child("--side", "direct", "--model", str(model), "--rows", str(args.rows)),
                    child("--side", "scoring", "--model", str(model), "--input", str(work / "new.parquet"),
-                         "--output", str(work / "scored"))]
+                         "--output", str(work / "scored")),
+                   child("--side", "io", "--input", str(work / "new.parquet"), "--output", str(work / "copy"))]
     for result in results:
         print(json.dumps(result))
     print(f"scoring / direct: {results[1]['rows_per_s'] / results[0]['rows_per_s']:.0%}")

@@ -3,15 +3,21 @@ folder. Errors found before the flow starts need no Prefect server; a bad value 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import EAGERGRAPH, run_cli
 from eagergraph.rundir.paths import RunPaths
+from eagergraph.scoring.plan import read_scoring_log
 
 PREFIX = "eagergraph: error: "
 DEAD_API = "http://127.0.0.1:9/api"  # nothing listens there: these errors come before Prefect is contacted
@@ -70,3 +76,51 @@ def test_a_value_that_is_not_the_features_kind_names_column_and_row(place: Path,
     done = run_cli(*_argv(place, ["--input", "{r}/word.parquet"]))
     _one_line(done, "word.parquet: column x4 holds 'twelve' in row 13; the model takes a number there")
     assert not (place / "out").exists()
+
+
+def _served_runs(api: str, output: Path) -> list[dict]:
+    """Completed (or failed) deployment runs of the scoring flow that write into `output`, oldest first."""
+    found = httpx.post(f"{api}/flow_runs/filter", json={
+        "flow_runs": {"deployment_id": {"is_null_": False}, "state": {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED"]}}},
+        "sort": "EXPECTED_START_TIME_ASC"}).json()
+    return [run for run in found if run["parameters"].get("config", {}).get("output") == str(output)]
+
+
+def _wait_for_runs(api: str, output: Path, count: int, serve: subprocess.Popen, log: Path) -> list[dict]:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert serve.poll() is None, log.read_text()[-3000:]
+        runs = _served_runs(api, output)
+        assert all(run["state_type"] == "COMPLETED" for run in runs), log.read_text()[-3000:]
+        if len(runs) >= count:
+            return runs
+        time.sleep(1)
+    pytest.fail(f"fewer than {count} scheduled scoring runs completed in time:\n{log.read_text()[-3000:]}")
+
+
+def test_a_served_schedule_scores_each_new_file_of_a_folder_once(place: Path, prefect_api: str, tmp_path: Path) -> None:
+    incoming, output = tmp_path / "incoming", tmp_path / "scored"
+    incoming.mkdir()
+    shutil.copy(place / "new.parquet", incoming / "day1.parquet")
+    log = tmp_path / "serve.log"
+    serve = subprocess.Popen([EAGERGRAPH, "score", "--interval", "5", "--artifacts", str(place / "artifacts"),
+                              "--input", str(incoming), "--output", str(output)],
+                             env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}, stdout=open(log, "w"),
+                             stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    try:
+        before = len(_wait_for_runs(prefect_api, output, 2, serve, log))
+        shutil.copy(place / "new.parquet", incoming / "day2.parquet")
+        _wait_for_runs(prefect_api, output, before + 2, serve, log)
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGINT)
+            try:
+                serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(serve.pid, signal.SIGKILL)
+                serve.wait()
+    entries = [e for e in read_scoring_log(place / "artifacts") if e["output"] == str(output)]
+    scored = [name for entry in entries for name in entry["scored"]]
+    assert sorted(scored) == ["day1", "day2"]  # each file once, however many runs polled the folder
+    assert sum("day1" in entry["skipped"] for entry in entries) >= 2
+    assert pq.read_metadata(output / "day2.predictions.parquet").num_rows == 20
