@@ -29,4 +29,4 @@ def scoring_flow(config: ScoringConfig) -> dict:
               for source in pending]
     scored = [run_stage(seconds, score, planned, source, check) for source, check in zip(pending, checks)]
     entry = run_stage(seconds, record_scoring, str(c.artifacts), planned, scored, checks)
-    return {**entry, "checks": checks, "outputs": [item["predictions"] for item in scored], "stage_seconds": seconds}
+    return {**entry, "checks": checks, "stage_seconds": seconds}

@@ -58,11 +58,10 @@ def merged(scored: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def scoring_markdown(planned: dict[str, Any], scored: list[dict[str, Any]], checks: list[dict[str, Any]],
-                     link: str | None) -> str:
+                     skipped: list[str], link: str | None) -> str:
     """The scoring run's page: the model it used (with a link to its training run), rows scored and skipped, the
     score distribution as an inline chart, and the drift table per input."""
     rows = sum(item["rows"] for item in scored)
-    skipped = [item["name"] for item in planned["inputs"] if item["skip"]]
     model = f"[{planned['model_name']}]({link})" if link else planned["model_name"]
     lines = ["# Scoring", "", f"Model: {model}, run `{os.path.basename(planned['model_run'])}` "
              f"(digest `{planned['model_id'][:12]}`)", "",
@@ -83,7 +82,8 @@ def scoring_markdown(planned: dict[str, Any], scored: list[dict[str, Any]], chec
     return "\n".join(lines) + "\n"
 
 
-def publish_scoring(planned: dict[str, Any], scored: list[dict[str, Any]], checks: list[dict[str, Any]]) -> None:
+def publish_scoring(planned: dict[str, Any], scored: list[dict[str, Any]], checks: list[dict[str, Any]],
+                    skipped: list[str]) -> None:
     """The scoring run's markdown artifact and a table artifact of what it wrote."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
     from prefect.settings import PREFECT_API_URL
@@ -93,7 +93,7 @@ def publish_scoring(planned: dict[str, Any], scored: list[dict[str, Any]], check
     trained_by = planned.get("model_flow_run_id")
     api = PREFECT_API_URL.value()
     link = flow_run_link(api, trained_by) if api and trained_by else None
-    create_markdown_artifact(scoring_markdown(planned, scored, checks, link), key=artifact_key("scoring"),
+    create_markdown_artifact(scoring_markdown(planned, scored, checks, skipped, link), key=artifact_key("scoring"),
                              description="Scoring: the model used, rows scored, the score distribution and drift.")
     create_table_artifact([{"input": item["name"], "rows": item["rows"], "predictions": item["predictions"]}
                            for item in scored], key=artifact_key("scoring-outputs"),

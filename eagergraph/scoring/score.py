@@ -5,8 +5,11 @@ manifest beside it. The same input (by content) scored by the same model (by con
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -51,6 +54,20 @@ def already_scored(paths: ScoringPaths, name: str, key: str) -> dict | None:
     except ValueError:
         return None  # a manifest cut short: score again
     return found if found.get("cache_key") == key else None
+
+
+@contextlib.contextmanager
+def output_locked(folder: Path) -> Iterator[None]:
+    """Hold the output folder's lock (created here, when the first predictions are about to be written): runs that
+    overlap (a schedule whose runs outlast its interval) score one input at a time there, and each looks again,
+    under the lock, whether another has just scored it. The kernel releases the lock if the process dies."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def lineage(planned: dict, source: Path, input_digest: str, scoring_flow_run_id: str | None) -> dict:
