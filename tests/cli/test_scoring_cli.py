@@ -109,8 +109,8 @@ def test_a_served_schedule_scores_each_new_file_of_a_folder_once(place: Path, pr
     incoming.mkdir()
     shutil.copy(place / "new.parquet", incoming / "day1.parquet")
     log = tmp_path / "serve.log"
-    # runs every 8 s outlast the interval on a busy two-core machine, so they overlap: the output folder's lock must keep each
-    # file scored once
+    # runs every 8 s outlast the interval on a busy two-core machine, so they overlap: the output folder's lock
+    # must keep each file scored once
     serve = subprocess.Popen([EAGERGRAPH, "score", "--interval", "8", "--artifacts", str(artifacts),
                               "--input", str(incoming), "--output", str(output)],
                              env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}, stdout=open(log, "w"),
