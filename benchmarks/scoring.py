@@ -93,7 +93,7 @@ def scoring(model_run: Path, source: Path, output: Path) -> dict:
     started = time.perf_counter()
     inputs = ModelInputs.of(planned["info"])
     counts = ProfileCounts(reference_profile(planned), inputs)
-    check_file(input_batches(source, inputs.features), inputs, source, counts)
+    check_file(input_batches(source, inputs.features, only_features=True), inputs, source, counts)
     report = drift_report(reference_profile(planned), counts, 0.25, model_run.name)
     checked = time.perf_counter() - started
     facts = lineage(planned, source, planned["inputs"][0]["digest"], None)

@@ -20,7 +20,8 @@ def check_scoring_data(planned: dict, source: dict, threshold: float, fail_on_dr
     inputs = ModelInputs.of(planned["info"])
     reference = reference_profile(planned)
     counts = ProfileCounts(reference, inputs)
-    check_file(input_batches(Path(source["path"]), inputs.features), inputs, Path(source["path"]), counts)
+    check_file(input_batches(Path(source["path"]), inputs.features, only_features=True), inputs, Path(source["path"]),
+               counts)
     report = drift_report(reference, counts, threshold, Path(planned["model_run"]).name)
     line = f"{source['name']}: {report['line']}"
     if fail_on_drift and drifted(report):
