@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 import typer
+from pydantic import BaseModel
 
 from eagergraph.config import PipelineConfig, option_name
 
@@ -30,8 +31,8 @@ def _plain_type(annotation: Any) -> Any:
     return annotation
 
 
-def _is_list(name: str) -> bool:
-    return get_origin(_plain_type(PipelineConfig.model_fields[name].annotation)) is list
+def _is_list(name: str, model: type[BaseModel] = PipelineConfig) -> bool:
+    return name in model.model_fields and get_origin(_plain_type(model.model_fields[name].annotation)) is list
 
 
 def parse_list(value: str) -> list[str]:
@@ -51,32 +52,36 @@ def parse_numbers(value: str, kind: type, option: str) -> list:
         raise ConfigError(f"{option}: {value!r} is not a comma-separated list of {described}") from None
 
 
-def config_parameter(name: str) -> inspect.Parameter:
-    """One config field as a keyword-only typer option; lists are typed comma-separated."""
-    field = PipelineConfig.model_fields[name]
+def config_parameter(name: str, model: type[BaseModel] = PipelineConfig) -> inspect.Parameter:
+    """One config field (of PipelineConfig, or another typed config such as the scoring flow's) as a keyword-only
+    typer option; lists are typed comma-separated; a required field is a required option."""
+    field = model.model_fields[name]
     kind = _plain_type(field.annotation)
-    default = field.default
-    if _is_list(name):
+    default = field.default if not field.is_required() else ...
+    if _is_list(name, model):
         kind, default = str, ",".join(default) if default else None
     metavar = None
     if get_origin(kind) is Literal:  # choices shown in --help, checked by the config: one message for every bad value
         kind, metavar = str, "<" + "|".join(map(str, get_args(kind))) + ">"
     flag = option_name(name)
     declaration = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
-    option = typer.Option(declaration, help=field.description, show_default=default is not None, metavar=metavar)
+    option = typer.Option(declaration, help=field.description, show_default=default not in (None, ...), metavar=metavar)
     annotation = Annotated[kind if default is not None else Optional[kind], option]
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
-def typed_overrides(values: dict[str, Any]) -> dict[str, Any]:
+def typed_overrides(values: dict[str, Any], model: type[BaseModel] = PipelineConfig) -> dict[str, Any]:
     """The options the user gave, in the config's own types (comma-separated lists split)."""
-    return {name: parse_list(value) if _is_list(name) and isinstance(value, str) else value for name, value in values.items()}
+    return {name: parse_list(value) if _is_list(name, model) and isinstance(value, str) else value
+            for name, value in values.items()}
 
 
-def with_config_options(fields: Iterable[str] = ALL_FIELDS) -> Callable[[Callable], Callable]:
-    """Give a command one option per config field; it is called with `overrides`: the fields typed on the
-    command line (not those left at their defaults), ready for `build_config`."""
-    generated = [config_parameter(name) for name in fields]
+def with_config_options(fields: Iterable[str] = ALL_FIELDS,
+                        model: type[BaseModel] = PipelineConfig) -> Callable[[Callable], Callable]:
+    """Give a command one option per field of a typed config (PipelineConfig unless `model` names another); it is
+    called with `overrides`: the fields typed on the command line (not those left at their defaults), ready for
+    `build_config`."""
+    generated = [config_parameter(name, model) for name in fields]
 
     def decorate(command: Callable) -> Callable:
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "overrides"]
@@ -90,7 +95,7 @@ def with_config_options(fields: Iterable[str] = ALL_FIELDS) -> Callable[[Callabl
                 source = context.get_parameter_source(parameter.name)  # typer vendors click: compare by name
                 if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
                     given[parameter.name] = value
-            return command(overrides=typed_overrides(given), **kwargs)
+            return command(overrides=typed_overrides(given, model), **kwargs)
 
         context = inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
         wrapper.__signature__ = inspect.Signature([*own, context, *generated])  # type: ignore[attr-defined]

@@ -41,3 +41,13 @@ def flow_run_name() -> str:
 
     context = FlowRunContext.get()
     return run_name(_config_data(context.parameters if context and context.parameters else {}))
+
+
+def scoring_run_name() -> str:
+    """The scoring flow's `flow_run_name`: `score-<input>-<UTC time to the minute>`."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    config = context.parameters.get("config") if context and context.parameters else None
+    source = config.get("input") if isinstance(config, dict) else getattr(config, "input", None)
+    return f"score-{run_name(source)}"

@@ -69,8 +69,9 @@ def category_shares(reference: dict, current: dict) -> tuple[list[int], list[int
 
 def check(reference: dict | None, current: dict, threshold: float, reference_run: str | None = None) -> dict:
     """The data check of a run: schema differences, each shared feature's PSI against the reference profile, and
-    new categories. `status` is `no-reference` (first run), `ok`, `drift` (some PSI above the threshold) or
-    `schema` (columns, kinds, types or classes differ)."""
+    new categories. A numeric feature's current rows are the profile's sample binned on the reference's edges, or
+    its `binned` counts on those edges when given (scoring counts every row). `status` is `no-reference` (first
+    run), `ok`, `drift` (some PSI above the threshold) or `schema` (columns, kinds, types or classes differ)."""
     report = {"reference_run": reference_run, "threshold": threshold, "schema": [], "psi": {}, "drifted": [],
               "new_values": {}}
     if reference is None:
@@ -82,8 +83,10 @@ def check(reference: dict | None, current: dict, threshold: float, reference_run
             continue
         if cur_kinds[name] == "numeric" and name in reference.get("sketch", {}):
             ref = reference["sketch"][name]
-            sample = np.asarray(current["sketch"][name].get("sample", []), dtype=np.float64)
-            report["psi"][name] = round(psi(ref["counts"], bin_counts(sample, ref["edges"])), 6)
+            counts = current.get("binned", {}).get(name)  # already counted on the reference's edges (scoring)
+            if counts is None:
+                counts = bin_counts(np.asarray(current["sketch"][name].get("sample", []), dtype=np.float64), ref["edges"])
+            report["psi"][name] = round(psi(ref["counts"], counts), 6)
         elif cur_kinds[name] == "categorical" and name in reference.get("categories", {}):
             ref_counts, cur_counts, new = category_shares(reference["categories"][name], current["categories"][name])
             report["psi"][name] = round(psi(ref_counts, cur_counts), 6)

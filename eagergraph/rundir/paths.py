@@ -374,3 +374,38 @@ def _only_model(folder: Path) -> Path:
         listed = ", ".join(names) or "none"
         raise DataError(f"{folder}: holds {len(names)} production models ({listed}); name one: {folder}/NAME")
     return Path(folder) / names[0]
+
+
+# ---------------------------------------------------------------- the scoring flow's files
+
+SCORING_LOG = "scoring.jsonl"  # in the artifacts folder: one JSON object per scoring run, append-only
+PREDICTIONS_SUFFIX = ".predictions.parquet"
+SCORED_MANIFEST_SUFFIX = ".predictions.json"
+
+
+@dataclass(frozen=True)
+class ScoringPaths:
+    """The layout of a scoring output folder: per scored input `<stem>.predictions.parquet` (the input's columns and
+    the predictions, lineage in its metadata) and `<stem>.predictions.json` beside it (the same lineage, the drift
+    report and the counts)."""
+
+    root: Path
+
+    def predictions(self, name: str) -> Path:
+        """`name` is the input's name without its suffix (`scored_name`)."""
+        return self.root / f"{name}{PREDICTIONS_SUFFIX}"
+
+    def manifest(self, name: str) -> Path:
+        return self.root / f"{name}{SCORED_MANIFEST_SUFFIX}"
+
+
+def scored_name(source: Path, folder: Path | None = None) -> str:
+    """An input's name in the output folder: its path under the input folder (or its file name) without the suffix,
+    folders joined by '-', so two partitions in different subfolders never share an output."""
+    relative = Path(source).relative_to(folder) if folder is not None else Path(Path(source).name)
+    return "-".join(relative.with_suffix("").parts)
+
+
+def scoring_log(artifacts: Path) -> Path:
+    """Where scoring runs are listed beside the training runs' registry: `artifacts/scoring.jsonl`."""
+    return Path(artifacts) / SCORING_LOG

@@ -206,6 +206,10 @@ def test_prefect_yaml_deploys_and_a_worker_runs_it_with_nothing_set_by_hand(
         assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
         assert deployment["parameters"]["config"]["epochs"] == 5
         assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
+        scoring = httpx.post(f"{url}/deployments/filter",
+                             json={"deployments": {"name": {"any_": ["eagergraph-scoring-daily"]}}}).json()
+        assert [d["entrypoint"] for d in scoring] == ["flows/scoring.py:scoring_flow"]
+        assert scoring[0]["parameters"]["config"]["input"] == "incoming" and scoring[0]["work_pool_name"] == "eagergraph-process"
 
         artifacts = tmp_path / "artifacts"  # not the project's own artifacts folder
         config = json.dumps({"rows": 200, "epochs": 1, "artifacts": str(artifacts)})

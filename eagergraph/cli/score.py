@@ -1,0 +1,107 @@
+"""`eagergraph score` (the scoring flow, once or on a schedule) and `eagergraph scores` (the scoring runs of an
+artifacts folder). Options come from ScoringConfig, as `run`'s come from PipelineConfig."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from eagergraph.cli.common import Ephemeral, app, checked, prepare_environment, use_server
+from eagergraph.cli.options import with_config_options
+from eagergraph.cli.terminal import fail
+from eagergraph.scoring.config import ScoringConfig
+from eagergraph.text import plural
+
+
+def _preflight(cfg: ScoringConfig) -> None:
+    """What needs neither Prefect nor TensorFlow, checked first (the flow checks it again for scheduled runs): the
+    model, the inputs, their columns, the output folder."""
+    from eagergraph.scoring.inputs import check_columns, check_output, input_files, resolve_scoring_model
+
+    def check() -> None:
+        from eagergraph.core.prediction import model_info
+
+        _, saved = resolve_scoring_model(cfg.artifacts, cfg.model_name, cfg.model)
+        files = input_files(cfg.input)
+        check_output(cfg.output_folder, cfg.input)
+        check_columns(files, list(model_info(saved)["features"]))
+
+    checked(check)
+
+
+def _print(result: dict[str, Any]) -> None:
+    for check in result["checks"]:
+        typer.echo(f"{check['name']}: {check['line']}")
+    typer.echo(f"scored {plural(result['rows'], 'row')} with model {result['model_name']} "
+               f"({result['model_run']}) into {result['output']}"
+               + (f"; skipped {plural(len(result['skipped']), 'input')} already scored by this model"
+                  if result["skipped"] else ""))
+
+
+@app.command()
+@with_config_options(tuple(ScoringConfig.model_fields), model=ScoringConfig)
+def score(
+    cron: Annotated[Optional[str], typer.Option(help="Serve scoring on this cron schedule, e.g. '0 6 * * *' (default: score once).")] = None,
+    interval: Annotated[Optional[float], typer.Option(help="Serve scoring every this many seconds (default: score once).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End stdout with one JSON line: flow_run_id, model, rows, "
+                                          "outputs, skipped inputs and the drift checks (default: off).")] = False,
+    ephemeral: Ephemeral = False, overrides: dict | None = None,
+) -> None:
+    """Score new data with a model's production SavedModel: drift checked, lineage kept, each input once."""
+    prepare_environment()
+    from eagergraph.scoring.config import build_scoring_config
+
+    cfg = checked(lambda: build_scoring_config(**(overrides or {})))
+    when = None
+    if cron is not None or interval is not None:
+        from eagergraph.orchestration.deployments import schedule
+
+        try:
+            when = schedule(cron, interval)
+        except ValueError as exc:
+            fail(str(exc))
+    _preflight(cfg)
+    api = use_server(ephemeral and when is None)
+    from eagergraph.cli.app import _flow
+    from eagergraph.flows.scoring import scoring_flow
+
+    if when is not None:
+        from eagergraph.orchestration.scheduled_scoring import serve_scoring
+
+        serve_scoring(scoring_flow, cfg, when)
+        return
+    result = _flow(lambda: scoring_flow(cfg))
+    _print(result)
+    if api:
+        from eagergraph.orchestration.local_server import flow_run_link
+
+        typer.echo(f"flow run: {flow_run_link(api, result['flow_run_id'])}")
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def scores(
+    artifacts: Annotated[Path, typer.Option("--artifacts", help="Artifacts folder whose scoring runs to list.")] = Path("artifacts"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scoring runs as one JSON line.")] = False,
+) -> None:
+    """List the scoring runs of an artifacts folder, newest last: model, rows, inputs scored and skipped, drift."""
+    from eagergraph.scoring.plan import read_scoring_log
+
+    if not artifacts.is_dir():
+        fail(f"--artifacts {artifacts}: no such folder")
+    entries = read_scoring_log(artifacts)
+    if as_json:
+        typer.echo(json.dumps(entries, default=str))
+        return
+    if not entries:
+        typer.echo(f"{artifacts}: no scoring runs yet")
+    for e in entries:
+        drift = ", ".join(f"{name}: {', '.join(cols)}" for name, cols in e.get("drifted", {}).items()) or "none"
+        typer.echo(f"{e['time'][:19]}  {e['model_name']} ({e['model_run']})  {plural(e['rows'], 'row')}  "
+                   f"scored {len(e['scored'])}, skipped {len(e['skipped'])}  drift: {drift}  flow run {e['flow_run_id']}")

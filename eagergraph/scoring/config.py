@@ -1,0 +1,46 @@
+"""The scoring flow's one typed config: its parameters, `eagergraph score`'s options and its deployment form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from eagergraph.config import PipelineConfig, _one_line
+from eagergraph.errors import ConfigError
+
+_TRAINING = PipelineConfig.model_fields  # the defaults scoring shares with training are written once, there
+
+
+class ScoringConfig(BaseModel):
+    """What one scoring run depends on. Unknown keys are refused, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: Path = Field(description="CSV or Parquet file, or a folder of Parquet files, with the model's raw feature columns.")
+    output: Path | None = Field(None, description="Folder that receives one predictions file per scored input (default: scored/ beside the input).")
+    artifacts: Path = Field(_TRAINING["artifacts"].default, description="Artifacts folder holding the production models.")
+    model_name: str | None = Field(None, description="Score with this model name's production model (default: the folder's only production model).")
+    model: Path | None = Field(None, description="Score with this run directory or SavedModel instead of a production model.")
+    drift_threshold: float = Field(_TRAINING["drift_threshold"].default, gt=0, description="A feature whose population stability index against the model's training profile exceeds this has drifted.")
+    fail_on_drift: bool = Field(False, description="Stop before scoring when a feature drifted (default: warn).")
+
+    @field_validator("model_name")
+    @classmethod
+    def _folder_name(cls, value: str | None) -> str | None:
+        return PipelineConfig._folder_name(value)  # the training config's rule for a model name
+
+    @property
+    def output_folder(self) -> Path:
+        """Where predictions go: --output, else `scored/` beside the input (a folder's sibling for a folder)."""
+        return self.output if self.output is not None else Path(self.input).parent / "scored"
+
+
+def build_scoring_config(**values: object) -> ScoringConfig:
+    """The validated scoring config from options (None means 'not given'); a ConfigError in one line."""
+    given = {key: value for key, value in values.items() if value is not None}
+    try:
+        return ScoringConfig.model_validate(given)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, None, set(given))) from None
+

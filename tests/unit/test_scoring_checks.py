@@ -1,0 +1,89 @@
+"""The scoring flow's pure parts: its config, the output names, the kind check with its row, and the drift counts
+compared by check-data's own rules (no TensorFlow, no server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from eagergraph.core.serving_inputs import ModelInputs
+from eagergraph.errors import ConfigError, DataError
+from eagergraph.registry import drift
+from eagergraph.rundir.paths import ScoringPaths, scored_name
+from eagergraph.scoring.check import ProfileCounts, check_file, drift_report
+from eagergraph.scoring.config import build_scoring_config
+from eagergraph.scoring.inputs import check_output, input_files
+
+INPUTS = ModelInputs(["size", "colour"], {"size": "numeric", "colour": "categorical"}, {"colour": ["red", "blue"]},
+                     frozenset(), {"size": "size", "colour": "colour"})
+
+
+def _reference(rng: np.random.Generator) -> dict:
+    sizes = rng.normal(0, 1, 4000)
+    header = {"features": ["size", "colour"], "kinds": {"size": "numeric", "colour": "categorical"},
+              "types": {"size": "double", "colour": "string"}, "classes": [0, 1],
+              "categories": {"colour": {"counts": {"red": 2000, "blue": 2000}, "missing": 0}}}
+    return drift.profile(header, {"size": sizes})
+
+
+def _blocks(size: np.ndarray, colour: list) -> list[pa.RecordBatch]:
+    return pa.table({"size": size, "colour": colour, "id": np.arange(len(size))}).to_batches(max_chunksize=1000)
+
+
+def test_drift_is_named_per_column_by_check_datas_rules() -> None:
+    rng = np.random.default_rng(0)
+    reference = _reference(rng)
+    same = ProfileCounts(reference, INPUTS)
+    check_file(_blocks(rng.normal(0, 1, 3000), ["red", "blue"] * 1500), INPUTS, Path("new.csv"), same)
+    assert drift_report(reference, same, 0.25, "run-1")["status"] == "ok"
+    shifted = ProfileCounts(reference, INPUTS)
+    check_file(_blocks(rng.normal(2, 1, 3000), ["red", "blue", "green"] * 1000), INPUTS, Path("new.csv"), shifted)
+    report = drift_report(reference, shifted, 0.25, "run-1")
+    assert report["drifted"] == ["size", "colour"] and report["rows"] == 3000
+    assert report["new_values"]["colour"][0][0] == "green"
+    assert "drift against the model's training run run-1 in size (PSI" in report["line"]
+
+
+def test_binned_counts_give_the_psi_of_the_same_rows_as_a_sample() -> None:
+    rng = np.random.default_rng(1)
+    reference, values = _reference(rng), rng.normal(0.5, 1, 1500)
+    counted = ProfileCounts(reference, INPUTS)
+    counted.add({"size": values, "colour": np.array(["red"] * 1500, dtype=object)})
+    as_sample = {**counted.profile(reference), "sketch": {"size": {"sample": values.tolist()}}}
+    del as_sample["binned"]
+    assert drift.check(reference, counted.profile(reference), 0.25)["psi"]["size"] == \
+        drift.check(reference, as_sample, 0.25)["psi"]["size"] > 0.1
+
+
+def test_a_value_of_the_wrong_kind_is_named_with_its_row_across_blocks() -> None:
+    sizes = [str(v) for v in range(2500)]
+    sizes[2345] = "large"
+    counts = ProfileCounts(None, INPUTS)
+    with pytest.raises(DataError, match=r"^new.csv: column size holds 'large' in row 2346; the model takes a number"):
+        check_file(_blocks(np.array(sizes, dtype=object), ["red"] * 2500), INPUTS, Path("new.csv"), counts)
+
+
+def test_config_options_and_output_names(tmp_path: Path) -> None:
+    config = build_scoring_config(input=tmp_path / "incoming", model_name="churn")
+    assert config.output_folder == tmp_path / "scored" and config.drift_threshold == 0.25
+    with pytest.raises(ConfigError, match=r"^invalid value for --model-name: 'a b'"):
+        build_scoring_config(input="x.csv", model_name="a b")
+    with pytest.raises(ConfigError, match=r"^invalid value for --drift-threshold: 0"):
+        build_scoring_config(input="x.csv", drift_threshold=0)
+    folder = tmp_path / "incoming"
+    assert scored_name(folder / "2026" / "part-0.parquet", folder) == "2026-part-0"
+    assert ScoringPaths(tmp_path).predictions("day") == tmp_path / "day.predictions.parquet"
+
+
+def test_inputs_and_output_folder_refusals(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    with pytest.raises(DataError, match="the folder holds no Parquet files"):
+        input_files(tmp_path / "in")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match=r"--output .*file: is a file"):
+        check_output(tmp_path / "file", tmp_path / "in")
+    with pytest.raises(DataError, match="lies inside the input folder"):
+        check_output(tmp_path / "in" / "scored", tmp_path / "in")
