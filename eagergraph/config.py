@@ -39,7 +39,7 @@ class PipelineConfig(BaseModel):
     max_classes: int = Field(50, ge=3, description="A text, boolean or integer label with at most this many values is multiclass under --task auto (more: regression for integers, refused for text).")
     rows: int = Field(1000, ge=10, description="Rows of synthetic data (ignored with --data).")
     n_features: int = Field(10, ge=1, description="Features of synthetic data (ignored with --data).")
-    epochs: int = Field(5, gt=0, description="Most training epochs, the same for both modes; early stopping may end training sooner (see --patience).")
+    epochs: int = Field(10, gt=0, description="Most training epochs, the same for both modes; early stopping may end training sooner (see --patience).")
     patience: int = Field(3, gt=0, description="Stop after this many epochs without a better validation loss (the training loss when the run has no validation split) and keep the best epoch's weights.")
     batch_size: int = Field(32, gt=0, description="Mini-batch size, the same for both modes.")
     hidden: int = Field(16, gt=0, description="Units of the hidden ReLU layer.")

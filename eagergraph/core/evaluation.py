@@ -89,7 +89,7 @@ def compare_modes(report: dict, predictions_diff: float | None, paths: RunPaths)
     snapshots = [load_epoch_weights(paths, mode) for mode in ("eager", "graph")]
     per_epoch = epoch_differences(*snapshots) if all(s is not None for s in snapshots) else None
     drifted_at = drift_epoch(per_epoch) if per_epoch is not None else None
-    stops = {mode: [report[mode]["best_epoch"], report[mode]["stopped_epoch"]] for mode in ("eager", "graph")}
+    stops = {mode: [report[mode].get("best_epoch"), report[mode].get("stopped_epoch")] for mode in ("eager", "graph")}
     note = parity_note(weights, predictions, drifted_at, len(graph["history"]), step)
     note = stop_note(stops["eager"], stops["graph"]) or note
     return {**none, **speed, "parity_max_abs_diff": predictions, "weights_max_abs_diff": weights,

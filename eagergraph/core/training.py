@@ -178,6 +178,8 @@ def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: i
     history = _epochs(runner, source, first, totals, epochs, max_steps, on_epoch, judge, task)
     total = time.perf_counter() - started
     judge.restore(learning_rate)
+    if judge.stopping.reason is not None:  # stopped by the rule, not bounded: the run is the epochs it ran
+        full_steps = sum(entry["steps"] for entry in history)
     result = _result(mode, ran, reason, history, total, trace_seconds, source.steps_per_epoch, full_steps,
                      runner.tracing_count())
     result.epoch_weights = judge.snapshots

@@ -132,7 +132,7 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(extra_server: tuple[str, Pa
     assert deployment["work_pool_name"] == "eagergraph-process"
     assert deployment["entrypoint"] == "flows/pipeline.py:training_pipeline"
     assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
-    assert deployment["parameters"]["config"]["epochs"] == 5
+    assert deployment["parameters"]["config"]["epochs"] == 10
     assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
 
 

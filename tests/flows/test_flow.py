@@ -55,7 +55,7 @@ def test_manifest_lists_files_with_hashes(default_run: dict) -> None:
     manifest = json.loads(run.manifest.read_text())
     assert manifest["flow_run_id"] == default_run["flow_run_id"]
     assert set(manifest["stage_seconds"]) == set(STAGES)
-    assert manifest["config"]["epochs"] == 5 and manifest["packages"]["tensorflow"].startswith("2.")
+    assert manifest["config"]["epochs"] == 10 and manifest["packages"]["tensorflow"].startswith("2.")
     files = {f["path"]: f for f in manifest["files"]}
     assert "models/graph/saved_model.pb" in files and "predictions.parquet" in files
     entry = files["metrics.json"]
