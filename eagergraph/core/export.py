@@ -23,7 +23,7 @@ from eagergraph.core.serving_inputs import (
     serving_columns,
     signature_names,
 )
-from eagergraph.data.preprocessing import destandardize, missing_slot, slot_count, standardize, unseen_slot, with_squares
+from eagergraph.data.preprocessing import bounded_z, destandardize, missing_slot, slot_count, unseen_slot, with_squares
 from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
@@ -50,8 +50,9 @@ def _numeric_inputs(inputs: dict[str, tf.Tensor], prep: Preprocessing, names: di
             missing = tf.math.is_nan(x)
             x = tf.where(missing, tf.constant(column.impute, tf.float64), x)
             indicators.append(tf.cast(missing, tf.float32))
-        z.append(standardize(x, tf.constant(column.mean, tf.float64), tf.constant(column.std, tf.float64)))
-    # standardized in float64, stored float32, squared in float32: what the data stages write
+        z.append(bounded_z(x, tf.constant(column.mean, tf.float64), tf.constant(column.std, tf.float64),
+                           tf.clip_by_value))
+    # standardized and clipped in float64, stored float32, squared in float32: what the data stages write
     parts = [with_squares(tf.cast(tf.stack(z, axis=1), tf.float32), partial(tf.concat, axis=1))]
     return parts + ([tf.stack(indicators, axis=1)] if indicators else [])
 

@@ -4,8 +4,13 @@ slot and a missing slot.
 
 `encode` is the numpy reference (the SavedModel's serving function must match it); the data stages compute the
 same thing column by column on Arrow batches (`category_codes_arrow` in place of `category_codes`, the rest
-shared), and a unit test holds the two equal. `standardize`, `with_squares` and `preprocess` are written on array
-arithmetic only, so they run on numpy arrays and on TensorFlow tensors alike. No TensorFlow import here.
+shared), and a unit test holds the two equal. `standardize`, `bounded_z`, `with_squares` and `preprocess` are
+written on array arithmetic (and a clip function: `np.clip` or `tf.clip_by_value`, which take the same arguments),
+so they run on numpy arrays and on TensorFlow tensors alike. No TensorFlow import here.
+
+A feature's z is clipped to ±Z_BOUND before it is used and squared: an outlier (a z of 30 would square to 900)
+cannot feed the network an unbounded input, in training or in serving. Five standard deviations keep every value
+of a normal column as it is (beyond 5σ: about 6 in 10 million) and bound the squares at 25.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Array = TypeVar("Array")
+Z_BOUND = 5.0  # a standardized feature is clipped to [-Z_BOUND, Z_BOUND] before it is used and squared
 SQUARE_SUFFIX = "_sq"
 MISSING_SUFFIX = "_missing"
 UNSEEN = "<unseen>"  # the one-hot slot of values not in the vocabulary (new, or beyond the cap)
@@ -44,6 +50,12 @@ def standardize(raw: Array, mean: Array, std: Array) -> Array:
     return (raw - mean) / std
 
 
+def bounded_z(raw: Array, mean: Array, std: Array, clip: Callable[[Array, float, float], Array]) -> Array:
+    """A feature's model value: standardized with the training statistics, then clipped to ±Z_BOUND (`clip` is
+    `np.clip` or `tf.clip_by_value`). The target is standardized, never clipped."""
+    return clip(standardize(raw, mean, std), -Z_BOUND, Z_BOUND)
+
+
 def destandardize(z: Array, mean: Array, std: Array) -> Array:
     """The inverse of `standardize`: a standardized value back in the column's own units."""
     return z * std + mean
@@ -55,10 +67,10 @@ def with_squares(z: Array, concat: Callable[[Sequence[Array]], Array]) -> Array:
 
 
 def preprocess(raw: Array, mean: Array, std: Array, concat: Callable[[Sequence[Array]], Array],
-               to_float32: Callable[[Array], Array] = lambda a: a) -> Array:
-    """Numeric raw features (no missing values) → model inputs: standardized in float64, stored float32, squared
-    in float32. `encode` is the general form with imputation and categorical columns."""
-    return with_squares(to_float32(standardize(raw, mean, std)), concat)
+               to_float32: Callable[[Array], Array], clip: Callable[[Array, float, float], Array]) -> Array:
+    """Numeric raw features (no missing values) → model inputs: standardized and clipped in float64, stored
+    float32, squared in float32. `encode` is the general form with imputation and categorical columns."""
+    return with_squares(to_float32(bounded_z(raw, mean, std, clip)), concat)
 
 
 # ---------------------------------------------------------------- every column kind
@@ -77,10 +89,11 @@ def input_names(normalizer: Any) -> list[str]:
 
 def numeric_z(values: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:
     """One numeric column (float64, NaN = missing) → (z as float32, missing flags): the gaps filled with the
-    column's imputation value first (they stay NaN when the column has none), standardized in float64."""
+    column's imputation value first (they stay NaN when the column has none), standardized and clipped to ±Z_BOUND
+    in float64."""
     missing = np.isnan(values)
     filled = np.where(missing, spec["impute"], values) if spec["impute"] is not None and missing.any() else values
-    return standardize(filled, spec["mean"], spec["std"]).astype(np.float32), missing
+    return bounded_z(filled, spec["mean"], spec["std"], np.clip).astype(np.float32), missing
 
 
 def category_codes(values: np.ndarray, vocabulary: list[str]) -> np.ndarray:

@@ -129,7 +129,8 @@ def _export_matrix_model(model: keras.Model, features: list[str], mean: list[flo
     mean_t, std_t = tf.constant(mean, tf.float64), tf.constant(std, tf.float64)
 
     def serve(x: tf.Tensor) -> dict[str, tf.Tensor]:
-        inputs = preprocess(tf.cast(x, tf.float64), mean_t, std_t, partial(tf.concat, axis=1), lambda z: tf.cast(z, tf.float32))
+        inputs = preprocess(tf.cast(x, tf.float64), mean_t, std_t, partial(tf.concat, axis=1), lambda z: tf.cast(z, tf.float32),
+                            tf.clip_by_value)
         return {"probability": model(inputs, training=False)}
 
     archive = keras.export.ExportArchive()
