@@ -17,13 +17,22 @@ from eagergraph.core.serving_inputs import (
     CATEGORICAL,
     MATRIX_INPUT,
     NUMERIC,
+    CategoricalColumn,
     ModelInputs,
     Preprocessing,
     preprocessing_of,
     serving_columns,
     signature_names,
 )
-from eagergraph.data.preprocessing import bounded_z, destandardize, missing_slot, slot_count, unseen_slot, with_squares
+from eagergraph.data.preprocessing import (
+    active_codes,
+    bounded_z,
+    destandardize,
+    missing_slot,
+    slot_count,
+    unseen_slot,
+    with_squares,
+)
 from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
@@ -57,14 +66,15 @@ def _numeric_inputs(inputs: dict[str, tf.Tensor], prep: Preprocessing, names: di
     return parts + ([tf.stack(indicators, axis=1)] if indicators else [])
 
 
-def _one_hot(text: tf.Tensor, vocabulary: list[str], table: tf.lookup.StaticHashTable | None) -> tf.Tensor:
-    """One categorical feature: vocabulary slots, then the unseen slot, then the missing slot ("" or blank)."""
+def _one_hot(text: tf.Tensor, column: CategoricalColumn, table: tf.lookup.StaticHashTable | None) -> tf.Tensor:
+    """One categorical feature: vocabulary slots, then the unseen slot, then the missing slot ("" or blank); which
+    of them a value activates is `active_codes`' rule (an index of NO_SLOT one-hots to all zeros)."""
     text = tf.strings.strip(text)
-    size = len(vocabulary)
+    size = len(column.vocabulary)
     unseen = tf.constant(unseen_slot(size), tf.int64)
     index = table.lookup(text) if table is not None else tf.fill(tf.shape(text, out_type=tf.int64), unseen)
     index = tf.where(tf.equal(text, ""), tf.constant(missing_slot(size), tf.int64), index)
-    return tf.one_hot(index, slot_count(size), dtype=tf.float32)
+    return tf.one_hot(active_codes(index, size, column.missing_trained, tf.where), slot_count(size), dtype=tf.float32)
 
 
 def export_model(model: keras.Model, normalizer: Any, path: Path) -> Path:
@@ -83,7 +93,7 @@ def export_model(model: keras.Model, normalizer: Any, path: Path) -> Path:
 
     def serve(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         parts = _numeric_inputs(inputs, prep, names)
-        parts += [_one_hot(inputs[names[c.name]], c.vocabulary, tables.get(c.name)) for c in prep.categorical]
+        parts += [_one_hot(inputs[names[c.name]], c, tables.get(c.name)) for c in prep.categorical]
         return {output: head_output(model(tf.concat(parts, axis=1), training=False), prep)}
 
     archive = keras.export.ExportArchive()

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from eagergraph.data.columns import canonical_text
 from eagergraph.data.normalize import Normalizer
+from eagergraph.data.preprocessing import missing_trained
 from eagergraph.errors import DataError
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
@@ -41,6 +42,7 @@ class NumericColumn:
 class CategoricalColumn:
     name: str
     vocabulary: list[str]  # canonical text, most frequent first; then the unseen slot, then the missing slot
+    missing_trained: bool = True  # the train split had missing cells: a missing cell activates the missing slot
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ def preprocessing_of(normalizer: Any) -> Preprocessing:
     fields = asdict(normalizer if is_dataclass(normalizer) else Normalizer.of(dict(normalizer)))
     numeric = [NumericColumn(c["name"], float(c["mean"]), float(c["std"]),
                              None if c.get("impute") is None else float(c["impute"])) for c in fields["numeric"]]
-    categorical = [CategoricalColumn(c["name"], canonical_values(c["vocabulary"])) for c in fields.get("categorical", [])]
+    categorical = [CategoricalColumn(c["name"], canonical_values(c["vocabulary"]), missing_trained(c))
+                   for c in fields.get("categorical", [])]
     return Preprocessing(list(fields["features"]), numeric, categorical, list(fields["classes"]),
                          fields.get("task", "binary"), fields.get("target"))
 

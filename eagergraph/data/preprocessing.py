@@ -1,6 +1,7 @@
 """The model's preprocessing, defined once: impute, standardize with the training statistics, square, add a
 missing indicator per imputed column, and one-hot every categorical column over its vocabulary plus an unseen
-slot and a missing slot.
+slot and a missing slot (an unseen value activates no slot, a missing one its slot only where the train split had
+missing cells: `active_codes`).
 
 `encode` is the numpy reference (the SavedModel's serving function must match it); the data stages compute the
 same thing column by column on Arrow batches (`category_codes_arrow` in place of `category_codes`, the rest
@@ -43,6 +44,26 @@ def missing_slot(vocabulary_size: int) -> int:
 
 def slot_count(vocabulary_size: int) -> int:
     return vocabulary_size + 2
+
+
+NO_SLOT = -1  # a code that activates no slot: its one-hot is all zeros
+
+
+def active_codes(codes: Array, vocabulary_size: int, missing_trained: bool, where: Callable[..., Array]) -> Array:
+    """Slot codes as the one-hot takes them (`where` is `np.where` or `tf.where`): scikit-learn's
+    `handle_unknown="ignore"`, an unseen value activates no slot (all zeros: it contributes nothing, rather than
+    an untrained weight); a missing cell activates the missing slot only when the train split had missing cells
+    in that column (the slot was trained), else no slot either."""
+    codes = where(codes == unseen_slot(vocabulary_size), codes * 0 + NO_SLOT, codes)
+    if not missing_trained:
+        codes = where(codes == missing_slot(vocabulary_size), codes * 0 + NO_SLOT, codes)
+    return codes
+
+
+def missing_trained(spec: dict) -> bool:
+    """Whether a categorical column's missing slot was trained: the train split had missing cells in it (a
+    normalizer written before the count was kept: as it was then, trained)."""
+    return int(spec.get("missing", 1)) > 0
 
 
 def standardize(raw: Array, mean: Array, std: Array) -> Array:
@@ -129,7 +150,8 @@ def expand(z: list[np.ndarray], missing: list[np.ndarray], codes: list[np.ndarra
     columns = [*z, *(column * column for column in z)]
     columns += [flags.astype(np.float32) for flags, spec in zip(missing, normalizer.numeric) if spec["impute"] is not None]
     for column, spec in zip(codes, normalizer.categorical):
-        columns += one_hot(column, slot_count(len(spec["vocabulary"])))
+        size = len(spec["vocabulary"])
+        columns += one_hot(active_codes(np.asarray(column), size, missing_trained(spec), np.where), slot_count(size))
     return columns
 
 
