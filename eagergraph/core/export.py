@@ -15,15 +15,18 @@ import tensorflow as tf
 from eagergraph.core.model import HEADS
 from eagergraph.core.serving_inputs import (
     CATEGORICAL,
+    INTEGRAL_TEXT,
     MATRIX_INPUT,
     NUMERIC,
     CategoricalColumn,
     ModelInputs,
     Preprocessing,
+    integer_vocabulary,
     preprocessing_of,
     serving_columns,
     signature_names,
 )
+from eagergraph.data.columns import BOOLEAN_WORDS, MISSING_TOKENS, WHITESPACE
 from eagergraph.data.preprocessing import (
     active_codes,
     bounded_z,
@@ -66,10 +69,28 @@ def _numeric_inputs(inputs: dict[str, tf.Tensor], prep: Preprocessing, names: di
     return parts + ([tf.stack(indicators, axis=1)] if indicators else [])
 
 
+_TRIM = "^[{0}]+|[{0}]+$".format("".join(f"\\x{{{ord(c):04x}}}" for c in WHITESPACE))  # RE2: \x{hhhh} per character
+
+
+def canonical_text_tf(text: tf.Tensor, vocabulary: list[str]) -> tf.Tensor:
+    """`columns.canonical_text` in tf.strings ops, so a client sending raw strings gets what `predict` gets: trimmed of
+    WHITESPACE, a missing token "" (missing), a boolean word in any case "true"/"false"; and, for a vocabulary of
+    integers, integral text ("03", "+3", "3.0") as its integer, as `serving_inputs` reads an integer column."""
+    text = tf.strings.regex_replace(text, _TRIM, "")
+    lower = tf.strings.lower(text)
+    text = tf.where(tf.reduce_any(tf.equal(lower[:, None], tf.constant(BOOLEAN_WORDS)[None, :]), axis=1), lower, text)
+    if integer_vocabulary(vocabulary):
+        integral = tf.strings.regex_full_match(text, INTEGRAL_TEXT)
+        number = tf.strings.to_number(tf.where(integral, text, tf.zeros_like(text) + "0"), tf.float64)
+        text = tf.where(integral, tf.strings.as_string(tf.cast(number, tf.int64)), text)
+    missing = tf.reduce_any(tf.equal(text[:, None], tf.constant(MISSING_TOKENS)[None, :]), axis=1)
+    return tf.where(missing, tf.zeros_like(text), text)
+
+
 def _one_hot(text: tf.Tensor, column: CategoricalColumn, table: tf.lookup.StaticHashTable | None) -> tf.Tensor:
-    """One categorical feature: vocabulary slots, then the unseen slot, then the missing slot ("" or blank); which
-    of them a value activates is `active_codes`' rule (an index of NO_SLOT one-hots to all zeros)."""
-    text = tf.strings.strip(text)
+    """One categorical feature: vocabulary slots, then the unseen slot, then the missing slot (a missing cell by the
+    text-cell rule); which of them a value activates is `active_codes`' rule (NO_SLOT one-hots to all zeros)."""
+    text = canonical_text_tf(text, column.vocabulary)
     size = len(column.vocabulary)
     unseen = tf.constant(unseen_slot(size), tf.int64)
     index = table.lookup(text) if table is not None else tf.fill(tf.shape(text, out_type=tf.int64), unseen)

@@ -25,7 +25,7 @@ from eagergraph.core.serving_inputs import (
     unpredictable,
     unseen_counts,
 )
-from eagergraph.data.columns import MISSING_TOKENS
+from eagergraph.data.columns import MISSING_TOKENS, canonical_cell
 from eagergraph.data.io import BLOCK_ROWS, LABEL, in_blocks, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
@@ -139,7 +139,7 @@ def row_columns(cells: dict[str, Any], inputs: ModelInputs, option: str) -> dict
         raise DataError(f"{option}: {error.value!r} is not a number: {field(error.column)}") from None
     for name in unpredictable(columns, inputs):
         given = cells[name]
-        if given is None or not str(given).strip():
+        if canonical_cell(given) is None:  # empty by the one text-cell rule (blank or a missing token)
             raise DataError(f"{option}: {field(name)} is empty; {_order(inputs.features)}; the model does not impute {name}")
         raise DataError(f"{option}: NaN or infinite values cannot be predicted: {field(name)} is {given!r}"
                         + ("" if name in inputs.imputed else " (the model does not impute it)"))
