@@ -38,7 +38,8 @@ TRACK = 100_000  # distinct values counted exactly per text column; beyond, a co
 ID_REASON = "looks like an id"  # why a column that is integer and unique on every row was set aside
 DATE_REASON = "date/time"
 EMPTY_REASON = "empty on every row"
-RESERVED = (LABEL, "predicted", "probability")  # names the run directory gives its own columns: never passed through
+RESERVED = (LABEL,)  # the name the run directory gives the label: never passed through (model outputs never clash:
+# `prediction.output_names` prefixes them when a user column has one's name)
 
 
 # ---------------------------------------------------------------- canonical cells

@@ -99,12 +99,24 @@ def preprocess(raw: Array, mean: Array, std: Array, concat: Callable[[Sequence[A
 
 def input_names(normalizer: Any) -> list[str]:
     """Names of the model's inputs in `encode` order: z of every numeric feature, their squares, a missing
-    indicator per imputed column, then one-hot slots per categorical column (`sex=male`, `sex=<unseen>`, ...)."""
+    indicator per imputed column, then one-hot slots per categorical column (`sex=male`, `sex=<unseen>`, ...).
+
+    A numeric input keeps its column's name; a derived name (square, indicator, one-hot slot) that is already
+    taken, by a user's column (`x_sq` beside `x`) or an earlier input, takes the first free `_2`, `_3`, ...
+    suffix (`x_sq_2`), so the engineered files never hold two columns of one name."""
     numeric = [spec["name"] for spec in normalizer.numeric]
-    names = [*numeric, *(f"{name}{SQUARE_SUFFIX}" for name in numeric)]
-    names += [f"{spec['name']}{MISSING_SUFFIX}" for spec in normalizer.numeric if spec["impute"] is not None]
+    derived = [f"{name}{SQUARE_SUFFIX}" for name in numeric]
+    derived += [f"{spec['name']}{MISSING_SUFFIX}" for spec in normalizer.numeric if spec["impute"] is not None]
     for spec in normalizer.categorical:
-        names += [f"{spec['name']}={value}" for value in (*spec["vocabulary"], UNSEEN, MISSING)]
+        derived += [f"{spec['name']}={value}" for value in (*spec["vocabulary"], UNSEEN, MISSING)]
+    taken = set(normalizer.features) | set(numeric)
+    names = list(numeric)
+    for name in derived:
+        unique, n = name, 2
+        while unique in taken:
+            unique, n = f"{name}_{n}", n + 1
+        taken.add(unique)
+        names.append(unique)
     return names
 
 

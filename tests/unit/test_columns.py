@@ -261,3 +261,14 @@ def test_unseen_values_carry_nothing_and_missing_ones_only_a_trained_slot(missin
     normalizer = Normalizer(["c"], [], [spec], [0, 1], 0, 0)
     inputs = encode({"c": np.array(["a", "zz", None], dtype=object)}, normalizer)
     assert inputs.tolist() == expected
+
+
+def test_derived_names_never_collide_with_a_users_columns(tmp_path: Path) -> None:
+    # `x` squared would be named `x_sq`, which the table already has: the derived name takes a suffix instead.
+    lines = ["x,x_sq,x_sq_2,survived"] + [f"{i % 7},{(i * 3) % 11},{i % 5},{i % 2}" for i in range(80)]
+    run = _run(tmp_path, lines)
+    features = pq.read_table(run.features("train"))
+    assert features.column_names == ["x", "x_sq", "x_sq_2", "x_sq_3", "x_sq_sq", "x_sq_2_sq", "label"]
+    z = features.column("x").to_numpy()
+    np.testing.assert_array_equal(features.column("x_sq_3").to_numpy(), z * z)  # x's square, renamed
+    assert features.column("x_sq").to_numpy().tolist() != features.column("x_sq_3").to_numpy().tolist()
