@@ -252,7 +252,7 @@ def output_path(source: Path, output: Path | None) -> Path:
 def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
     """Probability of the positive class and the predicted class (the user's label value) for one raw row: a CSV
     line in the model's feature order (`--row`), or a JSON object by name (`--row-json`). `unseen` counts the
-    categorical values not in the model's vocabulary (they take its unseen slot)."""
+    categorical values not in the model's vocabulary (unseen: they contribute nothing)."""
     model = resolve_model(model_path)
     info = model_info(model)
     inputs = ModelInputs.of(info)
@@ -379,9 +379,9 @@ def invalid_rows_note(written: dict) -> str | None:
 
 
 def unseen_note(unseen: dict[str, int]) -> str | None:
-    """What `predict` says about categorical values the model never saw in training (they take the unseen slot)."""
+    """What `predict` says about categorical values the model never saw in training (they contribute nothing)."""
     if not unseen:
         return None
     counts = ", ".join(f"{name}: {count}" for name, count in unseen.items())
     total = sum(unseen.values())
-    return f"{total} value{'s' if total != 1 else ''} not in the model's vocabulary went to the unseen slot ({counts})"
+    return f"{total} value{'s' if total != 1 else ''} not in the model's vocabulary contribute nothing (unseen) ({counts})"
