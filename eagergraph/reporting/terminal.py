@@ -128,7 +128,8 @@ def stopping_line(metrics: dict) -> str | None:
         m = metrics.get(mode)
         if not m or not m.get("stopped_epoch"):
             continue
-        why = f" ({m['stop_reason']})" if m.get("stop_reason") else " (the maximum, --epochs)"
+        why = (m.get("stop_reason") or ("bounded by --eager-max-steps" if m.get("bounded") else "the maximum, --epochs"))
+        why = f" ({why})"
         parts.append(f"{mode} kept epoch {m['best_epoch']} of {m['stopped_epoch']}{why}")
     return "early stopping: " + "; ".join(parts) if parts else None
 
