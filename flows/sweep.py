@@ -44,7 +44,7 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
         _, _, evaluate, predict = model_stages()
         from eagergraph.tasks.sweep import rank_candidates, train_candidate
 
-        calls = [(work, point, c.epochs, c.seed, c.in_memory_rows) for point in sweep_candidates(c, sweep)]
+        calls = [(work, point, c.epochs, c.seed, c.in_memory_rows, c.patience) for point in sweep_candidates(c, sweep)]
         results = run_side_by_side(seconds, train_candidate, calls)
         ranking = run_stage(seconds, rank_candidates, work, results)
         run_stage(seconds, evaluate, work)

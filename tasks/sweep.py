@@ -21,10 +21,11 @@ from eagergraph.text import plural
 
 
 @task(name="train-candidate")
-def train_candidate(run_dir: str, candidate: dict, epochs: int, seed: int, in_memory_rows: int) -> dict:
+def train_candidate(run_dir: str, candidate: dict, epochs: int, seed: int, in_memory_rows: int,
+                    patience: int | None = None) -> dict:
     """Train one grid point (graph mode); the candidate is a plain dict so Prefect can show it."""
     point = Candidate(**candidate)
-    result = train_candidate_to(Path(run_dir), point, epochs, seed, in_memory_rows)
+    result = train_candidate_to(Path(run_dir), point, epochs, seed, in_memory_rows, patience)
     get_run_logger().info(f"{point.name}: trained in {result['train_seconds']:.2f}s (pid {result['pid']})")
     return result
 

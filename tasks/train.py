@@ -29,15 +29,16 @@ def _training_task(mode: Mode, run_dir: str, variant: GraphVariant, **params) ->
 
 @task(name="train-eager")
 def train_eager(run_dir: str, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-                in_memory_rows: int, max_steps: int | None = None) -> dict:
+                in_memory_rows: int, max_steps: int | None = None, patience: int | None = None) -> dict:
     """Train with eager execution: the step body runs op by op, no tf.function anywhere on its path."""
     return _training_task("eager", run_dir, "step", epochs=epochs, batch_size=batch_size, hidden=hidden,
-                          learning_rate=learning_rate, seed=seed, in_memory_rows=in_memory_rows, max_steps=max_steps)
+                          learning_rate=learning_rate, seed=seed, in_memory_rows=in_memory_rows, max_steps=max_steps,
+                          patience=patience)
 
 
 @task(name="train-graph")
 def train_graph(run_dir: str, variant: GraphVariant, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-                in_memory_rows: int) -> dict:
+                in_memory_rows: int, patience: int | None = None) -> dict:
     """Train with graph execution: the same step body inside tf.function, in the configured variant."""
     return _training_task("graph", run_dir, variant, epochs=epochs, batch_size=batch_size, hidden=hidden,
-                          learning_rate=learning_rate, seed=seed, in_memory_rows=in_memory_rows)
+                          learning_rate=learning_rate, seed=seed, in_memory_rows=in_memory_rows, patience=patience)

@@ -64,7 +64,8 @@ def training_matrix(rows: int, n_features: int, seed: int, task: str = "binary")
 
     table = pa.Table.from_batches(list(synthetic_batches(rows, n_features, seed, task=task)))
     raw = feature_matrix(table, [f"x{i}" for i in range(n_features)])
-    x = preprocess(raw, raw.mean(axis=0), raw.std(axis=0), partial(np.concatenate, axis=1), lambda z: z.astype(np.float32))
+    x = preprocess(raw, raw.mean(axis=0), raw.std(axis=0), partial(np.concatenate, axis=1), lambda z: z.astype(np.float32),
+                   np.clip)
     y = table.column(LABEL).to_numpy().astype(np.float64)
     if task == "regression":
         y = (y - y.mean()) / (y.std() or 1.0)

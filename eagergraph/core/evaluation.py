@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from eagergraph.core.export import load_serving, weights_max_abs_diff
-from eagergraph.core.parity import drift_epoch, epoch_differences, load_epoch_weights, parity_note
+from eagergraph.core.parity import drift_epoch, epoch_differences, load_epoch_weights, parity_note, stop_note
 from eagergraph.core.serving_inputs import ModelInputs, Preprocessing, read_preprocessing
 from eagergraph.core.variants import MODES
 from eagergraph.data.io import LABEL, in_blocks, iter_batches
@@ -75,7 +75,8 @@ def compare_modes(report: dict, predictions_diff: float | None, paths: RunPaths)
     """
     step = read_json(paths.history("graph")).get("step_parity") if "graph" in report else None
     none = {"speedup": None, "steady_speedup": None, "parity_max_abs_diff": None, "weights_max_abs_diff": None,
-            "parity_drift_epoch": None, "parity_epoch_max_abs_diff": None, "step_parity": step, "parity_note": None}
+            "parity_drift_epoch": None, "parity_epoch_max_abs_diff": None, "step_parity": step, "parity_note": None,
+            "parity_stop_epochs": None}
     if not {"eager", "graph"} <= set(report):
         return none
     eager, graph = report["eager"], report["graph"]
@@ -88,9 +89,12 @@ def compare_modes(report: dict, predictions_diff: float | None, paths: RunPaths)
     snapshots = [load_epoch_weights(paths, mode) for mode in ("eager", "graph")]
     per_epoch = epoch_differences(*snapshots) if all(s is not None for s in snapshots) else None
     drifted_at = drift_epoch(per_epoch) if per_epoch is not None else None
+    stops = {mode: [report[mode].get("best_epoch"), report[mode].get("stopped_epoch")] for mode in ("eager", "graph")}
     note = parity_note(weights, predictions, drifted_at, len(graph["history"]), step)
+    note = stop_note(stops["eager"], stops["graph"]) or note
     return {**none, **speed, "parity_max_abs_diff": predictions, "weights_max_abs_diff": weights,
-            "parity_drift_epoch": drifted_at, "parity_epoch_max_abs_diff": per_epoch, "parity_note": note}
+            "parity_drift_epoch": drifted_at, "parity_epoch_max_abs_diff": per_epoch, "parity_note": note,
+            "parity_stop_epochs": stops}
 
 
 def evaluate_run(run_dir: Path) -> dict:
@@ -109,7 +113,10 @@ def evaluate_run(run_dir: Path) -> dict:
                         "steady_seconds": history["steady_seconds"], "median_step_ms": history["median_step_ms"],
                         "variant": history["variant"], "bounded": history["bounded"], "steps": history["steps"],
                         "full_steps": history["full_steps"], "full_train_seconds": history["full_train_seconds"],
-                        "history": [{k: e[k] for k in ("epoch", "loss", "accuracy") if k in e} for e in history["history"]]}
+                        "best_epoch": history.get("best_epoch"), "stopped_epoch": history.get("stopped_epoch"),
+                        "stop_reason": history.get("stop_reason"),
+                        "history": [{k: e[k] for k in ("epoch", "loss", "val_loss", "accuracy") if k in e}
+                                    for e in history["history"]]}
     report.update(compare_modes(report, scores.max_abs_diff, paths))
     report["graph_variant"] = report["graph"]["variant"] if "graph" in report else None
     report["test_rows"] = scores.rows

@@ -15,15 +15,27 @@ import tensorflow as tf
 from eagergraph.core.model import HEADS
 from eagergraph.core.serving_inputs import (
     CATEGORICAL,
+    INTEGRAL_TEXT,
     MATRIX_INPUT,
     NUMERIC,
+    CategoricalColumn,
     ModelInputs,
     Preprocessing,
+    integer_vocabulary,
     preprocessing_of,
     serving_columns,
     signature_names,
 )
-from eagergraph.data.preprocessing import destandardize, missing_slot, slot_count, standardize, unseen_slot, with_squares
+from eagergraph.data.columns import BOOLEAN_WORDS, MISSING_TOKENS, WHITESPACE
+from eagergraph.data.preprocessing import (
+    active_codes,
+    bounded_z,
+    destandardize,
+    missing_slot,
+    slot_count,
+    unseen_slot,
+    with_squares,
+)
 from eagergraph.io import read_json, write_json
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
@@ -50,20 +62,40 @@ def _numeric_inputs(inputs: dict[str, tf.Tensor], prep: Preprocessing, names: di
             missing = tf.math.is_nan(x)
             x = tf.where(missing, tf.constant(column.impute, tf.float64), x)
             indicators.append(tf.cast(missing, tf.float32))
-        z.append(standardize(x, tf.constant(column.mean, tf.float64), tf.constant(column.std, tf.float64)))
-    # standardized in float64, stored float32, squared in float32: what the data stages write
+        z.append(bounded_z(x, tf.constant(column.mean, tf.float64), tf.constant(column.std, tf.float64),
+                           tf.clip_by_value))
+    # standardized and clipped in float64, stored float32, squared in float32: what the data stages write
     parts = [with_squares(tf.cast(tf.stack(z, axis=1), tf.float32), partial(tf.concat, axis=1))]
     return parts + ([tf.stack(indicators, axis=1)] if indicators else [])
 
 
-def _one_hot(text: tf.Tensor, vocabulary: list[str], table: tf.lookup.StaticHashTable | None) -> tf.Tensor:
-    """One categorical feature: vocabulary slots, then the unseen slot, then the missing slot ("" or blank)."""
-    text = tf.strings.strip(text)
-    size = len(vocabulary)
+_TRIM = "^[{0}]+|[{0}]+$".format("".join(f"\\x{{{ord(c):04x}}}" for c in WHITESPACE))  # RE2: \x{hhhh} per character
+
+
+def canonical_text_tf(text: tf.Tensor, vocabulary: list[str]) -> tf.Tensor:
+    """`columns.canonical_text` in tf.strings ops, so a client sending raw strings gets what `predict` gets: trimmed of
+    WHITESPACE, a missing token "" (missing), a boolean word in any case "true"/"false"; and, for a vocabulary of
+    integers, integral text ("03", "+3", "3.0") as its integer, as `serving_inputs` reads an integer column."""
+    text = tf.strings.regex_replace(text, _TRIM, "")
+    lower = tf.strings.lower(text)
+    text = tf.where(tf.reduce_any(tf.equal(lower[:, None], tf.constant(BOOLEAN_WORDS)[None, :]), axis=1), lower, text)
+    if integer_vocabulary(vocabulary):
+        integral = tf.strings.regex_full_match(text, INTEGRAL_TEXT)
+        number = tf.strings.to_number(tf.where(integral, text, tf.zeros_like(text) + "0"), tf.float64)
+        text = tf.where(integral, tf.strings.as_string(tf.cast(number, tf.int64)), text)
+    missing = tf.reduce_any(tf.equal(text[:, None], tf.constant(MISSING_TOKENS)[None, :]), axis=1)
+    return tf.where(missing, tf.zeros_like(text), text)
+
+
+def _one_hot(text: tf.Tensor, column: CategoricalColumn, table: tf.lookup.StaticHashTable | None) -> tf.Tensor:
+    """One categorical feature: vocabulary slots, then the unseen slot, then the missing slot (a missing cell by the
+    text-cell rule); which of them a value activates is `active_codes`' rule (NO_SLOT one-hots to all zeros)."""
+    text = canonical_text_tf(text, column.vocabulary)
+    size = len(column.vocabulary)
     unseen = tf.constant(unseen_slot(size), tf.int64)
     index = table.lookup(text) if table is not None else tf.fill(tf.shape(text, out_type=tf.int64), unseen)
     index = tf.where(tf.equal(text, ""), tf.constant(missing_slot(size), tf.int64), index)
-    return tf.one_hot(index, slot_count(size), dtype=tf.float32)
+    return tf.one_hot(active_codes(index, size, column.missing_trained, tf.where), slot_count(size), dtype=tf.float32)
 
 
 def export_model(model: keras.Model, normalizer: Any, path: Path) -> Path:
@@ -82,7 +114,7 @@ def export_model(model: keras.Model, normalizer: Any, path: Path) -> Path:
 
     def serve(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         parts = _numeric_inputs(inputs, prep, names)
-        parts += [_one_hot(inputs[names[c.name]], c.vocabulary, tables.get(c.name)) for c in prep.categorical]
+        parts += [_one_hot(inputs[names[c.name]], c, tables.get(c.name)) for c in prep.categorical]
         return {output: head_output(model(tf.concat(parts, axis=1), training=False), prep)}
 
     archive = keras.export.ExportArchive()

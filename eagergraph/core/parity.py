@@ -8,6 +8,9 @@
   end-of-epoch weights differ by more than RUN_TOLERANCE. Two correct executions round differently (XLA and
   grappler fuse and reorder float operations); over thousands of steps those differences can grow, so a long run
   may drift apart although every step computes the same thing. The parity note says so in one line.
+- Stop epochs: each mode's kept (best) and last epoch. Both make one early-stopping decision on losses that agree to
+  rounding (core.stopping), so they match; when a loss sits within rounding of the decision's boundary they can
+  differ, and the note says so (the models then hold different epochs' weights, and run parity compares those).
 """
 
 from __future__ import annotations
@@ -133,3 +136,13 @@ def parity_note(weights_diff: float | None, predictions_diff: float | None, drif
     else:
         step = f"step parity {step_diff:.1e} is above {STEP_TOLERANCE:.0e}: one step already differs"
     return f"eager and graph drifted apart after epoch {epoch} ({differ}); {step}; rounding differences grow over long runs"
+
+
+def stop_note(eager: list[int | None], graph: list[int | None]) -> str | None:
+    """The one line said when the modes kept or stopped at different epochs (`[best_epoch, stopped_epoch]` each);
+    None when they agree or a mode did not record them."""
+    if None in eager or None in graph or eager == graph:
+        return None
+    return (f"eager and graph stopped differently (eager kept epoch {eager[0]} of {eager[1]}, graph kept epoch "
+            f"{graph[0]} of {graph[1]}): their validation losses sat within rounding of the early-stopping "
+            "threshold, so the models hold different epochs' weights")

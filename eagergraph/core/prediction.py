@@ -25,7 +25,7 @@ from eagergraph.core.serving_inputs import (
     unpredictable,
     unseen_counts,
 )
-from eagergraph.data.columns import MISSING_TOKENS
+from eagergraph.data.columns import MISSING_TOKENS, canonical_cell
 from eagergraph.data.io import BLOCK_ROWS, LABEL, in_blocks, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
@@ -50,14 +50,31 @@ def label_values(codes: np.ndarray, task: str, classes: list) -> pa.Array:
     return class_values(codes, classes)
 
 
+OUTPUT_PREFIX = "model_"  # put before the model's output columns when an input column already has one's name
+
+
+def output_names(columns: list[str], classes: list, task: str = "binary") -> dict[str, str]:
+    """The names of the model's output columns beside these input columns: `predicted`, `probability` (binary and
+    multiclass) and `probability_<class>` (multiclass). Every input column is kept as it is: when one of them
+    already has an output's name (a user's own `probability` column), every output name takes OUTPUT_PREFIX
+    (`model_predicted`, `model_probability`, ...), repeated until none clashes."""
+    plain = [PREDICTED_CLASS] if task == "regression" else [PREDICTED_CLASS, PREDICTED]
+    if task == "multiclass":
+        plain += [class_probability_column(c) for c in classes]
+    prefix, taken = "", set(columns)
+    while any(prefix + name in taken for name in plain):
+        prefix += OUTPUT_PREFIX
+    return {name: prefix + name for name in plain}
+
+
 def prediction_table(table: pa.Table, probability: np.ndarray, classes: list) -> pa.Table:
-    """The input columns plus the predicted class (the user's label values) and the positive class's probability;
-    a row with a NaN probability (not predicted) gets an empty prediction."""
+    """The input columns plus the predicted class (the user's label values) and the positive class's probability
+    (named by `output_names`); a row with a NaN probability (not predicted) gets an empty prediction."""
     p = np.asarray(probability, dtype=np.float64).reshape(-1)
     valid = np.isfinite(p)
-    table = table.drop_columns([name for name in (PREDICTED_CLASS, PREDICTED) if name in table.column_names])
-    return (table.append_column(PREDICTED_CLASS, class_values(p > 0.5, classes, valid))
-            .append_column(PREDICTED, pa.array(p, mask=~valid)))
+    names = output_names(table.column_names, classes)
+    return (table.append_column(names[PREDICTED_CLASS], class_values(p > 0.5, classes, valid))
+            .append_column(names[PREDICTED], pa.array(p, mask=~valid)))
 
 
 def class_probability_column(value: Any) -> str:
@@ -67,24 +84,24 @@ def class_probability_column(value: Any) -> str:
 
 def multiclass_table(table: pa.Table, probabilities: np.ndarray, classes: list) -> pa.Table:
     """The input columns plus the predicted class (the label's own values), its probability, and the probability
-    of every class (`probability_<class>`); a row not predicted (NaN) gets empty cells."""
+    of every class (`probability_<class>`), named by `output_names`; a row not predicted (NaN) gets empty cells."""
     p = np.asarray(probabilities, dtype=np.float64).reshape(len(table), len(classes))
     valid = np.isfinite(p).all(axis=1)
     best = np.where(valid, np.nan_to_num(p).argmax(axis=1), 0)
-    names = [PREDICTED_CLASS, PREDICTED, *(class_probability_column(c) for c in classes)]
-    table = table.drop_columns([name for name in names if name in table.column_names])
-    table = table.append_column(PREDICTED_CLASS, pa.array(classes).take(pa.array(best, mask=~valid)))
-    table = table.append_column(PREDICTED, pa.array(p[np.arange(len(p)), best], mask=~valid))
+    names = output_names(table.column_names, classes, "multiclass")
+    table = table.append_column(names[PREDICTED_CLASS], pa.array(classes).take(pa.array(best, mask=~valid)))
+    table = table.append_column(names[PREDICTED], pa.array(p[np.arange(len(p)), best], mask=~valid))
     for j, value in enumerate(classes):
-        table = table.append_column(class_probability_column(value), pa.array(p[:, j], mask=~valid))
+        table = table.append_column(names[class_probability_column(value)], pa.array(p[:, j], mask=~valid))
     return table
 
 
 def regression_table(table: pa.Table, values: np.ndarray) -> pa.Table:
-    """The input columns plus `predicted`, the value in the target's units (empty for a row not predicted)."""
+    """The input columns plus `predicted` (named by `output_names`), the value in the target's units (empty for a
+    row not predicted)."""
     v = np.asarray(values, dtype=np.float64).reshape(-1)
-    table = table.drop_columns([name for name in (PREDICTED_CLASS,) if name in table.column_names])
-    return table.append_column(PREDICTED_CLASS, pa.array(v, mask=~np.isfinite(v)))
+    name = output_names(table.column_names, [], "regression")[PREDICTED_CLASS]
+    return table.append_column(name, pa.array(v, mask=~np.isfinite(v)))
 
 
 def task_table(table: pa.Table, output: np.ndarray, task: str, classes: list) -> pa.Table:
@@ -139,7 +156,7 @@ def row_columns(cells: dict[str, Any], inputs: ModelInputs, option: str) -> dict
         raise DataError(f"{option}: {error.value!r} is not a number: {field(error.column)}") from None
     for name in unpredictable(columns, inputs):
         given = cells[name]
-        if given is None or not str(given).strip():
+        if canonical_cell(given) is None:  # empty by the one text-cell rule (blank or a missing token)
             raise DataError(f"{option}: {field(name)} is empty; {_order(inputs.features)}; the model does not impute {name}")
         raise DataError(f"{option}: NaN or infinite values cannot be predicted: {field(name)} is {given!r}"
                         + ("" if name in inputs.imputed else " (the model does not impute it)"))
@@ -149,14 +166,15 @@ def row_columns(cells: dict[str, Any], inputs: ModelInputs, option: str) -> dict
 def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthrough: list[str]) -> dict:
     """The first test row as the run's example: its features, its other columns, its true label and the prediction."""
     first = predictions.slice(0, 1).to_pylist()[0]
+    names = output_names([*passthrough, *normalizer.features, LABEL], normalizer.classes, normalizer.task)
     example = {"row": "first test row", "columns": {name: str(first[name]) for name in passthrough},
                "features": {name: first[name] for name in normalizer.features}, "label": first[LABEL],
-               "predicted": first[PREDICTED_CLASS]}
+               "predicted": first[names[PREDICTED_CLASS]]}
     if normalizer.task == "binary":
-        return {**example, "probability": first[PREDICTED], "positive_class": normalizer.classes[1]}
+        return {**example, "probability": first[names[PREDICTED]], "positive_class": normalizer.classes[1]}
     if normalizer.task == "multiclass":
-        return {**example, "task": "multiclass", "probability": first[PREDICTED],
-                "probabilities": {str(c): first[class_probability_column(c)] for c in normalizer.classes}}
+        return {**example, "task": "multiclass", "probability": first[names[PREDICTED]],
+                "probabilities": {str(c): first[names[class_probability_column(c)]] for c in normalizer.classes}}
     return {**example, "task": "regression"}
 
 
@@ -234,7 +252,7 @@ def output_path(source: Path, output: Path | None) -> Path:
 def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
     """Probability of the positive class and the predicted class (the user's label value) for one raw row: a CSV
     line in the model's feature order (`--row`), or a JSON object by name (`--row-json`). `unseen` counts the
-    categorical values not in the model's vocabulary (they take its unseen slot)."""
+    categorical values not in the model's vocabulary (unseen: they contribute nothing)."""
     model = resolve_model(model_path)
     info = model_info(model)
     inputs = ModelInputs.of(info)
@@ -362,9 +380,9 @@ def invalid_rows_note(written: dict) -> str | None:
 
 
 def unseen_note(unseen: dict[str, int]) -> str | None:
-    """What `predict` says about categorical values the model never saw in training (they take the unseen slot)."""
+    """What `predict` says about categorical values the model never saw in training (they contribute nothing)."""
     if not unseen:
         return None
     counts = ", ".join(f"{name}: {count}" for name, count in unseen.items())
     total = sum(unseen.values())
-    return f"{total} value{'s' if total != 1 else ''} not in the model's vocabulary went to the unseen slot ({counts})"
+    return f"{total} value{'s' if total != 1 else ''} not in the model's vocabulary contribute nothing (unseen) ({counts})"

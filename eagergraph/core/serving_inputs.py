@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from eagergraph.data.columns import canonical_text
 from eagergraph.data.normalize import Normalizer
+from eagergraph.data.preprocessing import missing_trained
 from eagergraph.errors import DataError
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
@@ -41,6 +42,7 @@ class NumericColumn:
 class CategoricalColumn:
     name: str
     vocabulary: list[str]  # canonical text, most frequent first; then the unseen slot, then the missing slot
+    missing_trained: bool = True  # the train split had missing cells: a missing cell activates the missing slot
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ def preprocessing_of(normalizer: Any) -> Preprocessing:
     fields = asdict(normalizer if is_dataclass(normalizer) else Normalizer.of(dict(normalizer)))
     numeric = [NumericColumn(c["name"], float(c["mean"]), float(c["std"]),
                              None if c.get("impute") is None else float(c["impute"])) for c in fields["numeric"]]
-    categorical = [CategoricalColumn(c["name"], canonical_values(c["vocabulary"])) for c in fields.get("categorical", [])]
+    categorical = [CategoricalColumn(c["name"], canonical_values(c["vocabulary"]), missing_trained(c))
+                   for c in fields.get("categorical", [])]
     return Preprocessing(list(fields["features"]), numeric, categorical, list(fields["classes"]),
                          fields.get("task", "binary"), fields.get("target"))
 
@@ -195,14 +198,21 @@ def _as_trained(text: pa.ChunkedArray, vocabulary: list[str]) -> pa.ChunkedArray
     if vocabulary and set(vocabulary) <= {"true", "false"}:
         lower = pc.utf8_lower(text)
         return pc.if_else(pc.is_in(lower, value_set=pa.array(["true", "false"], text.type)), lower, text)
-    if vocabulary and all(_INTEGER.fullmatch(value) and str(int(value)) == value for value in vocabulary):
-        integral = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d+(\.0*)?$"), False)
+    if integer_vocabulary(vocabulary):
+        integral = pc.fill_null(pc.match_substring_regex(text, f"^{INTEGRAL_TEXT}$"), False)
         as_int = pc.cast(pc.cast(pc.if_else(integral, text, pa.scalar("0", text.type)), pa.float64()), pa.int64())
         return pc.if_else(integral, pc.cast(as_int, text.type), text)
     return text
 
 
 _INTEGER = re.compile(r"-?\d+")
+INTEGRAL_TEXT = r"[+-]?\d+(\.0*)?"  # text that is an integer: read as that integer for a vocabulary of integers
+
+
+def integer_vocabulary(vocabulary: list[str]) -> bool:
+    """Whether every vocabulary value is an integer in canonical form (then integral text is read as its integer;
+    a vocabulary of codes like "03" is matched as written)."""
+    return bool(vocabulary) and all(_INTEGER.fullmatch(value) and str(int(value)) == value for value in vocabulary)
 
 
 def _chunked(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:

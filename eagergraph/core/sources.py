@@ -54,6 +54,26 @@ def load_xy(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return _xy(table, [name for name in table.column_names if name != LABEL])
 
 
+@dataclass(frozen=True)
+class Validation:
+    """The validation split's engineered rows, held in memory: early stopping's loss is computed on them."""
+
+    x: np.ndarray  # float32 [rows, n_inputs]
+    y: np.ndarray  # float32 [rows, 1]
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.x.shape[0])
+
+
+def load_validation(path: Path) -> Validation | None:
+    """The validation feature file's rows, or None when the run has no validation split (or it has no rows)."""
+    if not Path(path).is_file():
+        return None
+    x, y = load_xy(path)
+    return Validation(x, y) if len(x) else None
+
+
 class BatchSource:
     """The epochs of one training run, as blocks; `batches(epoch)` lists them batch by batch (for checks)."""
 

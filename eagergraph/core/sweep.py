@@ -40,12 +40,13 @@ def grid(learning_rates: list[float], hidden: list[int], batch_sizes: list[int],
     return [Candidate(*point) for point in points]
 
 
-def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: int, in_memory_rows: int) -> dict:
+def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: int, in_memory_rows: int,
+                       patience: int | None = None) -> dict:
     """Train one candidate in graph mode with the training stage's own logic (export, weights and history into the
     candidate's folder); `score_candidates` scores it with the others."""
     own = RunPaths.of(run_dir).candidate(candidate.name)
     trained = train_to(run_dir, "graph", candidate.variant, epochs, candidate.batch_size, candidate.hidden,
-                       candidate.learning_rate, seed, in_memory_rows=in_memory_rows, out=own)
+                       candidate.learning_rate, seed, in_memory_rows=in_memory_rows, out=own, patience=patience)
     return {"name": candidate.name, **asdict(candidate), "train_seconds": trained["train_seconds"],
             "final_train_loss": trained["final_loss"], "pid": os.getpid()}
 

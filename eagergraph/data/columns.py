@@ -24,6 +24,12 @@ FEATURES_KEY = b"eagergraph.features"  # raw.parquet metadata: the feature colum
 
 # Cells that mean "no value" in exports (pandas' and R's defaults, plus `?` and `-`); whitespace-only cells too.
 MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "?", "-", "null", "NULL", "None", "#N/A")
+# What a cell is trimmed of at both ends: ASCII and Unicode whitespace (no-break and typographic spaces, line and
+# paragraph separators, ideographic space) and the byte-order mark. Written out, so the Arrow trim, Python's and
+# the SavedModel's regular expression trim exactly the same characters.
+WHITESPACE = (" \t\n\r\x0b\x0c\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+              "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
+BOOLEAN_WORDS = ("true", "false")  # a cell whose lower case is one of these is that boolean: True, TRUE, JSON true
 NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[Ii]nf(inity)?)$"  # infinite values are numbers (refused later)
 INTEGER = r"^[+-]?\d+$"
 DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"  # ISO dates and times written as text
@@ -32,22 +38,31 @@ TRACK = 100_000  # distinct values counted exactly per text column; beyond, a co
 ID_REASON = "looks like an id"  # why a column that is integer and unique on every row was set aside
 DATE_REASON = "date/time"
 EMPTY_REASON = "empty on every row"
-RESERVED = (LABEL, "predicted", "probability")  # names the run directory gives its own columns: never passed through
+RESERVED = (LABEL,)  # the name the run directory gives the label: never passed through (model outputs never clash:
+# `prediction.output_names` prefixes them when a user column has one's name)
 
 
 # ---------------------------------------------------------------- canonical cells
 
 
 def canonical_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """A column as categorical text (the contract's canonical form): text trimmed of surrounding whitespace,
-    integers as decimal text, booleans as "true"/"false"; blank and missing-token cells null. The one rule, used
-    by the data stages and by the serving side (`eagergraph.core.serving_inputs`)."""
+    """A column as categorical text (the contract's canonical form): text trimmed of WHITESPACE, a boolean word in
+    any case as "true"/"false", integers as decimal text, booleans as "true"/"false"; blank and missing-token cells
+    null. The one rule of a text cell, used by the data stages, the label (`labels.label_cells`), the serving side
+    (`eagergraph.core.serving_inputs`) and, written in `tf.strings` ops, the SavedModel (`core.export`)."""
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
     if not is_text(values.type):
         return pc.cast(values, pa.string())
-    trimmed = pc.utf8_trim_whitespace(values.cast(pa.string()))
-    return pc.if_else(pc.is_in(trimmed, value_set=pa.array(MISSING_TOKENS)), pa.scalar(None, pa.string()), trimmed)
+    trimmed = pc.utf8_trim(values.cast(pa.string()), characters=WHITESPACE)
+    lower = pc.utf8_lower(trimmed)
+    cleaned = pc.if_else(pc.is_in(lower, value_set=pa.array(BOOLEAN_WORDS)), lower, trimmed)
+    return pc.if_else(pc.is_in(trimmed, value_set=pa.array(MISSING_TOKENS)), pa.scalar(None, pa.string()), cleaned)
+
+
+def canonical_cell(value: object) -> str | None:
+    """One cell by the rule of `canonical_text` (None: missing), for a value given alone (`predict --row`)."""
+    return canonical_text(pa.array([value])).to_pylist()[0]
 
 
 def as_numbers(values: pa.Array) -> pa.Array:

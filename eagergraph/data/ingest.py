@@ -33,6 +33,7 @@ from eagergraph.data.labels import (
     choose_task,
     counting_classes,
     encode_task_label,
+    label_cells,
     label_missing,
     label_type,
     order_classes,
@@ -197,7 +198,7 @@ def profile_columns(dataset: ds.Dataset, label: str, count_values: list[str], wh
             for name, profile in profiles.items():
                 profile.update(batch.column(name), name in count_values)
             if label in batch.schema.names:
-                _label_checks(_passthrough(batch.column(label), label_type), label, checks, where)
+                _label_checks(label_cells(_passthrough(batch.column(label), label_type)), label, checks, where)
             checks.rows += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{where}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
@@ -290,7 +291,7 @@ def _clean(batch: pa.RecordBatch, label: str, selection: Selection, drop_invalid
         invalid = ~finite if impute == "none" else ~finite & ~missing
         _count(checks.invalid, name, invalid)
         bad |= invalid
-    target = _passthrough(batch.column(label), passthrough_types.get(label))
+    target = label_cells(_passthrough(batch.column(label), passthrough_types.get(label)))
     bad |= _label_checks(target, label, checks, where)
     rest = [_passthrough(batch.column(n), passthrough_types.get(n)) for n in selection.passthrough]
     out = pa.RecordBatch.from_arrays([*columns, target, *rest], names=[*selection.features, LABEL, *selection.passthrough])

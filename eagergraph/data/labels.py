@@ -9,8 +9,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eagergraph.data.columns import canonical_text
 from eagergraph.data.io import LABEL
 from eagergraph.errors import DataError
+
+
+def label_cells(target: pa.Array) -> pa.Array:
+    """The label's cells by the one text-cell rule (`canonical_text`): a text label trimmed, its missing tokens
+    missing, its boolean words one value ("yes " is "yes", "NA" is no class); other types as they are. A cell the
+    rule makes missing becomes "" (a blank label, which `label_missing` counts), so the column keeps its nulls as
+    the file had them."""
+    if pa.types.is_string(target.type) or pa.types.is_large_string(target.type):
+        cleaned = pc.fill_null(canonical_text(target), "")
+        return pc.if_else(pc.is_null(target), pa.scalar(None, cleaned.type), cleaned)
+    return target
 
 
 def label_missing(target: pa.Array) -> np.ndarray:

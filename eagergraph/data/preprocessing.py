@@ -1,11 +1,17 @@
 """The model's preprocessing, defined once: impute, standardize with the training statistics, square, add a
 missing indicator per imputed column, and one-hot every categorical column over its vocabulary plus an unseen
-slot and a missing slot.
+slot and a missing slot (an unseen value activates no slot, a missing one its slot only where the train split had
+missing cells: `active_codes`).
 
 `encode` is the numpy reference (the SavedModel's serving function must match it); the data stages compute the
 same thing column by column on Arrow batches (`category_codes_arrow` in place of `category_codes`, the rest
-shared), and a unit test holds the two equal. `standardize`, `with_squares` and `preprocess` are written on array
-arithmetic only, so they run on numpy arrays and on TensorFlow tensors alike. No TensorFlow import here.
+shared), and a unit test holds the two equal. `standardize`, `bounded_z`, `with_squares` and `preprocess` are
+written on array arithmetic (and a clip function: `np.clip` or `tf.clip_by_value`, which take the same arguments),
+so they run on numpy arrays and on TensorFlow tensors alike. No TensorFlow import here.
+
+A feature's z is clipped to ±Z_BOUND before it is used and squared: an outlier (a z of 30 would square to 900)
+cannot feed the network an unbounded input, in training or in serving. Five standard deviations keep every value
+of a normal column as it is (beyond 5σ: about 6 in 10 million) and bound the squares at 25.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Array = TypeVar("Array")
+Z_BOUND = 5.0  # a standardized feature is clipped to [-Z_BOUND, Z_BOUND] before it is used and squared
 SQUARE_SUFFIX = "_sq"
 MISSING_SUFFIX = "_missing"
 UNSEEN = "<unseen>"  # the one-hot slot of values not in the vocabulary (new, or beyond the cap)
@@ -39,9 +46,35 @@ def slot_count(vocabulary_size: int) -> int:
     return vocabulary_size + 2
 
 
+NO_SLOT = -1  # a code that activates no slot: its one-hot is all zeros
+
+
+def active_codes(codes: Array, vocabulary_size: int, missing_trained: bool, where: Callable[..., Array]) -> Array:
+    """Slot codes as the one-hot takes them (`where` is `np.where` or `tf.where`): scikit-learn's
+    `handle_unknown="ignore"`, an unseen value activates no slot (all zeros: it contributes nothing, rather than
+    an untrained weight); a missing cell activates the missing slot only when the train split had missing cells
+    in that column (the slot was trained), else no slot either."""
+    codes = where(codes == unseen_slot(vocabulary_size), codes * 0 + NO_SLOT, codes)
+    if not missing_trained:
+        codes = where(codes == missing_slot(vocabulary_size), codes * 0 + NO_SLOT, codes)
+    return codes
+
+
+def missing_trained(spec: dict) -> bool:
+    """Whether a categorical column's missing slot was trained: the train split had missing cells in it (a
+    normalizer written before the count was kept: as it was then, trained)."""
+    return int(spec.get("missing", 1)) > 0
+
+
 def standardize(raw: Array, mean: Array, std: Array) -> Array:
     """(x - mean) / std with the statistics fitted on the training split."""
     return (raw - mean) / std
+
+
+def bounded_z(raw: Array, mean: Array, std: Array, clip: Callable[[Array, float, float], Array]) -> Array:
+    """A feature's model value: standardized with the training statistics, then clipped to ±Z_BOUND (`clip` is
+    `np.clip` or `tf.clip_by_value`). The target is standardized, never clipped."""
+    return clip(standardize(raw, mean, std), -Z_BOUND, Z_BOUND)
 
 
 def destandardize(z: Array, mean: Array, std: Array) -> Array:
@@ -55,10 +88,10 @@ def with_squares(z: Array, concat: Callable[[Sequence[Array]], Array]) -> Array:
 
 
 def preprocess(raw: Array, mean: Array, std: Array, concat: Callable[[Sequence[Array]], Array],
-               to_float32: Callable[[Array], Array] = lambda a: a) -> Array:
-    """Numeric raw features (no missing values) → model inputs: standardized in float64, stored float32, squared
-    in float32. `encode` is the general form with imputation and categorical columns."""
-    return with_squares(to_float32(standardize(raw, mean, std)), concat)
+               to_float32: Callable[[Array], Array], clip: Callable[[Array, float, float], Array]) -> Array:
+    """Numeric raw features (no missing values) → model inputs: standardized and clipped in float64, stored
+    float32, squared in float32. `encode` is the general form with imputation and categorical columns."""
+    return with_squares(to_float32(bounded_z(raw, mean, std, clip)), concat)
 
 
 # ---------------------------------------------------------------- every column kind
@@ -66,21 +99,34 @@ def preprocess(raw: Array, mean: Array, std: Array, concat: Callable[[Sequence[A
 
 def input_names(normalizer: Any) -> list[str]:
     """Names of the model's inputs in `encode` order: z of every numeric feature, their squares, a missing
-    indicator per imputed column, then one-hot slots per categorical column (`sex=male`, `sex=<unseen>`, ...)."""
+    indicator per imputed column, then one-hot slots per categorical column (`sex=male`, `sex=<unseen>`, ...).
+
+    A numeric input keeps its column's name; a derived name (square, indicator, one-hot slot) that is already
+    taken, by a user's column (`x_sq` beside `x`) or an earlier input, takes the first free `_2`, `_3`, ...
+    suffix (`x_sq_2`), so the engineered files never hold two columns of one name."""
     numeric = [spec["name"] for spec in normalizer.numeric]
-    names = [*numeric, *(f"{name}{SQUARE_SUFFIX}" for name in numeric)]
-    names += [f"{spec['name']}{MISSING_SUFFIX}" for spec in normalizer.numeric if spec["impute"] is not None]
+    derived = [f"{name}{SQUARE_SUFFIX}" for name in numeric]
+    derived += [f"{spec['name']}{MISSING_SUFFIX}" for spec in normalizer.numeric if spec["impute"] is not None]
     for spec in normalizer.categorical:
-        names += [f"{spec['name']}={value}" for value in (*spec["vocabulary"], UNSEEN, MISSING)]
+        derived += [f"{spec['name']}={value}" for value in (*spec["vocabulary"], UNSEEN, MISSING)]
+    taken = set(normalizer.features) | set(numeric)
+    names = list(numeric)
+    for name in derived:
+        unique, n = name, 2
+        while unique in taken:
+            unique, n = f"{name}_{n}", n + 1
+        taken.add(unique)
+        names.append(unique)
     return names
 
 
 def numeric_z(values: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:
     """One numeric column (float64, NaN = missing) → (z as float32, missing flags): the gaps filled with the
-    column's imputation value first (they stay NaN when the column has none), standardized in float64."""
+    column's imputation value first (they stay NaN when the column has none), standardized and clipped to ±Z_BOUND
+    in float64."""
     missing = np.isnan(values)
     filled = np.where(missing, spec["impute"], values) if spec["impute"] is not None and missing.any() else values
-    return standardize(filled, spec["mean"], spec["std"]).astype(np.float32), missing
+    return bounded_z(filled, spec["mean"], spec["std"], np.clip).astype(np.float32), missing
 
 
 def category_codes(values: np.ndarray, vocabulary: list[str]) -> np.ndarray:
@@ -116,7 +162,8 @@ def expand(z: list[np.ndarray], missing: list[np.ndarray], codes: list[np.ndarra
     columns = [*z, *(column * column for column in z)]
     columns += [flags.astype(np.float32) for flags, spec in zip(missing, normalizer.numeric) if spec["impute"] is not None]
     for column, spec in zip(codes, normalizer.categorical):
-        columns += one_hot(column, slot_count(len(spec["vocabulary"])))
+        size = len(spec["vocabulary"])
+        columns += one_hot(active_codes(np.asarray(column), size, missing_trained(spec), np.where), slot_count(size))
     return columns
 
 

@@ -80,7 +80,7 @@ def model_stages() -> tuple[Any, Any, Any, Any]:
 def training_options(c: PipelineConfig) -> dict[str, Any]:
     """The arguments both training stages share, from the config."""
     return dict(epochs=c.epochs, batch_size=c.batch_size, hidden=c.hidden, learning_rate=c.learning_rate, seed=c.seed,
-                in_memory_rows=c.in_memory_rows)
+                in_memory_rows=c.in_memory_rows, patience=c.patience)
 
 
 def gate_rules(c: PipelineConfig, raw: dict) -> dict[str, Any]:

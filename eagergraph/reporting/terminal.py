@@ -121,6 +121,27 @@ def _cell_value(value: object) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def stopping_line(metrics: dict) -> str | None:
+    """What early stopping did, per trained mode: the epoch kept, the last epoch run and why it ended."""
+    parts = []
+    for mode in ("eager", "graph"):
+        m = metrics.get(mode)
+        if not m or not m.get("stopped_epoch"):
+            continue
+        why = (m.get("stop_reason") or ("bounded by --eager-max-steps" if m.get("bounded") else "the maximum, --epochs"))
+        why = f" ({why})"
+        parts.append(f"{mode} kept epoch {m['best_epoch']} of {m['stopped_epoch']}{why}")
+    return "early stopping: " + "; ".join(parts) if parts else None
+
+
+def stop_epochs_text(metrics: dict) -> str:
+    """Run parity's stop epochs: `; both stopped at epoch N` when the modes agree (a differing pair has its note)."""
+    stops = metrics.get("parity_stop_epochs")
+    if not stops or stops["eager"] != stops["graph"] or stops["eager"][1] is None:
+        return ""
+    return f"; both kept epoch {stops['eager'][0]} and stopped after epoch {stops['eager'][1]}"
+
+
 def print_run(result: dict, console: Console | None = None) -> None:
     """Render a finished run for the terminal (stdout); the CLI ends it with the flow-run link and run directory."""
     console = console or Console()
@@ -144,10 +165,13 @@ def print_run(result: dict, console: Console | None = None) -> None:
     else:
         console.print(f"speedup (eager / graph training time, tracing included): [bold]{metrics['speedup']:.1f}x[/bold]; "
                       f"steady state {metrics['steady_speedup']:.1f}x")
+    stopped = stopping_line(metrics)
+    if stopped:
+        console.print(stopped, markup=False, highlight=False, soft_wrap=True)
     if metrics["parity_max_abs_diff"] is not None:
         drift = drift_epoch_text(metrics)
         console.print(f"run parity: max |eager − graph| on test predictions {metrics['parity_max_abs_diff']:.2e}, "
-                      f"on weights {metrics['weights_max_abs_diff']:.2e}"
+                      f"on weights {metrics['weights_max_abs_diff']:.2e}" + stop_epochs_text(metrics)
                       + (f"; weights differ by more than 1e-4 {drift}" if drift else ""), markup=False, highlight=False,
                       soft_wrap=True)
     elif eager and eager.get("bounded"):

@@ -66,6 +66,9 @@ def make_inputs(d: Path) -> None:
     (d / "nan_label.csv").write_text("a,b,label\n" + "".join(f"{i},{-i},{'' if i in (4, 7) else i % 2}\n" for i in range(40)))
     (d / "all_inf.csv").write_text("a,b,label\n" + "".join(f"inf,{i},{i % 2}\n" for i in range(40)))
     _csv(d / "few.csv", {"a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "label": [0, 0, 0, 0, 0, 1]})
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.normal(size=120), rng.normal(size=120)
+    _csv(d / "regression.csv", {"x1": x1.tolist(), "x2": x2.tolist(), "y": (3 * x1 - 2 * x2).tolist()})
     # A numeric column with one stray word past Arrow's first CSV block (1 MiB): type inference cannot see it.
     rows = 80_000
     lines = [f"{i * 0.5:.6f},{i % 7},{i % 2}" for i in range(rows)]
@@ -143,6 +146,10 @@ CASES = [
     run("test fraction above 1", "--test-fraction", "1.5", expect=("invalid value for --test-fraction: 1.5 (input should be less than 1)",)),
     run("test fraction 0", "--test-fraction", "0", expect=("invalid value for --test-fraction: 0.0 (input should be greater than 0)",)),
     run("learning rate 0", "--learning-rate", "0", expect=("invalid value for --learning-rate: 0.0 (input should be greater than 0)",)),
+    run("patience 0", "--patience", "0", expect=("invalid value for --patience: 0 (input should be greater than 0)",)),
+    run("a learning rate that diverges", "--data", "{d}/regression.csv", "--label", "y", "--learning-rate", "1e9",
+        expect=("training diverged at epoch 1 (loss ", "no epoch ended with finite weights: lower --learning-rate "
+                "(now 1e+09); nothing was exported"), flow=True),
     run("unknown graph variant", "--graph-variant", "turbo", expect=("invalid value for --graph-variant: 'turbo'",)),
     run("unknown key in config file", "--config", "{d}/unknown.toml", expect=("unknown.toml: unknown option 'epoch' (did you mean 'epochs'?)",)),
     run("bad value in config file", "--config", "{d}/bad_value.toml",

@@ -91,7 +91,7 @@ def test_help_shows_every_default() -> None:
     assert len(options) > 20 and "<bool>" not in done.stdout
     for line in options:
         assert "[default:" in line or "(default:" in line, line
-    assert "--epochs <int>" in done.stdout and "[default: 5]" in done.stdout
+    assert "--epochs <int>" in done.stdout and "[default: 10]" in done.stdout
 
 
 def test_unreachable_recorded_server_is_replaced_quickly(home: Path) -> None:

@@ -72,7 +72,7 @@ def test_input_file_with_blank_cells_and_text_columns(run_dir: tuple[Path, keras
     done = run_cli("predict", str(run), "--input", str(source), "--output", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "1 rows with missing, NaN or infinite values (fare: 1) have an empty prediction" in done.stdout
-    assert "3 values not in the model's vocabulary went to the unseen slot (sex: 1, home town: 1, pclass: 1)" in done.stdout
+    assert "3 values not in the model's vocabulary contribute nothing (unseen) (sex: 1, home town: 1, pclass: 1)" in done.stdout
     scored = pq.read_table(out)
     assert scored.column("id").to_pylist() == [1, 2, 3, 4, 5]
     probability = np.array(scored.column("probability").to_pylist(), dtype=np.float64)

@@ -34,16 +34,19 @@ def test_metrics_meet_the_contract(default_run: dict) -> None:
     for mode in ("eager", "graph"):
         for key in ("loss", "accuracy", "auc", "precision", "recall", "train_seconds"):
             assert isinstance(metrics[mode][key], float)
-        assert [e["epoch"] for e in metrics[mode]["history"]] == [1, 2, 3, 4, 5]
+        # every epoch run is in the history, up to where early stopping ended it (both modes at the same epoch)
+        stopped = metrics[mode]["stopped_epoch"]
+        assert [e["epoch"] for e in metrics[mode]["history"]] == list(range(1, stopped + 1))
+        assert stopped == metrics["graph"]["stopped_epoch"] and 1 <= metrics[mode]["best_epoch"] <= stopped <= 10
         assert metrics[mode]["accuracy"] >= 0.85
         assert metrics[mode]["history"][-1]["loss"] < metrics[mode]["history"][0]["loss"]
     assert metrics["parity_max_abs_diff"] <= 1e-4
     assert metrics["weights_max_abs_diff"] <= 1e-4  # same initial weights, same batches: same trained weights
     # a short default run does not drift, so it has no parity line; its one step from the same state agrees
     assert metrics["parity_note"] is None and metrics["parity_drift_epoch"] is None and metrics["step_parity"] <= 1e-6
-    # the default run has 125 steps: `auto` runs the variant its rule finds fastest in total for that many
-    assert metrics["graph_variant"] == choose_variant("auto", 125)[0] == metrics["graph"]["variant"]
-    assert metrics["graph"]["variant_reason"].startswith("auto: fastest in total for 125 steps")
+    # the default run has at most 250 steps (10 epochs of 25): `auto` runs the variant its rule finds fastest in total
+    assert metrics["graph_variant"] == choose_variant("auto", 250)[0] == metrics["graph"]["variant"]
+    assert metrics["graph"]["variant_reason"].startswith("auto: fastest in total for 250 steps")
     assert metrics["speedup"] > 1  # graph training beats eager in total time, tracing included, even at 125 steps
     assert metrics == default_run["metrics"]
 
@@ -55,7 +58,7 @@ def test_manifest_lists_files_with_hashes(default_run: dict) -> None:
     manifest = json.loads(run.manifest.read_text())
     assert manifest["flow_run_id"] == default_run["flow_run_id"]
     assert set(manifest["stage_seconds"]) == set(STAGES)
-    assert manifest["config"]["epochs"] == 5 and manifest["packages"]["tensorflow"].startswith("2.")
+    assert manifest["config"]["epochs"] == 10 and manifest["packages"]["tensorflow"].startswith("2.")
     files = {f["path"]: f for f in manifest["files"]}
     assert "models/graph/saved_model.pb" in files and "predictions.parquet" in files
     entry = files["metrics.json"]

@@ -86,15 +86,17 @@ def test_saved_model_on_raw_columns_equals_keras_on_the_reference_encoding(expor
 
 
 def test_every_input_slot_is_reached(exported: tuple[keras.Model, Path]) -> None:
-    """The reference encoding of the test table sets the imputed indicator, unseen and missing slots: the equality
-    above covers them (a test table that missed a slot would compare nothing there)."""
+    """The reference encoding of the test table sets the imputed indicator and a trained missing slot, and meets
+    an unseen value and a missing cell of a column trained without any: the equality above covers them all (a test
+    table that missed a case would compare nothing there)."""
     encoded = reference_encode(reference_columns(raw_table()), NORMALIZER)
     assert encoded.shape == (6, N_INPUTS)
     assert encoded[:, 4].tolist() == [0, 1, 0, 1, 0, 0]  # age's missing indicator: null and NaN
-    sex = encoded[:, 5:9]
-    assert sex[:, 2].tolist() == [0, 0, 0, 1, 0, 0] and sex[:, 3].tolist() == [0, 0, 0, 0, 1, 0]  # unseen, missing
-    town = encoded[:, 9:14]
-    assert town[:, 3].tolist() == [0, 0, 0, 0, 1, 0] and town[:, 4].tolist() == [0, 0, 1, 1, 0, 0]
+    sex = encoded[:, 5:9]  # trained without missing cells: "other" (unseen) and None (missing) activate no slot
+    assert sex.sum(axis=1).tolist() == [1, 1, 1, 0, 0, 1] and not sex[:, 2:].any()
+    town = encoded[:, 9:14]  # trained with missing cells: "" and "   " take the missing slot; "Quito" (unseen) none
+    assert town[:, 4].tolist() == [0, 0, 1, 1, 0, 0] and town.sum(axis=1).tolist() == [1, 1, 1, 1, 0, 1]
+    assert not town[:, 3].any()
 
 
 def test_signature_takes_one_named_raw_column_each(exported: tuple[keras.Model, Path]) -> None:
@@ -129,7 +131,8 @@ def _export_matrix_model(model: keras.Model, features: list[str], mean: list[flo
     mean_t, std_t = tf.constant(mean, tf.float64), tf.constant(std, tf.float64)
 
     def serve(x: tf.Tensor) -> dict[str, tf.Tensor]:
-        inputs = preprocess(tf.cast(x, tf.float64), mean_t, std_t, partial(tf.concat, axis=1), lambda z: tf.cast(z, tf.float32))
+        inputs = preprocess(tf.cast(x, tf.float64), mean_t, std_t, partial(tf.concat, axis=1), lambda z: tf.cast(z, tf.float32),
+                            tf.clip_by_value)
         return {"probability": model(inputs, training=False)}
 
     archive = keras.export.ExportArchive()

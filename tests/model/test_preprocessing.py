@@ -46,7 +46,7 @@ def test_numpy_preprocessing_reproduces_the_stages_files(tmp_path: Path) -> None
     normalizer = Normalizer.load(paths.normalizer)
     raw = feature_matrix(pq.read_table(paths.test_raw), normalizer.features)
     inputs = preprocess(raw, np.asarray(normalizer.mean), np.asarray(normalizer.std),
-                        partial(np.concatenate, axis=1), lambda z: z.astype(np.float32))
+                        partial(np.concatenate, axis=1), lambda z: z.astype(np.float32), np.clip)
     features, _ = load_xy(paths.features("test"))
     assert inputs.shape == features.shape == (150, 8)
     np.testing.assert_array_equal(inputs, features)

@@ -31,16 +31,16 @@ def test_help_lists_every_config_field_with_its_default_and_description() -> Non
     for name, field in PipelineConfig.model_fields.items():
         assert option_name(name) in shown, name
         assert " ".join(field.description.split()) in shown, name
-    assert "[default: 5]" in shown and "[default: 0.01]" in shown and "[default: artifacts]" in shown
+    assert "[default: 3]" in shown and "[default: 0.01]" in shown and "[default: artifacts]" in shown
     assert "--drop-invalid / --no-drop-invalid" in shown
 
 
 def test_only_options_typed_on_the_command_line_override_in_the_configs_types() -> None:
     app, seen = _app()
-    done = CliRunner().invoke(app, ["run", "--epochs", "5", "--features", "a, b,", "--drop-invalid", "--verbose"])
+    done = CliRunner().invoke(app, ["run", "--epochs", "10", "--features", "a, b,", "--drop-invalid", "--verbose"])
     assert done.exit_code == 0, done.output
-    # --epochs 5 equals the default but was typed, so it still overrides a config file
-    assert seen == [{"verbose": True, "epochs": 5, "features": ["a", "b"], "drop_invalid": True}]
+    # --epochs 10 equals the default but was typed, so it still overrides a config file
+    assert seen == [{"verbose": True, "epochs": 10, "features": ["a", "b"], "drop_invalid": True}]
     CliRunner().invoke(app, ["run"])
     assert seen[-1] == {"verbose": False}
 

@@ -149,7 +149,7 @@ def test_category_codes_unseen_beyond_the_cap_and_missing() -> None:
     np.testing.assert_allclose(destandardize(z, 2.0, 4.0), [1.0, 5.0])
 
 
-def test_values_cut_by_the_vocabulary_cap_go_to_the_unseen_slot(tmp_path: Path) -> None:
+def test_values_cut_by_the_vocabulary_cap_activate_no_slot(tmp_path: Path) -> None:
     lines = ["grade,score,survived"] + [f"g{i % 6},{i % 11},{i % 2}" for i in range(240)]
     run = _run(tmp_path, lines, max_categories=6)
     normalizer = Normalizer.load(run.normalizer)
@@ -157,7 +157,7 @@ def test_values_cut_by_the_vocabulary_cap_go_to_the_unseen_slot(tmp_path: Path) 
     capped = Normalizer(normalizer.features, normalizer.numeric, [{**normalizer.categorical[0], "vocabulary": ["g0"]}],
                         normalizer.classes, 0, 0)
     inputs = encode({"score": np.array([1.0, 2.0]), "grade": np.array(["g0", "g5"], dtype=object)}, capped)
-    assert inputs[:, -3:].tolist() == [[1, 0, 0], [0, 1, 0]]
+    assert inputs[:, -3:].tolist() == [[1, 0, 0], [0, 0, 0]]  # g5, beyond the cap: unseen, so no slot at all
 
 
 @pytest.mark.parametrize("options, message", [
@@ -250,3 +250,25 @@ def test_a_column_of_numbers_with_a_stray_word_is_refused_by_name_not_left_out(t
     mixed = tmp_path / "mixed.csv"
     mixed.write_text("code,b,y\n" + "".join(f"{'A' if i % 3 else i},{i % 5},{i % 2}\n" for i in range(300)))
     assert "code" in ingest_to(tmp_path / "mixed.parquet", mixed, "y", None, 0, 0, 1)["left_out"]
+
+
+@pytest.mark.parametrize("missing, expected", [(0, [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]),
+                                               (5, [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]])])
+def test_unseen_values_carry_nothing_and_missing_ones_only_a_trained_slot(missing: int, expected: list) -> None:
+    # scikit-learn's handle_unknown="ignore": "zz" (never seen) is all zeros; a missing cell takes the missing
+    # slot only when the train split had missing cells in the column (its count in the normalizer).
+    spec = {"name": "c", "vocabulary": ["a", "b"], "missing": missing, "distinct": 2}
+    normalizer = Normalizer(["c"], [], [spec], [0, 1], 0, 0)
+    inputs = encode({"c": np.array(["a", "zz", None], dtype=object)}, normalizer)
+    assert inputs.tolist() == expected
+
+
+def test_derived_names_never_collide_with_a_users_columns(tmp_path: Path) -> None:
+    # `x` squared would be named `x_sq`, which the table already has: the derived name takes a suffix instead.
+    lines = ["x,x_sq,x_sq_2,survived"] + [f"{i % 7},{(i * 3) % 11},{i % 5},{i % 2}" for i in range(80)]
+    run = _run(tmp_path, lines)
+    features = pq.read_table(run.features("train"))
+    assert features.column_names == ["x", "x_sq", "x_sq_2", "x_sq_3", "x_sq_sq", "x_sq_2_sq", "label"]
+    z = features.column("x").to_numpy()
+    np.testing.assert_array_equal(features.column("x_sq_3").to_numpy(), z * z)  # x's square, renamed
+    assert features.column("x_sq").to_numpy().tolist() != features.column("x_sq_3").to_numpy().tolist()

@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from eagergraph.core.prediction import parse_row, prediction_table, row_columns
+from eagergraph.core.prediction import output_names, parse_row, prediction_table, row_columns
 from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.ingest import ingest_to, select_from
 from eagergraph.data.io import LABEL
@@ -139,9 +139,13 @@ def test_metrics_are_float64_and_clipped(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_prediction_table_uses_the_user_classes_and_leaves_gaps_empty() -> None:
     table = pa.table({"id": [7, 8, 9], "x": [1.0, None, 2.0], "probability": [0.0, 0.0, 0.0]})
     out = prediction_table(table, np.array([0.9, np.nan, 0.2]), ["yes", "no"])
-    assert out.column_names == ["id", "x", "predicted", "probability"]  # an old probability column is replaced
-    assert out.column("predicted").to_pylist() == ["no", None, "yes"]
-    assert out.column("probability").to_pylist() == [0.9, None, 0.2]
+    # A user's own probability column is kept as it is; the model's outputs take a prefix beside it.
+    assert out.column_names == ["id", "x", "probability", "model_predicted", "model_probability"]
+    assert out.column("probability").to_pylist() == [0.0, 0.0, 0.0]
+    assert out.column("model_predicted").to_pylist() == ["no", None, "yes"]
+    assert out.column("model_probability").to_pylist() == [0.9, None, 0.2]
+    plain = prediction_table(table.drop_columns(["probability"]), np.array([0.9, np.nan, 0.2]), ["yes", "no"])
+    assert plain.column_names == ["id", "x", "predicted", "probability"]  # no clash: the plain names
 
 
 def _numeric_row(text: str, features: list[str]) -> dict[str, np.ndarray]:
@@ -177,3 +181,13 @@ def test_run_names_and_tags_name_the_data(tmp_path: Path) -> None:
 def test_when_every_numeric_column_looks_like_an_id_they_are_the_features() -> None:
     dataset = ds.dataset(pa.table({"a": list(range(6)), "label": [0, 1] * 3}))
     assert choose(dataset, "label", None, None, Path("few.csv")).features == ["a"]
+
+
+def test_model_outputs_take_a_prefix_only_beside_a_clashing_column() -> None:
+    classes = ["Adelie", "Gentoo"]
+    assert output_names(["id", "bill"], classes, "multiclass") == {
+        "predicted": "predicted", "probability": "probability", "probability_Adelie": "probability_Adelie",
+        "probability_Gentoo": "probability_Gentoo"}
+    clash = output_names(["probability_Gentoo", "model_predicted"], classes, "multiclass")
+    assert clash["probability_Gentoo"] == "model_model_probability_Gentoo"  # model_ alone would clash too
+    assert output_names(["predicted"], [], "regression") == {"predicted": "model_predicted"}
