@@ -204,7 +204,7 @@ def test_prefect_yaml_deploys_and_a_worker_runs_it_with_nothing_set_by_hand(
         assert deployment["work_pool_name"] == "eagergraph-process"
         assert deployment["entrypoint"] == "flows/pipeline.py:training_pipeline"
         assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
-        assert deployment["parameters"]["config"]["epochs"] == 10
+        assert deployment["parameters"]["config"]["epochs"] == 5
         assert deployment["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
         scoring = httpx.post(f"{url}/deployments/filter",
                              json={"deployments": {"name": {"any_": ["eagergraph-scoring-daily"]}}}).json()
