@@ -178,3 +178,18 @@ def test_the_fractions_must_leave_rows_to_train_on() -> None:
     with pytest.raises(ConfigError, match=r"invalid value for --validation-fraction: 0.0 \(input should be greater than 0\)"):
         build_config(validation_fraction=0.0)
     assert build_config().validation_fraction == 0.1 and build_config(id_column="ticket").id_column == "ticket"
+
+
+def test_a_new_class_shifting_the_label_codes_moves_no_row() -> None:
+    # raw.parquet holds multiclass labels as codes in sorted class order: a new class that sorts first shifts them
+    values = ["gentoo", "adelie", "chinstrap", "gentoo", "adelie"] * 20
+    size = np.arange(len(values), dtype=np.float64)
+    rule = SplitRule(["size", LABEL], 9, 0.2, 0.1)
+    classes = sorted(set(values))
+    before = split_codes(pa.table({"size": size, LABEL: pa.array([classes.index(v) for v in values], pa.int16())}),
+                         rule, classes)
+    grown_classes = sorted({*classes, "aardvark"})
+    after = split_codes(pa.table({"size": np.append(size, 1e6),
+                                  LABEL: pa.array([grown_classes.index(v) for v in [*values, "aardvark"]], pa.int16())}),
+                        rule, grown_classes)
+    assert np.array_equal(after[:-1], before) and len(set(before.tolist())) == 3
