@@ -141,7 +141,7 @@ HINT = "add rows or change --test-fraction or --validation-fraction"
 
 
 def _refuse_class(code: int, count: int, where: Path | str, task: str, classes: list | None, counts: np.ndarray) -> None:
-    value = (classes or range(len(counts)))[code] if task == "multiclass" else code
+    value = classes[code] if classes else code  # the user's value (binary: [negative, positive])
     raise DataError(f"{where}: class {value!r} of the label has {count} row{'s' if count != 1 else ''}, too few for each "
                     f"of the train, validation and test splits ({int(counts.sum())} rows in all); "
                     + ("add rows of it, drop them, or change --test-fraction or --validation-fraction"

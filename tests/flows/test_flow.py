@@ -112,8 +112,8 @@ def test_a_table_too_small_to_split_is_refused_before_tensorflow_starts(prefect_
     monkeypatch.setattr(pipeline, "start_tensorflow_in_background", lambda: starts.append(True))
     data = tmp_path / "few.csv"
     data.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{int(i == 5)}\n" for i in range(6)))
-    with pytest.raises(DataError, match=r"few.csv: too few rows for the split: the test split has 1 rows of class 0 "
-                                        r"and 0 of class 1 \(6 rows in all\)"):
+    with pytest.raises(DataError, match=r"few.csv: class 1 of the label has 1 row, too few for each of the train, "
+                                        r"validation and test splits \(6 rows in all\)"):
         training_pipeline(PipelineConfig(data=data, label="y", artifacts=tmp_path / "artifacts"))
     assert starts == []
     assert not any(p.name.startswith("2") for p in (tmp_path / "artifacts").glob("*"))  # no run directory left
