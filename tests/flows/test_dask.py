@@ -87,8 +87,7 @@ def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_pat
     import pyarrow.parquet as pq
     from distributed import LocalCluster
 
-    from eagergraph.data.normalize import Normalizer
-    from eagergraph.data.normalize import raw_split_codes
+    from eagergraph.data.normalize import Normalizer, raw_split_codes
     from eagergraph.data.split import SplitRule
     from eagergraph.flows.pipeline import run_pipeline
     from eagergraph.io import read_json
