@@ -107,6 +107,9 @@ def raw_split_codes(raw: Path, rule: SplitRule) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
 
+HINT = "add rows or change --test-fraction or --validation-fraction"  # what a user can do about a tiny split
+
+
 def split_counts(labels: np.ndarray, codes: np.ndarray, task: str, classes: list | None = None) -> np.ndarray:
     """Rows per split (rows: train, validation, test) and class (columns, code order; regression: one column)."""
     if task == "regression":
@@ -129,15 +132,13 @@ def check_planned_split(counts: list[int], where: Path | str, task: str, classes
     counts = np.asarray(counts, dtype=np.int64)
     if task == "regression":
         if counts.sum() < len(SPLITS):
-            refuse_split(np.array([[int(counts.sum())], [0], [0]]), where, task, classes)
+            raise DataError(f"{where}: too few rows for the split ({int(counts.sum())} rows in all), fewer than one for "
+                            f"each of the train, validation and test splits; {HINT}")
         return
     short = [code for code, count in enumerate(counts) if count < len(SPLITS)]
     if short:
         code = min(short, key=lambda c: (counts[c], c))  # the smallest class, as the drawn split's check names it
         _refuse_class(code, int(counts[code]), where, task, classes, counts)
-
-
-HINT = "add rows or change --test-fraction or --validation-fraction"
 
 
 def _refuse_class(code: int, count: int, where: Path | str, task: str, classes: list | None, counts: np.ndarray) -> None:
