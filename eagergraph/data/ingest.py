@@ -421,8 +421,9 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
                 MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
     if task != "binary":  # a binary snapshot stays byte for byte what it was before tasks
         metadata[TASK_KEY] = task
-    if split_key(selection):
-        metadata[SPLIT_KEY] = json.dumps(split_key(selection))
+    key = split_key(selection)
+    if key:
+        metadata[SPLIT_KEY] = json.dumps(key)
     try:
         written = write_batches(out, schema.with_metadata(metadata), batches)
         if data is not None:
@@ -433,7 +434,7 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
         raise
     seconds = time.perf_counter() - started
     return {"path": out.name, "rows": written, "features": selection.features, "categorical": selection.categorical,
-            "task": task, "task_reason": reason, "split_key": split_key(selection),
+            "task": task, "task_reason": reason, "split_key": key,
             "classes": classes, "class_counts": class_counts.tolist(),
             "positive_class": classes[1] if task == "binary" else None, "left_out": selection.left_out,
             "passthrough": selection.passthrough, "dropped_rows": checks.dropped, "invalid_values": checks.invalid,

@@ -28,7 +28,8 @@ from eagergraph.io import write_json
 class Normalizer:
     """Training statistics, saved as normalizer.json and baked into the exported models (see the contract in
     `eagergraph.data.preprocessing`): per numeric feature its mean, std, imputation value and missing count on the
-    train split; per categorical feature its vocabulary (most frequent first), missing and distinct counts."""
+    train split; per categorical feature its vocabulary (most frequent first), missing and distinct counts; rows per
+    split and the rule that drew the split (`split`: `SplitRule`'s fields; None in run directories written before)."""
 
     features: list[str]
     numeric: list[dict] = field(default_factory=list)

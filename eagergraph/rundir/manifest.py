@@ -58,7 +58,8 @@ def split_rows(split: dict) -> dict:
 def data_summary(raw: dict, split: dict | None = None) -> dict:
     """What a run tells the user about their data: features used (which are categorical, with their number of values),
     columns left out and why, missing values and their imputation, classes, dropped rows, rows per split."""
-    return {**({"rows": split_rows(split)} if split else {}),"source": raw.get("source"), "features": raw["features"], "categorical": raw.get("categorical", []),
+    rows = {"rows": split_rows(split)} if split else {}
+    return {**rows, "source": raw.get("source"), "features": raw["features"], "categorical": raw.get("categorical", []),
             "distinct": raw.get("distinct", {}), "missing_values": raw.get("missing_values", {}),
             "impute": raw.get("impute", "none"), "left_out": raw["left_out"],
             "passthrough": raw["passthrough"], "classes": raw["classes"], "positive_class": raw["positive_class"],
