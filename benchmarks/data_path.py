@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 LABEL = "label"
 BLOCK_ROWS = 1_000_000
 TEST_FRACTION = 0.2
+VALIDATION_FRACTION = 0.1
 DECILES = [q / 10 for q in range(1, 10)]
 MAX_CATEGORIES = 50
 CONTENDERS = ("eagergraph", "polars", "duckdb", "pyarrow")
@@ -117,17 +118,17 @@ def run_eagergraph(file: Path, work: Path, seed: int) -> dict[str, float]:
     from eagergraph.data.features import engineer_to
     from eagergraph.data.ingest import ingest_to
     from eagergraph.data.normalize import SplitFiles, normalize_to
+    from eagergraph.data.split import SPLITS
     from eagergraph.rundir.paths import RunPaths
 
     stages = Stages()
     paths = RunPaths.of(work)
     ingest_to(paths.raw, file, LABEL, None, 0, 0, seed)
     stages.done("ingest")
-    files = SplitFiles(paths.normalizer, paths.normalized("train"), paths.normalized("test"), paths.test_raw,
-                       paths.data_profile)
-    normalize_to(paths.raw, files, TEST_FRACTION, seed)
+    files = SplitFiles(paths.normalizer, *(paths.normalized(s) for s in SPLITS), paths.test_raw, paths.data_profile)
+    normalize_to(paths.raw, files, TEST_FRACTION, VALIDATION_FRACTION, seed)
     stages.done("normalize + profile")
-    engineer_to(paths.normalizer, {split: (paths.normalized(split), paths.features(split)) for split in ("train", "test")})
+    engineer_to(paths.normalizer, {split: (paths.normalized(split), paths.features(split)) for split in SPLITS})
     stages.done("engineer-features")
     return stages.seconds
 

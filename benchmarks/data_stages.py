@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from eagergraph.data.features import engineer_to
 from eagergraph.data.ingest import ingest_to, synthetic_batches
 from eagergraph.data.normalize import SplitFiles, normalize_to
+from eagergraph.data.split import SPLITS
 from eagergraph.rundir.manifest import peak_memory_bytes
 from eagergraph.rundir.paths import RunPaths
 
@@ -45,11 +46,11 @@ def write_table(path: Path, rows: int, categorical: int, seed: int = 42) -> Path
 
 def measure(data: Path, run: Path) -> dict:
     paths = RunPaths.of(run)
-    files = SplitFiles(paths.normalizer, paths.normalized("train"), paths.normalized("test"), paths.test_raw, paths.data_profile)
+    files = SplitFiles(paths.normalizer, *(paths.normalized(s) for s in SPLITS), paths.test_raw, paths.data_profile)
     started = time.perf_counter()
     stages = {"ingest": ingest_to(paths.raw, data, "label", None, 0, 0, 42),
-              "normalize": normalize_to(paths.raw, files, 0.2, 42),
-              "engineer-features": engineer_to(paths.normalizer, {s: (paths.normalized(s), paths.features(s)) for s in ("train", "test")})}
+              "normalize": normalize_to(paths.raw, files, 0.2, 0.1, 42),
+              "engineer-features": engineer_to(paths.normalizer, {s: (paths.normalized(s), paths.features(s)) for s in SPLITS})}
     wall = time.perf_counter() - started
     rows = stages["ingest"]["rows"]
     return {"rows": rows, "seconds": {k: round(v["seconds"], 2) for k, v in stages.items()}, "wall_seconds": round(wall, 2),

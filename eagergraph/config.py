@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from eagergraph.core.variants import GraphVariant  # defined once, with the rule that resolves `auto`
 from eagergraph.errors import ConfigError
@@ -45,7 +45,9 @@ class PipelineConfig(BaseModel):
     hidden: int = Field(16, gt=0, description="Units of the hidden ReLU layer.")
     learning_rate: float = Field(0.01, gt=0, description="Adam learning rate.")
     seed: int = Field(42, ge=0, description="Seeds the data, the split, the initial weights and the batch order.")
-    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation (stratified).")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for the final evaluation and the gate; a row's split is a function of its id or content, so it stays put as the table grows.")
+    validation_fraction: float = Field(0.1, gt=0, lt=1, description="Share of rows held out for early stopping and for choosing among sweep candidates (drawn like the test split).")
+    id_column: str | None = Field(None, min_length=1, description="Column that identifies a row (unique): it keys the row's split and is left out of the features (default: a column that looks like a row id, else the row's content).")
     drop_invalid: bool = Field(False, description="Drop rows with missing, NaN or infinite values instead of refusing the data.")
     graph_variant: GraphVariant = Field("auto", description="How graph mode runs: auto (fastest in total time for the run), step, fused or xla.")
     artifacts: Path = Field(Path("artifacts"), description="Folder that receives one directory per run.")
@@ -86,6 +88,13 @@ class PipelineConfig(BaseModel):
     def model_name_reason(self) -> str:
         """Why the run belongs to its model name (shown on the terminal beside the name)."""
         return "chosen with --model-name" if self.model_name else model_name_choice(self.data)[1]
+
+    @model_validator(mode="after")
+    def _room_to_train(self) -> "PipelineConfig":
+        if self.test_fraction + self.validation_fraction >= 1:
+            raise ValueError(f"--test-fraction {self.test_fraction} plus --validation-fraction "
+                             f"{self.validation_fraction} leaves no rows to train on; their sum must be below 1")
+        return self
 
     @field_validator("gate_metric")
     @classmethod
@@ -157,7 +166,10 @@ def option_name(field: str) -> str:
 
 def _describe(error: dict, file: Path | None, from_cli: set[str]) -> str:
     """One pydantic error as the user meets it: the option as they typed it (flag or file key) and the value."""
-    field = str(error["loc"][0]) if error["loc"] else "config"
+    if not error["loc"]:  # a rule over several fields: its message names them
+        reason = error["msg"].removeprefix("Value error, ")
+        return f"{file}: {reason}" if file is not None else reason
+    field = str(error["loc"][0])
     if error["type"] == "extra_forbidden":
         close = difflib.get_close_matches(field, PipelineConfig.model_fields, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "see `eagergraph run --help` for the known options"

@@ -60,7 +60,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         publish_run_report(run.final, metrics, prediction["example"])
         if c.keep_runs:
             apply_retention(str(c.artifacts), c.keep_runs)
-    return run_result(run, flow_run_id, seconds, data[0], metrics, prediction, **verdict_fields(decision))
+    return run_result(run, flow_run_id, seconds, data[0], metrics, prediction, data[1], **verdict_fields(decision))
 
 
 def run_pipeline(config: PipelineConfig) -> dict:

@@ -20,9 +20,10 @@ _DEFAULTS = PipelineConfig()  # retries as configured: the flow sets them from i
 def ingest(run_dir: str, data: str | None, label: str, features: list[str] | None, rows: int, n_features: int,
            seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
            positive_class: str | None = None, categorical: list[str] | None = None, max_categories: int = 50,
-           impute: str = "none", task: str = "auto", max_classes: int = 50) -> dict:
+           impute: str = "none", task: str = "auto", max_classes: int = 50, id_column: str | None = None) -> dict:
     """Snapshot the input data into the run directory as raw.parquet, each column's kind decided and reported."""
     result = ingest_to(RunPaths.of(run_dir).raw, Path(data) if data else None, label, features, rows, n_features, seed,
-                       drop_invalid, exclude, positive_class, categorical, max_categories, impute, task, max_classes)
+                       drop_invalid, exclude, positive_class, categorical, max_categories, impute, task, max_classes,
+                       id_column)
     get_run_logger().info(ingest_message(result))
     return publish(run_dir, result, [RunPaths.of(run_dir).raw])

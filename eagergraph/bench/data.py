@@ -16,6 +16,7 @@ from pathlib import Path
 from eagergraph.data.features import engineer_to
 from eagergraph.data.ingest import ingest_to
 from eagergraph.data.normalize import SplitFiles, normalize_to
+from eagergraph.data.split import SPLITS
 from eagergraph.rundir.manifest import peak_memory_bytes
 from eagergraph.rundir.paths import RunPaths
 
@@ -26,11 +27,11 @@ def measure_stages(rows: int, n_features: int, seed: int, run_dir: Path) -> dict
     """Run the three data stages on synthetic rows in `run_dir`; rows/s per stage and for the three together."""
     started = time.perf_counter()
     paths = RunPaths.of(run_dir)
-    files = SplitFiles(paths.normalizer, paths.normalized("train"), paths.normalized("test"), paths.test_raw, paths.data_profile)
+    files = SplitFiles(paths.normalizer, *(paths.normalized(s) for s in SPLITS), paths.test_raw, paths.data_profile)
     results = {"ingest": ingest_to(paths.raw, None, "label", None, rows, n_features, seed),
-               "normalize": normalize_to(paths.raw, files, 0.2, seed),
+               "normalize": normalize_to(paths.raw, files, 0.2, 0.1, seed),
                "engineer-features": engineer_to(paths.normalizer, {s: (paths.normalized(s), paths.features(s))
-                                                                   for s in ("train", "test")})}
+                                                                   for s in SPLITS})}
     seconds = {stage: results[stage]["seconds"] for stage in STAGES}
     return {"rows": rows, "n_features": n_features, "seconds": seconds,
             "rows_per_second": {stage: results[stage]["rows_per_second"] for stage in STAGES},

@@ -36,6 +36,7 @@ DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"  # ISO dates an
 TRACK = 100_000  # distinct values counted exactly per text column; beyond, a column is reported as "more than"
 
 ID_REASON = "looks like an id"  # why a column that is integer and unique on every row was set aside
+ID_COLUMN_REASON = "the row id (--id-column)"
 DATE_REASON = "date/time"
 EMPTY_REASON = "empty on every row"
 RESERVED = (LABEL,)  # the name the run directory gives the label: never passed through (model outputs never clash:
@@ -238,7 +239,8 @@ def _refuse_stray_words(profile: ColumnProfile, where: Path) -> None:
 
 def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: list[str] | None,
                    exclude: list[str] | None, categorical: list[str] | None, max_categories: int,
-                   where: Path, find_ids: Callable[[list[str]], list[str]] = lambda names: []) -> Selection:
+                   where: Path, find_ids: Callable[[list[str]], list[str]] = lambda names: [],
+                   id_column: str | None = None) -> Selection:
     """The feature columns and their kinds: `features` as named, else every column that can be a feature but the
     label, the excluded ones and those that look like a row id (unless all of them do); every other column is
     passed through and its reason recorded. `find_ids` names the given integer columns that hold a different value
@@ -250,6 +252,10 @@ def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: lis
         unknown = [name for name in given if name not in names]
         if unknown:
             raise DataError(f"{where}: {option} names unknown column(s): {', '.join(unknown)}; columns are: {', '.join(names)}")
+    if id_column is not None and id_column not in names:
+        raise DataError(f"{where}: --id-column {id_column!r} not found; columns are: {', '.join(names)}")
+    if id_column is not None and (id_column == label or id_column in (features or []) or id_column in named):
+        raise DataError(f"{where}: --id-column {id_column!r} is also the label or a feature; a row id cannot be either")
     both = [name for name in exclude if name in (features or [])]
     if both:
         raise DataError(f"{where}: column(s) both in --features and --exclude: {', '.join(both)}")
@@ -265,7 +271,8 @@ def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: lis
     for name in names:
         if name != label and name not in exclude and name not in named and (features is None or name in features):
             _refuse_stray_words(profiles[name], where)
-    reasons = {label: "the label", **{name: "excluded" for name in exclude}}
+    reasons = {label: "the label", **{name: "excluded" for name in exclude},
+               **({id_column: ID_COLUMN_REASON} if id_column is not None else {})}
     why = {name: _why_not(profiles[name], max_categories, name in named) for name in names}
     if features is not None:
         bad = [f"{name} ({why[name]})" for name in features if why[name] is not None]
@@ -289,6 +296,14 @@ def choose_columns(profiles: dict[str, ColumnProfile], label: str, features: lis
     left_out = {n: reasons[n] for n in names if n in reasons}
     passthrough = [n for n in names if n in left_out and n != label and n not in RESERVED]
     return Selection(chosen, passthrough, left_out, kinds)
+
+
+def split_key(selection: Selection) -> list[str] | None:
+    """The columns that key a row's split: the --id-column, else the columns that look like a row id, else None
+    (the row's content keys it)."""
+    ids = [n for n, why in selection.left_out.items() if why == ID_COLUMN_REASON and n in selection.passthrough]
+    ids = ids or [n for n, why in selection.left_out.items() if why == ID_REASON and n in selection.passthrough]
+    return ids or None
 
 
 def _unique_text(profile: ColumnProfile) -> bool:

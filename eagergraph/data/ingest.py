@@ -26,6 +26,7 @@ from eagergraph.data.columns import (
     choose_columns,
     describe_kinds,
     raw_schema,
+    split_key,
 )
 from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, write_batches
 from eagergraph.data.labels import (
@@ -48,6 +49,7 @@ IMPUTE_KEY = b"eagergraph.impute"  # raw.parquet metadata: --impute, applied by 
 MAX_CATEGORIES_KEY = b"eagergraph.max_categories"  # raw.parquet metadata: the vocabulary cap normalize applies
 MISSING_KEY = b"eagergraph.missing"  # raw.parquet metadata: missing cells per numeric feature (which ones impute)
 TASK_KEY = b"eagergraph.task"  # raw.parquet metadata: binary, multiclass or regression (absent: binary)
+SPLIT_KEY = b"eagergraph.split_key"  # raw.parquet metadata: the row id column(s) that key the split (absent: content)
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -342,13 +344,15 @@ def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, imput
 
 def select_from(dataset: ds.Dataset, data: Path, label: str, features: list[str] | None, exclude: list[str] | None,
                 categorical: list[str] | None, max_categories: int,
-                checks: _Checks | None = None) -> tuple[Selection, dict[str, ColumnProfile]]:
+                checks: _Checks | None = None, id_column: str | None = None) -> tuple[Selection, dict[str, ColumnProfile]]:
     """Profile the input's columns and decide each one's kind (one pass, plus the integer columns once for ids)."""
     check_columns(dataset.schema.names, label, features, data)
     label_type = csv_types(data).get(label)
     profiles = profile_columns(dataset, label, list(categorical or []), data, checks, label_type)
     selection = choose_columns(profiles, label, features, exclude, categorical, max_categories, data,
-                               lambda names: distinct_on_every_row(dataset, names))
+                               lambda names: distinct_on_every_row(dataset, names), id_column)
+    if id_column is not None and not distinct_on_every_row(dataset, [id_column]):
+        raise DataError(f"{data}: --id-column {id_column!r} is not a row id: it repeats a value or has missing cells")
     return selection, profiles
 
 
@@ -381,7 +385,7 @@ def _synthetic_task(requested: str, positive_class: str | None, n_features: int)
 def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | None, rows: int, n_features: int,
               seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
               positive_class: str | None = None, categorical: list[str] | None = None, max_categories: int = 50,
-              impute: str = "none", task: str = "auto", max_classes: int = 50) -> dict:
+              impute: str = "none", task: str = "auto", max_classes: int = 50, id_column: str | None = None) -> dict:
     """Write the immutable snapshot `raw.parquet` (numeric features as float64 with NaN for missing, categorical
     ones as text, the label encoded for its task (see `encode_task_label`), then the passthrough columns); return
     its description, with the task chosen and why."""
@@ -398,7 +402,8 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
         data = Path(data)
         dataset = open_dataset(data, csv_as_text=True)
         label_checks = _Checks(classes=LabelValues(max_classes))
-        selection, profiles = select_from(dataset, data, label, features, exclude, categorical, max_categories, label_checks)
+        selection, profiles = select_from(dataset, data, label, features, exclude, categorical, max_categories,
+                                          label_checks, id_column)
         types = passthrough_types(data, profiles, selection.passthrough, label)
         checks = checks_from(profiles, selection, impute, label_checks)  # the profile pass validated everything
         validate(checks, label, drop_invalid, data, impute)
@@ -417,6 +422,9 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
                 MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
     if task != "binary":  # a binary snapshot stays byte for byte what it was before tasks
         metadata[TASK_KEY] = task
+    key = split_key(selection)
+    if key:
+        metadata[SPLIT_KEY] = json.dumps(key)
     try:
         written = write_batches(out, schema.with_metadata(metadata), batches)
         if data is not None:
@@ -427,7 +435,7 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
         raise
     seconds = time.perf_counter() - started
     return {"path": out.name, "rows": written, "features": selection.features, "categorical": selection.categorical,
-            "task": task, "task_reason": reason,
+            "task": task, "task_reason": reason, "split_key": key,
             "classes": classes, "class_counts": class_counts.tolist(),
             "positive_class": classes[1] if task == "binary" else None, "left_out": selection.left_out,
             "passthrough": selection.passthrough, "dropped_rows": checks.dropped, "invalid_values": checks.invalid,

@@ -1,5 +1,6 @@
-"""Stage 2, normalize: a seeded stratified split, then the statistics fitted on the train split only (mean and
-std, imputation values, vocabularies) and applied to both splits; the train split's drift profile on the way."""
+"""Stage 2, normalize: the split (train, validation, test: a function of each row, `eagergraph.data.split`), then the
+statistics fitted on the train split only (mean and std, imputation values, vocabularies) and applied to every
+split; the train split's drift profile on the way."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from eagergraph.data.columns import raw_features
-from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, TASK_KEY
+from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, SPLIT_KEY, TASK_KEY
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
 from eagergraph.data.preprocessing import MISSING_SUFFIX, category_codes_arrow, numeric_z, standardize
 from eagergraph.data.profile import TrainSample, numeric_profile
+from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, split_codes
 from eagergraph.errors import DataError
 from eagergraph.io import write_json
 
@@ -26,7 +28,8 @@ from eagergraph.io import write_json
 class Normalizer:
     """Training statistics, saved as normalizer.json and baked into the exported models (see the contract in
     `eagergraph.data.preprocessing`): per numeric feature its mean, std, imputation value and missing count on the
-    train split; per categorical feature its vocabulary (most frequent first), missing and distinct counts."""
+    train split; per categorical feature its vocabulary (most frequent first), missing and distinct counts; rows per
+    split and the rule that drew the split (`split`: `SplitRule`'s fields; None in run directories written before)."""
 
     features: list[str]
     numeric: list[dict] = field(default_factory=list)
@@ -36,6 +39,8 @@ class Normalizer:
     test_rows: int = 0
     task: str = "binary"
     target: dict | None = None  # regression: the label's {"mean", "std"} on the train split (the model's target is z)
+    validation_rows: int = 0
+    split: dict | None = None  # the rule that drew the split (`SplitRule`), so a later run can recompute it
 
     @property
     def mean(self) -> list[float]:
@@ -70,6 +75,7 @@ class SplitFiles:
 
     normalizer: Path
     train: Path
+    validation: Path
     test: Path
     test_raw: Path
     profile: Path
@@ -86,91 +92,85 @@ def label_field(task: str) -> pa.Field:
     return pa.field(LABEL, {"binary": pa.int8(), "multiclass": pa.int16(), "regression": pa.float32()}[task])
 
 
-def test_rows(count: int, test_fraction: float) -> int:
-    """How many of `count` rows (a class's, or a regression table's) go to the test split: round(fraction × n)."""
-    return int(round(count * test_fraction))
+def split_rule(schema: pa.Schema, seed: int, test_fraction: float, validation_fraction: float) -> SplitRule:
+    """raw.parquet's split rule: keyed by the row id column(s) ingest recorded, else by every column (the content)."""
+    meta = schema.metadata or {}
+    if SPLIT_KEY in meta:
+        return SplitRule(json.loads(meta[SPLIT_KEY]), seed, test_fraction, validation_fraction, "id")
+    return SplitRule(list(schema.names), seed, test_fraction, validation_fraction, "content")
 
 
-def random_test_mask(n_rows: int, test_fraction: float, seed: int) -> np.ndarray:
-    """True for test rows: round(fraction × n) rows chosen by a seeded draw (regression: no classes to stratify)."""
-    rng = np.random.default_rng([seed, 2])
-    mask = np.zeros(n_rows, dtype=bool)
-    mask[rng.choice(n_rows, test_rows(n_rows, test_fraction), replace=False, shuffle=False)] = True
-    return mask
+def raw_split_codes(raw: Path, rule: SplitRule) -> np.ndarray:
+    """Each raw.parquet row's split code (`split_codes`), block by block, reading the key columns only."""
+    meta = pq.read_schema(raw).metadata or {}
+    classes = json.loads(meta.get(CLASSES_KEY, b"[]")) if task_of(meta) != "regression" else None
+    parts = [split_codes(batch, rule, classes) for batch in iter_batches(raw, columns=rule.key)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
 
-def task_test_mask(labels: np.ndarray, task: str, test_fraction: float, seed: int) -> np.ndarray:
-    """The split of a task: stratified per class (binary, multiclass), a seeded random draw (regression)."""
+HINT = "add rows or change --test-fraction or --validation-fraction"  # what a user can do about a tiny split
+
+
+def split_counts(labels: np.ndarray, codes: np.ndarray, task: str, classes: list | None = None) -> np.ndarray:
+    """Rows per split (rows: train, validation, test) and class (columns, code order; regression: one column)."""
     if task == "regression":
-        return random_test_mask(len(labels), test_fraction, seed)
-    return stratified_test_mask(labels, test_fraction, seed)
-
-
-def stratified_test_mask(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
-    """True for test rows: round(fraction × n) rows of each class, chosen by a seeded permutation (classes in
-    code order: 0 then 1 for a binary label, so its split is the one it always was)."""
-    rng = np.random.default_rng([seed, 2])
-    mask = np.zeros(len(labels), dtype=bool)
-    for value in np.unique(labels):
-        in_class = labels == value
-        count = int(np.count_nonzero(in_class))
-        # The draw `rng.choice(<the class's row numbers>, ...)` makes, taken as positions among the class's rows
-        # (numpy draws the same positions for an array and for its length), so the row numbers are never held.
-        picked = np.sort(rng.choice(count, test_rows(count, test_fraction), replace=False, shuffle=False))
-        _mark_positions(mask, in_class, picked)
-    return mask
-
-
-def _mark_positions(mask: np.ndarray, in_class: np.ndarray, picked: np.ndarray, block: int = 1 << 20) -> None:
-    """Set `mask` on the class rows at the sorted positions `picked` (k-th row of the class), a block at a time."""
-    seen = first = 0
-    for start in range(0, len(in_class), block):
-        rows = np.flatnonzero(in_class[start:start + block])
-        last = int(np.searchsorted(picked, seen + len(rows)))
-        mask[start + rows[picked[first:last] - seen]] = True
-        seen, first = seen + len(rows), last
-
-
-def check_split(labels: np.ndarray, mask: np.ndarray, where: Path | str, task: str = "binary",
-                classes: list | None = None) -> None:
-    """Each split must hold every class (regression: a row), or neither training nor evaluation means anything:
-    checked on the split as drawn (`mask`: True for test rows)."""
-    if task == "regression":
-        refuse_split(np.array([np.count_nonzero(~mask)]), np.array([np.count_nonzero(mask)]), where, task)
-        return
+        return np.bincount(codes, minlength=len(SPLITS)).reshape(-1, 1)
     size = len(classes) if classes else int(labels.max(initial=1)) + 1
-    refuse_split(np.bincount(labels[~mask], minlength=size), np.bincount(labels[mask], minlength=size), where, task, classes)
+    return np.stack([np.bincount(labels[codes == code], minlength=size) for code in range(len(SPLITS))])
 
 
-def check_planned_split(counts: list[int], test_fraction: float, where: Path | str, task: str,
-                        classes: list | None = None) -> None:
-    """`check_split` before the split is drawn, from the rows per class alone (regression: [rows]), which decide how
-    many rows of each class the split takes (`test_rows`): so a table too small to split is refused before
-    TensorFlow loads."""
+def check_split(labels: np.ndarray, codes: np.ndarray, where: Path | str, task: str = "binary",
+                classes: list | None = None) -> None:
+    """Each split must hold every class (regression: a row), or neither training, early stopping nor evaluation
+    means anything: checked on the split as drawn (`codes`: 0 train, 1 validation, 2 test)."""
+    refuse_split(split_counts(labels, codes, task, classes), where, task, classes)
+
+
+def check_planned_split(counts: list[int], where: Path | str, task: str, classes: list | None = None) -> None:
+    """Before the split is drawn, from the rows per class alone (regression: [rows]): a class (or a table) needs at
+    least one row per split. Necessary, not sufficient (the hash decides the rest, and normalize checks it exactly),
+    but it refuses the tiniest tables before TensorFlow loads."""
     counts = np.asarray(counts, dtype=np.int64)
-    test = np.array([test_rows(int(n), test_fraction) for n in counts], dtype=np.int64)
-    refuse_split(counts - test, test, where, task, classes)
-
-
-def refuse_split(train: np.ndarray, test: np.ndarray, where: Path | str, task: str, classes: list | None = None) -> None:
-    """The one rule and its messages: rows per class (code order; regression: one count) in each split."""
-    total = int(train.sum() + test.sum())
     if task == "regression":
-        if not train[0] or not test[0]:
-            raise DataError(f"{where}: too few rows for the split ({total} rows in all); add rows or change --test-fraction")
+        if counts.sum() < len(SPLITS):
+            raise DataError(f"{where}: too few rows for the split ({int(counts.sum())} rows in all), fewer than one for "
+                            f"each of the train, validation and test splits; {HINT}")
+        return
+    short = [code for code, count in enumerate(counts) if count < len(SPLITS)]
+    if short:
+        code = min(short, key=lambda c: (counts[c], c))  # the smallest class, as the drawn split's check names it
+        _refuse_class(code, int(counts[code]), where, task, classes, counts)
+
+
+def _refuse_class(code: int, count: int, where: Path | str, task: str, classes: list | None, counts: np.ndarray) -> None:
+    value = classes[code] if classes else code  # the user's value (binary: [negative, positive])
+    raise DataError(f"{where}: class {value!r} of the label has {count} row{'s' if count != 1 else ''}, too few for each "
+                    f"of the train, validation and test splits ({int(counts.sum())} rows in all); "
+                    + ("add rows of it, drop them, or change --test-fraction or --validation-fraction"
+                       if task == "multiclass" else HINT))
+
+
+def refuse_split(counts: np.ndarray, where: Path | str, task: str, classes: list | None = None) -> None:
+    """The one rule and its messages: `counts` rows per split (train, validation, test) and class (code order;
+    regression: one column) must all be non-zero."""
+    total = int(counts.sum())
+    if task == "regression":
+        if counts.min() == 0:
+            raise DataError(f"{where}: too few rows for the split ({total} rows in all): the train, validation and test "
+                            f"splits have {', '.join(str(int(n)) for n in counts[:, 0])} rows; {HINT}")
         return
     if task == "multiclass":
-        for code, value in enumerate(classes or range(len(train))):
-            if not train[code] or not test[code]:
-                count = int(train[code] + test[code])
-                raise DataError(f"{where}: class {value!r} of the label has {count} row{'s' if count != 1 else ''}, "
-                                "too few for both the train and the test split; add rows of it, drop them, or change --test-fraction")
+        totals = counts.sum(axis=0)
+        short = [code for code in range(counts.shape[1]) if counts[:, code].min() == 0]
+        if short:
+            code = min(short, key=lambda c: (totals[c], c))  # the smallest class missing from a split
+            _refuse_class(code, int(totals[code]), where, task, classes, counts)
         return
-    for name, counts in (("train", train), ("test", test)):
-        if counts.min() == 0:
+    for name, row in zip(SPLITS, counts):
+        if row.min() == 0:
             raise DataError(
-                f"{where}: too few rows for the split: the {name} split has {counts[0]} rows of class 0 and "
-                f"{counts[1]} of class 1 ({total} rows in all); add rows or change --test-fraction")
+                f"{where}: too few rows for the split: the {name} split has {row[0]} rows of class 0 and "
+                f"{row[1]} of class 1 ({total} rows in all); {HINT}")
 
 
 class RunningMoments:
@@ -230,7 +230,7 @@ def vocabulary(counts: dict[str, int], cap: int) -> list[str]:
     return [value for value, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:cap]]
 
 
-def fit_normalizer(raw: Path, mask: np.ndarray) -> tuple[Normalizer, dict]:
+def fit_normalizer(raw: Path, codes: np.ndarray, rule: SplitRule | None = None) -> tuple[Normalizer, dict]:
     """Fit every statistic on the train rows only, in one pass over raw.parquet's row groups; return the
     normalizer and the train split's drift profile."""
     file = pq.ParquetFile(raw)
@@ -244,14 +244,15 @@ def fit_normalizer(raw: Path, mask: np.ndarray) -> tuple[Normalizer, dict]:
     had_missing = json.loads(meta.get(MISSING_KEY, b"{}"))
     imputed = [n for n in numeric if impute != "none" and had_missing.get(n)]
     moments = RunningMoments(len(numeric))
-    sample = TrainSample(numeric, int((~mask).sum()))
+    sizes = np.bincount(codes, minlength=len(SPLITS))
+    sample = TrainSample(numeric, int(sizes[TRAIN]))
     missing = dict.fromkeys(features, 0)
     counts: dict[str, dict] = {n: {} for n in categorical}
     present: dict[str, list[np.ndarray]] = {n: [] for n in imputed if impute == "median"}
     start = 0
     # Python threads over row groups were 2.5x slower here (Arrow's and BLAS's own threads oversubscribe two cores).
     for batch in iter_batches(raw, columns=features):
-        keep = np.flatnonzero(~mask[start:start + batch.num_rows])  # once per block: `take` is 5x a boolean mask
+        keep = np.flatnonzero(codes[start:start + batch.num_rows] == TRAIN)  # once per block: `take` is 5x a boolean mask
         start += batch.num_rows
         train = {n: _column(batch, n).take(keep) for n in numeric}
         moments.merge(*_present_moments([train[n] for n in numeric]))
@@ -276,8 +277,9 @@ def fit_normalizer(raw: Path, mask: np.ndarray) -> tuple[Normalizer, dict]:
             for n in categorical]
     classes = json.loads(meta[CLASSES_KEY])
     task = task_of(meta)
-    target = target_moments(raw, mask) if task == "regression" else None
-    normalizer = Normalizer(features, specs, cats, classes, int((~mask).sum()), int(mask.sum()), task, target)
+    target = target_moments(raw, codes) if task == "regression" else None
+    normalizer = Normalizer(features, specs, cats, classes, int(sizes[TRAIN]), int(sizes[TEST]), task, target,
+                            int(sizes[VALIDATION]), rule.as_json() if rule else None)
     profile = {"features": features, "types": {n: str(schema.field(n).type) for n in features},
                "kinds": {n: "categorical" if n in categorical else "numeric" for n in features},
                "classes": classes, "rows": normalizer.train_rows,
@@ -287,23 +289,21 @@ def fit_normalizer(raw: Path, mask: np.ndarray) -> tuple[Normalizer, dict]:
     return normalizer, profile
 
 
-def target_moments(raw: Path, mask: np.ndarray) -> dict:
+def target_moments(raw: Path, codes: np.ndarray) -> dict:
     """A regression label's mean and std on the train rows (std 1 for a constant one, as for features)."""
-    train = pq.read_table(raw, columns=[LABEL]).column(LABEL).to_numpy()[~mask].astype(np.float64)
+    train = pq.read_table(raw, columns=[LABEL]).column(LABEL).to_numpy()[codes == TRAIN].astype(np.float64)
     std = float(train.std()) if len(train) else 1.0
     return {"mean": float(train.mean()) if len(train) else 0.0, "std": std if std > 0 else 1.0}
 
 
-def split_mask(raw: Path, test_fraction: float, seed: int) -> np.ndarray:
-    """raw.parquet's test mask: the task's split (stratified per class, or random for regression), checked to
-    leave every class in both splits."""
-    file = pq.ParquetFile(raw)
-    meta = file.schema_arrow.metadata or {}
-    labels = file.read(columns=[LABEL]).column(LABEL).to_numpy()
-    task = task_of(meta)
-    mask = task_test_mask(labels, task, test_fraction, seed)
-    check_split(labels, mask, meta.get(SOURCE_KEY, str(raw).encode()).decode(), task, json.loads(meta.get(CLASSES_KEY, b"[]")))
-    return mask
+def drawn_split(raw: Path, rule: SplitRule) -> np.ndarray:
+    """raw.parquet's split codes under `rule`, checked to leave every class in each split."""
+    meta = pq.read_schema(raw).metadata or {}
+    codes = raw_split_codes(raw, rule)
+    labels = pq.read_table(raw, columns=[LABEL]).column(LABEL).to_numpy()
+    check_split(labels, codes, meta.get(SOURCE_KEY, str(raw).encode()).decode(), task_of(meta),
+                json.loads(meta.get(CLASSES_KEY, b"[]")))
+    return codes
 
 
 def normalized_schema(normalizer: Normalizer) -> pa.Schema:
@@ -331,45 +331,49 @@ def normalized_label(batch: pa.RecordBatch, normalizer: Normalizer) -> pa.Array:
     return pa.array(y.astype(np.float32))
 
 
-def write_splits(raw: Path, files: SplitFiles, normalizer: Normalizer, mask: np.ndarray) -> None:
-    """Write the normalized train and test splits, and the raw test split that the exported models take (with the
-    passthrough columns of raw.parquet, ids, dates and text, so predictions can be joined back to the input)."""
+def write_splits(raw: Path, files: SplitFiles, normalizer: Normalizer, codes: np.ndarray) -> None:
+    """Write the normalized train, validation and test splits, and the raw test split that the exported models take
+    (with the passthrough columns of raw.parquet, ids, dates and text, so predictions can be joined back to the
+    input)."""
     schema = normalized_schema(normalizer)
     raw_schema = pq.read_schema(raw).remove_metadata()
-    with ParquetSink(files.train, schema) as train, ParquetSink(files.test, schema) as test, \
-            ParquetSink(files.test_raw, raw_schema) as test_raw:
+    with ParquetSink(files.train, schema) as train, ParquetSink(files.validation, schema) as validation, \
+            ParquetSink(files.test, schema) as test, ParquetSink(files.test_raw, raw_schema) as test_raw:
         start = 0
         for batch in iter_batches(raw):
-            rows = pa.array(mask[start:start + batch.num_rows])
+            block = codes[start:start + batch.num_rows]
             start += batch.num_rows
             table = normalize_batch(batch, normalizer, schema)
-            train.write(table.filter(pc.invert(rows)))
-            test.write(table.filter(rows))
-            test_raw.write(batch.filter(rows))
+            for code, sink in ((TRAIN, train), (VALIDATION, validation), (TEST, test)):
+                sink.write(table.filter(pa.array(block == code)))
+            test_raw.write(batch.filter(pa.array(block == TEST)))
 
 
-def normalize_with_mask(raw: Path, files: SplitFiles, mask: np.ndarray) -> Normalizer:
+def normalize_with_codes(raw: Path, files: SplitFiles, codes: np.ndarray, rule: SplitRule) -> Normalizer:
     """Fit on the train rows, write the splits, normalizer.json and the drift profile: the one normalizer building,
     for a single file and for merged partitions alike."""
-    normalizer, profile = fit_normalizer(raw, mask)
-    write_splits(raw, files, normalizer, mask)
+    normalizer, profile = fit_normalizer(raw, codes, rule)
+    write_splits(raw, files, normalizer, codes)
     write_json(files.normalizer, asdict(normalizer))
     write_json(files.profile, profile)
     return normalizer
 
 
-def normalize_to(raw: Path, files: SplitFiles, test_fraction: float, seed: int) -> dict:
-    """Stage logic: split, fit on train, write both normalized splits, normalizer.json and the train profile."""
+def normalize_to(raw: Path, files: SplitFiles, test_fraction: float, validation_fraction: float, seed: int) -> dict:
+    """Stage logic: split by the rule, fit on train, write the normalized splits, normalizer.json and the profile."""
     started = time.perf_counter()
-    mask = split_mask(raw, test_fraction, seed)
-    normalizer = normalize_with_mask(raw, files, mask)
+    rule = split_rule(pq.read_schema(raw), seed, test_fraction, validation_fraction)
+    codes = drawn_split(raw, rule)
+    normalizer = normalize_with_codes(raw, files, codes, rule)
     seconds = time.perf_counter() - started
-    return {**describe_normalizer(normalizer), "seconds": seconds, "rows_per_second": len(mask) / max(seconds, 1e-9)}
+    return {**describe_normalizer(normalizer), "seconds": seconds, "rows_per_second": len(codes) / max(seconds, 1e-9)}
 
 
 def describe_normalizer(normalizer: Normalizer) -> dict:
     """What the fit found, for the stage's result and log: rows per split, imputation and vocabularies per column."""
-    return {"train_rows": normalizer.train_rows, "test_rows": normalizer.test_rows,
+    return {"train_rows": normalizer.train_rows, "validation_rows": normalizer.validation_rows,
+            "test_rows": normalizer.test_rows, "split_by": (normalizer.split or {}).get("by"),
+            "split_key": (normalizer.split or {}).get("key"),
             "imputed": {s["name"]: {"missing": s["missing"], "value": s["impute"]} for s in normalizer.numeric
                         if s["impute"] is not None},
             "vocabulary_sizes": normalizer.vocabulary_sizes}

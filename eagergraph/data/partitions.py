@@ -1,9 +1,10 @@
 """A folder of Parquet partitions, processed partition by partition (in parallel on the task runner).
 
-Each partition is validated, cleaned and split (stratified, seeded by the partition's index) on its own, with
-the column kinds decided once over the whole folder (`decide_kinds`, one scan) and handed to every partition; the merge concatenates them into raw.parquet and then builds the
-normalizer exactly as a single file's normalize does (one definition, one pass over the train rows), writing the
-same artifacts: raw.parquet, normalizer.json, the normalized splits and the drift profile.
+Each partition is validated and cleaned on its own, with the column kinds decided once over the whole folder
+(`decide_kinds`, one scan) and handed to every partition; the merge concatenates them into raw.parquet and then
+splits and normalizes it exactly as a single file's normalize does (a row's split is a function of the row, so the
+partitions' rows fall where the same rows of one file would; one pass over the train rows), writing the same
+artifacts: raw.parquet, normalizer.json, the normalized splits and the drift profile.
 """
 
 from __future__ import annotations
@@ -15,18 +16,18 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import FEATURES_KEY, Selection, raw_schema
+from eagergraph.data.columns import FEATURES_KEY, Selection, raw_schema, split_key
 from eagergraph.data.ingest import (
     CLASSES_KEY,
     IMPUTE_KEY,
     MAX_CATEGORIES_KEY,
     MISSING_KEY,
     SOURCE_KEY,
+    SPLIT_KEY,
     TASK_KEY,
     _Checks,
     clean_batches,
@@ -37,17 +38,8 @@ from eagergraph.data.ingest import (
 )
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
 from eagergraph.data.labels import LabelValues, encode_task_label, label_type, order_classes
-from eagergraph.data.normalize import (
-    SplitFiles,
-    check_split,
-    describe_normalizer,
-    normalize_with_mask,
-    random_test_mask,
-    stratified_test_mask,
-)
+from eagergraph.data.normalize import SplitFiles, describe_normalizer, drawn_split, normalize_with_codes, split_rule
 from eagergraph.errors import DataError
-
-IS_TEST = "__is_test"  # a partition file's split flag, dropped when the partitions are merged
 
 
 def partition_files(data: Path | None) -> list[str]:
@@ -58,36 +50,27 @@ def partition_files(data: Path | None) -> list[str]:
     return files if len(files) > 1 else []
 
 
-def partition_split(labels: np.ndarray, test_fraction: float, seed: int, index: int, task: str = "binary") -> np.ndarray:
-    """The partition's test mask: stratified by its own label values (a random draw for regression), seeded by
-    (seed, partition index)."""
-    seed = seed * 1_000_003 + index  # distinct per (seed, index)
-    if task == "regression":
-        return random_test_mask(len(labels), test_fraction, seed)
-    _, codes = np.unique(labels, return_inverse=True)
-    return stratified_test_mask(codes.reshape(-1), test_fraction, seed)
-
-
 def decide_kinds(folder: Path, label: str, features: list[str] | None, exclude: list[str] | None = None,
                  categorical: list[str] | None = None, max_categories: int = 50, task: str = "auto",
-                 max_classes: int = 50) -> dict:
+                 max_classes: int = 50, id_column: str | None = None) -> dict:
     """Each column's kind and the task over the whole folder (ids are unique across it, categories and label values
     counted across it), decided once per run: the folder is scanned here only, and every partition gets this
     JSON-able decision ({"selection": Selection's fields, "task", "task_reason"})."""
     dataset = open_dataset(folder)
     label_checks = _Checks(classes=LabelValues(max_classes))
-    selection, _ = select_from(dataset, folder, label, features, exclude, categorical, max_categories, label_checks)
+    selection, _ = select_from(dataset, folder, label, features, exclude, categorical, max_categories, label_checks,
+                               id_column)
     task, reason, _ = resolve_task(task, label_checks.classes, dataset.schema.field(label).type, max_classes, label,
                                    None, folder)
-    return {"selection": asdict(selection), "task": task, "task_reason": reason}
+    return {"selection": asdict(selection), "task": task, "task_reason": reason, "split_key": split_key(selection)}
 
 
 def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: str, features: list[str] | None,
-                        test_fraction: float, seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
+                        drop_invalid: bool = False, exclude: list[str] | None = None,
                         categorical: list[str] | None = None, max_categories: int = 50, impute: str = "none",
                         task: str = "auto", max_classes: int = 50, kinds: dict | None = None) -> dict:
-    """Clean and split one partition with the folder's column kinds and task (`decide_kinds`'s result; decided here
-    when not given); write it with its split flag; return its checks."""
+    """Clean one partition with the folder's column kinds and task (`decide_kinds`'s result; decided here when not
+    given); write it; return its checks."""
     started = time.perf_counter()
     dataset = open_dataset(folder)
     if kinds is None:
@@ -98,13 +81,11 @@ def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: s
     part = ds.dataset(file, format="parquet", schema=dataset.schema)
     table = pa.Table.from_batches(list(clean_batches(dataset, label, selection, drop_invalid, impute, checks, Path(file),
                                                      files=part)), schema=schema)
-    labels = table.column(LABEL).to_numpy(zero_copy_only=False)
-    mask = partition_split(labels, test_fraction, seed, index, task) if len(labels) else np.zeros(0, bool)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.append_column(IS_TEST, pa.array(mask)), out)
+    pq.write_table(table, out)
     return {"file": file, "index": index, "features": selection.features, "categorical": selection.categorical,
             "rows": checks.rows, "classes": sorted(checks.classes), "invalid": checks.invalid,
-            "task": task, "task_reason": reason, "max_classes": max_classes,
+            "task": task, "task_reason": reason, "max_classes": max_classes, "split_key": kinds.get("split_key"),
             "missing": checks.missing, "dropped": checks.dropped, "left_out": selection.left_out,
             "passthrough": selection.passthrough, "seconds": time.perf_counter() - started, "pid": os.getpid()}
 
@@ -125,9 +106,10 @@ def _summed(parts: list[dict], key: str) -> dict[str, int]:
 
 def merge_partitions_to(raw: Path, part_files: list[Path], files: SplitFiles, parts: list[dict], folder: Path, label: str,
                         drop_invalid: bool, positive_class: str | None = None, max_categories: int = 50,
-                        impute: str = "none") -> dict:
-    """Validate the partitions together, write raw.parquet, then normalize it like a single file with the
-    partitions' own split flags; drop the partition files. `part_files` are in the order of `parts`' indexes."""
+                        impute: str = "none", test_fraction: float = 0.2, validation_fraction: float = 0.1,
+                        seed: int = 42) -> dict:
+    """Validate the partitions together, write raw.parquet, then split and normalize it exactly like a single file;
+    drop the partition files. `part_files` are in the order of `parts`' indexes."""
     started = time.perf_counter()
     order = sorted(range(len(parts)), key=lambda i: parts[i]["index"])
     parts, part_files = [parts[i] for i in order], [part_files[i] for i in order]
@@ -143,21 +125,20 @@ def merge_partitions_to(raw: Path, part_files: list[Path], files: SplitFiles, pa
     classes = {"binary": lambda: order_classes(sorted(values), positive_class, label, folder),
                "multiclass": lambda: sorted(values), "regression": list}[task]()
     names = parts[0]["features"]
-    schema = pq.read_schema(part_files[0]).remove_metadata()  # features, label, passthrough, split flag
-    schema = schema.remove(schema.get_field_index(IS_TEST)).set(schema.get_field_index(LABEL), pa.field(LABEL, label_type(task)))
-    masks = []
+    schema = pq.read_schema(part_files[0]).remove_metadata()  # features, label, passthrough
+    schema = schema.set(schema.get_field_index(LABEL), pa.field(LABEL, label_type(task)))
     metadata = {CLASSES_KEY: json.dumps(classes, default=str), FEATURES_KEY: json.dumps(names), SOURCE_KEY: str(folder),
                 IMPUTE_KEY: impute, MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
     if task != "binary":
         metadata[TASK_KEY] = task
+    if parts[0].get("split_key"):
+        metadata[SPLIT_KEY] = json.dumps(parts[0]["split_key"])
     with ParquetSink(raw, schema.with_metadata(metadata)) as sink:
         for part_file in part_files:
             for batch in iter_batches(part_file):
-                masks.append(batch.column(IS_TEST).to_numpy(zero_copy_only=False))
-                sink.write(encode_task_label(batch.drop_columns([IS_TEST]), task, classes).cast(schema))
-    mask = np.concatenate(masks)
-    check_split(pq.read_table(raw, columns=[LABEL]).column(LABEL).to_numpy(), mask, folder, task, classes)
-    normalizer = normalize_with_mask(raw, files, mask)
+                sink.write(encode_task_label(batch, task, classes).cast(schema))
+    rule = split_rule(pq.read_schema(raw), seed, test_fraction, validation_fraction)
+    normalizer = normalize_with_codes(raw, files, drawn_split(raw, rule), rule)
     shutil.rmtree(part_files[0].parent, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"rows": checks.rows, "features": names, "categorical": parts[0]["categorical"], "classes": classes,

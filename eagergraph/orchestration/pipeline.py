@@ -29,11 +29,12 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
     reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
-                     c.max_categories, c.impute, c.task, c.max_classes)
-    # the input passed ingest's checks, and its classes are enough for the split: TensorFlow loads while the rest runs
-    check_planned_split(raw["class_counts"], c.test_fraction, raw["source"], raw["task"], raw["classes"])
+                     c.max_categories, c.impute, c.task, c.max_classes, c.id_column)
+    # the input passed ingest's checks, and its classes can fill every split: TensorFlow loads while the rest runs
+    # (normalize checks the split as drawn)
+    check_planned_split(raw["class_counts"], raw["source"], raw["task"], raw["classes"])
     start_tensorflow_in_background()
-    return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.seed)
+    return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
 
 
 def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str]) -> tuple[dict, dict]:
@@ -43,13 +44,13 @@ def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: 
     from eagergraph.tasks.partitions import ingest_partition, merge_partitions, partition_kinds
 
     kinds = run_stage(seconds, partition_kinds, str(c.data), c.label, c.features, c.exclude, c.categorical, c.max_categories,
-                      c.task, c.max_classes)
+                      c.task, c.max_classes, c.id_column)
     start_tensorflow_in_background()  # the folder's columns passed their checks
-    calls = [(work, str(c.data), file, index, c.label, c.features, c.test_fraction, c.seed, c.drop_invalid, c.exclude,
+    calls = [(work, str(c.data), file, index, c.label, c.features, c.drop_invalid, c.exclude,
               c.categorical, c.max_categories, c.impute, c.task, c.max_classes, kinds) for index, file in enumerate(files)]
     parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
     merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid, c.positive_class,
-                       c.max_categories, c.impute)
+                       c.max_categories, c.impute, c.test_fraction, c.validation_fraction, c.seed)
     return describe_partitioned(merged, parts, seconds[ingest_partition.name]), merged
 
 
@@ -110,11 +111,11 @@ def run_figures(run: StagedRun) -> dict[str, str]:
 
 
 def run_result(run: StagedRun, flow_run_id: str, seconds: dict[str, float], raw: dict, metrics: dict,
-               prediction: dict, **extra: Any) -> dict:
+               prediction: dict, split: dict | None = None, **extra: Any) -> dict:
     """What a flow returns (and `--json` prints): where the run is, its flow run, metrics, an example
     prediction, stage times and the data summary, plus the flow's own `extra` fields."""
     return {"run_dir": str(run.final.resolve()), "flow_run_id": flow_run_id, "metrics": metrics,
-            "prediction": prediction["example"], "stage_seconds": seconds, **data_summary(raw), **extra}
+            "prediction": prediction["example"], "stage_seconds": seconds, **data_summary(raw, split), **extra}
 
 
 def verdict_fields(decision: dict) -> dict:

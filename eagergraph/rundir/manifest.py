@@ -43,16 +43,23 @@ def manifest_fields(config: dict, flow_run_id: str, seconds: dict[str, float], r
     return dict(config=config, flow_run_id=flow_run_id, stage_seconds=seconds,
                 features=raw["features"], classes=raw["classes"], positive_class=raw["positive_class"],
                 task=raw.get("task", "binary"), left_out=raw["left_out"], passthrough=raw["passthrough"],
-                rows={"raw": raw["rows"], "train": split["train_rows"], "test": split["test_rows"], "dropped": raw["dropped_rows"]},
+                rows={"raw": raw["rows"], **split_rows(split), "dropped": raw["dropped_rows"]},
+                split={"by": split.get("split_by"), "key": split.get("split_key")},
                 rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
                                  "engineer-features": feats["rows_per_second"]},
                 peak_memory_bytes=peak_memory_bytes(), partitions=raw.get("partitions", []))
 
 
-def data_summary(raw: dict) -> dict:
+def split_rows(split: dict) -> dict:
+    """Rows per split, from normalize's result (validation: 0 for a result cached before it existed)."""
+    return {"train": split["train_rows"], "validation": split.get("validation_rows", 0), "test": split["test_rows"]}
+
+
+def data_summary(raw: dict, split: dict | None = None) -> dict:
     """What a run tells the user about their data: features used (which are categorical, with their number of values),
-    columns left out and why, missing values and their imputation, classes, dropped rows."""
-    return {"source": raw.get("source"), "features": raw["features"], "categorical": raw.get("categorical", []),
+    columns left out and why, missing values and their imputation, classes, dropped rows, rows per split."""
+    rows = {"rows": split_rows(split)} if split else {}
+    return {**rows, "source": raw.get("source"), "features": raw["features"], "categorical": raw.get("categorical", []),
             "distinct": raw.get("distinct", {}), "missing_values": raw.get("missing_values", {}),
             "impute": raw.get("impute", "none"), "left_out": raw["left_out"],
             "passthrough": raw["passthrough"], "classes": raw["classes"], "positive_class": raw["positive_class"],

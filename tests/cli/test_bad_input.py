@@ -59,6 +59,7 @@ def make_inputs(d: Path) -> None:
     (d / "data.xlsx").write_bytes(b"PK\x03\x04 not really a spreadsheet")
     _csv(d / "three.csv", _with(label=[i % 3 for i in range(40)]))
     _csv(d / "single.csv", _with(label=[1] * 40))
+    _csv(d / "tickets.csv", _with(ticket=[i // 2 for i in range(40)]))
     (d / "duplicate.csv").write_text("a,b,a,label\n" + "".join(f"{i},{i},{i},{i % 2}\n" for i in range(20)))
     pq.write_table(pa.Table.from_arrays([pa.array(base["a"]), pa.array(base["a"]), pa.array(base["label"])],
                                         names=["a", "a", "label"]), d / "duplicate.parquet")
@@ -125,6 +126,10 @@ CASES = [
         expect=("good.csv: feature column(s) cannot be features: name (text, 40 distinct values (more than 20))",), flow=True),
     run("categorical column that does not exist", "--data", "{d}/good.csv", "--categorical", "nope",
         expect=("good.csv: --categorical names unknown column(s): nope; columns are: a, b, name, label",), flow=True),
+    run("id column that does not exist", "--data", "{d}/good.csv", "--id-column", "nope",
+        expect=("good.csv: --id-column 'nope' not found; columns are: a, b, name, label",), flow=True),
+    run("id column that repeats values", "--data", "{d}/tickets.csv", "--id-column", "ticket",
+        expect=("tickets.csv: --id-column 'ticket' is not a row id: it repeats a value or has missing cells",), flow=True),
     run("unknown imputation", "--impute", "mode", expect=("invalid value for --impute: 'mode'",)),
     # found on the header, before Prefect starts (the header check is ingest's own, run by the preflight)
     run("duplicate columns (CSV)", "--data", "{d}/duplicate.csv", expect=("duplicate.csv:", "duplicate column names: a")),
@@ -137,7 +142,8 @@ CASES = [
     run("nothing left after --drop-invalid", "--data", "{d}/all_inf.csv", "--drop-invalid",
         expect=("all_inf.csv: no data rows left after dropping invalid rows",), flow=True),
     run("too few rows for the split", "--data", "{d}/few.csv",
-        expect=("too few rows for the split: the test split has 1 rows of class 0 and 0 of class 1 (6 rows in all)",), flow=True),
+        expect=("few.csv: class 1 of the label has 1 row, too few for each of the train, validation and test splits "
+                "(6 rows in all)",), flow=True),
     run("artifacts folder is a file", "--artifacts", "{d}/afile", expect=("--artifacts", "afile: cannot create run directories there"), flow=True),
     # parameters
     run("epochs 0", "--epochs", "0", expect=("invalid value for --epochs: 0 (input should be greater than 0)",)),
@@ -145,6 +151,10 @@ CASES = [
     run("hidden 0", "--hidden", "0", expect=("invalid value for --hidden: 0 (input should be greater than 0)",)),
     run("test fraction above 1", "--test-fraction", "1.5", expect=("invalid value for --test-fraction: 1.5 (input should be less than 1)",)),
     run("test fraction 0", "--test-fraction", "0", expect=("invalid value for --test-fraction: 0.0 (input should be greater than 0)",)),
+    run("validation fraction 0", "--validation-fraction", "0",
+        expect=("invalid value for --validation-fraction: 0.0 (input should be greater than 0)",)),
+    run("fractions leave nothing to train on", "--test-fraction", "0.5", "--validation-fraction", "0.5",
+        expect=("--test-fraction 0.5 plus --validation-fraction 0.5 leaves no rows to train on; their sum must be below 1",)),
     run("learning rate 0", "--learning-rate", "0", expect=("invalid value for --learning-rate: 0.0 (input should be greater than 0)",)),
     run("patience 0", "--patience", "0", expect=("invalid value for --patience: 0 (input should be greater than 0)",)),
     run("a learning rate that diverges", "--data", "{d}/regression.csv", "--label", "y", "--learning-rate", "1e9",

@@ -18,14 +18,18 @@ def test_run_directory_holds_every_artifact(default_run: dict) -> None:
     run = RunPaths.of(default_run["run_dir"])
     assert run.root.is_dir() and not run.root.name.startswith(".")
     assert (run.root.parent / "latest").resolve() == run.root.resolve()
-    for path in (run.raw, run.normalizer, run.normalized("train"), run.normalized("test"), run.features("train"),
-                 run.features("test"), run.metrics, run.predictions, run.manifest):
+    splits = ("train", "validation", "test")
+    for path in (run.raw, run.normalizer, *map(run.normalized, splits), *map(run.features, splits), run.metrics,
+                 run.predictions, run.manifest):
         assert path.is_file(), path
     for mode in ("eager", "graph"):
         assert (run.model(mode) / "saved_model.pb").is_file()
     assert pq.read_metadata(run.raw).num_rows == 1000
-    assert pq.read_metadata(run.features("train")).num_rows == 800
-    assert pq.read_metadata(run.features("test")).num_rows == 200
+    normalizer = json.loads(run.normalizer.read_text())  # the rows the rule put in each split: about 70/10/20 %
+    sizes = [pq.read_metadata(run.features(split)).num_rows for split in splits]
+    assert sizes == [normalizer[f"{split}_rows"] for split in splits] and sum(sizes) == 1000
+    assert 620 < sizes[0] < 780 and 60 < sizes[1] < 140 and 150 < sizes[2] < 250
+    assert json.loads(run.manifest.read_text())["rows"] == {"raw": 1000, **dict(zip(splits, sizes)), "dropped": 0}
     assert pq.read_schema(run.features("train")).names[:20] == [f"x{i}" for i in range(10)] + [f"x{i}_sq" for i in range(10)]
 
 
@@ -44,10 +48,11 @@ def test_metrics_meet_the_contract(default_run: dict) -> None:
     assert metrics["weights_max_abs_diff"] <= 1e-4  # same initial weights, same batches: same trained weights
     # a short default run does not drift, so it has no parity line; its one step from the same state agrees
     assert metrics["parity_note"] is None and metrics["parity_drift_epoch"] is None and metrics["step_parity"] <= 1e-6
-    # the default run has at most 250 steps (10 epochs of 25): `auto` runs the variant its rule finds fastest in total
-    assert metrics["graph_variant"] == choose_variant("auto", 250)[0] == metrics["graph"]["variant"]
-    assert metrics["graph"]["variant_reason"].startswith("auto: fastest in total for 250 steps")
-    assert metrics["speedup"] > 1  # graph training beats eager in total time, tracing included, even at 125 steps
+    # the default run has at most 10 epochs of ceil(train rows / 32) steps: `auto` runs the variant its rule finds fastest
+    steps = 10 * -(-json.loads(RunPaths.of(default_run["run_dir"]).normalizer.read_text())["train_rows"] // 32)
+    assert metrics["graph_variant"] == choose_variant("auto", steps)[0] == metrics["graph"]["variant"]
+    assert metrics["graph"]["variant_reason"].startswith(f"auto: fastest in total for {steps} steps")
+    assert metrics["speedup"] > 1  # graph training beats eager in total time, tracing included, even at ~110 steps
     assert metrics == default_run["metrics"]
 
 
@@ -115,8 +120,8 @@ def test_a_table_too_small_to_split_is_refused_before_tensorflow_starts(prefect_
     monkeypatch.setattr(pipeline, "start_tensorflow_in_background", lambda: starts.append(True))
     data = tmp_path / "few.csv"
     data.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{int(i == 5)}\n" for i in range(6)))
-    with pytest.raises(DataError, match=r"few.csv: too few rows for the split: the test split has 1 rows of class 0 "
-                                        r"and 0 of class 1 \(6 rows in all\)"):
+    with pytest.raises(DataError, match=r"few.csv: class 1 of the label has 1 row, too few for each of the train, "
+                                        r"validation and test splits \(6 rows in all\)"):
         training_pipeline(PipelineConfig(data=data, label="y", artifacts=tmp_path / "artifacts"))
     assert starts == []
     assert not any(p.name.startswith("2") for p in (tmp_path / "artifacts").glob("*"))  # no run directory left

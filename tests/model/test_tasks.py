@@ -21,7 +21,8 @@ from eagergraph.core.variants import VARIANTS
 from eagergraph.data.ingest import TASK_KEY, ingest_message, ingest_to
 from eagergraph.data.io import LABEL
 from eagergraph.data.labels import LabelValues, choose_task
-from eagergraph.data.normalize import Normalizer, check_split, task_test_mask
+from eagergraph.data.normalize import Normalizer, check_split, raw_split_codes
+from eagergraph.data.split import SplitRule, split_codes
 from eagergraph.errors import DataError
 from eagergraph.rundir.paths import RunPaths
 from runs import engineer_run, normalize_run
@@ -87,7 +88,7 @@ def _csv(path: Path, columns: dict[str, list]) -> Path:
     return path
 
 
-def _three_class(n: int = 90, seed: int = 0) -> dict[str, list]:
+def _three_class(n: int = 300, seed: int = 0) -> dict[str, list]:
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=n), rng.normal(size=n)
     species = np.where(a > 0.4, "gentoo", np.where(b > 0, "adelie", "chinstrap"))
@@ -133,8 +134,10 @@ def test_regression_label_is_float64_raw_and_standardized_float32_for_training(t
     assert table.schema.field(LABEL).type == pa.float64()
     np.testing.assert_array_equal(table.column(LABEL).to_numpy(), data["mpg"])
     normalizer = Normalizer.load(paths.normalizer)
-    test_y = pq.read_table(paths.test_raw).column(LABEL).to_numpy()
-    train_y = np.setdiff1d(table.column(LABEL).to_numpy(), test_y)  # the values are distinct floats
+    codes = raw_split_codes(paths.raw, SplitRule(**normalizer.split))
+    assert np.array_equal(np.sort(pq.read_table(paths.test_raw).column(LABEL).to_numpy()),
+                          np.sort(table.column(LABEL).to_numpy()[codes == 2]))
+    train_y = table.column(LABEL).to_numpy()[codes == 0]
     assert normalizer.target["mean"] == pytest.approx(train_y.mean()) and normalizer.target["std"] == pytest.approx(train_y.std())
     features = pq.read_table(paths.features("train"))
     assert features.schema.field(LABEL).type == pa.float32()
@@ -153,7 +156,7 @@ def test_binary_snapshot_carries_no_task_key_so_it_stays_as_it_was(tmp_path: Pat
 
 @pytest.mark.parametrize("change, options, message", [
     (lambda d: d.update(species=d["species"][:-1] + ["emperor"]), {},
-     "class 'emperor' of the label has 1 row, too few for both the train and the test split"),
+     "class 'emperor' of the label has 1 row, too few for each of the train, validation and test splits"),
     (lambda d: None, {"positive_class": "gentoo"}, "--positive-class is for binary labels; label column 'species' is a multiclass task"),
     (lambda d: None, {"task": "regression"}, "--task regression needs a numeric label"),
 ])
@@ -178,25 +181,11 @@ def test_a_regression_label_with_gaps_is_refused_or_dropped(tmp_path: Path) -> N
 # ---------------------------------------------------------------- the split
 
 
-def test_the_split_is_stratified_per_class_for_multiclass() -> None:
-    labels = np.repeat(np.arange(3, dtype=np.int16), [50, 30, 20])
-    mask = task_test_mask(labels, "multiclass", 0.2, 5)
-    assert [int(mask[labels == c].sum()) for c in range(3)] == [10, 6, 4]
-    assert np.array_equal(mask, task_test_mask(labels, "multiclass", 0.2, 5))  # seeded
-
-
-def test_regression_split_is_a_seeded_draw_of_round_fraction_rows() -> None:
-    values = np.linspace(0, 1, 101)
-    mask = task_test_mask(values, "regression", 0.25, 3)
-    assert mask.sum() == round(0.25 * 101) and np.array_equal(mask, task_test_mask(values, "regression", 0.25, 3))
-    assert not np.array_equal(mask, task_test_mask(values, "regression", 0.25, 4))
-
-
-def test_a_class_too_small_for_both_splits_is_named() -> None:
+def test_a_class_too_small_for_every_split_is_named() -> None:
     labels = np.array([0] * 20 + [1] * 20 + [2] * 2, dtype=np.int16)
-    mask = task_test_mask(labels, "multiclass", 0.2, 0)
-    with pytest.raises(DataError, match="class 'c' of the label has 2 rows"):
-        check_split(labels, mask, "t.csv", "multiclass", ["a", "b", "c"])
+    codes = split_codes(pa.table({"id": np.arange(len(labels))}), SplitRule(["id"], 0, 0.2, 0.1))
+    with pytest.raises(DataError, match="class 'c' of the label has 2 rows, too few for each of the train, validation"):
+        check_split(labels, codes, "t.csv", "multiclass", ["a", "b", "c"])
 
 
 # ---------------------------------------------------------------- heads, losses and parity per task
@@ -283,7 +272,7 @@ def test_regression_savedmodel_serves_the_value_in_the_target_units(tmp_path: Pa
 # ---------------------------------------------------------------- partitions
 
 
-@pytest.mark.parametrize("data, label, task", [(_three_class(120), "species", "multiclass"), (_numeric_target(), "mpg", "regression")])
+@pytest.mark.parametrize("data, label, task", [(_three_class(300), "species", "multiclass"), (_numeric_target(), "mpg", "regression")])
 def test_partitions_merge_into_the_task_of_the_whole_folder(tmp_path: Path, data: dict, label: str, task: str) -> None:
     from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
     from runs import split_files
@@ -295,14 +284,15 @@ def test_partitions_merge_into_the_task_of_the_whole_folder(tmp_path: Path, data
         pq.write_table(pa.table({k: v[rows] for k, v in data.items()}), folder / f"part-{i}.parquet")
     run = RunPaths.of(tmp_path / "run")
     run.root.mkdir()
-    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, label, None, 0.25, 0)
+    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, label, None)
              for i in range(2)]
     merged = merge_partitions_to(run.raw, [run.raw_part(p["index"]) for p in parts], split_files(run.root), parts, folder,
-                                 label, False)
+                                 label, False, test_fraction=0.25, seed=0)
     assert merged["task"] == task and Normalizer.load(run.normalizer).task == task
     test_rows = pq.read_table(run.test_raw).num_rows
-    if task == "regression":  # a seeded draw of round(fraction × n) rows in each partition
-        assert test_rows == sum(round(0.25 * n) for n in (half, len(data[label]) - half))
+    if task == "regression":  # the rows the rule puts in test, whichever partition holds them
+        rule = SplitRule(**Normalizer.load(run.normalizer).split)
+        assert rule.by == "content" and test_rows == int((raw_split_codes(run.raw, rule) == 2).sum()) > 0
     else:  # every class in both splits
         codes = pq.read_table(run.normalized("test")).column(LABEL).to_numpy()
         assert set(codes.tolist()) == {0, 1, 2} and set(pq.read_table(run.raw).column(LABEL).to_numpy().tolist()) == {0, 1, 2}

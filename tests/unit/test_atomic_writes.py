@@ -103,12 +103,12 @@ def test_a_stage_that_runs_out_of_disk_leaves_nothing_a_later_stage_would_read(t
     ingest_to(paths.raw, data, "y", None, 0, 0, 1)
     normalize_run(run, 0.2, 1)
     before = {p for p in run.rglob("*") if p.is_file()}
-    _disk_fills_after(monkeypatch, good_batches=1)  # engineer-features: the train file is written whole, the test one fails
+    _disk_fills_after(monkeypatch, good_batches=1)  # engineer-features: the train file is written whole, the next fails
     with pytest.raises(DataError) as caught:
         engineer_run(run)
     monkeypatch.undo()
-    _assert_one_line_naming(caught.value, paths.features("test"))
-    assert not paths.features("test").exists()
+    _assert_one_line_naming(caught.value, paths.features("validation"))
+    assert not paths.features("validation").exists() and not paths.features("test").exists()
     new = {p for p in run.rglob("*") if p.is_file()} - before
     assert new == {paths.features("train")}  # no temporary file left; what is there is whole
     assert pq.read_table(paths.features("train")).num_rows == pq.read_table(paths.normalized("train")).num_rows

@@ -12,8 +12,8 @@ import pytest
 from eagergraph.config import build_config
 from eagergraph.data.ingest import ingest_message, ingest_to
 from eagergraph.data.io import LABEL
-from eagergraph.data.normalize import Normalizer, vocabulary
-from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to, partition_split
+from eagergraph.data.normalize import Normalizer, raw_split_codes, split_rule, vocabulary
+from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
 from eagergraph.data.preprocessing import (
     MISSING,
     UNSEEN,
@@ -24,6 +24,7 @@ from eagergraph.data.preprocessing import (
     input_names,
     standardize,
 )
+from eagergraph.data.split import SPLITS, SplitRule
 from eagergraph.errors import ConfigError, DataError
 from eagergraph.io import read_json
 from eagergraph.registry import drift
@@ -117,10 +118,14 @@ def test_imputation_and_vocabularies_are_fitted_on_the_train_split(tmp_path: Pat
 
 
 def _train_raw(run: RunPaths) -> dict:
-    """raw.parquet's rows that are not in the raw test split (rows are unique by passenger_id)."""
-    raw, test = pq.read_table(run.raw), pq.read_table(run.test_raw)
-    keep = ~np.isin(raw.column("passenger_id").to_numpy(), test.column("passenger_id").to_numpy())
-    train = raw.filter(pa.array(keep))
+    """raw.parquet's train rows, under the rule normalizer.json records (keyed by passenger_id, a row id)."""
+    rule = SplitRule(**Normalizer.load(run.normalizer).split)
+    assert rule.by == "id" and rule.key == ["passenger_id"]
+    raw = pq.read_table(run.raw)
+    test = pq.read_table(run.test_raw).column("passenger_id").to_numpy()
+    codes = raw_split_codes(run.raw, rule)
+    assert np.array_equal(np.sort(raw.column("passenger_id").to_numpy()[codes == 2]), np.sort(test))
+    train = raw.filter(pa.array(codes == 0))
     return {"age": train.column("age").to_numpy(), "sex": train.column("sex").to_pylist(), "port": train.column("port").to_pylist()}
 
 
@@ -207,7 +212,8 @@ def test_drift_compares_categories_and_names_new_values(tmp_path: Path) -> None:
     assert drift.check(reference, changed, 0.25)["schema"] == ["changed kind(s) port categorical → numeric"]
 
 
-def test_partitions_share_the_single_file_normalizer_building(tmp_path: Path) -> None:
+def test_partitions_split_and_normalize_as_the_same_rows_in_one_file(tmp_path: Path) -> None:
+    # a row's split is a function of the row: the merged partitions give the single file's splits and statistics
     folder = tmp_path / "parts"
     folder.mkdir()
     rng = np.random.default_rng(2)
@@ -219,14 +225,28 @@ def test_partitions_share_the_single_file_normalizer_building(tmp_path: Path) ->
         pq.write_table(table, folder / f"part-{index}.parquet")
         tables.append(table)
     run = RunPaths.of(tmp_path / "run")
-    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0,
+    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None,
                                  impute="mean") for i in range(2)]
     merged = merge_partitions_to(run.raw, [run.raw_part(i) for i in range(2)], split_files(run.root), parts, folder, "y", False,
-                                 impute="mean")
+                                 impute="mean", test_fraction=0.25, validation_fraction=0.15, seed=0)
     assert merged["categorical"] == ["plan"] and merged["vocabulary_sizes"] == {"plan": 3} and not (run.root / "raw-parts").exists()
-    train = [t.filter(pa.array(~partition_split(t.column("y").to_numpy(zero_copy_only=False), 0.25, 0, i))) for i, t in enumerate(tables)]
-    plans = [v for t in train for v in t.column("plan").to_pylist()]
-    x = np.concatenate([t.column("x").to_numpy() for t in train])
+    single = RunPaths.of(tmp_path / "single")
+    pq.write_table(pa.concat_tables(tables), tmp_path / "all.parquet")
+    ingest_to(single.raw, tmp_path / "all.parquet", "y", None, 0, 0, 0, impute="mean")
+    alone = normalize_run(single.root, 0.25, 0, validation_fraction=0.15)
+    assert {k: merged[k] for k in ("train_rows", "validation_rows", "test_rows")} == \
+        {k: alone[k] for k in ("train_rows", "validation_rows", "test_rows")}
+    # the same rows in each split; the statistics agree to float rounding (the blocks they are summed in differ)
+    assert merged["validation_rows"] > 0 and Normalizer.load(run.normalizer).split == Normalizer.load(single.normalizer).split
+    for ours, theirs in [(run.test_raw, single.test_raw), *((run.normalized(s), single.normalized(s)) for s in SPLITS)]:
+        ours, theirs = pq.read_table(ours), pq.read_table(theirs)
+        assert ours.drop_columns(["x"]).equals(theirs.drop_columns(["x"])) and ours.num_rows > 0
+        np.testing.assert_allclose(ours.column("x").to_numpy(), theirs.column("x").to_numpy(), rtol=1e-6)  # NaN == NaN
+    # and the statistics are the train rows' own, counted here from the rows the split put in train
+    codes = raw_split_codes(run.raw, split_rule(pq.read_schema(run.raw), 0, 0.25, 0.15))
+    train = pa.concat_tables(tables).filter(pa.array(codes == 0))
+    plans = train.column("plan").to_pylist()
+    x = train.column("x").to_numpy()
     normalizer = Normalizer.load(run.normalizer)
     counts = {v: plans.count(v) for v in ("a", "b", "c")}
     assert normalizer.categorical[0]["vocabulary"] == vocabulary(counts, 50) and normalizer.categorical[0]["missing"] == plans.count(None)

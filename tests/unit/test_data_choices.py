@@ -93,7 +93,7 @@ def test_partitions_drop_and_count_missing_labels(tmp_path: Path) -> None:
     pq.write_table(table.slice(0, 20), folder / "part-0.parquet")
     pq.write_table(table.slice(20), folder / "part-1.parquet")
     run = RunPaths.of(tmp_path / "run")
-    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0,
+    parts = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None,
                                  drop_invalid=True, exclude=["leak"]) for i in range(2)]
     merged = merge_partitions_to(run.raw, [run.raw_part(p["index"]) for p in parts], split_files(run.root), parts, folder, "y",
                                  True, positive_class="no")

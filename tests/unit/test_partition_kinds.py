@@ -46,4 +46,4 @@ def test_the_kinds_are_decided_once_and_give_what_each_partition_decided_alone(t
         assert pq.read_table(once.raw_part(i)).equals(pq.read_table(alone.raw_part(i)))
     merged = merge_partitions_to(once.raw, [once.raw_part(i) for i in range(n)], split_files(once.root), parts, folder, "y",
                                  False)
-    assert merged["rows"] == 150 and merged["train_rows"] + merged["test_rows"] == 150 and scans == [folder]
+    assert merged["rows"] == 150 and merged["train_rows"] + merged["validation_rows"] + merged["test_rows"] == 150 and scans == [folder]

@@ -12,7 +12,8 @@ import pytest
 
 from eagergraph.data.ingest import ingest_to, synthetic_batches
 from eagergraph.data.io import LABEL
-from eagergraph.data.normalize import Normalizer, RunningMoments, stratified_test_mask
+from eagergraph.data.normalize import Normalizer, RunningMoments
+from eagergraph.data.split import TEST, TRAIN, SplitRule, split_codes
 from eagergraph.errors import DataError
 from eagergraph.rundir.paths import RunPaths
 from runs import engineer_run, normalize_run
@@ -100,33 +101,29 @@ def _raw_run(tmp_path: Path, columns: dict[str, list]) -> Path:
     return tmp_path
 
 
-def test_stratified_split_is_exact_and_seeded() -> None:
-    labels = np.array([0] * 60 + [1] * 40)
-    mask = stratified_test_mask(labels, 0.25, seed=1)
-    assert mask.sum() == 25 and labels[mask].sum() == 10
-    assert np.array_equal(mask, stratified_test_mask(labels, 0.25, seed=1))
-    assert not np.array_equal(mask, stratified_test_mask(labels, 0.25, seed=2))
-
-
 def test_statistics_come_from_the_train_split_only(tmp_path: Path) -> None:
-    run = _raw_run(tmp_path, tiny(tmp_path))
-    normalize_run(run, 0.25, seed=3)
+    run = _raw_run(tmp_path, tiny(tmp_path))  # `name` is a row id: it keys the split, so changed values stay put
+    normalize_run(run, 0.25, seed=5)
     paths = RunPaths.of(run)
     stats = Normalizer.load(paths.normalizer)
     raw = pq.read_table(paths.raw)
-    test_raw = pq.read_table(paths.test_raw)
-    test_a = set(test_raw.column("a").to_pylist())
-    train_a = np.array([v for v in raw.column("a").to_pylist() if v not in test_a])
+    assert stats.split["by"] == "id" and stats.split["key"] == ["name"]
+    codes = split_codes(raw, SplitRule(["name"], 5, 0.25, 0.1))
+    test_a = set(pq.read_table(paths.test_raw).column("a").to_pylist())
+    assert test_a == set(raw.column("a").filter(pa.array(codes == TEST)).to_pylist())
+    held_out = set(raw.column("a").filter(pa.array(codes != TRAIN)).to_pylist())
+    assert stats.validation_rows == pq.read_table(paths.normalized("validation")).num_rows == int((codes == 1).sum()) > 0
+    train_a = np.array([v for v in raw.column("a").to_pylist() if v not in held_out])
     assert stats.mean[0] == pytest.approx(train_a.mean())
     assert stats.std[0] == pytest.approx(train_a.std())
     assert stats.mean[0] != pytest.approx(raw.column("a").to_numpy().mean())  # the test rows were left out
-    # Changing only test rows changes nothing in the statistics.
+    # Changing only test and validation rows changes nothing in the statistics.
     tampered = tmp_path / "tampered"
     tampered.mkdir()
     table = raw.to_pydict()
-    table["a"] = [v * 100 if v in test_a else v for v in table["a"]]
+    table["a"] = [v * 100 if v in held_out else v for v in table["a"]]
     pq.write_table(pa.table(table, schema=raw.schema), RunPaths.of(tampered).raw)
-    normalize_run(tampered, 0.25, seed=3)
+    normalize_run(tampered, 0.25, seed=5)
     assert Normalizer.load(RunPaths.of(tampered).normalizer).mean == stats.mean
     train = pq.read_table(paths.normalized("train")).column("a").to_numpy()
     assert abs(train.mean()) < 1e-5 and train.std() == pytest.approx(1.0, rel=1e-5)
@@ -162,19 +159,21 @@ def test_ingest_counts_the_rows_of_each_class_it_writes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("task, counts, fraction", [
-    ("binary", [5, 1], 0.2), ("binary", [39, 1], 0.2), ("binary", [2, 2], 0.2), ("binary", [30, 10], 0.25),
-    ("multiclass", [20, 20, 2], 0.2), ("multiclass", [3, 0, 9], 0.3), ("multiclass", [50, 30, 20], 0.2),
-    ("regression", [2], 0.2), ("regression", [3], 0.2), ("regression", [101], 0.25)])
-def test_the_split_planned_from_class_counts_refuses_what_the_drawn_split_refuses(task: str, counts: list[int],
-                                                                                   fraction: float) -> None:
-    """The flow checks the split from ingest's class counts before TensorFlow loads; normalize checks the split it
-    draws. Both must refuse the same tables with the same line, and accept the same ones."""
-    from eagergraph.data.normalize import check_planned_split, check_split, task_test_mask
+    ("binary", [5, 1], 0.2), ("binary", [39, 1], 0.2), ("binary", [2, 2], 0.2), ("binary", [300, 100], 0.25),
+    ("binary", [6, 6], 0.2), ("multiclass", [20, 20, 2], 0.2), ("multiclass", [3, 0, 9], 0.3),
+    ("multiclass", [500, 300, 200], 0.2), ("regression", [2], 0.2), ("regression", [3], 0.2), ("regression", [1001], 0.25)])
+def test_the_split_planned_from_class_counts_refuses_only_what_the_drawn_split_refuses(task: str, counts: list[int],
+                                                                                        fraction: float) -> None:
+    """The flow checks the split from ingest's class counts before TensorFlow loads (a class needs a row per split);
+    normalize checks the split it draws. What the plan refuses, the drawn split refuses too (multiclass: with the
+    same line); the drawn split refuses more (a hash may leave a small class out of a split), never less."""
+    from eagergraph.data.normalize import check_planned_split, check_split
 
     rng = np.random.default_rng(1)
     labels = rng.permutation(np.repeat(np.arange(len(counts), dtype=np.int16), counts)) if task != "regression" \
         else rng.normal(size=counts[0])
     classes = [f"c{i}" for i in range(len(counts))] if task == "multiclass" else None
+    rows = pa.table({"id": np.arange(len(labels))})
 
     def refusal(check, *args) -> str | None:
         try:
@@ -183,10 +182,15 @@ def test_the_split_planned_from_class_counts_refuses_what_the_drawn_split_refuse
             return str(error)
         return None
 
-    drawn = refusal(check_split, labels, task_test_mask(labels, task, fraction, 3))
-    assert refusal(check_planned_split, counts, fraction) == drawn
-    accepted = {("binary", (30, 10)), ("multiclass", (50, 30, 20)), ("regression", (3,)), ("regression", (101,))}
-    assert (drawn is None) == ((task, tuple(counts)) in accepted), drawn
+    drawn = refusal(check_split, labels, split_codes(rows, SplitRule(["id"], 3, fraction, 0.1)))
+    planned = refusal(check_planned_split, counts)
+    assert planned is None or drawn is not None
+    if task == "multiclass" and planned:
+        assert planned == drawn and "too few for each of the train, validation and test splits" in planned
+    assert (planned is None) == (min(counts) >= 3), planned
+    large = {("binary", (300, 100)), ("multiclass", (500, 300, 200)), ("regression", (1001,))}
+    assert (task, tuple(counts)) not in large or drawn is None, drawn
+    assert drawn is None or "too few" in drawn and "--validation-fraction" in drawn
 
 
 def test_scoring_blocks_are_cut_to_size_in_order_whatever_the_batches() -> None:
@@ -214,11 +218,11 @@ def test_running_moments_merge_equals_one_pass() -> None:
 # ---------------------------------------------------------------- engineer-features
 
 
-def test_engineer_writes_both_splits(tmp_path: Path) -> None:
+def test_engineer_writes_every_split(tmp_path: Path) -> None:
     run = _raw_run(tmp_path, tiny(tmp_path))
     normalize_run(run, 0.25, seed=0)
     result = engineer_run(run)
-    for split in ("train", "test"):
+    for split in ("train", "validation", "test"):
         table = pq.read_table(RunPaths.of(run).features(split))
         assert table.column_names == ["a", "b", "a_sq", "b_sq", LABEL]
         np.testing.assert_allclose(table.column("b_sq").to_numpy(), table.column("b").to_numpy() ** 2, rtol=1e-6)
