@@ -24,8 +24,10 @@ system-deps:
 	./.ci/system-deps
 
 # --no-cache: a cached verdict on a file can hide an import-order change caused by moving another file.
+# .ci/lint-imports: import-linter's contracts in pyproject.toml (the layers, no TensorFlow in the registry).
 lint: install
 	$(BIN)/ruff check --no-cache .
+	$(BIN)/python .ci/lint-imports
 
 # Three pytest-xdist workers, each test file whole on one of them (its shared runs happen once), in the files'
 # order. More workers than cores, because many tests wait on a server or a subprocess: on 2 cores the suite took

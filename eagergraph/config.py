@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from eagergraph.core.variants import GraphVariant  # defined once, with the rule that resolves `auto`
 from eagergraph.errors import ConfigError
 from eagergraph.metrics import BY_NAME, parse_tolerance
+from eagergraph.modes import GraphVariant
 from eagergraph.rundir.paths import MODEL_NAME, default_model_name, model_name_choice
 
 Modes = Literal["eager", "graph", "both"]

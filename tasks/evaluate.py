@@ -7,8 +7,8 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from eagergraph.core.evaluation import evaluate_run
-from eagergraph.core.variants import MODES
 from eagergraph.metrics import GATE_DEFAULT, metric
+from eagergraph.modes import MODES
 
 
 @task(name="evaluate")

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from eagergraph.core.training import train_to
-from eagergraph.core.variants import GraphVariant, Mode
+from eagergraph.modes import GraphVariant, Mode
 from eagergraph.text import plural
 
 

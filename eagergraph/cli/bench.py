@@ -59,8 +59,9 @@ def bench(
         console.print(f"chart: {plot(report, chart)}")
     if publish:
         from eagergraph.bench.steps import CONTENDERS
-        from eagergraph.orchestration.local_server import deliver_pending, ui_url
+        from eagergraph.orchestration.local_server import deliver_pending
         from eagergraph.reporting.artifacts import publish_bench
+        from eagergraph.reporting.links import ui_url
 
         publish_bench(report, CONTENDERS)
         deliver_pending()  # nothing of Prefect's prints after the command's last line

@@ -13,7 +13,8 @@ import typer
 
 from eagergraph.cli.terminal import fail
 from eagergraph.errors import USER_ERRORS
-from eagergraph.orchestration.local_server import EPHEMERAL_ENV, ui_url
+from eagergraph.orchestration.local_server import EPHEMERAL_ENV
+from eagergraph.reporting.links import ui_url
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train one Keras model in eager and in graph execution, and compare them.")
@@ -75,7 +76,8 @@ def use_server(ephemeral: bool) -> str | None:
 
 def finish(api: str | None, result: dict, print_result: Callable[[dict], None], as_json: bool) -> None:
     """The run's output, ending with its flow-run link and run directory; the --json line always last."""
-    from eagergraph.orchestration.local_server import flow_run_link, stop_temporary_servers
+    from eagergraph.orchestration.local_server import stop_temporary_servers
+    from eagergraph.reporting.links import flow_run_link
 
     stop_temporary_servers()  # its "Stopping temporary server" line must come before the output, not after
     print_result(result)

@@ -77,7 +77,7 @@ def score(
     result = _flow(lambda: scoring_flow(cfg))
     _print(result)
     if api:
-        from eagergraph.orchestration.local_server import flow_run_link
+        from eagergraph.reporting.links import flow_run_link
 
         typer.echo(f"flow run: {flow_run_link(api, result['flow_run_id'])}")
     if as_json:

@@ -54,9 +54,9 @@ def run_server(host: str, port: int) -> int:
         restore_profile,
         server_command,
         stop_group,
-        ui_url,
         write_record,
     )
+    from eagergraph.reporting.links import ui_url
 
     url = api_url(port, host)
     home = prefect_home()
@@ -107,14 +107,8 @@ def server_start(
     if not background:
         _foreground(host, port)
     prepare_environment()
-    from eagergraph.orchestration.local_server import (
-        ServerError,
-        ensure_server,
-        point_profile,
-        prefect_home,
-        running_server,
-        ui_url,
-    )
+    from eagergraph.orchestration.local_server import ServerError, ensure_server, point_profile, prefect_home, running_server
+    from eagergraph.reporting.links import ui_url
 
     home = prefect_home()
     try:
@@ -136,7 +130,8 @@ def profile_line(record: ServerRecord) -> str:
 def server_status() -> None:
     """Show the background server: its UI address and pid; exit status 1 when none is running."""
     prepare_environment()
-    from eagergraph.orchestration.local_server import prefect_home, running_server, ui_url
+    from eagergraph.orchestration.local_server import prefect_home, running_server
+    from eagergraph.reporting.links import ui_url
 
     home = prefect_home()
     record = running_server(home)

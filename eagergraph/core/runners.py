@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from eagergraph.core.model import BatchStep
 from eagergraph.core.sources import Block
-from eagergraph.core.variants import Mode, Variant
+from eagergraph.modes import Mode, Variant
 
 
 @dataclass

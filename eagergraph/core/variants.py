@@ -1,18 +1,12 @@
-"""The modes and graph variants, defined once, and the rule that picks the variant fastest in total time.
+"""The graph variants' measured costs and the rule that picks the variant fastest in total time.
 
 Pure Python (no TensorFlow import): the config, the CLI and the reports read these names without starting TF.
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
-Mode = Literal["eager", "graph"]
-MODES: tuple[Mode, ...] = get_args(Mode)
-
-Variant = Literal["step", "fused", "xla"]
-VARIANTS: tuple[Variant, ...] = get_args(Variant)
-GraphVariant = Literal["auto", "step", "fused", "xla"]  # what a user may ask for; `auto` resolves to a Variant
+from eagergraph.modes import VARIANTS, GraphVariant, Variant
+from eagergraph.modes import Mode as Mode  # core/training.py imports Mode from here
 
 # The one-time cost (tracing, graph optimization, XLA compilation) and the steady-state seconds per step of each
 # variant, measured by `eagergraph bench` on a quiet machine (2-core CPU, TF 2.21, default model, batch 32,

@@ -68,15 +68,6 @@ def api_url(port: int, host: str = HOST) -> str:
     return f"http://{HOST if host in ('0.0.0.0', '::', '') else host}:{port}/api"
 
 
-def ui_url(api: str) -> str:
-    """The UI's address for an API URL (Prefect serves both from one port)."""
-    return api.rstrip("/").removesuffix("/api")
-
-
-def flow_run_link(api: str, flow_run_id: str) -> str:
-    return f"{ui_url(api)}/runs/flow-run/{flow_run_id}"
-
-
 def read_record(home: Path) -> ServerRecord | None:
     try:
         return ServerRecord(**json.loads((home / RECORD_NAME).read_text()))

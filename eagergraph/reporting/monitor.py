@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from eagergraph.core.variants import MODES
+from eagergraph.modes import MODES
 from eagergraph.rundir.paths import RunPaths
 
 MAX_EPOCH_LINES = 20  # per training: a 1000-epoch run logs every 50th epoch, not 1000 lines

@@ -88,7 +88,7 @@ def publish_scoring(planned: dict[str, Any], scored: list[dict[str, Any]], check
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
     from prefect.settings import PREFECT_API_URL
 
-    from eagergraph.orchestration.local_server import flow_run_link
+    from eagergraph.reporting.links import flow_run_link
 
     trained_by = planned.get("model_flow_run_id")
     api = PREFECT_API_URL.value()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from eagergraph.core.variants import MODES
 from eagergraph.data.columns import ID_REASON
 from eagergraph.data.labels import task_line
 from eagergraph.metrics import metrics_for
+from eagergraph.modes import MODES
 from eagergraph.reporting.artifacts import (
     auc_bound_line,
     confusion_of,

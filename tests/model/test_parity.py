@@ -20,9 +20,9 @@ from eagergraph.core.parity import RUN_TOLERANCE, STEP_TOLERANCE, drift_epoch, p
 from eagergraph.core.runners import make_runner
 from eagergraph.core.sources import InMemorySource
 from eagergraph.core.training import TrainResult, train
-from eagergraph.core.variants import VARIANTS
 from eagergraph.io import write_json
 from eagergraph.metrics import binary_metrics
+from eagergraph.modes import VARIANTS
 from eagergraph.reporting.artifacts import evaluation_markdown
 from eagergraph.reporting.terminal import print_run
 from eagergraph.rundir.paths import RunPaths

@@ -17,13 +17,13 @@ import pytest
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.parity import STEP_TOLERANCE, flat_weights
 from eagergraph.core.training import train
-from eagergraph.core.variants import VARIANTS
 from eagergraph.data.ingest import TASK_KEY, ingest_message, ingest_to
 from eagergraph.data.io import LABEL
 from eagergraph.data.labels import LabelValues, choose_task
 from eagergraph.data.normalize import Normalizer, check_split, raw_split_codes
 from eagergraph.data.split import SplitRule, split_codes
 from eagergraph.errors import DataError
+from eagergraph.modes import VARIANTS
 from eagergraph.rundir.paths import RunPaths
 from runs import engineer_run, normalize_run
 
