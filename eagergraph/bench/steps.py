@@ -108,7 +108,8 @@ def _keras_may_jit(jit_compile: bool) -> AbstractContextManager:
 
 def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int, learning_rate: float,
                    seed: int, steps_per_execution: int, jit_compile: bool, task: str = "binary") -> Timing:
-    """The peer a user would pick instead: `model.compile(...)` + `model.fit`, same model, optimizer and seed."""
+    """The peer a user would pick instead: `model.compile(...)` + `model.fit`, same model, optimizer and seed. Fit's
+    shuffling needs TensorFlow's global seed under op determinism: process-wide state, set by the `bench` command."""
     import keras
 
     from eagergraph.core.training import build_model
@@ -121,7 +122,6 @@ def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, h
             seconds.append(time.perf_counter() - self.started)
 
     seconds: list[float] = []
-    keras.utils.set_random_seed(seed)  # fit's shuffling is a random op, which op determinism requires seeded
     model = build_model(x.shape[1], hidden, seed, task, SYNTHETIC_CLASSES[task])
     loss = {"binary": keras.losses.BinaryCrossentropy(), "multiclass": keras.losses.SparseCategoricalCrossentropy(),
             "regression": keras.losses.MeanSquaredError()}[task]

@@ -51,6 +51,14 @@ def bench(
     if not debugging():  # Keras fit is rebuilt per contender and repeat: TensorFlow warns of the retracing, by design
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
     task = "binary" if c.task == "auto" else c.task  # synthetic data: binary unless asked
+    from eagergraph.core.runtime import start_tensorflow
+
+    start_tensorflow()  # its thread settings come before TensorFlow's first op, the seed below included
+    import keras
+
+    # Process-wide, so set here, once: Keras fit's shuffling (the keras_fit contender) is a random op, which op
+    # determinism requires seeded. The contenders' own weights and batch orders are seeded from --seed each.
+    keras.utils.set_random_seed(c.seed)
     report = run_bench(sizes, c.epochs, c.batch_size, c.hidden, c.learning_rate, c.seed, repeats, eager_max_steps, task)
     console = Console(width=None if sys.stdout.isatty() else 150)  # a wide table stays readable in logs
     for item in render(report):
@@ -59,7 +67,7 @@ def bench(
         console.print(f"chart: {plot(report, chart)}")
     if publish:
         from eagergraph.bench.steps import CONTENDERS
-        from eagergraph.orchestration.local_server import deliver_pending
+        from eagergraph.cli.prefect_exit import deliver_pending
         from eagergraph.reporting.artifacts import publish_bench
         from eagergraph.reporting.links import ui_url
 

@@ -76,7 +76,7 @@ def use_server(ephemeral: bool) -> str | None:
 
 def finish(api: str | None, result: dict, print_result: Callable[[dict], None], as_json: bool) -> None:
     """The run's output, ending with its flow-run link and run directory; the --json line always last."""
-    from eagergraph.orchestration.local_server import stop_temporary_servers
+    from eagergraph.cli.prefect_exit import stop_temporary_servers
     from eagergraph.reporting.links import flow_run_link
 
     stop_temporary_servers()  # its "Stopping temporary server" line must come before the output, not after
