@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from eagergraph.errors import ConfigError
 from eagergraph.metrics import BY_NAME, parse_tolerance
 from eagergraph.modes import GraphVariant
-from eagergraph.rundir.paths import MODEL_NAME, default_model_name, model_name_choice
+from eagergraph.rundir.model_names import MODEL_NAME, default_model_name, model_name_choice
 
 Modes = Literal["eager", "graph", "both"]
 TaskRunner = Literal["threads", "dask"]

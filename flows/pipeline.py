@@ -23,7 +23,7 @@ from eagergraph.orchestration.pipeline import (
 from eagergraph.orchestration.stages import run_stage, untagged
 from eagergraph.orchestration.task_runners import task_runner
 from eagergraph.reporting.artifacts import publish_run_report
-from eagergraph.rundir.paths import StagedRun
+from eagergraph.rundir.staging import StagedRun
 from eagergraph.tasks.check_data import check_data
 from eagergraph.tasks.gate import gate
 from eagergraph.tasks.gc import apply_retention

@@ -22,16 +22,9 @@ from typing import Any
 from eagergraph.errors import RegistryError
 from eagergraph.io import DATA_DIGEST, DIGEST
 from eagergraph.metrics import metrics_for
-from eagergraph.rundir.paths import (
-    PRODUCTION,
-    PRODUCTIONS,
-    REGISTRY,
-    REGISTRY_LOCK,
-    TMP_PREFIX,
-    RunPaths,
-    default_model_name,
-    production_names,
-)
+from eagergraph.rundir.model_names import default_model_name
+from eagergraph.rundir.paths import PRODUCTION, PRODUCTIONS, REGISTRY, REGISTRY_LOCK, RunPaths, production_names
+from eagergraph.rundir.staging import TMP_PREFIX
 
 
 @contextmanager

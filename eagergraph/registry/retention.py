@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eagergraph.io import DIGEST
-from eagergraph.rundir.paths import CACHE_DIR, LATEST, TMP_PREFIX, RunPaths, completed_runs
+from eagergraph.rundir.paths import CACHE_DIR, RunPaths, completed_runs
+from eagergraph.rundir.staging import LATEST, TMP_PREFIX
 from eagergraph.text import plural
 
 

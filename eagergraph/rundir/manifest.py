@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.io import DIGEST, file_digest, write_json
-from eagergraph.rundir.paths import RunPaths, run_id_of
+from eagergraph.rundir.paths import RunPaths
+from eagergraph.rundir.staging import run_id_of
 
 PACKAGES = ("eagergraph", "tensorflow", "keras", "numpy", "pyarrow", "prefect", "pydantic")
 

@@ -1,18 +1,15 @@
-"""Every file of a run, derived from its run directory in one place."""
+"""Every file of a run, derived from its run directory in one place; the artifacts folder's layout around the runs
+(the cache, the production folder, the scoring files). A run in progress and its locks: staging.py."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import re
-import shutil
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from eagergraph.errors import DataError, RegistryError
+from eagergraph.errors import DataError
+from eagergraph.rundir.staging import RUN_ID_PATTERN
+from eagergraph.rundir.staging import StagedRun as StagedRun  # orchestration/pipeline.py imports it from here
 
 
 @dataclass(frozen=True)
@@ -148,32 +145,10 @@ def model_info_file(model: Path) -> Path:
     return Path(model) / "assets.extra" / MODEL_INFO
 
 
-TMP_PREFIX = ".tmp-"  # a run in progress; never listed among completed runs
-INIT_PREFIX = ".init-"  # a run directory in the instant before its owner locks it
-LATEST = "latest"  # a symlink to the last complete run
-ARTIFACTS_LOCK = ".lock"  # serializes "move into place, then point latest" across processes
-INIT_GRACE_SECONDS = 60.0  # an .init- directory lives microseconds; one this old was abandoned
-FLOW_RUN_FILE = "flow-run-id"  # in a temporary run directory: whose flow run it is, to mark it Crashed if abandoned
 PRODUCTION = "production"  # the production models: `production/<model-name>` links to each one's promoted run
 PRODUCTIONS = ".production"  # the folder `production` links to (a link moves atomically, a folder cannot)
 REGISTRY = "registry.jsonl"  # every promotion, refusal and rollback, one JSON object a line, append-only
 REGISTRY_LOCK = ".registry.lock"  # serializes registry appends, production moves and gc across processes
-
-
-def new_run_id() -> str:
-    """Unique and sortable by time: UTC timestamp to the microsecond plus a random suffix."""
-    import secrets
-    from datetime import datetime, timezone
-
-    return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
-
-
-def run_id_of(run_dir: Path) -> str:
-    """The run id of a run directory, completed or still staged under its temporary name (`.tmp-<id>`)."""
-    return Path(run_dir).name.removeprefix(TMP_PREFIX)
-
-
-RUN_ID_PATTERN = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")  # what new_run_id makes
 
 
 def is_run_dir(path: Path) -> bool:
@@ -190,176 +165,7 @@ def completed_runs(artifacts: Path) -> list[Path]:
     return sorted(p for p in artifacts.iterdir() if is_run_dir(p))
 
 
-@contextmanager
-def _artifacts_locked(artifacts: Path) -> Iterator[None]:
-    """Hold the artifacts folder's lock: one process at a time completes a run and moves `latest`."""
-    fd = os.open(artifacts / ARTIFACTS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _point_latest(artifacts: Path, run_dir: Path) -> None:
-    """Called with the artifacts lock held, so a staging link seen by anyone else is abandoned."""
-    link = artifacts / LATEST
-    staging = artifacts / f"{TMP_PREFIX}{LATEST}-{run_dir.name}"
-    staging.symlink_to(run_dir.name)
-    staging.replace(link)  # atomic: readers see the old run or the new one, never neither
-
-
-def _owner_alive(directory: Path) -> bool:
-    """Whether a live process holds the directory's lock (the kernel drops a dead process's locks, SIGKILL too)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return True  # vanished or unreadable: not ours to remove
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
-def abandoned_flow_runs(artifacts: Path) -> list[str]:
-    """Flow-run ids recorded in temporary directories whose process is dead (read before they are removed)."""
-    ids = []
-    for path in sorted(Path(artifacts).glob(f"{TMP_PREFIX}*")):
-        if path.is_dir() and not path.is_symlink() and not _owner_alive(path):
-            try:
-                ids.append((path / FLOW_RUN_FILE).read_text().strip())
-            except OSError:
-                continue
-    return [i for i in ids if i]
-
-
-def remove_abandoned(artifacts: Path) -> list[Path]:
-    """Remove what killed runs left behind (SIGKILL, power loss); never a live run's directory.
-
-    Every run holds an exclusive lock on its temporary directory for its whole life, so a temporary directory
-    whose lock is free belongs to a dead process, however recent. Age decides only for the two states that
-    last microseconds: an unlocked `.init-` directory and a `latest` staging link.
-    """
-    removed = []
-    for path in sorted(artifacts.glob(f"{TMP_PREFIX}*")):
-        if path.is_dir() and not path.is_symlink() and not _owner_alive(path):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    for path in artifacts.glob(f"{INIT_PREFIX}*"):
-        if time.time() - path.lstat().st_mtime > INIT_GRACE_SECONDS:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    with _artifacts_locked(artifacts):
-        for path in artifacts.glob(f"{TMP_PREFIX}{LATEST}-*"):
-            if path.is_symlink():
-                path.unlink(missing_ok=True)
-                removed.append(path)
-    return removed
-
-
-class StagedRun:
-    """A run directory written under a temporary name and moved into place only when the run completes.
-
-    A failed or interrupted run leaves nothing among completed runs and never touches earlier ones. The
-    temporary directory is locked by its writer while it lives, which tells later runs whether a leftover
-    one was abandoned by a killed process (they remove it) or is being written by a concurrent run.
-    """
-
-    def __init__(self, artifacts: Path, flow_run_id: str | None = None) -> None:
-        self.artifacts = Path(artifacts)
-        self.flow_run_id = flow_run_id
-        self.crashed_flow_runs: list[str] = []  # flow runs of killed runs whose directories were removed
-        self.run_id = new_run_id()
-        self.work = self.artifacts / f"{TMP_PREFIX}{self.run_id}"
-        self.final = self.artifacts / self.run_id
-        self._lock: int | None = None
-
-    def __enter__(self) -> "StagedRun":
-        try:
-            self.artifacts.mkdir(parents=True, exist_ok=True)
-            self.crashed_flow_runs = abandoned_flow_runs(self.artifacts)
-            remove_abandoned(self.artifacts)
-            fresh = self.artifacts / f"{INIT_PREFIX}{self.run_id}"
-            fresh.mkdir()
-        except OSError as exc:
-            raise RegistryError(f"--artifacts {self.artifacts}: cannot create run directories there "
-                            f"({exc.strerror or exc})") from None
-        self._lock = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY)
-        fcntl.flock(self._lock, fcntl.LOCK_EX)  # nobody else knows `fresh` yet: never waits
-        if self.flow_run_id:
-            (fresh / FLOW_RUN_FILE).write_text(self.flow_run_id + "\n")
-        fresh.rename(self.work)  # so every `.tmp-` directory is locked from the moment it appears
-        return self
-
-    def __exit__(self, kind: type | None, error: BaseException | None, traceback: object) -> None:
-        try:
-            if kind is not None:
-                shutil.rmtree(self.work, ignore_errors=True)
-                return
-            with _artifacts_locked(self.artifacts):
-                self.work.rename(self.final)
-                _point_latest(self.artifacts, self.final)
-        finally:
-            if self._lock is not None:
-                os.close(self._lock)
-                self._lock = None
-
-
-# ---------------------------------------------------------------- model names and their production links
-
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a folder name on every file system (config checks it)
-DEFAULT_MODEL_NAME = "synthetic"  # the model name of runs on generated data
-
-
-# Parts of a file or folder name that tell exports of one table apart, not tables: dates (2026-12-06, 20261206,
-# 2026_12, with a time: 2026-12-06T0630), bare numbers (sequence numbers, years: _001, -7, 2026) and partition
-# words with their number (part-00001, chunk3, shard_2). Bounded by a separator or the name's ends.
-_DATE = r"(?:19|20)\d{2}[-_.]?(?:0[1-9]|1[0-2])(?:[-_.]?(?:0[1-9]|[12]\d|3[01]))?(?:[tT_-]?\d{2}[-_.:]?\d{2}(?:[-_.:]?\d{2})?)?"
-_EXPORT_PART = re.compile(rf"(?<![A-Za-z0-9])(?:{_DATE}|\d+|(?:part|chunk|shard)[-_]?\d*)(?![A-Za-z0-9])", re.IGNORECASE)
-
-
-def _table_name(name: str) -> str:
-    """A file or folder name without what tells one export of a table from the next (dates, sequence numbers,
-    partition words; a `key=value` partition folder has none), separators tidied; '' when nothing else is left."""
-    if "=" in name:
-        return ""
-    kept = _EXPORT_PART.sub("", name)
-    kept = re.sub(r"([-_. ])[-_. ]+", r"\1", kept)
-    return re.sub(r"[^A-Za-z0-9._-]", "-", kept).strip("._- ")[:64].strip("._-")
-
-
-def model_name_choice(data: str | Path | None) -> tuple[str, str]:
-    """A run's model name when none is given, and why: one name per table, not per export. The data file's stem
-    (a folder's name) without dates, sequence numbers and partition words (`arrests_2026-12-06.csv` and
-    `arrests_2026-12-07.csv` are both `arrests`); when nothing is left (`2026-12-06.csv`, `date=2026-12-06/`), the
-    nearest folder above that names something; `synthetic` without data. Different tables that reduce to one name
-    are told apart by the gate's schema check, which refuses the second and suggests --model-name."""
-    if not data:
-        return DEFAULT_MODEL_NAME, "synthetic data"
-    path = Path(data)
-    own = path.name if path.is_dir() or not path.suffix else path.stem
-    for level, part in enumerate([own, *(p.name for p in list(path.absolute().parents)[:3])]):
-        name = _table_name(part)
-        if name:
-            if level:
-                return name, f"the folder above {path.name}, whose name holds no table name"
-            if name == re.sub(r"[^A-Za-z0-9._-]", "-", part).strip("._-")[:64]:
-                return name, f"the data {'folder' if path.is_dir() else 'file'}'s name"
-            return name, f"the data {'folder' if path.is_dir() else 'file'}'s name without its dates and numbers ({part})"
-    return DEFAULT_MODEL_NAME, f"no table name in {path}"
-
-
-def default_model_name(data: str | Path | None) -> str:
-    """A run's model name when none is given (see `model_name_choice`)."""
-    return model_name_choice(data)[0]
-
-
-def production_link(artifacts: Path, model_name: str) -> Path:
-    """Where a model's production pointer lives: `artifacts/production/<model-name>` (a link to its run)."""
-    return Path(artifacts) / PRODUCTION / model_name
+# ---------------------------------------------------------------- the production folder
 
 
 def production_names(folder: Path) -> list[str]:

@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import EAGERGRAPH, ROOT, run_cli
-from eagergraph.rundir.paths import TMP_PREFIX, completed_runs
+from eagergraph.rundir.paths import completed_runs
+from eagergraph.rundir.staging import TMP_PREFIX
 
 PREFIX = "eagergraph: error: "
 DEAD_API = "http://127.0.0.1:9/api"  # nothing listens there: errors found before Prefect is contacted still read well

@@ -14,7 +14,8 @@ import pytest
 
 from conftest import EAGERGRAPH
 from eagergraph.registry.registry import read_registry
-from eagergraph.rundir.paths import LATEST, TMP_PREFIX, completed_runs
+from eagergraph.rundir.paths import completed_runs
+from eagergraph.rundir.staging import LATEST, TMP_PREFIX
 
 RUNS = 4
 TIMINGS = {"train_seconds", "trace_seconds", "steady_seconds", "median_step_ms", "speedup", "steady_speedup",

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from conftest import EAGERGRAPH, run_cli
-from eagergraph.rundir.paths import FLOW_RUN_FILE, TMP_PREFIX
+from eagergraph.rundir.staging import FLOW_RUN_FILE, TMP_PREFIX
 
 
 def _wait_until(found: Callable[[], Any], deadline: float, process: subprocess.Popen, log: Path, what: str) -> Any:

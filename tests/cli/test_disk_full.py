@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import run_cli
-from eagergraph.rundir.paths import TMP_PREFIX, completed_runs
+from eagergraph.rundir.paths import completed_runs
+from eagergraph.rundir.staging import TMP_PREFIX
 
 FULL_DISK = '''
 import errno

@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from conftest import EAGERGRAPH, run_cli
-from eagergraph.rundir.paths import LATEST, TMP_PREFIX, completed_runs
+from eagergraph.rundir.paths import completed_runs
+from eagergraph.rundir.staging import LATEST, TMP_PREFIX
 
 LONG_RUN = ("run", "--rows", "400", "--epochs", "2000")  # eager training for minutes: time to interrupt it
 SHORT_RUN = dict(rows=200, epochs=1)  # the earlier run, complete before the faults

@@ -23,7 +23,8 @@ from conftest import run_cli
 from eagergraph.data.ingest import synthetic_batches
 from eagergraph.metrics import metrics_for
 from eagergraph.registry.registry import production_run, read_registry
-from eagergraph.rundir.paths import LATEST, PRODUCTION, TMP_PREFIX, cache_object, completed_runs
+from eagergraph.rundir.paths import PRODUCTION, cache_object, completed_runs
+from eagergraph.rundir.staging import LATEST, TMP_PREFIX
 
 SETTINGS = dict(epochs=4, modes="graph", graph_variant="step", min_auc=0.7, model_name="gated")  # one model, three files
 ROWS = 800

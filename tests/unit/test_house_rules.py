@@ -84,7 +84,7 @@ def test_registry_states_raise_registry_errors(tmp_path: Path) -> None:
 
 def test_manifest_records_the_final_run_id_while_the_run_is_staged(tmp_path: Path) -> None:
     from eagergraph.rundir.manifest import write_manifest
-    from eagergraph.rundir.paths import StagedRun
+    from eagergraph.rundir.staging import StagedRun
 
     with StagedRun(tmp_path) as run:
         (run.work / "raw.parquet").write_bytes(b"x")

@@ -16,7 +16,8 @@ from eagergraph.registry.gate import check_rules, decide, rules_of
 from eagergraph.registry.history import run_rows
 from eagergraph.registry.registry import production_run, productions, promote, read_registry, record, rollback
 from eagergraph.registry.retention import plan
-from eagergraph.rundir.paths import PRODUCTION, default_model_name, resolve_model
+from eagergraph.rundir.model_names import default_model_name
+from eagergraph.rundir.paths import PRODUCTION, resolve_model
 
 REGRESSION = {"rmse": 2.9, "mae": 2.1, "r2": 0.8, "baseline_rmse": 6.0}
 MULTICLASS = {"accuracy": 0.9, "macro_f1": 0.88, "macro_auc": 0.97, "loss": 0.3}
