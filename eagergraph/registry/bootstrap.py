@@ -43,7 +43,7 @@ def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
 
 def _auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted Mann-Whitney AUC per resample (ties half, 0 when a class is absent), scores in float32 as
-    metrics.roc_auc compares them."""
+    auc.roc_auc compares them."""
     score = np.asarray(score, dtype=np.float32)
     order = np.argsort(score, kind="stable")
     ordered = score[order]

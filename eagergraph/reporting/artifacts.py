@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from eagergraph.metrics import AUC_MAX_ERROR, GATE_DEFAULT, KEY_CAP, Metric, Task, metric, metrics_for
+from eagergraph.auc import KEY_CAP
+from eagergraph.metrics import AUC_MAX_ERROR, GATE_DEFAULT, Metric, Task, metric, metrics_for
 from eagergraph.modes import MODES
 from eagergraph.reporting.promotion import verdict_markdown
 from eagergraph.text import mode_label, plural

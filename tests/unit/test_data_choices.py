@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from eagergraph.auc import roc_auc
 from eagergraph.core.prediction import output_names, parse_row, prediction_table, row_columns
 from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.ingest import ingest_to, select_from
@@ -20,7 +21,7 @@ from eagergraph.data.io import LABEL
 from eagergraph.data.labels import label_missing, order_classes
 from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
 from eagergraph.errors import DataError
-from eagergraph.metrics import binary_metrics, roc_auc
+from eagergraph.metrics import binary_metrics
 from eagergraph.orchestration.naming import data_name, run_name, run_tags
 from eagergraph.rundir.paths import RunPaths
 from runs import normalize_run, split_files
@@ -132,7 +133,7 @@ def test_metrics_are_float64_and_clipped(monkeypatch: pytest.MonkeyPatch) -> Non
     # A score summed in float32 drifts past 1 (ten shares of 0.1 added in turn make 1.0000001): clipped to 1.
     drifted = float(np.cumsum(np.full(10, 0.1, dtype=np.float32))[-1])
     assert drifted > 1.0
-    monkeypatch.setattr("eagergraph.metrics.AucCounts.auc", lambda counts: drifted)
+    monkeypatch.setattr("eagergraph.auc.AucCounts.auc", lambda counts: drifted)
     assert binary_metrics(np.array([0, 1]), np.array([0.2, 0.9]))["auc"] == 1.0
 
 

@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
+from eagergraph.auc import AucCounts, roc_auc, score_keys
 from eagergraph.metrics import (
     CATALOGUE,
     GATE_DEFAULT,
     RANK_BY,
     TASKS,
-    AucCounts,
     BinaryAccumulator,
     MulticlassAccumulator,
     RegressionAccumulator,
@@ -22,8 +22,6 @@ from eagergraph.metrics import (
     metrics_for,
     multiclass_metrics,
     regression_metrics,
-    roc_auc,
-    score_keys,
 )
 
 # Uneven ways to cut 300 rows into blocks: whole, a single row first, an empty block, ragged sizes.
