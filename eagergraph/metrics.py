@@ -12,8 +12,9 @@ rank counting over streamed blocks is its own module, `eagergraph/auc.py`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from eagergraph.auc import KEY_CAP, AucCounts
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
+DEFAULT_TASK: Task = "binary"  # the task of a run that records none: runs made before tasks were binary
+POSITIVE = 1  # a binary label's code for the positive class, classes[1] (the larger value unless --positive-class)
 EPSILON = 1e-7  # Keras's clipping of probabilities in its cross-entropies, so test loss matches training loss
 
 
@@ -72,6 +75,21 @@ RANK_BY: dict[Task, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"),
 # metrics.json's bound on |AUC - exact AUC| beside `auc` (binary) or `macro_auc` (multiclass: the mean of the classes'
 # bounds); 0.0 when the AUC is exact. Not a catalogue metric: no table shows it unless it is above 0.
 AUC_MAX_ERROR = "auc_max_error"
+
+
+def task_of(metrics: Mapping[str, Any]) -> Task:
+    """The task of a run's metrics.json (or a registry row): its own, else the default."""
+    return metrics.get("task") or DEFAULT_TASK
+
+
+def served_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The metrics of the model a run serves: its graph model's, else its eager one's."""
+    return metrics.get("graph") or metrics.get("eager") or {}
+
+
+def positive_class(classes: Sequence[Any]) -> Any:
+    """A binary task's positive class among its recorded classes (probability, precision and recall are about it)."""
+    return classes[POSITIVE]
 
 
 def metrics_for(task: Task) -> tuple[Metric, ...]:
@@ -146,7 +164,7 @@ class BinaryAccumulator:
         self.counts = AucCounts(cap)
 
     def update(self, labels: np.ndarray, probability: np.ndarray) -> "BinaryAccumulator":
-        y = np.asarray(labels, dtype=np.float64).reshape(-1) == 1
+        y = np.asarray(labels, dtype=np.float64).reshape(-1) == POSITIVE
         p = np.clip(np.asarray(probability, dtype=np.float64).reshape(-1), 0.0, 1.0)
         q = np.clip(p, EPSILON, 1.0 - EPSILON)
         predicted = p > 0.5

@@ -145,7 +145,8 @@ def no_background_server_left(tmp_path_factory: pytest.TempPathFactory) -> Itera
     yield
     import psutil
 
-    from eagergraph.orchestration.local_server import RECORD_NAME, stop_server
+    from eagergraph.orchestration.local_server import stop_server
+    from eagergraph.orchestration.server_record import RECORD_NAME
 
     root = tmp_path_factory.getbasetemp().resolve()
     for record in root.rglob(RECORD_NAME):

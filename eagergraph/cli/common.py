@@ -62,7 +62,8 @@ def set_prefect_environment(settings: dict[str, str]) -> None:
 
 def use_server(ephemeral: bool) -> str | None:
     """Point Prefect at its server (a local server that stays, unless ephemeral)."""
-    from eagergraph.orchestration.local_server import ServerError, connect
+    from eagergraph.orchestration.local_server import connect
+    from eagergraph.orchestration.server_record import ServerError
 
     try:
         url, how, settings = connect(ephemeral)

@@ -10,7 +10,7 @@ import typer
 from eagergraph.cli.common import app, prepare_environment, set_prefect_environment, use_server
 from eagergraph.cli.quiet import debugging
 from eagergraph.cli.terminal import fail
-from eagergraph.orchestration.local_server import ServerRecord
+from eagergraph.orchestration.server_record import ServerRecord
 
 server_app = typer.Typer(help="The local Prefect server (API and UI) over your PREFECT_HOME: foreground by default.",
                          invoke_without_command=True, rich_markup_mode=None)
@@ -43,19 +43,9 @@ def run_server(host: str, port: int) -> int:
     import signal
     import subprocess
 
-    from eagergraph.orchestration.local_server import (
-        RECORD_NAME,
-        ServerError,
-        api_url,
-        foreground_environment,
-        healthy,
-        point_profile,
-        prefect_home,
-        restore_profile,
-        server_command,
-        stop_group,
-        write_record,
-    )
+    from eagergraph.orchestration.local_server import api_url, foreground_environment, healthy, server_command, stop_group
+    from eagergraph.orchestration.profiles import point_profile, restore_profile
+    from eagergraph.orchestration.server_record import RECORD_NAME, ServerError, prefect_home, write_record
     from eagergraph.reporting.links import ui_url
 
     url = api_url(port, host)
@@ -107,7 +97,9 @@ def server_start(
     if not background:
         _foreground(host, port)
     prepare_environment()
-    from eagergraph.orchestration.local_server import ServerError, ensure_server, point_profile, prefect_home, running_server
+    from eagergraph.orchestration.local_server import ensure_server, running_server
+    from eagergraph.orchestration.profiles import point_profile
+    from eagergraph.orchestration.server_record import ServerError, prefect_home
     from eagergraph.reporting.links import ui_url
 
     home = prefect_home()
@@ -130,7 +122,8 @@ def profile_line(record: ServerRecord) -> str:
 def server_status() -> None:
     """Show the background server: its UI address and pid; exit status 1 when none is running."""
     prepare_environment()
-    from eagergraph.orchestration.local_server import prefect_home, running_server
+    from eagergraph.orchestration.local_server import running_server
+    from eagergraph.orchestration.server_record import prefect_home
     from eagergraph.reporting.links import ui_url
 
     home = prefect_home()
@@ -145,7 +138,8 @@ def server_status() -> None:
 def server_stop() -> None:
     """Stop the background server and every process of its group."""
     prepare_environment()
-    from eagergraph.orchestration.local_server import prefect_home, stop_server
+    from eagergraph.orchestration.local_server import stop_server
+    from eagergraph.orchestration.server_record import prefect_home
 
     record = stop_server(prefect_home())
     if record is None:

@@ -3,18 +3,15 @@
 Why not `prefect server start --background`: its pid file holds the pid only (not the port), it refuses to pick
 another port when 4200 is taken, and `prefect server stop` signals one process, not its group. So the server is
 `prefect server start` in the foreground of its own session (process group), and a small JSON record in the
-Prefect home (one per user, Prefect's convention) says where it listens and which process group to stop.
-`eagergraph server start` also points the active Prefect profile at the server (PREFECT_API_URL in the
-profiles file, as `prefect config set` does), so plain `prefect` commands (`deploy`, `worker start`) reach it;
-`eagergraph server stop` puts back what the profile held. Nothing here imports Prefect: the CLI decides on the
-server before Prefect reads its settings.
+Prefect home says where it listens and which process group to stop (server_record.py). `eagergraph server start`
+also points the active Prefect profile at the server (profiles.py). Nothing here imports Prefect: the CLI decides
+on the server before Prefect reads its settings.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import socket
@@ -22,41 +19,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+from eagergraph.orchestration.profiles import point_profile, profile_api_url, restore_profile
+from eagergraph.orchestration.server_record import RECORD_NAME, ServerError, ServerRecord, prefect_home, read_record, write_record
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
-RECORD_NAME = "eagergraph-server.json"  # in the Prefect home: where the background server listens, its pid
 LOG_NAME = "eagergraph-server.log"
 LOCK_NAME = "eagergraph-server.lock"  # two runs starting at once start one server
 STARTUP_SECONDS = 120.0  # a new SQLite database on a busy 2-core machine takes 20 s and more
 STARTUP_ATTEMPTS = 2
 STOP_SECONDS = 20.0
 EPHEMERAL_ENV = "EAGERGRAPH_EPHEMERAL"  # "1": Prefect's temporary per-run server, nothing left running
-
-
-class ServerError(RuntimeError):
-    """The local server could not be started; the message is one line that says what to do."""
-
-
-@dataclass(frozen=True)
-class ServerRecord:
-    """A background server: its API URL and the process (group leader) to stop; the Prefect profile pointed at it
-    by `server start`, and the PREFECT_API_URL that profile held before (None: none), put back by `server stop`."""
-
-    url: str
-    pid: int
-    port: int
-    log: str
-    profile: str | None = None
-    previous_api_url: str | None = None
-    added_active: bool = False  # the profiles file named no active profile: `active` was written, and is removed
-
-
-def prefect_home() -> Path:
-    """The Prefect home: PREFECT_HOME when the user set it, else Prefect's default, one per user."""
-    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser().resolve()
 
 
 def ephemeral_requested() -> bool:
@@ -66,19 +41,6 @@ def ephemeral_requested() -> bool:
 def api_url(port: int, host: str = HOST) -> str:
     """The API URL clients (and the UI in the browser) use; a wildcard bind is reached on the loopback."""
     return f"http://{HOST if host in ('0.0.0.0', '::', '') else host}:{port}/api"
-
-
-def read_record(home: Path) -> ServerRecord | None:
-    try:
-        return ServerRecord(**json.loads((home / RECORD_NAME).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def write_record(home: Path, record: ServerRecord) -> None:
-    staging = home / f".{RECORD_NAME}.tmp"
-    staging.write_text(json.dumps(asdict(record)) + "\n")
-    staging.replace(home / RECORD_NAME)
 
 
 def port_free(port: int, host: str = HOST) -> bool:
@@ -245,111 +207,6 @@ def stop_server(home: Path) -> ServerRecord | None:
 
 
 STARTUP_TIMEOUT_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"  # Prefect's, for its temporary server
-
-
-API_URL_SETTING = "PREFECT_API_URL"
-
-
-def profiles_path(home: Path) -> Path:
-    """Prefect's profiles file: PREFECT_PROFILES_PATH when set, else profiles.toml in the Prefect home."""
-    given = os.environ.get("PREFECT_PROFILES_PATH")
-    return Path(given.replace("${PREFECT_HOME}", str(home))).expanduser() if given else home / "profiles.toml"
-
-
-def _read_profiles(home: Path, strict: bool = False) -> dict:
-    """The profiles file as a dict ({} when there is none). `strict`, for a caller that will write it: a file that
-    is not valid TOML is a ServerError, never overwritten."""
-    import tomllib
-
-    path = profiles_path(home)
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        if strict:
-            raise ServerError(f"{path}: cannot read the Prefect profiles ({exc}); fix or move the file") from None
-        return {}
-
-
-def _write_profiles(home: Path, profiles: dict) -> None:
-    """Write the profiles file as Prefect does (its own `toml` dependency), atomically; no file when it is empty."""
-    import toml
-
-    path = profiles_path(home)
-    if not profiles:
-        path.unlink(missing_ok=True)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(toml.dumps(profiles))
-    staging.chmod(0o600)
-    staging.replace(path)
-
-
-def active_profile(profiles: dict) -> str:
-    """The profile Prefect uses: PREFECT_PROFILE, else the file's `active`, else Prefect's default."""
-    return os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
-
-
-def _names_active(profiles: dict) -> bool:
-    """Whether Prefect's settings read this file's table of the active profile: only when the profile is named
-    (PREFECT_PROFILE or `active`); otherwise they take Prefect's built-in default profile, whatever the file holds
-    under the same name (`prefect config view` shows the file's table all the same)."""
-    return bool(os.environ.get("PREFECT_PROFILE") or profiles.get("active"))
-
-
-def profile_api_url(home: Path) -> str | None:
-    """PREFECT_API_URL of the active Prefect profile (profiles.toml), read without importing Prefect."""
-    profiles = _read_profiles(home)
-    if not _names_active(profiles):
-        return None
-    return (profiles.get("profiles", {}).get(active_profile(profiles)) or {}).get(API_URL_SETTING)
-
-
-def point_profile(home: Path, record: ServerRecord, earlier: ServerRecord | None = None) -> ServerRecord:
-    """Set PREFECT_API_URL of the active profile to this server (`prefect config set PREFECT_API_URL=…`, done on the
-    file), and record what the profile held so `stop` can put it back; the updated record. `earlier`: the record
-    of a server this one replaces, whose profile value is still the one to put back. ServerError when the profiles
-    file cannot be read."""
-    profiles = _read_profiles(home, strict=True)
-    name = active_profile(profiles)
-    settings = profiles.setdefault("profiles", {}).setdefault(name, {})
-    ours = earlier if earlier is not None and earlier.profile else record
-    again = ours.profile == name and settings.get(API_URL_SETTING) == ours.url  # already pointed by eagergraph
-    previous = ours.previous_api_url if again else settings.get(API_URL_SETTING)
-    added_active = ours.added_active if again else not _names_active(profiles)
-    if not _names_active(profiles):
-        profiles["active"] = name  # as `prefect config set` writes it: without it Prefect's settings skip the table
-    settings[API_URL_SETTING] = record.url
-    _write_profiles(home, profiles)
-    pointed = replace(record, profile=name, previous_api_url=previous, added_active=added_active)
-    write_record(home, pointed)
-    return pointed
-
-
-def restore_profile(home: Path, record: ServerRecord) -> None:
-    """Put back the PREFECT_API_URL the profile held before `point_profile` (none: the key removed, and the table
-    and file when nothing else is left in them); a value the user has set since is theirs and stays, and so does
-    a file that cannot be read."""
-    try:
-        profiles = _read_profiles(home, strict=True)
-    except ServerError:
-        return
-    settings = profiles.get("profiles", {}).get(record.profile or "")
-    if settings is None or settings.get(API_URL_SETTING) != record.url:
-        return
-    if record.previous_api_url is not None:
-        settings[API_URL_SETTING] = record.previous_api_url
-    else:
-        del settings[API_URL_SETTING]
-        if not settings:
-            del profiles["profiles"][record.profile]
-        if not profiles["profiles"]:
-            del profiles["profiles"]
-    if record.added_active and profiles.get("active") == record.profile:
-        del profiles["active"]
-    _write_profiles(home, profiles)
 
 
 def ours(home: Path, url: str) -> bool:

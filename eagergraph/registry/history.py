@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eagergraph.metrics import GATE_DEFAULT, metrics_for
+from eagergraph.metrics import GATE_DEFAULT, metrics_for, served_metrics, task_of
 from eagergraph.registry.registry import productions, read_registry, run_model_name
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
@@ -51,9 +51,9 @@ def run_rows(artifacts: Path, model_name: str | None = None) -> list[dict[str, A
             continue
         paths = RunPaths.of(run)
         manifest, metrics = _read(paths.manifest), _read(paths.metrics)
-        scored = metrics.get("graph") or metrics.get("eager") or {}
+        scored = served_metrics(metrics)
         gate = metrics.get("gate") or {}
-        task = metrics.get("task") or "binary"  # runs made before tasks were binary
+        task = task_of(metrics)
         rows.append({"run": run.name, "when": run_time(run.name), "model_name": name, "task": task,
                      "data": (manifest.get("config") or {}).get("data") or "synthetic",
                      "rows": (manifest.get("rows") or {}).get("raw"),

@@ -21,7 +21,7 @@ from typing import Any
 
 from eagergraph.errors import RegistryError
 from eagergraph.io import DATA_DIGEST, DIGEST
-from eagergraph.metrics import metrics_for
+from eagergraph.metrics import metrics_for, served_metrics, task_of
 from eagergraph.rundir.model_names import default_model_name
 from eagergraph.rundir.paths import PRODUCTION, PRODUCTIONS, REGISTRY, REGISTRY_LOCK, RunPaths, production_names
 from eagergraph.rundir.staging import TMP_PREFIX
@@ -244,8 +244,8 @@ def _run_facts(run: Path) -> dict[str, Any]:
     manifest = json.loads(paths.manifest.read_text())
     metrics = json.loads(paths.metrics.read_text())
     raw = next((f.get(DIGEST) for f in manifest.get("files", []) if f["path"] == paths.raw.name), None)
-    scored = metrics.get("graph") or metrics.get("eager") or {}
-    names = [m.name for m in metrics_for(metrics.get("task") or "binary")]
+    scored = served_metrics(metrics)
+    names = [m.name for m in metrics_for(task_of(metrics))]
     return {"model_name": run_model_name(run), "flow_run_id": manifest.get("flow_run_id"), DATA_DIGEST: raw,
             "metrics": {"candidate": {k: scored.get(k) for k in names}, "production": None}}
 

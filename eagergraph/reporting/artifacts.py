@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.auc import KEY_CAP
-from eagergraph.metrics import AUC_MAX_ERROR, GATE_DEFAULT, Metric, Task, metric, metrics_for
+from eagergraph.metrics import AUC_MAX_ERROR, GATE_DEFAULT, Metric, Task, metric, metrics_for, served_metrics, task_of
 from eagergraph.modes import MODES
 from eagergraph.reporting.promotion import verdict_markdown
 from eagergraph.text import mode_label, plural
@@ -22,16 +22,6 @@ KEY_PREFIX = "eagergraph"
 def artifact_key(*parts: str) -> str:
     """A key Prefect accepts: lowercase letters, digits and dashes only."""
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", "-".join((KEY_PREFIX, *parts)).lower())).strip("-")
-
-
-def task_of(metrics: dict[str, Any]) -> Task:
-    """The task of a run's metrics.json (runs made before tasks were binary)."""
-    return metrics.get("task") or "binary"
-
-
-def served_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The metrics of the model a run serves: its graph model's, else its eager one's."""
-    return metrics.get("graph") or metrics.get("eager") or {}
 
 
 def trace_keys(metrics: dict[str, Any]) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from eagergraph.metrics import CATALOGUE, metric
+from eagergraph.metrics import CATALOGUE, DEFAULT_TASK, metric, task_of
 from eagergraph.registry.drift import summary
 
 
@@ -91,7 +91,7 @@ def runs_table(rows: list[dict[str, Any]], wide: bool = False) -> Table:
                           _number(r["rows"], ","), f"{gated} {metric(gated).show(r.get(gated))}" if gated else "–",
                           _number(r["speedup"], ".1f"), r["verdict"] or "–")
         return table
-    tasks = {r.get("task") or "binary" for r in rows} or {"binary"}
+    tasks = {task_of(r) for r in rows} or {DEFAULT_TASK}
     shown = [m for m in CATALOGUE if any(task in m.tasks for task in tasks)]
     for name in ("run", "when (UTC)", "model", "data", "rows"):
         table.add_column(name, justify="right" if name == "rows" else "left")

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from eagergraph.data.columns import ID_REASON
 from eagergraph.data.labels import task_line
-from eagergraph.metrics import metrics_for
+from eagergraph.metrics import POSITIVE, metrics_for, positive_class, task_of
 from eagergraph.modes import MODES
 from eagergraph.reporting.artifacts import (
     auc_bound_line,
@@ -15,7 +15,6 @@ from eagergraph.reporting.artifacts import (
     drift_epoch_text,
     ranked_metrics,
     step_parity_line,
-    task_of,
     trace_keys,
 )
 from eagergraph.reporting.promotion import print_verdict
@@ -102,7 +101,7 @@ def data_lines(result: dict) -> list[str]:
         lines.append(task_line(result["task"], result["task_reason"]))
     classes = result.get("classes")
     if classes and task_of(result.get("metrics") or {}) == "binary":
-        lines.append(f"positive class: {classes[1]!r} (other: {classes[0]!r}); precision, recall, probability are about it")
+        lines.append(f"positive class: {positive_class(classes)!r} (other: {classes[1 - POSITIVE]!r}); precision, recall, probability are about it")
     return lines
 
 

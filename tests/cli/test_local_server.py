@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from conftest import EAGERGRAPH, free_port, group_alive
-from eagergraph.orchestration.local_server import RECORD_NAME, ServerRecord, process_alive, stop_server, write_record
+from eagergraph.orchestration.local_server import process_alive, stop_server
+from eagergraph.orchestration.server_record import RECORD_NAME, ServerRecord, write_record
 
 
 def _user(*args: str, home: Path, cwd: Path, timeout: float = 400, command: tuple[str, ...] = (EAGERGRAPH,)

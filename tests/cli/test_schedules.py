@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from conftest import EAGERGRAPH, ROOT, free_port, group_alive, run_cli, start_prefect_server, stop, wait_healthy
-from eagergraph.orchestration.local_server import RECORD_NAME, ServerRecord, write_record
+from eagergraph.orchestration.server_record import RECORD_NAME, ServerRecord, write_record
 from eagergraph.rundir.paths import RunPaths, completed_runs
 
 

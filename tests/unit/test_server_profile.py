@@ -9,17 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from eagergraph.orchestration.local_server import (
-    RECORD_NAME,
-    ServerError,
-    ServerRecord,
-    connect,
-    point_profile,
-    profile_api_url,
-    read_record,
-    restore_profile,
-    write_record,
-)
+from eagergraph.orchestration.local_server import connect
+from eagergraph.orchestration.profiles import point_profile, profile_api_url, restore_profile
+from eagergraph.orchestration.server_record import RECORD_NAME, ServerError, ServerRecord, read_record, write_record
 
 URL = "http://127.0.0.1:4321/api"
 NO_PROCESS = 2 ** 22 - 3  # no live process (as the CLI tests' dead record): the session cleanup stops recorded servers
