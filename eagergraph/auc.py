@@ -3,6 +3,8 @@ they fit, binned with a stated error bound past that (numpy only; the metric acc
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Distinct scores an AucCounts keeps apart: 20 bytes each (a key and two counts), 28 once binned (the lowest and
@@ -32,7 +34,7 @@ class AucCounts:
 
     Each block's scores become order-preserving keys (`score_keys`), counted per key and merged into sorted arrays.
     While at most `cap` distinct keys were seen, the AUC is exact: the Mann-Whitney statistic, ties counted half,
-    0 when a class is absent (as Keras). Past the cap, keys lose their low bits until at most `cap` remain, and
+    undefined (NaN) when a class is absent. Past the cap, keys lose their low bits until at most `cap` remain, and
     later blocks are binned the same way: scores sharing a bin then tie. A positive and a negative in one bin that
     held more than one distinct score may so be counted half where they should count 0 or 1, so `max_error()`
     bounds |AUC - exact AUC| by half those pairs over P·N (0.0 while no bin mixes scores). Pairs in different bins
@@ -102,7 +104,7 @@ class AucCounts:
         """The area under the ROC curve: the share of (positive, negative) pairs the scores order right, ties half."""
         n_pos, n_neg = int(self.positives.sum()), int(self.negatives.sum())
         if n_pos == 0 or n_neg == 0:
-            return 0.0
+            return math.nan  # no pair to order: undefined, which the gate refuses (a 0.0 would read as a score)
         below = np.cumsum(self.negatives) - self.negatives  # negatives under each key
         twice_won = int(np.sum(self.positives * (2 * below + self.negatives)))  # integers: exact up to the division
         return twice_won / (2 * n_pos * n_neg)
@@ -118,6 +120,6 @@ class AucCounts:
 
 
 def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
-    """The exact area under the ROC curve (Mann-Whitney, ties counted half, scores compared in float32); 0 when a
-    class is absent (as Keras)."""
+    """The exact area under the ROC curve (Mann-Whitney, ties counted half, scores compared in float32); NaN when a
+    class is absent."""
     return AucCounts(cap=None).update(positive, score).auc()

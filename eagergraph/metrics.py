@@ -12,6 +12,7 @@ rank counting over streamed blocks is its own module, `eagergraph/auc.py`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -245,7 +246,7 @@ class MulticlassAccumulator:
         aucs = [self.counts[c].auc() for c in self._present()]
         return {"accuracy": float(true_positives.sum() / max(self.rows, 1)),
                 "macro_f1": float(f1[support > 0].mean()) if (support > 0).any() else 0.0,
-                "macro_auc": float(np.mean(aucs)) if aucs else 0.0,
+                "macro_auc": float(np.mean(aucs)) if aucs else math.nan,  # no class ordered against another
                 "loss": self.log_loss / self.rows if self.rows else 0.0,
                 "confusion_matrix": self.matrix.tolist()}
 

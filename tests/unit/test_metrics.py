@@ -119,9 +119,18 @@ def test_streamed_auc_is_exact_with_many_ties_whatever_the_blocks():
     assert roc_auc(positive, score) == pytest.approx(exact, rel=1e-12)
 
 
-def test_an_absent_class_gives_auc_zero_as_before():
+def test_a_split_missing_a_class_has_an_undefined_auc_that_the_gate_refuses():
     counts = AucCounts().update(np.ones(5, dtype=bool), np.linspace(0, 1, 5))
-    assert counts.auc() == 0.0 and counts.max_error() == 0.0
+    assert math.isnan(counts.auc()) and counts.max_error() == 0.0
+    only_positives = binary_metrics(np.ones(6), np.linspace(0.1, 0.9, 6))
+    assert math.isnan(only_positives["auc"]) and only_positives["accuracy"] == 0.5  # 3 of 6 above 0.5
+    one_class = multiclass_metrics(np.zeros(4, dtype=np.int64), np.full((4, 3), 1 / 3))
+    assert math.isnan(one_class["macro_auc"])
+    from eagergraph.registry.gate import decide, rules_of
+
+    verdict = decide({"loss": 0.3, "accuracy": 0.9, "auc": only_positives["auc"], "precision": 0.9, "recall": 0.9},
+                     None, rules_of())
+    assert not verdict["promoted"] and "not a finite number: auc nan" in verdict["reason"]
 
 
 def test_past_the_cap_scores_share_bins_and_the_error_stays_within_the_reported_bound():
