@@ -23,6 +23,44 @@ def _sources(*folders: str) -> dict[str, str]:
     return {str(p.relative_to(ROOT)): p.read_text() for folder in folders for p in sorted((ROOT / folder).rglob("*.py"))}
 
 
+def _layer_graph(monkeypatch: pytest.MonkeyPatch) -> tuple[object, list]:
+    """The import graph `make lint` checks (.ci/lint-imports' builder) and pyproject.toml's layers, with the
+    contract's ignored imports taken out, as import-linter does."""
+    import importlib.machinery
+    import importlib.util
+    import tomllib
+
+    import grimp
+
+    monkeypatch.syspath_prepend(str(ROOT))  # flows/ and tasks/ as grimp reads them, as lint-imports runs
+    loader = importlib.machinery.SourceFileLoader("lint_imports", str(ROOT / ".ci" / "lint-imports"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("lint_imports", loader))
+    loader.exec_module(module)
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    graph = module.InstalledNames().build(settings["root_packages"], None)
+    contract = next(c for c in settings["contracts"] if c["type"] == "layers")
+    for ignored in contract.get("ignore_imports", []):
+        importer, _, imported = (part.strip() for part in ignored.partition("->"))
+        for target in graph.find_modules_directly_imported_by(importer):
+            if target == imported or (imported.endswith(".*") and target.startswith(imported[:-1])):
+                graph.remove_import(importer=importer, imported=target)
+    layers = [grimp.Layer(*[m.strip() for m in layer.replace(":", "|").split("|")], independent="|" in layer)
+              for layer in contract["layers"]]
+    return graph, layers
+
+
+def test_the_layer_contract_sees_flows_and_tasks_and_refuses_an_upward_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    graph, layers = _layer_graph(monkeypatch)
+    # imports spelled with the installed names are in the graph (grimp alone drops them)
+    assert graph.direct_import_exists(importer="eagergraph.cli.app", imported="flows.pipeline")
+    assert graph.direct_import_exists(importer="flows.pipeline", imported="tasks.gc")
+    assert graph.find_illegal_dependencies_for_layers(layers) == set()
+    graph.add_import(importer="eagergraph.metrics", imported="eagergraph.config")  # a leaf reaching up
+    graph.add_import(importer="tasks.gc", imported="flows.pipeline")  # a stage importing a flow
+    broken = {(d.importer, d.imported) for d in graph.find_illegal_dependencies_for_layers(layers)}
+    assert broken == {("eagergraph.metrics", "eagergraph.config"), ("tasks", "flows")}
+
+
 # Calls that change the whole process: the environment, signal handlers, logger levels, TensorFlow's determinism and
 # global seed, the interpreter's thread switching (scoped warning filters inside `catch_warnings` are not here).
 PROCESS_WIDE_CALLS = {"signal.signal", "os.putenv", "os.unsetenv", "os.chdir", "os.environ.setdefault",
