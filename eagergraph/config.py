@@ -27,7 +27,7 @@ class PipelineConfig(BaseModel):
 
     data: Path | None = Field(None, description="CSV or Parquet file, or a folder of Parquet files (default: synthetic data).")
     label: str = Field("label", min_length=1, description="Name of the label column (classes or a numeric target: see --task).")
-    features: list[str] | None = Field(None, description="Feature columns, comma-separated (default: every numeric column but the label, the excluded ones and row ids).")
+    features: list[str] | None = Field(None, description="Feature columns, comma-separated (default: every column that can be one, numeric or categorical, but the label, the excluded ones and row ids).")
     exclude: list[str] | None = Field(None, description="Columns left out of the default features, comma-separated; they are carried into the predictions (default: none).")
     # issue 16: column kinds, vocabularies and missing values
     categorical: list[str] | None = Field(None, description="Integer or text columns to use as categories, comma-separated (default: text and boolean columns with at most --max-categories values).")

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from eagergraph.core.evaluation import evaluate_run
-from eagergraph.metrics import GATE_DEFAULT, metric
+from eagergraph.metrics import GATE_DEFAULT, metric, task_of
 from eagergraph.modes import MODES
 
 
@@ -18,7 +18,7 @@ def evaluate(run_dir: str) -> dict:
 
     report = evaluate_run(Path(run_dir))
     plot_training_curves(run_dir, report)
-    headline = metric(GATE_DEFAULT[report.get("task", "binary")] if report.get("task") == "regression" else "accuracy")
+    headline = metric(GATE_DEFAULT["regression"] if task_of(report) == "regression" else "accuracy")
     accuracy = " / ".join(f"{mode} {headline.show(report[mode][headline.name])}" for mode in MODES if mode in report)
     comparison = "" if report["speedup"] is None else f"; speedup {report['speedup']:.1f}x"
     if report["parity_max_abs_diff"] is not None:

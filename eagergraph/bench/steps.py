@@ -22,6 +22,7 @@ import numpy as np
 
 from eagergraph.core.variants import VARIANTS, steps_to_pay_back
 from eagergraph.core.variants import break_even_steps as auto_break_even
+from eagergraph.metrics import DEFAULT_TASK
 
 CONTENDERS = ("eager", *VARIANTS, "keras_fit")
 KERAS_STEPS_PER_EXECUTION = (1, 32, 1000)
@@ -51,7 +52,7 @@ class Timing:
 SYNTHETIC_CLASSES = {"binary": 2, "multiclass": 3, "regression": 1}
 
 
-def training_matrix(rows: int, n_features: int, seed: int, task: str = "binary") -> tuple[np.ndarray, np.ndarray]:
+def training_matrix(rows: int, n_features: int, seed: int, task: str = DEFAULT_TASK) -> tuple[np.ndarray, np.ndarray]:
     """The pipeline's synthetic data (the task's label) through the pipeline's one preprocessing, all rows used
     for training; a regression target standardized, as the pipeline trains on it."""
     from functools import partial
@@ -82,7 +83,7 @@ def _from_epochs(name: str, epoch_seconds: list[float], total: float, epochs: in
 
 
 def time_ours(name: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int,
-              learning_rate: float, seed: int, eager_max_steps: int, task: str = "binary") -> Timing:
+              learning_rate: float, seed: int, eager_max_steps: int, task: str = DEFAULT_TASK) -> Timing:
     """Eager or one graph variant through the pipeline's own `train` (eager bounded to `eager_max_steps`)."""
     from eagergraph.core.training import train
 
@@ -107,7 +108,7 @@ def _keras_may_jit(jit_compile: bool) -> AbstractContextManager:
 
 
 def time_keras_fit(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, hidden: int, learning_rate: float,
-                   seed: int, steps_per_execution: int, jit_compile: bool, task: str = "binary") -> Timing:
+                   seed: int, steps_per_execution: int, jit_compile: bool, task: str = DEFAULT_TASK) -> Timing:
     """The peer a user would pick instead: `model.compile(...)` + `model.fit`, same model, optimizer and seed. Fit's
     shuffling needs TensorFlow's global seed under op determinism: process-wide state, set by the `bench` command."""
     import keras
@@ -144,7 +145,7 @@ def _median(timings: list[Timing]) -> Timing:
 
 
 def bench_size(rows: int, epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-               repeats: int, eager_max_steps: int, n_features: int | None = None, task: str = "binary") -> dict[str, Timing]:
+               repeats: int, eager_max_steps: int, n_features: int | None = None, task: str = DEFAULT_TASK) -> dict[str, Timing]:
     """Every contender at one size, repeats interleaved so drift hits all alike; median per contender."""
     from eagergraph.config import PipelineConfig
 
@@ -186,7 +187,7 @@ def pay_off(timings: dict[str, Timing], steps: int) -> dict:
 
 
 def run_bench(sizes: list[int], epochs: int, batch_size: int, hidden: int, learning_rate: float, seed: int,
-              repeats: int, eager_max_steps: int, task: str = "binary") -> dict:
+              repeats: int, eager_max_steps: int, task: str = DEFAULT_TASK) -> dict:
     """The whole benchmark as a JSON-able dict (the `--json` line)."""
     import platform
 

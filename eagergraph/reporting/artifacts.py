@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.auc import KEY_CAP
-from eagergraph.metrics import AUC_MAX_ERROR, GATE_DEFAULT, Metric, Task, metric, metrics_for, served_metrics, task_of
+from eagergraph.metrics import (
+    AUC_MAX_ERROR,
+    DEFAULT_TASK,
+    GATE_DEFAULT,
+    Metric,
+    Task,
+    metric,
+    metrics_for,
+    served_metrics,
+    task_of,
+)
 from eagergraph.modes import MODES
 from eagergraph.reporting.promotion import verdict_markdown
 from eagergraph.text import mode_label, plural
@@ -165,7 +175,7 @@ def run_charts(metrics: dict[str, Any]) -> dict[str, str]:
     return charts
 
 
-def ranking_markdown(ranking: list[dict[str, Any]], task: Task = "binary") -> str:
+def ranking_markdown(ranking: list[dict[str, Any]], task: Task = DEFAULT_TASK) -> str:
     """A sweep's ranking: the chart (of the task's gate metric), then the table (the task's catalogue metrics)."""
     from eagergraph.reporting.charts import data_uri_image, ranking_png
 
@@ -214,7 +224,7 @@ def publish_run_report(run_dir: str | Path, metrics: dict[str, Any], prediction:
                              description="Where this run's files are.")
 
 
-def publish_ranking(ranking: list[dict[str, Any]], task: Task = "binary") -> None:
+def publish_ranking(ranking: list[dict[str, Any]], task: Task = DEFAULT_TASK) -> None:
     """Markdown artifact of a sweep's ranking, chart first."""
     from prefect.artifacts import create_markdown_artifact
 

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from eagergraph.data.columns import ID_REASON
 from eagergraph.data.labels import task_line
-from eagergraph.metrics import POSITIVE, metrics_for, positive_class, task_of
+from eagergraph.metrics import DEFAULT_TASK, POSITIVE, metrics_for, positive_class, task_of
 from eagergraph.modes import MODES
 from eagergraph.reporting.artifacts import (
     auc_bound_line,
@@ -96,7 +96,7 @@ def data_lines(result: dict) -> list[str]:
         lines.append(f"left out: {', '.join(left_out)}")
     ids = [name for name, why in result.get("left_out", {}).items() if why == ID_REASON]
     if ids:
-        lines.append(f"set aside as row ids (integers, unique on every row): {', '.join(ids)}; name in --features to use")
+        lines.append(f"set aside as row ids (integers or text, unique on every row): {', '.join(ids)}; name in --features to use")
     if result.get("task_reason"):
         lines.append(task_line(result["task"], result["task_reason"]))
     classes = result.get("classes")
@@ -205,7 +205,7 @@ def data_bench_table(results: list[dict]) -> Table:
     return table
 
 
-def sweep_table(ranking: list[dict], task: str = "binary") -> Table:
+def sweep_table(ranking: list[dict], task: str = DEFAULT_TASK) -> Table:
     """`eagergraph sweep`: the candidates ranked by test metrics, best first; the metric columns are the task's
     catalogue metrics the ranking holds."""
     shown = ranked_metrics(ranking, task)

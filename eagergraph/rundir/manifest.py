@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.io import DIGEST, file_digest, write_json
+from eagergraph.metrics import task_of
 from eagergraph.rundir.paths import RunPaths
 from eagergraph.rundir.staging import run_id_of
 
@@ -43,7 +44,7 @@ def manifest_fields(config: dict, flow_run_id: str, seconds: dict[str, float], r
     """What every flow's manifest.json records about the config, the data stages and the process."""
     return dict(config=config, flow_run_id=flow_run_id, stage_seconds=seconds,
                 features=raw["features"], classes=raw["classes"], positive_class=raw["positive_class"],
-                task=raw.get("task", "binary"), left_out=raw["left_out"], passthrough=raw["passthrough"],
+                task=task_of(raw), left_out=raw["left_out"], passthrough=raw["passthrough"],
                 rows={"raw": raw["rows"], **split_rows(split), "dropped": raw["dropped_rows"]},
                 split={"by": split.get("split_by"), "key": split.get("split_key")},
                 rows_per_second={"ingest": raw["rows_per_second"], "normalize": split["rows_per_second"],
@@ -64,7 +65,7 @@ def data_summary(raw: dict, split: dict | None = None) -> dict:
             "distinct": raw.get("distinct", {}), "missing_values": raw.get("missing_values", {}),
             "impute": raw.get("impute", "none"), "left_out": raw["left_out"],
             "passthrough": raw["passthrough"], "classes": raw["classes"], "positive_class": raw["positive_class"],
-            "task": raw.get("task", "binary"), "task_reason": raw.get("task_reason"), "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
+            "task": task_of(raw), "task_reason": raw.get("task_reason"), "dropped_rows": raw["dropped_rows"], "invalid_values": raw.get("invalid_values", {})}
 
 
 def write_manifest(run_dir: Path, **fields: Any) -> Path:

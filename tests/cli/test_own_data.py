@@ -67,7 +67,7 @@ def test_run_names_features_left_out_columns_and_the_positive_class(messy_run: t
     assert "features (5): plan (categorical, 3 values), tenure_months, monthly_charges, support_calls, age" in flat
     assert ("left out: customer_id (looks like an id), signup_date (date/time), "
             "cancel_fee (excluded), renewed (the label)") in flat
-    assert "set aside as row ids (integers, unique on every row): customer_id; name in --features to use" in flat
+    assert "set aside as row ids (integers or text, unique on every row): customer_id; name in --features to use" in flat
     assert "positive class: 'no'" in flat and "(positive class 'no')" in flat
     assert f"dropped 9 rows with missing, NaN or infinite values (tenure_months: 3, monthly_charges: 2, renewed: {len(EMPTY_LABEL)})" in flat
     manifest = json.loads((run_dir / "manifest.json").read_text())
