@@ -1,6 +1,6 @@
 """The graph variants' measured costs and the rule that picks the variant fastest in total time.
 
-Pure Python (no TensorFlow import): the config, the CLI and the reports read these names without starting TF.
+Pure Python (no TensorFlow import): the bench and the training read these figures; the names are eagergraph/modes.py.
 """
 
 from __future__ import annotations
