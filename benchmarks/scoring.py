@@ -9,9 +9,9 @@ a fresh process of its own:
 
 - direct: TensorFlow started, the SavedModel loaded, 16 blocks of BLOCK_ROWS rows built in memory as the
   signature's tensors, and `serving_default` called on them in turn until `--rows` rows are scored;
-- scoring: the scoring flow's two row stages as they run in the flow (`check-scoring-data`'s pass: kinds and drift
-  against the training profile; `score`'s pass: read in blocks, predict through the reloaded SavedModel, write
-  Parquet with lineage), timed from the first read to the file in place.
+- scoring: the `score` stage's one pass as it runs in the flow (each block read, checked against the features' kinds
+  and counted for drift against the training profile, predicted through the reloaded SavedModel, written as Parquet
+  with lineage), timed from the first read to the file complete and the drift report made.
 
 - read and write, no model: the file read in the same blocks and written back with the same encodings (what the
   input's own columns cost to carry through).
@@ -82,25 +82,23 @@ def direct(model_run: Path, rows: int) -> dict:
 
 def scoring(model_run: Path, source: Path, output: Path) -> dict:
     """The check and score stages' logic on the file, as the flow calls them (no Prefect)."""
-    from eagergraph.core.prediction import input_batches, load_model
+    from eagergraph.core.prediction import load_model
     from eagergraph.core.serving_inputs import ModelInputs
-    from eagergraph.scoring.check import ProfileCounts, check_file, drift_report
+    from eagergraph.scoring.check import ProfileCounts, drift_report
     from eagergraph.scoring.plan import plan, reference_profile
     from eagergraph.scoring.score import lineage, score_file
 
     planned = plan(model_run.parent, None, model_run, source, output)
     load_model(Path(planned["model"]))  # TensorFlow started and the model loaded once, outside the timing
     started = time.perf_counter()
-    inputs = ModelInputs.of(planned["info"])
-    counts = ProfileCounts(reference_profile(planned), inputs)
-    check_file(input_batches(source, inputs.features, only_features=True), inputs, source, counts)
-    report = drift_report(reference_profile(planned), counts, 0.25, model_run.name)
-    checked = time.perf_counter() - started
+    counts = ProfileCounts(reference_profile(planned), ModelInputs.of(planned["info"]))
     facts = lineage(planned, source, planned["inputs"][0]["digest"], None)
-    scored = score_file(Path(planned["model"]), planned["info"], source, output / "bench.predictions.parquet", facts)
+    scored = score_file(Path(planned["model"]), planned["info"], source, output / "bench.predictions.parquet", facts,
+                        counts)
+    report = drift_report(reference_profile(planned), counts, 0.25, model_run.name)
     seconds = time.perf_counter() - started
     return {"side": "scoring", "rows": scored["rows"], "seconds": seconds, "rows_per_s": scored["rows"] / seconds,
-            "check_seconds": checked, "drift": report["status"], "peak_mib": peak_mib()}
+            "drift": report["status"], "peak_mib": peak_mib()}
 
 
 def io_floor(source: Path, output: Path) -> dict:

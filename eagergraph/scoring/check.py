@@ -1,6 +1,6 @@
-"""The scoring flow's data check: every row of the new data read once (feature columns only), each value checked
+"""The scoring flow's data check: each block of the new data, as it is read for scoring, checked value by value
 against its feature's kind, and its distribution counted against the model's training profile for the same PSI and
-categorical rules as check-data (`eagergraph.registry.drift`). No TensorFlow: it runs before any prediction."""
+categorical rules as check-data (`eagergraph.registry.drift`). No TensorFlow here."""
 
 from __future__ import annotations
 
@@ -67,17 +67,23 @@ def bad_row(table: pa.Table, error: NotANumber) -> int:
     return int(pc.index(text, pa.scalar(error.value, text.type)).as_py())
 
 
+def check_block(block: pa.Table, inputs: ModelInputs, source: Path, counts: ProfileCounts) -> dict[str, np.ndarray]:
+    """One block's feature columns as the model takes them (`serving_columns`), counted into `counts`; a value that
+    cannot be its feature's kind is a DataError naming the column, the value and its row (1 = the first data row)."""
+    try:
+        columns = serving_columns(block, inputs, str(source))
+    except NotANumber as error:
+        row = counts.rows + bad_row(block, error) + 1
+        raise DataError(f"{source}: column {error.column} holds {error.value!r} in row {row}; the model takes a "
+                        "number there") from None
+    counts.add(columns)
+    return columns
+
+
 def check_file(batches: object, inputs: ModelInputs, source: Path, counts: ProfileCounts) -> None:
-    """Read one input's blocks into `counts`; a value that cannot be its feature's kind is a DataError naming the
-    column, the value and its row (1 = the first data row)."""
+    """Read one input's blocks into `counts` (`check_block`), predicting nothing."""
     for block in in_blocks(batches):  # type: ignore[arg-type]
-        try:
-            columns = serving_columns(block, inputs, str(source))
-        except NotANumber as error:
-            row = counts.rows + bad_row(block, error) + 1
-            raise DataError(f"{source}: column {error.column} holds {error.value!r} in row {row}; the model takes a "
-                            "number there") from None
-        counts.add(columns)
+        check_block(block, inputs, source, counts)
 
 
 def drift_report(reference: dict | None, counts: ProfileCounts, threshold: float, model_run: str) -> dict:

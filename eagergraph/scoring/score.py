@@ -24,6 +24,8 @@ from eagergraph.core.prediction import PREDICTED, PREDICTED_CLASS, FilePredictor
 from eagergraph.data.io import ROW_GROUP_ROWS, in_blocks
 from eagergraph.io import DIGEST, atomic_path, file_digest, read_json, write_json
 from eagergraph.rundir.paths import ScoringPaths
+from eagergraph.scoring.check import ProfileCounts, check_block
+from eagergraph.scoring.overlap import WriteBehind, read_ahead
 
 LINEAGE_KEY = b"eagergraph.lineage"  # the predictions file's schema metadata: the lineage as one JSON object
 HISTOGRAM_BINS = 10
@@ -129,21 +131,33 @@ def _encodings(schema: pa.Schema) -> dict:
             "use_dictionary": other, "write_statistics": other}
 
 
-def score_file(model: Path, info: dict, source: Path, output: Path, facts: dict) -> dict:
-    """Predict every row of one input and write `output` (Parquet, all or nothing) with `facts` (the lineage) in
-    its schema metadata; the rows, the rows not predicted, the unseen categories and the scores' distribution."""
+def score_file(model: Path, info: dict, source: Path, output: Path, facts: dict, counts: ProfileCounts) -> dict:
+    """One pass over an input: each block checked (`check_block`: its values against their features' kinds, its
+    profile counted into `counts` for the drift report), predicted as `predict --input` predicts it, and written to
+    `output` (Parquet, all or nothing) with `facts` (the lineage) in its schema metadata. Blocks are read ahead and
+    written behind on threads of their own (`overlap`). Returns the rows, the rows not predicted, the unseen
+    categories and the scores' distribution."""
     predictor = FilePredictor(model, info, Path(source), drop_invalid=False)
     distribution = Distribution(predictor.task)
     stored = {LINEAGE_KEY: json.dumps(facts, sort_keys=True).encode()}
+
+    def checked() -> Iterator[tuple[pa.Table, dict[str, np.ndarray]]]:
+        for block in in_blocks(input_batches(Path(source), predictor.inputs.features)):
+            yield block, check_block(block, predictor.inputs, Path(source), counts)
+
+    def write(writer: pq.ParquetWriter, block: pa.Table) -> None:
+        writer.write_table(block.replace_schema_metadata(writer.schema.metadata), row_group_size=ROW_GROUP_ROWS)
+        distribution.add(block)
+
     with atomic_path(output) as partial, contextlib.ExitStack() as open_writer:
         writer: pq.ParquetWriter | None = None
-        for rows in in_blocks(input_batches(Path(source), predictor.inputs.features)):
-            block = predictor.predict(rows)
-            if writer is None:
-                schema = block.schema.with_metadata({**(block.schema.metadata or {}), **stored})
-                writer = open_writer.enter_context(pq.ParquetWriter(partial, schema, **_encodings(schema)))
-            writer.write_table(block.replace_schema_metadata(writer.schema.metadata), row_group_size=ROW_GROUP_ROWS)
-            distribution.add(block)
+        with WriteBehind() as behind:  # ends first: every block is written before the writer closes
+            for rows, columns in read_ahead(checked()):
+                block = predictor.predict(rows, columns)
+                if writer is None:
+                    schema = block.schema.with_metadata({**(block.schema.metadata or {}), **stored})
+                    writer = open_writer.enter_context(pq.ParquetWriter(partial, schema, **_encodings(schema)))
+                behind(write, writer, block)
     return {"rows": predictor.rows, "invalid_rows": predictor.invalid_rows,
             "invalid_values": predictor.in_model_order(predictor.invalid),
             "unseen": predictor.in_model_order(predictor.unseen), "distribution": distribution.summary()}
