@@ -84,8 +84,8 @@ def scoring(model_run: Path, source: Path, output: Path) -> dict:
     """The check and score stages' logic on the file, as the flow calls them (no Prefect)."""
     from eagergraph.core.prediction import load_model
     from eagergraph.core.serving_inputs import ModelInputs
-    from eagergraph.scoring.check import ProfileCounts, drift_report
-    from eagergraph.scoring.plan import plan, reference_profile
+    from eagergraph.scoring.check import ProfileCounts, drift_report, reference_profile
+    from eagergraph.scoring.plan import plan
     from eagergraph.scoring.score import lineage, score_file
 
     planned = plan(model_run.parent, None, model_run, source, output)

@@ -15,6 +15,7 @@ from eagergraph.core.serving_inputs import CATEGORICAL, ModelInputs, NotANumber,
 from eagergraph.data.columns import canonical_text
 from eagergraph.data.io import in_blocks
 from eagergraph.errors import DataError
+from eagergraph.io import read_json
 from eagergraph.registry import drift
 from eagergraph.registry.drift import bin_counts
 
@@ -59,6 +60,11 @@ class ProfileCounts:
                 "binned": {name: counts.tolist() for name, counts in self.binned.items()},
                 "categories": {name: {"counts": dict(counts), "missing": self.missing[name]}
                                for name, counts in self.categories.items()}}
+
+
+def reference_profile(planned: dict) -> dict | None:
+    """The model's training profile (its run's data_profile.json), None for a model made before data checks."""
+    return read_json(Path(planned["profile"])) if planned["profile"] else None
 
 
 def bad_row(table: pa.Table, error: NotANumber) -> int:
