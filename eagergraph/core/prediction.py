@@ -317,7 +317,7 @@ class FilePredictor:
         columns = serving_columns(table, self.inputs, self.where) if columns is None else columns
         bad = unpredictable(columns, self.inputs)
         gaps = np.logical_or.reduce([*bad.values(), np.zeros(table.num_rows, dtype=bool)])
-        usable = {name: values[~gaps] for name, values in columns.items()}
+        usable = {name: values[~gaps] for name, values in columns.items()} if gaps.any() else columns
         self.invalid.update({name: int(rows.sum()) for name, rows in bad.items()})
         self.unseen.update(unseen_counts(usable, self.inputs))
         self.invalid_rows += int(gaps.sum())
