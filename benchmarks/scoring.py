@@ -16,7 +16,8 @@ a fresh process of its own:
 - read and write, no model: the file read in the same blocks and written back with the same encodings (what the
   input's own columns cost to carry through).
 
-Each prints rows/s and the process's peak resident memory (`ru_maxrss`, TensorFlow included where loaded).
+Each prints rows/s, its CPU seconds (every thread of the process: on a shared machine the figure that moves least
+with the load) and the process's peak resident memory (`ru_maxrss`, TensorFlow included where loaded).
 """
 
 from __future__ import annotations
@@ -72,12 +73,13 @@ def direct(model_run: Path, rows: int) -> dict:
     rng = np.random.default_rng(1)
     blocks = [{names[f]: tf.constant(rng.standard_normal(BLOCK_ROWS)) for f in FEATURES} for _ in range(BLOCKS)]
     signature(**blocks[0])  # warm
-    done, started = 0, time.perf_counter()
+    done, started, cpu = 0, time.perf_counter(), time.process_time()
     while done < rows:
         next(iter(signature(**blocks[(done // BLOCK_ROWS) % BLOCKS]).values())).numpy()
         done += BLOCK_ROWS
     seconds = time.perf_counter() - started
-    return {"side": "direct", "rows": done, "seconds": seconds, "rows_per_s": done / seconds, "peak_mib": peak_mib()}
+    return {"side": "direct", "rows": done, "seconds": seconds, "rows_per_s": done / seconds,
+            "cpu_seconds": time.process_time() - cpu, "peak_mib": peak_mib()}
 
 
 def scoring(model_run: Path, source: Path, output: Path) -> dict:
@@ -90,7 +92,7 @@ def scoring(model_run: Path, source: Path, output: Path) -> dict:
 
     planned = plan(model_run.parent, None, model_run, source, output)
     load_model(Path(planned["model"]))  # TensorFlow started and the model loaded once, outside the timing
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     counts = ProfileCounts(reference_profile(planned), ModelInputs.of(planned["info"]))
     facts = lineage(planned, source, planned["inputs"][0]["digest"], None)
     scored = score_file(Path(planned["model"]), planned["info"], source, output / "bench.predictions.parquet", facts,
@@ -98,7 +100,7 @@ def scoring(model_run: Path, source: Path, output: Path) -> dict:
     report = drift_report(reference_profile(planned), counts, 0.25, model_run.name)
     seconds = time.perf_counter() - started
     return {"side": "scoring", "rows": scored["rows"], "seconds": seconds, "rows_per_s": scored["rows"] / seconds,
-            "drift": report["status"], "peak_mib": peak_mib()}
+            "cpu_seconds": time.process_time() - cpu, "drift": report["status"], "peak_mib": peak_mib()}
 
 
 def io_floor(source: Path, output: Path) -> dict:
@@ -109,7 +111,7 @@ def io_floor(source: Path, output: Path) -> dict:
     from eagergraph.scoring.score import _encodings
 
     output.mkdir(parents=True, exist_ok=True)
-    started, rows, writer = time.perf_counter(), 0, None
+    started, cpu, rows, writer = time.perf_counter(), time.process_time(), 0, None
     for block in in_blocks(input_batches(source, FEATURES)):
         if writer is None:
             writer = pq.ParquetWriter(output / "copy.parquet", block.schema, **_encodings(block.schema))
@@ -118,7 +120,7 @@ def io_floor(source: Path, output: Path) -> dict:
     writer.close()
     seconds = time.perf_counter() - started
     return {"side": "read and write, no model", "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
-            "peak_mib": peak_mib()}
+            "cpu_seconds": time.process_time() - cpu, "peak_mib": peak_mib()}
 
 
 def child(*args: str) -> dict:
@@ -129,6 +131,7 @@ def child(*args: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the three sides, alternating")
     parser.add_argument("--model", type=Path, help="a run directory with a model of features x0..x9")
     parser.add_argument("--side", choices=["direct", "scoring", "io"], help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
@@ -151,13 +154,17 @@ def main() -> None:
                             str(work / "artifacts")], check=True, capture_output=True)
             model = (work / "artifacts" / "latest").resolve()
         write_input(work / "new.parquet", args.rows)
-        results = [child("--side", "direct", "--model", str(model), "--rows", str(args.rows)),
-                   child("--side", "scoring", "--model", str(model), "--input", str(work / "new.parquet"),
-                         "--output", str(work / "scored")),
-                   child("--side", "io", "--input", str(work / "new.parquet"), "--output", str(work / "copy"))]
-    for result in results:
-        print(json.dumps(result))
-    print(f"scoring / direct: {results[1]['rows_per_s'] / results[0]['rows_per_s']:.0%}")
+        for _ in range(args.repeat):  # the sides alternate: each round sees about the same machine load
+            results = [child("--side", "direct", "--model", str(model), "--rows", str(args.rows)),
+                       child("--side", "scoring", "--model", str(model), "--input", str(work / "new.parquet"),
+                             "--output", str(work / "scored")),
+                       child("--side", "io", "--input", str(work / "new.parquet"), "--output", str(work / "copy"))]
+            for result in results:
+                print(json.dumps(result))
+            direct_side, scoring_side = results[0], results[1]
+            cpu = (scoring_side["cpu_seconds"] / scoring_side["rows"]) / (direct_side["cpu_seconds"] / direct_side["rows"])
+            print(f"scoring / direct: {scoring_side['rows_per_s'] / direct_side['rows_per_s']:.0%} of the rows/s, "
+                  f"{cpu:.1f}× the CPU seconds per row", flush=True)
 
 
 if __name__ == "__main__":
