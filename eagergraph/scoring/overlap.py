@@ -47,7 +47,7 @@ class WriteBehind:
                 future = self._pending.popleft()
                 if kind is None:
                     future.result()
-                else:
-                    future.cancel() or future.exception()  # failing already: wait, and keep the first error
+                elif not future.cancel():
+                    future.exception()  # failing already: wait for a call under way, and keep the first error
         finally:
             self._pool.shutdown(wait=True)
