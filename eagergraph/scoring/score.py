@@ -1,6 +1,7 @@
-"""Scoring one input: read in bounded blocks, predicted through the reloaded SavedModel exactly as `predict --input`
-does (`FilePredictor`), written atomically as Parquet with its lineage in the file's metadata and in a small
-manifest beside it. The same input (by content) scored by the same model (by content) is skipped."""
+"""Scoring one input in one pass: read in bounded blocks, each checked and counted for drift, predicted through the
+reloaded SavedModel exactly as `predict --input` does (`FilePredictor`), and written as Parquet with its lineage in
+the file's metadata into a staging folder; published (renamed into the output folder, with a small manifest beside
+it) once every input of the run has passed. The same input (by content) scored by the same model is skipped."""
 
 from __future__ import annotations
 
@@ -198,7 +199,7 @@ def score_input(planned: dict, source: dict, staging: Path, threshold: float, fa
     report = drift_report(reference, counts, threshold, Path(planned["model_run"]).name)
     line = f"{source['name']}: {report['line']}"
     if fail_on_drift and drifted(report):
-        raise DataError(f"{line}; stopped before any predictions were written (--fail-on-drift)")
+        raise DataError(f"{line}; stopped before any predictions were published (--fail-on-drift)")
     return {**scored, "name": source["name"], "key": source["key"], "staged": str(staged), "lineage": facts,
             "check": {**report, "name": source["name"]}, "log": line}
 
