@@ -1,4 +1,4 @@
-"""score: the Prefect task over eagergraph.scoring.score."""
+"""score: the Prefect task over eagergraph.scoring.score's one pass (check, drift counts, predictions)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,18 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 
-from eagergraph.rundir.paths import ScoringPaths
-from eagergraph.scoring.score import already_scored, lineage, output_locked, score_file, write_scored_manifest
+from eagergraph.scoring.check import drifted
+from eagergraph.scoring.score import score_input
 from eagergraph.text import plural
 
 
 @task(name="score")
-def score(planned: dict, source: dict, check: dict) -> dict:
-    """Predict one input in blocks through the reloaded SavedModel; write its predictions (lineage in the
-    metadata) and their manifest into the output folder, each all or nothing, under the folder's lock (an input an
-    overlapping run scored meanwhile is skipped)."""
-    paths = ScoringPaths(Path(planned["output"]))
-    predictions = paths.predictions(source["name"])
-    with output_locked(paths.root):
-        if already_scored(paths, source["name"], source["key"]) is not None:  # by a run that overlapped this one
-            get_run_logger().info(f"{source['name']}: scored by this model meanwhile (another run); skipped")
-            return {"name": source["name"], "predictions": str(predictions), "rows": 0, "skipped": True}
-        facts = lineage(planned, Path(source["path"]), source["digest"], str(flow_run.get_id()))
-        scored = score_file(Path(planned["model"]), planned["info"], Path(source["path"]), predictions, facts)
-        write_scored_manifest(paths, source["name"], facts, source["key"], scored, check)
-    get_run_logger().info(f"{source['name']}: {plural(scored['rows'], 'row')} scored → {predictions}")
-    return {**scored, "name": source["name"], "predictions": str(predictions), "skipped": False}
+def score(planned: dict, source: dict, staging: str, threshold: float, fail_on_drift: bool) -> dict:
+    """Read one input once: every value checked against its feature's kind, its drift counted against the model's
+    training profile, every block predicted through the reloaded SavedModel, the predictions (lineage in the metadata)
+    staged until every input has passed; with `fail_on_drift`, drift stops the run before anything is published."""
+    scored = score_input(planned, source, Path(staging), threshold, fail_on_drift, str(flow_run.get_id()))
+    logger = get_run_logger()
+    (logger.warning if drifted(scored["check"]) else logger.info)(scored["log"])
+    logger.info(f"{source['name']}: {plural(scored['rows'], 'row')} scored, staged until every input has passed")
+    return scored

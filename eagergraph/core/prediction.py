@@ -311,13 +311,13 @@ class FilePredictor:
         self.invalid_rows = self.rows = 0
         self._serve: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
 
-    def predict(self, table: pa.Table) -> pa.Table:
+    def predict(self, table: pa.Table, columns: dict[str, np.ndarray] | None = None) -> pa.Table:
         """The block with the task's prediction columns; a row not predicted gets empty ones, or is left out
-        (`drop_invalid`)."""
-        columns = serving_columns(table, self.inputs, self.where)
+        (`drop_invalid`). `columns`: the block's `serving_columns` when the caller has them already."""
+        columns = serving_columns(table, self.inputs, self.where) if columns is None else columns
         bad = unpredictable(columns, self.inputs)
         gaps = np.logical_or.reduce([*bad.values(), np.zeros(table.num_rows, dtype=bool)])
-        usable = {name: values[~gaps] for name, values in columns.items()}
+        usable = {name: values[~gaps] for name, values in columns.items()} if gaps.any() else columns
         self.invalid.update({name: int(rows.sum()) for name, rows in bad.items()})
         self.unseen.update(unseen_counts(usable, self.inputs))
         self.invalid_rows += int(gaps.sum())

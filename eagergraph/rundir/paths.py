@@ -204,6 +204,11 @@ class ScoringPaths:
     def manifest(self, name: str) -> Path:
         return self.root / f"{name}{SCORED_MANIFEST_SUFFIX}"
 
+    def staging(self) -> tuple[Path, str]:
+        """Where a scoring run stages its predictions until every input has passed: a folder of its own beside the
+        output folder (the same file system: one rename puts a file in place), named with this prefix."""
+        return self.root.parent, f".{self.root.name}.staging-"
+
 
 def scored_name(source: Path, folder: Path | None = None) -> str:
     """An input's name in the output folder: its path under the input folder (or its file name) without the suffix,

@@ -1,6 +1,6 @@
-"""The scoring flow's data check: every row of the new data read once (feature columns only), each value checked
+"""The scoring flow's data check: each block of the new data, as it is read for scoring, checked value by value
 against its feature's kind, and its distribution counted against the model's training profile for the same PSI and
-categorical rules as check-data (`eagergraph.registry.drift`). No TensorFlow: it runs before any prediction."""
+categorical rules as check-data (`eagergraph.registry.drift`). No TensorFlow here."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from eagergraph.core.serving_inputs import CATEGORICAL, ModelInputs, NotANumber,
 from eagergraph.data.columns import canonical_text
 from eagergraph.data.io import in_blocks
 from eagergraph.errors import DataError
+from eagergraph.io import read_json
 from eagergraph.registry import drift
 from eagergraph.registry.drift import bin_counts
 
@@ -61,23 +62,34 @@ class ProfileCounts:
                                for name, counts in self.categories.items()}}
 
 
+def reference_profile(planned: dict) -> dict | None:
+    """The model's training profile (its run's data_profile.json), None for a model made before data checks."""
+    return read_json(Path(planned["profile"])) if planned["profile"] else None
+
+
 def bad_row(table: pa.Table, error: NotANumber) -> int:
     """The block's first row (0-based) holding the value `serving_columns` refused."""
     text = canonical_text(table.column(error.column))
     return int(pc.index(text, pa.scalar(error.value, text.type)).as_py())
 
 
+def check_block(block: pa.Table, inputs: ModelInputs, source: Path, counts: ProfileCounts) -> dict[str, np.ndarray]:
+    """One block's feature columns as the model takes them (`serving_columns`), counted into `counts`; a value that
+    cannot be its feature's kind is a DataError naming the column, the value and its row (1 = the first data row)."""
+    try:
+        columns = serving_columns(block, inputs, str(source))
+    except NotANumber as error:
+        row = counts.rows + bad_row(block, error) + 1
+        raise DataError(f"{source}: column {error.column} holds {error.value!r} in row {row}; the model takes a "
+                        "number there") from None
+    counts.add(columns)
+    return columns
+
+
 def check_file(batches: object, inputs: ModelInputs, source: Path, counts: ProfileCounts) -> None:
-    """Read one input's blocks into `counts`; a value that cannot be its feature's kind is a DataError naming the
-    column, the value and its row (1 = the first data row)."""
+    """Read one input's blocks into `counts` (`check_block`), predicting nothing."""
     for block in in_blocks(batches):  # type: ignore[arg-type]
-        try:
-            columns = serving_columns(block, inputs, str(source))
-        except NotANumber as error:
-            row = counts.rows + bad_row(block, error) + 1
-            raise DataError(f"{source}: column {error.column} holds {error.value!r} in row {row}; the model takes a "
-                            "number there") from None
-        counts.add(columns)
+        check_block(block, inputs, source, counts)
 
 
 def drift_report(reference: dict | None, counts: ProfileCounts, threshold: float, model_run: str) -> dict:

@@ -44,11 +44,6 @@ def _name_of(run: Path, saved: Path) -> str:
     return run_model_name(run) if run != saved else saved.name
 
 
-def reference_profile(planned: dict) -> dict | None:
-    """The model's training profile (its run's data_profile.json), None for a model made before data checks."""
-    return read_json(Path(planned["profile"])) if planned["profile"] else None
-
-
 def record(artifacts: Path, entry: dict) -> dict:
     """Append one scoring run to `artifacts/scoring.jsonl` (one write under an exclusive lock, like the registry);
     returns the entry with its time."""

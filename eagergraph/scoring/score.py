@@ -1,6 +1,7 @@
-"""Scoring one input: read in bounded blocks, predicted through the reloaded SavedModel exactly as `predict --input`
-does (`FilePredictor`), written atomically as Parquet with its lineage in the file's metadata and in a small
-manifest beside it. The same input (by content) scored by the same model (by content) is skipped."""
+"""Scoring one input in one pass: read in bounded blocks, each checked and counted for drift, predicted through the
+reloaded SavedModel exactly as `predict --input` does (`FilePredictor`), and written as Parquet with its lineage in
+the file's metadata into a staging folder; published (renamed into the output folder, with a small manifest beside
+it) once every input of the run has passed. The same input (by content) scored by the same model is skipped."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -21,9 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from eagergraph.core.prediction import PREDICTED, PREDICTED_CLASS, FilePredictor, input_batches
+from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.io import ROW_GROUP_ROWS, in_blocks
+from eagergraph.errors import DataError
 from eagergraph.io import DIGEST, atomic_path, file_digest, read_json, write_json
 from eagergraph.rundir.paths import ScoringPaths
+from eagergraph.scoring.check import ProfileCounts, check_block, drift_report, drifted, reference_profile
+from eagergraph.scoring.overlap import WriteBehind, read_ahead
 
 LINEAGE_KEY = b"eagergraph.lineage"  # the predictions file's schema metadata: the lineage as one JSON object
 HISTOGRAM_BINS = 10
@@ -129,21 +136,33 @@ def _encodings(schema: pa.Schema) -> dict:
             "use_dictionary": other, "write_statistics": other}
 
 
-def score_file(model: Path, info: dict, source: Path, output: Path, facts: dict) -> dict:
-    """Predict every row of one input and write `output` (Parquet, all or nothing) with `facts` (the lineage) in
-    its schema metadata; the rows, the rows not predicted, the unseen categories and the scores' distribution."""
+def score_file(model: Path, info: dict, source: Path, output: Path, facts: dict, counts: ProfileCounts) -> dict:
+    """One pass over an input: each block checked (`check_block`: its values against their features' kinds, its
+    profile counted into `counts` for the drift report), predicted as `predict --input` predicts it, and written to
+    `output` (Parquet, all or nothing) with `facts` (the lineage) in its schema metadata. Blocks are read ahead and
+    written behind on threads of their own (`overlap`). Returns the rows, the rows not predicted, the unseen
+    categories and the scores' distribution."""
     predictor = FilePredictor(model, info, Path(source), drop_invalid=False)
     distribution = Distribution(predictor.task)
     stored = {LINEAGE_KEY: json.dumps(facts, sort_keys=True).encode()}
+
+    def checked() -> Iterator[tuple[pa.Table, dict[str, np.ndarray]]]:
+        for block in in_blocks(input_batches(Path(source), predictor.inputs.features)):
+            yield block, check_block(block, predictor.inputs, Path(source), counts)
+
+    def write(writer: pq.ParquetWriter, block: pa.Table) -> None:
+        writer.write_table(block.replace_schema_metadata(writer.schema.metadata), row_group_size=ROW_GROUP_ROWS)
+        distribution.add(block)
+
     with atomic_path(output) as partial, contextlib.ExitStack() as open_writer:
         writer: pq.ParquetWriter | None = None
-        for rows in in_blocks(input_batches(Path(source), predictor.inputs.features)):
-            block = predictor.predict(rows)
-            if writer is None:
-                schema = block.schema.with_metadata({**(block.schema.metadata or {}), **stored})
-                writer = open_writer.enter_context(pq.ParquetWriter(partial, schema, **_encodings(schema)))
-            writer.write_table(block.replace_schema_metadata(writer.schema.metadata), row_group_size=ROW_GROUP_ROWS)
-            distribution.add(block)
+        with WriteBehind() as behind:  # ends first: every block is written before the writer closes
+            for rows, columns in read_ahead(checked()):
+                block = predictor.predict(rows, columns)
+                if writer is None:
+                    schema = block.schema.with_metadata({**(block.schema.metadata or {}), **stored})
+                    writer = open_writer.enter_context(pq.ParquetWriter(partial, schema, **_encodings(schema)))
+                behind(write, writer, block)
     return {"rows": predictor.rows, "invalid_rows": predictor.invalid_rows,
             "invalid_values": predictor.in_model_order(predictor.invalid),
             "unseen": predictor.in_model_order(predictor.unseen), "distribution": distribution.summary()}
@@ -153,3 +172,46 @@ def write_scored_manifest(paths: ScoringPaths, name: str, facts: dict, key: str,
     """The manifest beside the predictions: the lineage, the cache key, what was scored and the drift report."""
     return write_json(paths.manifest(name), {**facts, "cache_key": key, "predictions": paths.predictions(name).name,
                                              **scored, "drift": check})
+
+
+@contextlib.contextmanager
+def staged_predictions(paths: ScoringPaths) -> Iterator[Path]:
+    """A scoring run's staging folder beside the output folder (`ScoringPaths.staging`; created by the first file
+    written into it): predictions wait there until every input has passed its checks, and whatever is left in it
+    (everything, when a check failed) is removed at the end, so bad input writes nothing to the output folder."""
+    parent, prefix = paths.staging()
+    staging = parent / f"{prefix}{uuid.uuid4().hex}"
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def score_input(planned: dict, source: dict, staging: Path, threshold: float, fail_on_drift: bool,
+                flow_run_id: str | None) -> dict:
+    """Score one input in one pass (`score_file`) into the staging folder, and report its drift against the model's
+    training profile; with `fail_on_drift`, drift is a DataError (the staged file goes with the staging folder)."""
+    reference = reference_profile(planned)
+    counts = ProfileCounts(reference, ModelInputs.of(planned["info"]))
+    facts = lineage(planned, Path(source["path"]), source["digest"], flow_run_id)
+    staged = ScoringPaths(Path(staging)).predictions(source["name"])
+    scored = score_file(Path(planned["model"]), planned["info"], Path(source["path"]), staged, facts, counts)
+    report = drift_report(reference, counts, threshold, Path(planned["model_run"]).name)
+    line = f"{source['name']}: {report['line']}"
+    if fail_on_drift and drifted(report):
+        raise DataError(f"{line}; stopped before any predictions were published (--fail-on-drift)")
+    return {**scored, "name": source["name"], "key": source["key"], "staged": str(staged), "lineage": facts,
+            "check": {**report, "name": source["name"]}, "log": line}
+
+
+def publish(paths: ScoringPaths, item: dict) -> dict:
+    """Move one input's staged predictions into the output folder and write their manifest, under the folder's lock;
+    an input an overlapping run published meanwhile (the same content, the same model) is left as it is."""
+    predictions = paths.predictions(item["name"])
+    scored = {key: value for key, value in item.items() if key not in ("key", "staged", "lineage", "check", "log")}
+    with output_locked(paths.root):
+        if already_scored(paths, item["name"], item["key"]) is not None:
+            return {**scored, "predictions": str(predictions), "rows": 0, "skipped": True}
+        os.replace(item["staged"], predictions)
+        write_scored_manifest(paths, item["name"], item["lineage"], item["key"], scored, item["check"])
+    return {**scored, "predictions": str(predictions), "skipped": False}

@@ -94,7 +94,7 @@ def test_drift_is_named_per_column_and_fail_on_drift_writes_nothing(setting: dic
     stopped = setting["root"] / "stopped"
     with pytest.raises(DataError, match=r"drift against .* in x3 \(PSI [0-9.]+\) .*--fail-on-drift"):
         _score(setting["artifacts"], drifted, stopped, fail_on_drift=True)
-    assert not stopped.exists()
+    assert not stopped.exists() and not list(setting["root"].glob(".stopped.staging-*"))
     warned = _score(setting["artifacts"], drifted, setting["root"] / "warned")
     check = warned["checks"][0]
     assert check["status"] == "drift" and check["drifted"] == ["x3"]
@@ -111,6 +111,23 @@ def test_bad_values_are_named_with_their_row_and_nothing_is_written(setting: dic
     with pytest.raises(DataError, match=r"column x5 holds 'n/a\?' in row 7"):
         _score(setting["artifacts"], bad, setting["root"] / "never")
     assert not (setting["root"] / "never").exists()
+
+
+def test_a_bad_file_in_a_folder_publishes_none_of_its_files(setting: dict) -> None:
+    """Each input is checked in the pass that scores it: the files scored before a bad one wait in a staging folder
+    beside the output folder, and go with it."""
+    root, table = setting["root"], setting["table"]
+    folder = root / "batch"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 40), folder / "a.parquet")
+    cells = [str(v) for v in table.column("x2").slice(40, 40).to_pylist()]
+    cells[3] = "twelve"
+    bad = table.slice(40, 40)
+    pq.write_table(bad.set_column(bad.schema.get_field_index("x2"), "x2", pa.array(cells)), folder / "b.parquet")
+    with pytest.raises(DataError, match=r"b\.parquet: column x2 holds 'twelve' in row 4"):
+        _score(setting["artifacts"], folder, root / "batch-out")
+    assert not (root / "batch-out").exists()
+    assert not [path.name for path in root.iterdir() if ".staging-" in path.name]
 
 
 def test_ui_artifact_shows_rows_distribution_drift_and_model_link(setting: dict, first: dict, prefect_api: str) -> None:

@@ -9,11 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from eagergraph.core.serving_inputs import ModelInputs
+from eagergraph.core.serving_inputs import ModelInputs, serving_columns
 from eagergraph.errors import ConfigError, DataError
 from eagergraph.registry import drift
 from eagergraph.rundir.paths import ScoringPaths, scored_name
-from eagergraph.scoring.check import ProfileCounts, check_file, drift_report
+from eagergraph.scoring.check import ProfileCounts, check_block, check_file, drift_report
 from eagergraph.scoring.config import build_scoring_config
 from eagergraph.scoring.inputs import check_output, input_files
 
@@ -87,3 +87,14 @@ def test_inputs_and_output_folder_refusals(tmp_path: Path) -> None:
         check_output(tmp_path / "file", tmp_path / "in")
     with pytest.raises(DataError, match="lies inside the input folder"):
         check_output(tmp_path / "in" / "scored", tmp_path / "in")
+
+
+def test_checked_columns_reach_the_model_converted_once() -> None:
+    """The scoring pass converts each block once (`check_block`); the model's serving function takes those columns as
+    they are (numeric ones untouched), and what it takes equals a conversion of the raw block."""
+    block = pa.table({"size": ["1.5", " 2", "NA"], "colour": ["red", " blue ", None]})
+    columns = check_block(block, INPUTS, Path("new.csv"), ProfileCounts(None, INPUTS))
+    again = serving_columns(columns, INPUTS, "model")
+    assert again["size"] is columns["size"]
+    np.testing.assert_array_equal(again["size"], [1.5, 2.0, np.nan])
+    assert again["colour"].tolist() == columns["colour"].tolist() == ["red", "blue", ""]
