@@ -207,11 +207,13 @@ def data_bench_table(results: list[dict]) -> Table:
 
 
 def sweep_table(ranking: list[dict], task: str = "binary") -> Table:
-    """`eagergraph sweep`: the candidates ranked by test metrics, best first; the metric columns are the task's
-    catalogue metrics the ranking holds."""
+    """`eagergraph sweep`: the candidates ranked by their metrics on the ranking split (each row's `ranked_on`; test
+    in rankings written before the validation split), best first; the metric columns are the task's catalogue
+    metrics the ranking holds."""
     shown = ranked_metrics(ranking, task)
-    table = Table(title="Sweep: candidates ranked by their test metrics, best first")
-    for name in ("rank", "learning rate", "hidden", "batch", "variant", *(f"test {m.label}" for m in shown), "train s"):
+    split = ranking[0].get("ranked_on", "test") if ranking else "validation"
+    table = Table(title=f"Sweep: candidates ranked by their {split} metrics, best first")
+    for name in ("rank", "learning rate", "hidden", "batch", "variant", *(f"{split} {m.label}" for m in shown), "train s"):
         table.add_column(name, justify="right")
     for r in ranking:
         table.add_row(str(r["rank"]), f"{r['learning_rate']:g}", str(r["hidden"]), str(r["batch_size"]), r["variant"],
