@@ -1,15 +1,16 @@
 """Quality benchmark: eagergraph's graph model beside scikit-learn on exactly the same split of public tables.
 
     pip install -e '.[bench]'
-    python benchmarks/quality.py                      # every table, each at its default epochs
-    python benchmarks/quality.py --tables census,passengers --epochs 20 --json quality.json
+    python benchmarks/quality.py                      # every table at eagergraph's defaults (early stopping)
+    python benchmarks/quality.py --tables credit --epochs 50 --json quality.json
     python benchmarks/quality.py --epochs 5,10,20,40      # per table, the fewest of these that meets the target
     python benchmarks/quality.py --tables passengers --eagergraph-options=--drop-invalid   # instead of its own
 
 For each table, eagergraph runs through its real command line on the whole table (a row-id column added, so
-its split can be read back): `eagergraph run --data T --label L --seed S --modes graph --epochs N --json`. Its
+its split can be read back): `eagergraph run --data T --label L --seed S --modes graph --json` (`--epochs N` when given). Its
 test rows are read back from `<run_dir>/normalized/test_raw.parquet` and its train rows from `raw.parquet`, so
-scikit-learn trains and tests on the very rows eagergraph did; its test metric comes from `<run_dir>/metrics.json`.
+scikit-learn trains on eagergraph's train and validation rows (eagergraph stops early on the validation rows and
+trains on the rest) and tests on the very test rows eagergraph did; its test metric comes from `<run_dir>/metrics.json`.
 When eagergraph cannot run a table (yet), the table still gets scikit-learn's figures on the script's own seeded
 stratified 80/20 split, and the eagergraph column says "eagergraph failed: <its one-line error>".
 
@@ -59,19 +60,21 @@ class Table:
     file: str
     label: str
     task: str
-    epochs: int  # default --epochs: provisional until eagergraph encodes text columns, then the fewest that meet
-    # the target (`--epochs 5,10,20,40` finds it)
+    epochs: int | None = None  # --epochs for this table; None: eagergraph's default (a maximum: early stopping)
     options: tuple[str, ...] = ()  # eagergraph options beyond the defaults, each one the table's data asks for
     categorical: tuple[str, ...] = ()  # integer columns named as categorical (both sides one-hot them)
 
 
 TABLES = {t.name: t for t in (
-    Table("census", "adult.csv", "Income", "binary", 5),
-    Table("passengers", "titanic.csv", "Survived", "binary", 20, ("--impute", "median")),
-    Table("churn", "telco-churn.csv", "Churn", "binary", 10, ("--impute", "median")),
-    Table("penguins", "penguins.csv", "species", "multiclass", 30, ("--impute", "median", "--task", "multiclass")),
-    Table("cars", "auto-mpg.csv", "mpg", "regression", 50,
+    Table("census", "adult.csv", "Income", "binary"),
+    Table("passengers", "titanic.csv", "Survived", "binary", None, ("--impute", "median")),
+    Table("churn", "telco-churn.csv", "Churn", "binary", None, ("--impute", "median")),
+    Table("credit", "credit_german.csv", "class", "binary"),
+    Table("health-plan", "cdc.csv", "hlthplan", "binary"),  # imbalanced: 12 % have no health plan
+    Table("penguins", "penguins.csv", "species", "multiclass", None, ("--impute", "median", "--task", "multiclass")),
+    Table("cars", "auto-mpg.csv", "mpg", "regression", None,
           ("--impute", "median", "--task", "regression", "--categorical", "origin"), ("origin",)),
+    Table("diamonds", "diamonds.csv", "price", "regression", None, ("--task", "regression")),
 )}
 
 
@@ -187,7 +190,7 @@ class Outcome:
     table: str
     task: str
     rows: int
-    epochs: int
+    epochs: int | None
     metric: str
     split: str = "eagergraph's"  # whose split scikit-learn used
     eagergraph: float | None = None
@@ -197,6 +200,7 @@ class Outcome:
     train_rows: int = 0
     test_rows: int = 0
     run_dir: str | None = None
+    stopping: str | None = None  # what early stopping chose: "kept 7 of 10" (the best epoch of those run)
 
     @property
     def baseline(self) -> float | None:
@@ -223,10 +227,12 @@ def one_line(text: str) -> str:
     return lines[-1].removeprefix("eagergraph: ").removeprefix("error: ") if lines else "no error output"
 
 
-def run_eagergraph(table: Table, data: Path, epochs: int, seed: int, artifacts: Path) -> tuple[dict | None, str | None]:
-    """`eagergraph run --json` on the table; (its JSON line, None) or (None, its one-line error)."""
+def run_eagergraph(table: Table, data: Path, epochs: int | None, seed: int,
+                   artifacts: Path) -> tuple[dict | None, str | None]:
+    """`eagergraph run --json` on the table (`--epochs` only when given); (its JSON line, None) or (None, its one-line
+    error)."""
     command = [*eagergraph_command(), "run", "--data", str(data), "--label", table.label, "--seed", str(seed),
-               "--epochs", str(epochs), "--modes", "graph", "--artifacts", str(artifacts), "--json", *table.options]
+               *(["--epochs", str(epochs)] if epochs is not None else []), "--modes", "graph", "--artifacts", str(artifacts), "--json", *table.options]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         return None, one_line(done.stderr or done.stdout)
@@ -236,6 +242,15 @@ def run_eagergraph(table: Table, data: Path, epochs: int, seed: int, artifacts: 
 def graph_metric(run_dir: Path, metric: str) -> float:
     """The graph model's test metric from metrics.json."""
     return float(json.loads((run_dir / "metrics.json").read_text())["graph"][metric])
+
+
+def stopping_choice(run_dir: Path) -> str:
+    """What early stopping chose for the graph model, from metrics.json: the epoch kept of those run, and why
+    it stopped ("kept 7 of 10, no improvement for 3 epochs"; "kept 10 of 10" when it ran every epoch)."""
+    graph = json.loads((run_dir / "metrics.json").read_text())["graph"]
+    ran = graph.get("stopped_epoch") or len(graph.get("history", []))
+    reason = graph.get("stop_reason")
+    return f"kept {graph.get('best_epoch')} of {ran}" + (f", {reason}" if reason else "")
 
 
 def eagergraph_split(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -302,7 +317,7 @@ def _sort_key(value: str) -> tuple:
         return (1, 0.0, value)
 
 
-def _eagergraph_outcome(outcome: Outcome, table: Table, data: Path, epochs: int, seed: int, work: Path):
+def _eagergraph_outcome(outcome: Outcome, table: Table, data: Path, epochs: int | None, seed: int, work: Path):
     """One eagergraph run into `outcome` (its metric, or its one-line error); its split's row ids, or None."""
     outcome.epochs = epochs
     # an artifacts folder per table: another table's production model is not this one's reference
@@ -312,6 +327,7 @@ def _eagergraph_outcome(outcome: Outcome, table: Table, data: Path, epochs: int,
         outcome.run_dir = str(run_dir)
         try:
             outcome.eagergraph, outcome.eagergraph_error = graph_metric(run_dir, outcome.metric), None
+            outcome.stopping = stopping_choice(run_dir)
             return eagergraph_split(run_dir)
         except (KeyError, OSError, ValueError) as exc:  # a run that finished but is not what this script reads
             error = f"cannot read the run's {outcome.metric} or split: {exc!r}"
@@ -329,7 +345,7 @@ def own_split(tidied: pa.Table, table: Table, seed: int) -> tuple[np.ndarray, np
     return ids[keep][~mask], ids[keep][mask]
 
 
-def measure(table: Table, source: Path, epochs: list[int], seed: int, work: Path) -> Outcome:
+def measure(table: Table, source: Path, epochs: list[int | None], seed: int, work: Path) -> Outcome:
     """One table: eagergraph on the whole table, scikit-learn on eagergraph's split (or the script's own).
 
     With several epoch counts, eagergraph runs with each in turn until one meets the target (same seed, so the
@@ -366,13 +382,15 @@ def _figure(value: float | None) -> str:
 
 def format_table(outcomes: list[Outcome]) -> str:
     """The results as one Markdown table: a failed eagergraph run shows its one-line error in its column."""
-    lines = ["| table | task | rows | epochs | eagergraph (graph) | sklearn LR / Ridge | HGB | gap | target met? |",
-             "|---|---|---:|---:|---|---:|---:|---:|---|"]
+    lines = ["| table | task | rows | epochs (most) | early stopping | eagergraph (graph) | sklearn LR / Ridge | HGB | gap "
+             "| target met? |",
+             "|---|---|---:|---:|---|---|---:|---:|---:|---|"]
     for o in outcomes:
         mine = f"{o.metric} {o.eagergraph:.3f}" if o.eagergraph is not None else f"eagergraph failed: {o.eagergraph_error}"
         gap = "–" if o.gap is None else f"{o.gap:+.3f}"
         verdict = f"{'yes' if o.met else 'no'} (within {TARGETS[o.task][1]})"
-        lines.append(f"| {o.table} | {o.task} | {o.rows:,} | {o.epochs} | {mine.replace('|', '/')} | "
+        lines.append(f"| {o.table} | {o.task} | {o.rows:,} | {o.epochs or 'default'} | {o.stopping or '–'} | "
+                     f"{mine.replace('|', '/')} | "
                      f"{_figure(o.baseline)} | {_figure(o.sklearn.get('hgb'))} | {gap} | {verdict} |")
     own = [o.table for o in outcomes if o.eagergraph is None]
     if own:
@@ -388,7 +406,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tables", default=",".join(TABLES), help=f"comma-separated, from: {', '.join(TABLES)}")
     parser.add_argument("--epochs", default=None,
                         help="epochs for every table, or a comma list tried in turn until one meets the target "
-                             "(default: each table's own, the fewest that met it)")
+                             "(default: each table's own; eagergraph's default for every table today)")
     parser.add_argument("--seed", type=int, default=42, help="eagergraph's --seed, the split and scikit-learn's seed")
     parser.add_argument("--eagergraph-options", default=None, metavar="OPTIONS",
                         help="eagergraph options used instead of each table's own (one string, shell-quoted), "

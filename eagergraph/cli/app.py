@@ -76,7 +76,7 @@ def sweep(
     variants: Annotated[Optional[str], typer.Option(help="Comma-separated graph variants (default: the --graph-variant).")] = None,
     config: ConfigFile = None, as_json: AsJson = False, ephemeral: Ephemeral = False, overrides: dict | None = None,
 ) -> None:
-    """Train a grid of graph-mode models, rank them by test metrics and export the best like a normal run."""
+    """Train a grid of graph-mode models, rank them on the validation split, and evaluate and gate the best on test like a normal run."""
     prepare_environment()
     from eagergraph.config import build_sweep_grid, refuse_run_only
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eagergraph.core.export import load_serving, weights_max_abs_diff
@@ -35,12 +36,23 @@ def _read_columns(models: Mapping[str, Path], test_raw: Path) -> list[str]:
     return [name for name in pq.read_schema(test_raw).names if name in wanted]
 
 
+def selected_blocks(path: Path, columns: list[str], keep: np.ndarray | None = None) -> Iterator[pa.Table]:
+    """A raw split's rows in blocks (`in_blocks`), only those whose entry in `keep` (one boolean per row of the
+    file) is true; every row when `keep` is None. Blocks left empty are skipped."""
+    offset = 0
+    for block in in_blocks(iter_batches(path, columns)):
+        chosen = block if keep is None else block.filter(pa.array(keep[offset:offset + block.num_rows]))
+        offset += block.num_rows
+        if chosen.num_rows:
+            yield chosen
+
+
 def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing | None = None,
-                 compare: tuple[str, str] | None = None) -> Scores:
+                 compare: tuple[str, str] | None = None, keep: np.ndarray | None = None) -> Scores:
     """Exported models (reloaded from disk, by name) on the raw test split, read once, in blocks of BLOCK_ROWS
     rows (`in_blocks`): every model scores each block and its output goes into its task's metric accumulator,
     so memory stays bounded in the split's rows. `prep`, the run's normalizer, tells the task (binary without it) and
-    regression's training mean.
+    regression's training mean. `keep`: which rows of the file to score (`selected_blocks`; all when None).
 
     `compare`: two of the models whose largest |output difference| is kept, in the model's own units (a
     regression's standardized target, like its weights): evaluate's run parity.
@@ -50,7 +62,7 @@ def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing
     regression = prep is not None and task == "regression"
     totals = {name: accumulator(task, prep.target["mean"] if regression else None) for name in models}
     rows, diff = 0, 0.0
-    for block in in_blocks(iter_batches(test_raw, _read_columns(models, test_raw))):
+    for block in selected_blocks(test_raw, _read_columns(models, test_raw), keep):
         labels = block.column(LABEL).to_numpy()
         outputs = {name: serve(block) for name, serve in serving.items()}
         for name, output in outputs.items():

@@ -1,7 +1,8 @@
-"""The sweep: one graph-mode model per grid point, scored on the test split, ranked; the best becomes the run's model.
+"""The sweep: one graph-mode model per grid point, scored on the validation split, ranked; the best becomes the run's
+model, evaluated on the test split and gated there like a run's.
 
 Candidates are independent, so a Dask task runner trains them side by side in separate worker processes; once all
-are trained, one pass over the test split scores every candidate (the split is read once, not once per candidate).
+are trained, one pass over the validation rows scores every candidate (read once, not once per candidate).
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from eagergraph.core.evaluation import score_blocks
 from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.training import train_to
+from eagergraph.data.normalize import Normalizer, raw_split_codes
+from eagergraph.data.split import SPLITS, SplitRule
+from eagergraph.errors import DataError
 from eagergraph.io import write_json
 from eagergraph.metrics import RANK_BY, rank_key
 from eagergraph.rundir.paths import RunPaths
@@ -51,28 +57,36 @@ def train_candidate_to(run_dir: Path, candidate: Candidate, epochs: int, seed: i
             "final_train_loss": trained["final_loss"], "pid": os.getpid()}
 
 
-def ranking_split(paths: RunPaths) -> Path:
-    """The raw split candidates are ranked on: the ONE place it is chosen. The test split until the validation
-    split lands (issue 23: candidates chosen on validation, the best evaluated on test and gated there); then
-    return the raw validation split here."""
-    return paths.test_raw
+RANKING_SPLIT = "validation"  # recorded in each ranking row (`ranked_on`), so every table names it from there
+
+
+def ranking_split(paths: RunPaths) -> tuple[Path, np.ndarray]:
+    """The raw rows candidates are ranked on: the ONE place they are chosen. The validation split: raw.parquet's
+    rows that the rule normalizer.json records drew into it (the rows each candidate stopped early on), so the
+    test split stays for the best candidate's evaluation and the gate, as in a run. Returns the raw file and one
+    boolean per row of it."""
+    rule = Normalizer.load(paths.normalizer).split
+    if rule is None:  # every normalize records its rule; a run directory without one predates the validation split
+        raise DataError(f"{paths.normalizer}: no split rule recorded, so the validation rows cannot be drawn again")
+    return paths.raw, raw_split_codes(paths.raw, SplitRule(**rule)) == SPLITS.index(RANKING_SPLIT)
 
 
 def score_candidates(run_dir: Path, trained: list[dict]) -> list[dict]:
     """Every trained candidate's SavedModel on the ranking split (`ranking_split`), as evaluate scores a run's
-    models: the split is read once, block by block, for all of them. Returns each candidate's row with its task
+    models: the rows are read once, block by block, for all of them. Returns each candidate's row with its task
     and metrics on that split."""
     paths = RunPaths.of(run_dir)
     normalizer = read_preprocessing(paths.normalizer)
     models = {r["name"]: paths.candidate(r["name"]).model("graph") for r in trained}
-    scores = score_blocks(models, ranking_split(paths), normalizer).metrics
+    raw, rows = ranking_split(paths)
+    scores = score_blocks(models, raw, normalizer, keep=rows).metrics
     for scored in scores.values():
         scored.pop("confusion_matrix", None)  # a ranking row holds numbers only
-    return [{**r, "task": normalizer.task, **scores[r["name"]]} for r in trained]
+    return [{**r, "task": normalizer.task, "ranked_on": RANKING_SPLIT, **scores[r["name"]]} for r in trained]
 
 
 def rank(results: list[dict]) -> list[dict]:
-    """Best first by the task's `RANK_BY` metrics (binary: higher test AUC, then accuracy, then lower test loss;
+    """Best first by the task's `RANK_BY` metrics on the ranking split (binary: higher AUC, then accuracy, then lower test loss;
     regression: lower RMSE, then MAE), each in its catalogue direction (metrics.rank_key: non-finite ones last);
     the name breaks exact ties."""
     ordered = sorted(results, key=lambda r: (*rank_key(r, r.get("task", "binary")), r["name"]))

@@ -11,13 +11,14 @@ import pyarrow as pa
 
 from eagergraph.data.io import LABEL, iter_batches, write_batches
 from eagergraph.data.normalize import Normalizer, label_field
-from eagergraph.data.preprocessing import MISSING_SUFFIX, expand, input_names
+from eagergraph.data.preprocessing import expand, indicator_names, input_names
 
 
 def model_inputs(batch: pa.RecordBatch, normalizer: Normalizer) -> pa.RecordBatch:
     """One normalized block → the model's input columns (float32, `input_names` order), then the label."""
     z = [batch.column(s["name"]).to_numpy(zero_copy_only=False) for s in normalizer.numeric]
-    missing = [batch.column(s["name"] + MISSING_SUFFIX).to_numpy(zero_copy_only=False) if s["impute"] is not None else None
+    indicators = indicator_names(normalizer)
+    missing = [batch.column(indicators[s["name"]]).to_numpy(zero_copy_only=False) if s["name"] in indicators else None
                for s in normalizer.numeric]
     codes = [batch.column(s["name"]).to_numpy(zero_copy_only=False) for s in normalizer.categorical]
     columns = expand(z, missing, codes, normalizer)

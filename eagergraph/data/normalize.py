@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from eagergraph.data.columns import raw_features
 from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, SPLIT_KEY, TASK_KEY
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
-from eagergraph.data.preprocessing import MISSING_SUFFIX, category_codes_arrow, numeric_z, standardize
+from eagergraph.data.preprocessing import category_codes_arrow, indicator_names, numeric_z, standardize
 from eagergraph.data.profile import TrainSample, numeric_profile
 from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, split_codes
 from eagergraph.errors import DataError
@@ -310,7 +310,7 @@ def normalized_schema(normalizer: Normalizer) -> pa.Schema:
     """The normalized splits' columns: z of each numeric feature (float32, imputed), a missing flag per imputed
     one, the slot code of each categorical one (its vocabulary index, then unseen, then missing), the label."""
     return pa.schema([*(pa.field(s["name"], pa.float32()) for s in normalizer.numeric),
-                      *(pa.field(s["name"] + MISSING_SUFFIX, pa.float32()) for s in normalizer.numeric if s["impute"] is not None),
+                      *(pa.field(name, pa.float32()) for name in indicator_names(normalizer).values()),
                       *(pa.field(s["name"], pa.int16()) for s in normalizer.categorical), label_field(normalizer.task)])
 
 

@@ -110,14 +110,25 @@ def input_names(normalizer: Any) -> list[str]:
     for spec in normalizer.categorical:
         derived += [f"{spec['name']}={value}" for value in (*spec["vocabulary"], UNSEEN, MISSING)]
     taken = set(normalizer.features) | set(numeric)
-    names = list(numeric)
-    for name in derived:
-        unique, n = name, 2
-        while unique in taken:
-            unique, n = f"{name}_{n}", n + 1
-        taken.add(unique)
-        names.append(unique)
-    return names
+    return list(numeric) + [free_name(name, taken) for name in derived]
+
+
+def free_name(name: str, taken: set[str]) -> str:
+    """`name`, or the first of `name_2`, `name_3`, ... not in `taken` (which gains it): the one rule that keeps a
+    derived name apart from a user's columns."""
+    unique, n = name, 2
+    while unique in taken:
+        unique, n = f"{name}_{n}", n + 1
+    taken.add(unique)
+    return unique
+
+
+def indicator_names(normalizer: Any) -> dict[str, str]:
+    """Each imputed numeric column's missing-indicator column in the normalized splits (`age` → `age_missing`), by
+    `free_name` beside the features (a user's own `age_missing` keeps its name; the indicator takes `_2`)."""
+    taken = set(normalizer.features)
+    return {spec["name"]: free_name(spec["name"] + MISSING_SUFFIX, taken)
+            for spec in normalizer.numeric if spec["impute"] is not None}
 
 
 def numeric_z(values: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,22 @@ class GateRules:
         return self.metric or GATE_DEFAULT[task]
 
 
+@dataclass(frozen=True)
+class SharedCount:
+    """The test rows the two models were compared on: `rows` of this run's `total` test rows (those production's
+    own split rule also held out); `note`, why they could not be narrowed so (None when they were)."""
+
+    rows: int
+    total: int
+    note: str | None = None
+
+    def phrase(self) -> str:
+        """How the compared rows were chosen, for the verdict line."""
+        if self.note:
+            return self.note
+        return f"compared on {self.rows:,} of this run's {self.total:,} test rows, those production's split also held out"
+
+
 def check_rules(rules: GateRules, task: Task) -> None:
     """A ConfigError (one line) when the gate metric or a floor set does not belong to the task."""
     names = [m.name for m in metrics_for(task)]
@@ -81,7 +97,7 @@ def floor_failures(candidate: dict[str, float], rules: GateRules) -> list[str]:
 
 
 def _compare(candidate: dict[str, float], production: dict[str, float], rules: GateRules, task: Task,
-             interval: Interval | None) -> tuple[bool, str]:
+             interval: Interval | None, rows: int | None = None) -> tuple[bool, str]:
     """Worse beyond the tolerance and the noise? The improvement δ (candidate − production in the metric's
     direction) and its interval [lo, hi]: refused iff δ < −tolerance and hi < 0."""
     name = rules.metric_of(task)
@@ -102,8 +118,10 @@ def _compare(candidate: dict[str, float], production: dict[str, float], rules: G
         worse = delta < -allowed and worse_beyond_noise
         noisy = delta < -allowed and not worse_beyond_noise
         lo, hi = sorted((interval.low, interval.high))
+        over = f"{interval.rows:,} shared test rows" if rows is None or rows == interval.rows else \
+            f"a sample of {interval.rows:,} of {rows:,} shared test rows"
         compared += (f", {CONFIDENCE:.0%} interval [{lo:+{gauge.format}}, {hi:+{gauge.format}}] over "
-                     f"{interval.rows:,} shared test rows, tolerance {shown_tolerance})")
+                     f"{over}, tolerance {shown_tolerance})")
     if worse:
         beyond = " beyond the tolerance and the noise" if interval is not None else ""
         return False, f"worse than production{beyond}: {compared}"
@@ -114,12 +132,15 @@ def _compare(candidate: dict[str, float], production: dict[str, float], rules: G
 
 def decide(candidate: dict[str, float], production: dict[str, float] | None, rules: GateRules, task: Task = "binary",
            *, schema: str | None = None, interval: Interval | None = None,
-           majority_share: float | None = None) -> dict[str, Any]:
+           majority_share: float | None = None, compared: dict[str, float] | None = None,
+           shared: SharedCount | None = None) -> dict[str, Any]:
     """The verdict: promoted or not, and why in one sentence. Pure: metrics in, decision out.
 
-    `production` is None on the first run or when `schema` says how production's inputs differ (it cannot be scored
-    on this run's test rows); `interval`: the paired bootstrap of candidate − production on the gate metric;
-    `majority_share`: the train split's most frequent class's share (the multiclass baseline)."""
+    `production` is None on the first run, when `schema` says how production's inputs differ (it cannot be scored
+    on this run's test rows) or when no test row is shared; `interval`: the paired bootstrap of candidate −
+    production on the gate metric; `majority_share`: the train split's most frequent class's share (the multiclass
+    baseline). `candidate` holds the run's metrics on its whole test split (baseline and floors are judged there);
+    `compared`, the candidate's on the `shared` rows production was scored on (the comparison uses these)."""
     name = rules.metric_of(task)
     refusals = []
     if bad := not_finite(candidate):
@@ -130,6 +151,10 @@ def decide(candidate: dict[str, float], production: dict[str, float] | None, rul
     if schema and not rules.accept_schema_change:
         refusals.append(f"{schema}: a schema change is not promoted silently; pass --accept-schema-change (or "
                         "`eagergraph promote`) to make it production, or --model-name to keep a different table apart")
+    if shared is not None and shared.rows == 0 and not schema:
+        refusals.append(f"not compared with production: none of this run's {shared.total:,} test rows is a test row "
+                        "of production's split (its seed or fractions differ); `eagergraph promote` makes it "
+                        "production by hand")
     if refusals:
         promoted, reason = False, "; ".join(refusals)
     elif schema:
@@ -138,10 +163,15 @@ def decide(candidate: dict[str, float], production: dict[str, float] | None, rul
         promoted, reason = True, f"first run: no production model yet; {name} {metric(name).show(candidate[name])}, " \
                                  "baseline and floors cleared"
     else:
-        promoted, reason = _compare(candidate, production, rules, task, interval)
+        promoted, reason = _compare(compared or candidate, production, rules, task, interval,
+                                    shared.rows if shared else None)
+        if shared is not None and (shared.note or shared.rows < shared.total):
+            reason += f"; {shared.phrase()}"
     return {"promoted": promoted, "reason": reason, "metric": name, "tolerance": rules.tolerance, "task": task,
             "floors": rules.floors, "comparable": production is not None, "candidate": candidate,
-            "production": production, "schema_change": schema,
+            "production": production, "schema_change": schema, "compared_candidate": compared,
+            "shared_rows": None if shared is None else {"rows": shared.rows, "test_rows": shared.total,
+                                                        "note": shared.note},
             "interval": None if interval is None else {"difference": interval.difference, "low": interval.low,
                                                        "high": interval.high, "rows": interval.rows,
                                                        "resamples": interval.resamples}}

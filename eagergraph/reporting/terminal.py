@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from eagergraph.core.prediction import output_names
 from eagergraph.data.columns import ID_REASON
+from eagergraph.data.io import LABEL
 from eagergraph.data.labels import task_line
 from eagergraph.metrics import DEFAULT_TASK, POSITIVE, metrics_for, positive_class, task_of
 from eagergraph.modes import MODES
@@ -185,12 +187,21 @@ def print_run(result: dict, console: Console | None = None) -> None:
         console.print(f"--drop-invalid: dropped {plural(result['dropped_rows'], 'row')} with missing, NaN or infinite "
                       f"values ({counts})")
     console.print(example_line(result["prediction"]), markup=False, highlight=False)
-    passthrough = result.get("passthrough", [])
-    outputs = {"regression": ["predicted"], "multiclass": ["predicted", "probability", "probability_<class> per class"]}
-    console.print(f"predictions.parquet: {plural(metrics['test_rows'], 'test row')}: "
-                  f"{', '.join([*passthrough, 'the features', 'label', *outputs.get(task_of(metrics), ['predicted', 'probability'])])}",
-                  markup=False, highlight=False)
+    console.print(predictions_line(result, metrics), markup=False, highlight=False)
     print_verdict(result, console)
+
+
+def predictions_line(result: dict, metrics: dict) -> str:
+    """What predictions.parquet holds: the passthrough columns, the features, the label, then the model's outputs
+    by the names they took there (`model_predicted`, ... beside a user's own `predicted` column: `output_names`)."""
+    passthrough, task = result.get("passthrough", []), task_of(metrics)
+    names = output_names([*passthrough, *result.get("features", []), LABEL], result.get("classes") or [], task)
+    prefix = names["predicted"].removesuffix("predicted")
+    outputs = ["predicted"] + {"binary": ["probability"], "multiclass": ["probability", "probability_<class> per class"]
+                               }.get(task, [])
+    outputs = [prefix + name for name in outputs]
+    return f"predictions.parquet: {plural(metrics['test_rows'], 'test row')}: " \
+           f"{', '.join([*passthrough, 'the features', 'label', *outputs])}"
 
 
 def data_bench_table(results: list[dict]) -> Table:
@@ -206,11 +217,13 @@ def data_bench_table(results: list[dict]) -> Table:
 
 
 def sweep_table(ranking: list[dict], task: str = DEFAULT_TASK) -> Table:
-    """`eagergraph sweep`: the candidates ranked by test metrics, best first; the metric columns are the task's
-    catalogue metrics the ranking holds."""
+    """`eagergraph sweep`: the candidates ranked by their metrics on the ranking split (each row's `ranked_on`; test
+    in rankings written before the validation split), best first; the metric columns are the task's catalogue
+    metrics the ranking holds."""
     shown = ranked_metrics(ranking, task)
-    table = Table(title="Sweep: candidates ranked by their test metrics, best first")
-    for name in ("rank", "learning rate", "hidden", "batch", "variant", *(f"test {m.label}" for m in shown), "train s"):
+    split = ranking[0].get("ranked_on", "test") if ranking else "validation"
+    table = Table(title=f"Sweep: candidates ranked by their {split} metrics, best first")
+    for name in ("rank", "learning rate", "hidden", "batch", "variant", *(f"{split} {m.label}" for m in shown), "train s"):
         table.add_column(name, justify="right")
     for r in ranking:
         table.add_row(str(r["rank"]), f"{r['learning_rate']:g}", str(r["hidden"]), str(r["batch_size"]), r["variant"],

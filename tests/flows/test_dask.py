@@ -47,8 +47,8 @@ def test_sweep_on_dask_equals_sequential_sweep(sequential_sweep: dict, tmp_path:
     assert (run.model("graph") / "saved_model.pb").is_file() and not run.model("eager").exists()
     with np.load(run.weights("graph")) as promoted, np.load(best.weights("graph")) as original:
         assert all(np.array_equal(promoted[k], original[k]) for k in original.files)
-    metrics = read_json(run.metrics)
-    assert metrics["graph"]["auc"] == pytest.approx(parallel["best"]["auc"], abs=1e-6)
+    metrics = read_json(run.metrics)  # the best evaluated on test (it was ranked on validation: see below)
+    assert metrics["graph"]["auc"] == pytest.approx(read_json(RunPaths.of(sequential["run_dir"]).metrics)["graph"]["auc"])
     assert metrics["speedup"] is None and run.predictions.is_file()
     assert [r["name"] for r in read_json(run.sweep_ranking)] == [r["name"] for r in parallel["ranking"]]
 
@@ -137,3 +137,19 @@ def test_a_sweep_checks_data_gates_and_records_its_best_like_a_run(sequential_sw
     assert again["promoted"] and "shared test rows" in again["reason"]  # the same data and grid: the same model
     assert [e["action"] for e in read_registry(artifacts)] == ["promote", "promote"]
     assert production_run(artifacts, "synthetic") == Path(again["run_dir"])
+
+
+def test_a_sweep_ranks_its_candidates_on_the_validation_rows_and_evaluates_the_best_on_test(
+        sequential_sweep: dict) -> None:
+    from eagergraph.io import read_json
+    from eagergraph.rundir.paths import RunPaths
+
+    run = RunPaths.of(sequential_sweep["run_dir"])
+    for row in sequential_sweep["ranking"]:
+        # the ranking's loss is the candidate's SavedModel on the raw validation rows: the loss its training loop
+        # measured on the normalized validation split at the epoch whose weights it kept
+        history = read_json(run.candidate(row["name"]).history("graph"))["history"]
+        assert row["ranked_on"] == "validation"
+        assert row["loss"] == pytest.approx(min(entry["val_loss"] for entry in history), abs=1e-5)
+    best, evaluated = sequential_sweep["best"], read_json(run.metrics)["graph"]
+    assert abs(evaluated["loss"] - best["loss"]) > 1e-4  # evaluate scored the best on the test rows, not these

@@ -41,3 +41,30 @@ def test_a_table_with_x_beside_x_sq_and_a_probability_column_trains_and_predicts
     assert predictions.column("probability").to_pylist() == raw.column("probability").to_pylist()  # the user's
     assert predictions.column("predicted").to_pylist() == raw.column("predicted").to_pylist()
     assert 0.0 <= result["example"]["probability"] <= 1.0 and result["example"]["predicted"] in (0, 1)
+
+
+def test_an_imputed_age_beside_a_user_age_missing_column_trains_and_predicts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    n = 240
+    age, flag = rng.normal(40, 10, size=n), rng.normal(size=n)
+    label = ((age - 40) / 10 + flag > 0).astype(int)
+    table = pa.table({"age": pa.array(np.where(np.arange(n) % 7 == 0, np.nan, age), from_pandas=True),
+                      "age_missing": flag, "label": label})
+    pacsv.write_csv(table, tmp_path / "ages.csv")
+    paths = RunPaths.of(tmp_path)
+    ingest_to(paths.raw, tmp_path / "ages.csv", "label", None, 0, 0, 0, impute="mean")
+    normalize_run(tmp_path, 0.25, 3)
+    assert pq.read_schema(paths.normalized("train")).names == ["age", "age_missing", "age_missing_2", "label"]
+    engineer_run(tmp_path)
+    names = pq.read_schema(paths.features("train")).names
+    assert names == ["age", "age_missing", "age_sq", "age_missing_sq", "age_missing_2", "label"]
+    # the user's column is its own values standardized, the indicator the gaps: never the one for the other
+    normalized = pq.read_table(paths.normalized("train"))
+    assert set(normalized.column("age_missing_2").to_numpy()) == {0.0, 1.0}
+    assert len(set(normalized.column("age_missing").to_numpy())) > 100
+    train_to(tmp_path, "graph", "fused", epochs=3, batch_size=16, hidden=8, learning_rate=0.05, seed=1,
+             in_memory_rows=10**6, patience=3)
+    predict_run(tmp_path)
+    predictions = pq.read_table(paths.predictions)
+    assert predictions.num_rows == pq.read_metadata(paths.test_raw).num_rows
+    assert predictions.column("age_missing").to_pylist() == pq.read_table(paths.test_raw).column("age_missing").to_pylist()

@@ -99,12 +99,14 @@ def test_own_split_is_stratified_exact_and_seeded():
 
 
 def test_quality_table_shows_gaps_targets_and_failures():
-    met = quality.Outcome("census", "binary", 32561, 5, "auc", eagergraph=0.905, sklearn={"logistic": 0.9, "hgb": 0.93})
+    met = quality.Outcome("census", "binary", 32561, None, "auc", eagergraph=0.905, sklearn={"logistic": 0.9, "hgb": 0.93},
+                          stopping="kept 7 of 10, no improvement for 3 epochs")
     missed = quality.Outcome("cars", "regression", 398, 50, "r2", eagergraph=0.80, sklearn={"ridge": 0.85, "hgb": 0.87})
     failed = quality.Outcome("penguins", "multiclass", 344, 30, "accuracy", eagergraph_error="no such option: --task | x",
                              sklearn={"logistic": 0.99, "hgb": 0.98})
     lines = quality.format_table([met, missed, failed]).splitlines()
-    assert len(lines) == 7 and all(line.count("|") == 10 for line in lines[:5])
+    assert len(lines) == 7 and all(line.count("|") == 11 for line in lines[:5])
+    assert lines[2].startswith("| census | binary | 32,561 | default | kept 7 of 10, no improvement for 3 epochs |")
     assert lines[6].startswith("scikit-learn on the script's own seeded stratified 80/20 split for penguins ")
     assert len(quality.format_table([met]).splitlines()) == 3
     assert "| auc 0.905 | 0.900 | 0.930 | +0.005 | yes (within 0.01) |" in lines[2]

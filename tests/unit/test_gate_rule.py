@@ -117,3 +117,23 @@ def test_a_sweep_ranks_a_nan_candidate_last() -> None:
             {"name": "good", "auc": 0.9, "accuracy": 0.8, "loss": 0.4},
             {"name": "inf-loss", "auc": 0.95, "accuracy": 0.9, "loss": float("inf")}]
     assert [r["name"] for r in sorted(rows, key=lambda r: rank_key(r, "binary"))] == ["good", "fair", "inf-loss", "nan"]
+
+
+def test_the_comparison_uses_the_shared_rows_and_says_how_they_were_chosen() -> None:
+    from eagergraph.registry.gate import SharedCount
+
+    rules = rules_of()
+    whole, shared = {"auc": 0.70}, {"auc": 0.90}  # the candidate on its whole test split, and on the shared rows
+    verdict = decide(whole, {"auc": 0.85}, rules, compared=shared, shared=SharedCount(212, 1045))
+    assert verdict["promoted"] and "auc 0.9000 vs production 0.8500" in verdict["reason"]
+    assert verdict["reason"].endswith("; compared on 212 of this run's 1,045 test rows, those production's split also "
+                                      "held out")
+    assert verdict["shared_rows"] == {"rows": 212, "test_rows": 1045, "note": None}
+    same = decide(shared, {"auc": 0.85}, rules, compared=shared, shared=SharedCount(1045, 1045))
+    assert "compared on" not in same["reason"]  # every test row shared: nothing to add
+    noted = decide(shared, {"auc": 0.85}, rules, compared=shared, shared=SharedCount(1045, 1045, "production recorded "
+                                                                                     "no split rule"))
+    assert noted["reason"].endswith("; production recorded no split rule")
+    none = decide(shared, None, rules, shared=SharedCount(0, 1045))
+    assert not none["promoted"] and none["reason"].startswith("not compared with production: none of this run's 1,045 "
+                                                              "test rows is a test row of production's split")

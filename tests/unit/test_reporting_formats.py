@@ -67,3 +67,18 @@ def test_the_data_lines_name_categorical_columns_with_their_values_and_the_imput
     assert lines[0] == "features (3): age, sex (categorical, 2 values), port (categorical, 1 value)"
     assert lines[1] == "missing numeric values: age 177 (imputed with the train split's median, plus a missing indicator)"
     assert "left out: name (text, 891 distinct values)" in lines
+
+
+def test_the_predictions_line_names_the_outputs_as_predictions_parquet_has_them() -> None:
+    from eagergraph.reporting.terminal import predictions_line
+
+    binary, metrics = {"passthrough": ["id"], "features": ["x"], "classes": [0, 1]}, {"task": "binary", "test_rows": 20}
+    assert predictions_line(binary, metrics) == \
+        "predictions.parquet: 20 test rows: id, the features, label, predicted, probability"
+    clash = {**binary, "passthrough": ["id", "predicted"]}  # a user's own predicted column is kept as it is
+    assert predictions_line(clash, metrics).endswith("id, predicted, the features, label, model_predicted, "
+                                                     "model_probability")
+    multiclass = {"passthrough": [], "features": ["probability_b"], "classes": ["a", "b"]}
+    assert predictions_line(multiclass, {"task": "multiclass", "test_rows": 5}).endswith(
+        "label, model_predicted, model_probability, model_probability_<class> per class")
+    assert predictions_line({"features": ["x"]}, {"task": "regression", "test_rows": 5}).endswith("label, predicted")
