@@ -160,7 +160,7 @@ def test_gc_keeps_production_its_predecessor_and_the_newest(history: dict) -> No
     rows = json.loads(listed.stdout.strip().splitlines()[-1])
     assert [r["run"] for r in rows] == names[::-1] and [r["run"] for r in rows if r["production"]] == [r1]
     assert rows[3]["verdict"] == "promoted (manual)"  # r2: its last decision was the manual promotion
-    table = run_cli("runs", "--artifacts", str(artifacts))  # the table a user reads, from the same rows
+    table = run_cli("runs", "--artifacts", str(artifacts), "--wide")  # every column, from the same rows
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     header = next(line for line in lines if "when (UTC)" in line)
