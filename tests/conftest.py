@@ -111,6 +111,22 @@ def default_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> d
     return training_pipeline(PipelineConfig(artifacts=artifacts))
 
 
+def count_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the name of every file eagergraph.io opens from now on (hashing reads files through it)."""
+    import builtins
+
+    import eagergraph.io as eio
+
+    opened: list[str] = []
+
+    def counting_open(path, *args, **kwargs):
+        opened.append(os.path.basename(path))
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(eio, "open", counting_open, raising=False)
+    return opened
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the installed `eagergraph` command as a user would."""
     return subprocess.run([EAGERGRAPH, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 import eagergraph.io as eio
+from conftest import count_opens
 from eagergraph.orchestration.caching import content_digest
 from eagergraph.rundir.paths import RunPaths, cache_object
 
@@ -74,14 +74,7 @@ def _as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     eagergraph.io reads from now on."""
     monkeypatch.setattr(eio, "_DIGESTS", {})
     monkeypatch.setattr(eio, "_STATES", {})
-    opened: list[str] = []
-
-    def counting_open(path, *args, **kwargs):
-        opened.append(os.path.basename(path))
-        return builtins.open(path, *args, **kwargs)
-
-    monkeypatch.setattr(eio, "open", counting_open, raising=False)
-    return opened
+    return count_opens(monkeypatch)
 
 
 def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: str, monkeypatch) -> None:

@@ -3,7 +3,6 @@ through the cache's state file; a file whose identity (inode, size, modification
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import time
@@ -12,6 +11,7 @@ import blake3
 import pytest
 
 import eagergraph.io as eio
+from conftest import count_opens
 from eagergraph.io import file_digest, save_state, write_json
 from eagergraph.rundir.manifest import file_inventory
 from eagergraph.rundir.paths import cache_object, cache_state
@@ -20,14 +20,7 @@ from eagergraph.rundir.paths import cache_object, cache_state
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files eagergraph.io opens, in order."""
-    opened: list[str] = []
-
-    def counting_open(path, *args, **kwargs):
-        opened.append(os.path.basename(path))
-        return builtins.open(path, *args, **kwargs)
-
-    monkeypatch.setattr(eio, "open", counting_open, raising=False)
-    return opened
+    return count_opens(monkeypatch)
 
 
 def test_a_file_is_read_once_and_its_links_and_new_name_share_the_digest(tmp_path, reads):
