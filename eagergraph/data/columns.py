@@ -33,6 +33,7 @@ BOOLEAN_WORDS = ("true", "false")  # a cell whose lower case is one of these is 
 NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[Ii]nf(inity)?)$"  # infinite values are numbers (refused later)
 INTEGER = r"^[+-]?\d+$"
 DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"  # ISO dates and times written as text
+DICTIONARY_AT = 4096  # text cells from which `canonical_text` works on distinct values (fewer: cell by cell)
 TRACK = 100_000  # distinct values counted exactly per text column; beyond, a column is reported as "more than"
 
 ID_REASON = "looks like an id"  # why a column that is integer and unique on every row was set aside
@@ -51,10 +52,16 @@ def canonical_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     any case as "true"/"false", integers as decimal text, booleans as "true"/"false"; blank and missing-token cells
     null. The one rule of a text cell, used by the data stages, the label (`labels.label_cells`), the serving side
     (`eagergraph.core.serving_inputs`) and, written in `tf.strings` ops, the SavedModel (`core.export`)."""
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
+    if pa.types.is_dictionary(values.type):  # the rule on each distinct value once; every cell takes its value's
+        if isinstance(values, pa.ChunkedArray):
+            return pa.chunked_array([canonical_text(chunk) for chunk in values.chunks], pa.string())
+        return canonical_text(values.dictionary).take(values.indices)
     if not is_text(values.type):
         return pc.cast(values, pa.string())
+    if isinstance(values, pa.Array) and len(values) >= DICTIONARY_AT:
+        encoded = pc.dictionary_encode(values)  # a categorical column's few values: one hash per cell, then the
+        if len(encoded.dictionary) * 4 <= len(values):  # string kernels on the distinct values only
+            return canonical_text(encoded)
     trimmed = pc.utf8_trim(values.cast(pa.string()), characters=WHITESPACE)
     lower = pc.utf8_lower(trimmed)
     cleaned = pc.if_else(pc.is_in(lower, value_set=pa.array(BOOLEAN_WORDS)), lower, trimmed)
