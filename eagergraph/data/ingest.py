@@ -114,7 +114,9 @@ def open_dataset(path: Path, csv_as_text: bool = False) -> ds.Dataset:
             dataset = _csv_as_text(path, dataset.schema)
         elif fmt == "parquet":
             dataset = _text_through_dictionary(path, dataset)
-        empty = scanner(dataset).head(1).num_rows == 0  # reads the first block only
+        # Parquet: the footers' row counts (reading the first block decoded a whole row group: 0.4 s on 1M rows);
+        # CSV: the first block only. A damaged page past the footer is named by the profile pass's read.
+        empty = (dataset.count_rows() if fmt == "parquet" else scanner(dataset).head(1).num_rows) == 0
     except (pa.ArrowException, OSError) as exc:
         duplicated = _duplicate_names(path) if fmt == "parquet" and path.is_file() else []
         if duplicated:
