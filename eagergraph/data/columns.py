@@ -114,7 +114,8 @@ class ColumnProfile:
     numeric: bool = True
     integer: bool = True
     datelike: bool = True  # every present cell is an ISO date or time written as text
-    counts: dict[str, int] | None = field(default_factory=dict)
+    values: pa.Array | None = None  # the distinct present values counted (up to TRACK), in order of first appearance
+    tallies: pa.Array | None = None  # ... and how many cells hold each
     overflow: int = 0  # distinct values seen beyond TRACK (a lower bound on the rest)
     numbers: int = 0  # text columns: present cells that are numbers ...
     words: int = 0  # ... and present cells that are not (a column of numbers with a stray word is refused, named)
@@ -122,8 +123,17 @@ class ColumnProfile:
     counted_late: bool = False  # counting began after earlier cells looked numeric: `distinct` is a lower bound
 
     @property
+    def counts(self) -> dict[str, int]:
+        """The distinct present values counted, with their cells."""
+        return dict(zip(self.values.to_pylist(), self.tallies.to_pylist())) if self.values is not None else {}
+
+    @property
     def distinct(self) -> int:
-        return len(self.counts or {}) + self.overflow
+        return self.tracked + self.overflow
+
+    @property
+    def tracked(self) -> int:
+        return len(self.values) if self.values is not None else 0
 
     @property
     def temporal(self) -> bool:
@@ -159,7 +169,7 @@ class ColumnProfile:
                     self.nonfinite += int((~finite).sum()) - nan
             else:
                 self.missing += values.null_count
-        if text is not None and self.counts is not None and (count_values or not self.numeric):
+        if text is not None and (count_values or not self.numeric):
             self._count(counted if counted is not None else pc.value_counts(pc.drop_null(text)))
 
     def _check_text(self, distinct: pa.Array, counts: np.ndarray, batch_rows: int) -> None:
@@ -184,14 +194,18 @@ class ColumnProfile:
             self.datelike = not self.numeric and bool(pc.all(pc.match_substring_regex(distinct, DATE)).as_py())
 
     def _count(self, counted: pa.StructArray) -> None:
-        """Fold a batch's value counts (`pc.value_counts`) into the column's, up to TRACK distinct values."""
-        for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
-            if value in self.counts:
-                self.counts[value] += count
-            elif len(self.counts) < TRACK:
-                self.counts[value] = count
-            else:
-                self.overflow += 1
+        """Fold a batch's value counts (`pc.value_counts`) into the column's with Arrow's group-by (no Python loop
+        over values), up to TRACK distinct values; values first seen beyond TRACK count into `overflow`."""
+        values, tallies = counted.field("values"), counted.field("counts")
+        if self.values is not None:
+            both = pa.table({"value": pa.concat_arrays([self.values, values]),
+                             "cells": pa.concat_arrays([self.tallies, tallies])})
+            merged = both.group_by("value", use_threads=False).aggregate([("cells", "sum")])  # first appearance order
+            values, tallies = merged.column("value").combine_chunks(), merged.column("cells_sum").combine_chunks()
+        if len(values) > TRACK:
+            self.overflow += len(values) - TRACK
+            values, tallies = values.slice(0, TRACK), tallies.slice(0, TRACK)
+        self.values, self.tallies = values, tallies
 
 
 # ---------------------------------------------------------------- the decision
@@ -316,7 +330,7 @@ def split_key(selection: Selection) -> list[str] | None:
 def _unique_text(profile: ColumnProfile) -> bool:
     """A text column with a different value on every row (names, codes): an id, however few rows."""
     return (is_text(profile.type) and not profile.numeric and profile.rows > 2 and profile.missing == 0
-            and not profile.overflow and len(profile.counts or {}) == profile.rows)
+            and not profile.overflow and profile.tracked == profile.rows)
 
 
 def check_columns(columns: list[str], label: str, features: list[str] | None, where: Path) -> None:

@@ -325,3 +325,15 @@ def test_a_parquet_input_read_through_dictionaries_gives_the_csv_input_s_run(tmp
     assert Normalizer.load(run.normalizer).categorical == Normalizer.load(csv_run.normalizer).categorical
     for split in SPLITS:
         assert pq.read_table(run.features(split)).equals(pq.read_table(csv_run.features(split)))
+
+
+def test_a_text_column_s_values_are_counted_across_batches_up_to_the_tracking_cap(monkeypatch) -> None:
+    import eagergraph.data.columns as columns
+
+    monkeypatch.setattr(columns, "TRACK", 4)
+    profile = columns.ColumnProfile("city", pa.string())
+    for batch in (["b", "a", " b", None, "NA"], ["c", "a", "b"], ["d", "e", "a", "f"]):
+        profile.update(pa.array(batch, pa.string()), count_values=False)
+    assert profile.counts == {"b": 3, "a": 3, "c": 1, "d": 1}  # first seen first; " b" is "b"; NA is missing
+    assert profile.missing == 2 and profile.rows == 12
+    assert profile.overflow == 2 and profile.distinct == 6  # "e" and "f" came past the cap of 4
