@@ -92,7 +92,7 @@ def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: st
     assert {s: states[s] for s in CACHED} == dict.fromkeys(CACHED, "Cached")
     data_files = {p: d for p, d in _files(hit["run_dir"]).items()
                   if p.startswith(("raw.", "normalizer", "normalized/", "features/"))}
-    assert len(data_files) == 7
+    assert len(data_files) == 9  # raw, normalizer, three normalized (and raw test), three engineered
     # The store's objects and their links in the run were trusted by their identity in the cache's state file.
     assert not set(opened) & ({Path(p).name for p in data_files} | set(data_files.values())), opened
     assert "metrics.json" in opened  # what the run wrote itself is still hashed for its manifest
