@@ -10,8 +10,9 @@ over all contenders, each keeping its fastest round: a shared machine's busy spe
 - eagergraph: the package's data stages called in-process, no Prefect, as the flow calls them: ingest →
   normalize (which writes check-data's profile of the train split while it holds the rows) → engineer-features;
 - Polars (lazy frames, streaming `sink_parquet`) and DuckDB doing the same work: validate (nulls, NaN), a raw
-  copy, an exact stratified 80/20 split, train statistics, normalized and engineered (z, z², one-hot with an
-  unseen and a missing slot) train/test files, the raw test rows, deciles of every feature;
+  copy, a 70/10/20 train/validation/test split by a hash of each row's content and the seed (each engine's own
+  hash), train statistics and vocabularies, normalized and engineered (z, z², one-hot with an unseen and a missing
+  slot) train/validation/test files, the raw test rows, deciles of every feature;
 - pyarrow reading the file and writing it once: the floor.
 A contender that fails is named on stderr and makes the exit status 1.
 `--whole-command` also times `eagergraph run --data FILE --label label --modes graph --batch-size 1024
@@ -154,13 +155,16 @@ def run_polars(file: Path, work: Path, seed: int) -> dict[str, float]:
     raw = work / "raw.parquet"
     source.sink_parquet(raw)
     stages.done("raw copy")
-    # exact stratified split: a seeded permutation within each class, its first round(fraction × n) rows are test;
-    # computed once on the label column and attached to the lazy scan as a column
-    test_flag = pl.read_parquet(raw, columns=[LABEL]).select(
-        (pl.int_range(pl.len()).shuffle(seed=seed).over(LABEL) < (pl.len().over(LABEL) * TEST_FRACTION).round())
-        .alias("test")).to_series()
-    rows = pl.scan_parquet(raw).with_columns(test_flag)
-    train, test = rows.filter(~pl.col("test")).drop("test"), rows.filter(pl.col("test")).drop("test")
+    # the split as a hash of each row's content and the seed, cut at two thresholds (as eagergraph's split.py; the
+    # engine's own hash, so the same work, not the same rows)
+    u = pl.struct(pl.all()).hash(seed).cast(pl.Float64) / 2.0**64
+    rows = pl.scan_parquet(raw).with_columns(u.alias("u"))
+    splits = {"train": rows.filter(pl.col("u") >= TEST_FRACTION + VALIDATION_FRACTION),
+              "validation": rows.filter(pl.col("u").is_between(TEST_FRACTION, TEST_FRACTION + VALIDATION_FRACTION,
+                                                               closed="left")),
+              "test": rows.filter(pl.col("u") < TEST_FRACTION)}
+    splits = {name: frame.drop("u") for name, frame in splits.items()}
+    train = splits["train"]
     stats_query = train.select([pl.col(n).mean().alias(f"{n}_mean") for n in numeric]
                                + [pl.col(n).std(ddof=0).alias(f"{n}_std") for n in numeric])
     stats, *counts = pl.collect_all([stats_query, *(train.group_by(name).len() for name in text)])
@@ -174,8 +178,8 @@ def run_polars(file: Path, work: Path, seed: int) -> dict[str, float]:
         one_hot += [(pl.col(name) == v).fill_null(False).cast(pl.Float32).alias(f"{name}={v}") for v in values]
         one_hot += [(pl.col(name).is_not_null() & ~pl.col(name).is_in(values)).cast(pl.Float32).alias(f"{name}=<unseen>"),
                     pl.col(name).is_null().cast(pl.Float32).alias(f"{name}=<missing>")]
-    sinks = [test.sink_parquet(work / "test_raw.parquet", lazy=True)]
-    for split, frame in (("train", train), ("test", test)):  # one plan: the shared scan is read once
+    sinks = [splits["test"].sink_parquet(work / "test_raw.parquet", lazy=True)]
+    for split, frame in splits.items():  # one plan: the shared scan is read once
         normalized = frame.select([*z, *text, LABEL])
         sinks.append(normalized.sink_parquet(work / f"normalized-{split}.parquet", lazy=True))
         sinks.append(normalized.select([*numeric, *squares, *one_hot, LABEL])
@@ -207,16 +211,16 @@ def run_duckdb(file: Path, work: Path, seed: int) -> dict[str, float]:
     raw = work / "raw.parquet"
     db.execute(f"COPY (SELECT * FROM {src}) TO '{raw}' (FORMAT parquet)")
     stages.done("raw copy")
-    # exact stratified split: a seeded order within each class (a hash of the row number), its first rows are test
-    db.execute(f"""CREATE TEMP TABLE rows AS SELECT *,
-                   row_number() OVER (PARTITION BY {LABEL} ORDER BY hash(file_row_number + {seed}))
-                   <= round(count(*) OVER (PARTITION BY {LABEL}) * {TEST_FRACTION}) AS is_test
+    # the split as a hash of each row's content and the seed, cut at two thresholds (as eagergraph's split.py)
+    columns = ", ".join([*numeric, *text, LABEL])
+    db.execute(f"""CREATE TEMP TABLE rows AS SELECT *, hash({columns}, {seed}) / 18446744073709551616.0 AS u
                    FROM read_parquet('{raw}', file_row_number = true)""")
+    train_where = f"u >= {TEST_FRACTION + VALIDATION_FRACTION}"
     stats = db.execute("SELECT " + ", ".join(f"avg({n}), stddev_pop({n})" for n in numeric)
-                       + " FROM rows WHERE NOT is_test").fetchone()
+                       + f" FROM rows WHERE {train_where}").fetchone()
     vocab = {}
     for name in text:
-        counts = db.execute(f"SELECT {name}, count(*) FROM rows WHERE NOT is_test GROUP BY {name}").fetchall()
+        counts = db.execute(f"SELECT {name}, count(*) FROM rows WHERE {train_where} GROUP BY {name}").fetchall()
         vocab[name] = _vocabulary([v for v, _ in counts], [c for _, c in counts])
     stages.done("split + train statistics")
     z = [f"CAST(({n} - {stats[2 * j]}) / {stats[2 * j + 1] or 1.0} AS FLOAT) AS {n}" for j, n in enumerate(numeric)]
@@ -227,14 +231,15 @@ def run_duckdb(file: Path, work: Path, seed: int) -> dict[str, float]:
         one_hot += [f"CAST(coalesce({name} = '{v}', false) AS FLOAT) AS \"{name}={v}\"" for v in values]
         one_hot += [f"CAST({name} IS NOT NULL AND {name} NOT IN ({listed}) AS FLOAT) AS \"{name}=<unseen>\"",
                     f"CAST({name} IS NULL AS FLOAT) AS \"{name}=<missing>\""]
-    for split, where in (("train", "NOT is_test"), ("test", "is_test")):
+    test_where = f"u < {TEST_FRACTION}"
+    for split, where in (("train", train_where), ("validation", f"u >= {TEST_FRACTION} AND NOT ({train_where})"),
+                         ("test", test_where)):
         normalized = work / f"normalized-{split}.parquet"
         db.execute(f"COPY (SELECT {', '.join([*z, *text, LABEL])} FROM rows WHERE {where} ORDER BY file_row_number) "
                    f"TO '{normalized}' (FORMAT parquet)")
         db.execute(f"COPY (SELECT {', '.join([*numeric, *squares, *one_hot, LABEL])} FROM read_parquet('{normalized}')) "
                    f"TO '{work / f'features-{split}.parquet'}' (FORMAT parquet)")
-    columns = ", ".join([*numeric, *text, LABEL])
-    db.execute(f"COPY (SELECT {columns} FROM rows WHERE is_test ORDER BY file_row_number) TO '{work / 'test_raw.parquet'}' "
+    db.execute(f"COPY (SELECT {columns} FROM rows WHERE {test_where} ORDER BY file_row_number) TO '{work / 'test_raw.parquet'}' "
                "(FORMAT parquet)")
     stages.done("normalized + features + raw test")
     deciles = db.execute("SELECT " + ", ".join(f"quantile_cont({n}, {DECILES})" for n in numeric)

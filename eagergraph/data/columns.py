@@ -33,6 +33,7 @@ BOOLEAN_WORDS = ("true", "false")  # a cell whose lower case is one of these is 
 NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[Ii]nf(inity)?)$"  # infinite values are numbers (refused later)
 INTEGER = r"^[+-]?\d+$"
 DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"  # ISO dates and times written as text
+DICTIONARY_AT = 4096  # text cells from which `canonical_text` works on distinct values (fewer: cell by cell)
 TRACK = 100_000  # distinct values counted exactly per text column; beyond, a column is reported as "more than"
 
 ID_REASON = "looks like an id"  # why a column that is integer and unique on every row was set aside
@@ -51,10 +52,16 @@ def canonical_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     any case as "true"/"false", integers as decimal text, booleans as "true"/"false"; blank and missing-token cells
     null. The one rule of a text cell, used by the data stages, the label (`labels.label_cells`), the serving side
     (`eagergraph.core.serving_inputs`) and, written in `tf.strings` ops, the SavedModel (`core.export`)."""
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
+    if pa.types.is_dictionary(values.type):  # the rule on each distinct value once; every cell takes its value's
+        if isinstance(values, pa.ChunkedArray):
+            return pa.chunked_array([canonical_text(chunk) for chunk in values.chunks], pa.string())
+        return canonical_text(values.dictionary).take(values.indices)
     if not is_text(values.type):
         return pc.cast(values, pa.string())
+    if isinstance(values, pa.Array) and len(values) >= DICTIONARY_AT:
+        encoded = pc.dictionary_encode(values)  # a categorical column's few values: one hash per cell, then the
+        if len(encoded.dictionary) * 4 <= len(values):  # string kernels on the distinct values only
+            return canonical_text(encoded)
     trimmed = pc.utf8_trim(values.cast(pa.string()), characters=WHITESPACE)
     lower = pc.utf8_lower(trimmed)
     cleaned = pc.if_else(pc.is_in(lower, value_set=pa.array(BOOLEAN_WORDS)), lower, trimmed)
@@ -107,7 +114,8 @@ class ColumnProfile:
     numeric: bool = True
     integer: bool = True
     datelike: bool = True  # every present cell is an ISO date or time written as text
-    counts: dict[str, int] | None = field(default_factory=dict)
+    values: pa.Array | None = None  # the distinct present values counted (up to TRACK), in order of first appearance
+    tallies: pa.Array | None = None  # ... and how many cells hold each
     overflow: int = 0  # distinct values seen beyond TRACK (a lower bound on the rest)
     numbers: int = 0  # text columns: present cells that are numbers ...
     words: int = 0  # ... and present cells that are not (a column of numbers with a stray word is refused, named)
@@ -115,8 +123,17 @@ class ColumnProfile:
     counted_late: bool = False  # counting began after earlier cells looked numeric: `distinct` is a lower bound
 
     @property
+    def counts(self) -> dict[str, int]:
+        """The distinct present values counted, with their cells."""
+        return dict(zip(self.values.to_pylist(), self.tallies.to_pylist())) if self.values is not None else {}
+
+    @property
     def distinct(self) -> int:
-        return len(self.counts or {}) + self.overflow
+        return self.tracked + self.overflow
+
+    @property
+    def tracked(self) -> int:
+        return len(self.values) if self.values is not None else 0
 
     @property
     def temporal(self) -> bool:
@@ -152,7 +169,7 @@ class ColumnProfile:
                     self.nonfinite += int((~finite).sum()) - nan
             else:
                 self.missing += values.null_count
-        if text is not None and self.counts is not None and (count_values or not self.numeric):
+        if text is not None and (count_values or not self.numeric):
             self._count(counted if counted is not None else pc.value_counts(pc.drop_null(text)))
 
     def _check_text(self, distinct: pa.Array, counts: np.ndarray, batch_rows: int) -> None:
@@ -177,14 +194,18 @@ class ColumnProfile:
             self.datelike = not self.numeric and bool(pc.all(pc.match_substring_regex(distinct, DATE)).as_py())
 
     def _count(self, counted: pa.StructArray) -> None:
-        """Fold a batch's value counts (`pc.value_counts`) into the column's, up to TRACK distinct values."""
-        for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
-            if value in self.counts:
-                self.counts[value] += count
-            elif len(self.counts) < TRACK:
-                self.counts[value] = count
-            else:
-                self.overflow += 1
+        """Fold a batch's value counts (`pc.value_counts`) into the column's with Arrow's group-by (no Python loop
+        over values), up to TRACK distinct values; values first seen beyond TRACK count into `overflow`."""
+        values, tallies = counted.field("values"), counted.field("counts")
+        if self.values is not None:
+            both = pa.table({"value": pa.concat_arrays([self.values, values]),
+                             "cells": pa.concat_arrays([self.tallies, tallies])})
+            merged = both.group_by("value", use_threads=False).aggregate([("cells", "sum")])  # first appearance order
+            values, tallies = merged.column("value").combine_chunks(), merged.column("cells_sum").combine_chunks()
+        if len(values) > TRACK:
+            self.overflow += len(values) - TRACK
+            values, tallies = values.slice(0, TRACK), tallies.slice(0, TRACK)
+        self.values, self.tallies = values, tallies
 
 
 # ---------------------------------------------------------------- the decision
@@ -309,7 +330,7 @@ def split_key(selection: Selection) -> list[str] | None:
 def _unique_text(profile: ColumnProfile) -> bool:
     """A text column with a different value on every row (names, codes): an id, however few rows."""
     return (is_text(profile.type) and not profile.numeric and profile.rows > 2 and profile.missing == 0
-            and not profile.overflow and len(profile.counts or {}) == profile.rows)
+            and not profile.overflow and profile.tracked == profile.rows)
 
 
 def check_columns(columns: list[str], label: str, features: list[str] | None, where: Path) -> None:

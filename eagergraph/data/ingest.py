@@ -112,7 +112,11 @@ def open_dataset(path: Path, csv_as_text: bool = False) -> ds.Dataset:
             raise DataError(f"{path}: the folder holds no Parquet files")
         if fmt == "csv" and csv_as_text:
             dataset = _csv_as_text(path, dataset.schema)
-        empty = scanner(dataset).head(1).num_rows == 0  # reads the first block only
+        elif fmt == "parquet":
+            dataset = _text_through_dictionary(path, dataset)
+        # Parquet: the footers' row counts (reading the first block decoded a whole row group: 0.4 s on 1M rows);
+        # CSV: the first block only. A damaged page past the footer is named by the profile pass's read.
+        empty = (dataset.count_rows() if fmt == "parquet" else scanner(dataset).head(1).num_rows) == 0
     except (pa.ArrowException, OSError) as exc:
         duplicated = _duplicate_names(path) if fmt == "parquet" and path.is_file() else []
         if duplicated:
@@ -129,8 +133,13 @@ def scanner(dataset: ds.Dataset, columns: list[str] | None = None, batch_size: i
     one file read ahead, Parquet column chunks read as decoded. (Arrow's defaults, 16 batches, 4 files and
     pre-buffered row groups ahead, held about the whole 10M-row file: 1.1 GiB of Arrow memory against 0.18 GiB this
     way, in the same time; even `head(1)` left its read-ahead running.)"""
-    options = ds.ParquetFragmentScanOptions(pre_buffer=False) if isinstance(getattr(dataset, "format", None), ds.ParquetFileFormat) else None
+    parquet = isinstance(getattr(dataset, "format", None), ds.ParquetFileFormat)
+    options = ds.ParquetFragmentScanOptions(pre_buffer=False) if parquet else None
     sizing = {"batch_size": batch_size} if batch_size else {}
+    text = dataset.format.read_options.dictionary_columns if parquet else set()
+    if text:  # batches with the text columns as the dictionary arrays read (see `_text_through_dictionary`)
+        schema = pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in text else f for f in dataset.schema])
+        dataset = ds.dataset(dataset.files, schema=schema, format=dataset.format, filesystem=dataset.filesystem)
     return dataset.scanner(columns=columns, batch_readahead=1, fragment_readahead=1, fragment_scan_options=options,
                            **sizing)
 
@@ -138,6 +147,18 @@ def scanner(dataset: ds.Dataset, columns: list[str] | None = None, batch_size: i
 def scan(dataset: ds.Dataset, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """The dataset's batches, in bounded memory (see `scanner`)."""
     return scanner(dataset, columns).to_batches()
+
+
+def _text_through_dictionary(path: Path, dataset: ds.Dataset) -> ds.Dataset:
+    """The Parquet dataset again with its text columns read through their dictionary pages (a categorical column's
+    few values decoded once per page, not once per cell: 3.5x faster to scan here). The dataset's schema stays the
+    file's; `scanner` hands the text columns on as Arrow dictionary arrays, which `canonical_text` and the counts
+    work on value by distinct value (a passthrough column is decoded where it is written: `ParquetSink`)."""
+    text = [f.name for f in dataset.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    if not text:
+        return dataset
+    options = ds.ParquetReadOptions(dictionary_columns=text)
+    return ds.dataset(path, schema=dataset.schema, format=ds.ParquetFileFormat(read_options=options))
 
 
 def _csv_as_text(path: Path, inferred: pa.Schema) -> ds.Dataset:
@@ -305,7 +326,10 @@ def _clean(batch: pa.RecordBatch, label: str, selection: Selection, drop_invalid
 
 
 def _passthrough(values: pa.Array, kind: pa.DataType | None) -> pa.Array:
-    """A passthrough column as the user's file typed it (a CSV column read as text goes back to its inferred type)."""
+    """A passthrough column as the user's file typed it (a CSV column read as text goes back to its inferred type,
+    a Parquet text column read as a dictionary to text)."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
     if kind is None or values.type == kind:
         return values
     return pc.cast(canonical_text(values), kind)

@@ -104,7 +104,7 @@ def raw_split_codes(raw: Path, rule: SplitRule) -> np.ndarray:
     """Each raw.parquet row's split code (`split_codes`), block by block, reading the key columns only."""
     meta = pq.read_schema(raw).metadata or {}
     classes = json.loads(meta.get(CLASSES_KEY, b"[]")) if task_of(meta) != "regression" else None
-    parts = [split_codes(batch, rule, classes) for batch in iter_batches(raw, columns=rule.key)]
+    parts = [split_codes(batch, rule, classes) for batch in iter_batches(raw, rule.key, text_as_dictionary=True)]
     return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
 
@@ -220,9 +220,18 @@ def _present_moments(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray,
 
 
 def _merge_counts(total: dict, values: pa.Array) -> None:
-    counted = pc.value_counts(pc.drop_null(values))
-    for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
-        total[value] = total.get(value, 0) + count
+    """Fold a block's value counts into `total`: a dictionary column counted on its indices (a bincount), its
+    few values named once; a plain one by Arrow's hash count."""
+    if pa.types.is_dictionary(values.type):
+        indices = values.indices.drop_null().to_numpy(zero_copy_only=False)
+        found = np.bincount(indices, minlength=len(values.dictionary))
+        pairs = zip(values.dictionary.to_pylist(), found.tolist())
+    else:
+        counted = pc.value_counts(pc.drop_null(values))
+        pairs = zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist())
+    for value, count in pairs:
+        if count:
+            total[value] = total.get(value, 0) + count
 
 
 def vocabulary(counts: dict[str, int], cap: int) -> list[str]:
@@ -251,7 +260,7 @@ def fit_normalizer(raw: Path, codes: np.ndarray, rule: SplitRule | None = None) 
     present: dict[str, list[np.ndarray]] = {n: [] for n in imputed if impute == "median"}
     start = 0
     # Python threads over row groups were 2.5x slower here (Arrow's and BLAS's own threads oversubscribe two cores).
-    for batch in iter_batches(raw, columns=features):
+    for batch in iter_batches(raw, features, text_as_dictionary=True):
         keep = np.flatnonzero(codes[start:start + batch.num_rows] == TRAIN)  # once per block: `take` is 5x a boolean mask
         start += batch.num_rows
         train = {n: _column(batch, n).take(keep) for n in numeric}
@@ -340,7 +349,7 @@ def write_splits(raw: Path, files: SplitFiles, normalizer: Normalizer, codes: np
     with ParquetSink(files.train, schema) as train, ParquetSink(files.validation, schema) as validation, \
             ParquetSink(files.test, schema) as test, ParquetSink(files.test_raw, raw_schema) as test_raw:
         start = 0
-        for batch in iter_batches(raw):
+        for batch in iter_batches(raw, text_as_dictionary=True):
             block = codes[start:start + batch.num_rows]
             start += batch.num_rows
             table = normalize_batch(batch, normalizer, schema)

@@ -156,6 +156,12 @@ def category_codes_arrow(values: "pa.Array | pa.ChunkedArray", vocabulary: list[
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_dictionary(values.type) and isinstance(values, pa.Array):  # the distinct values looked up once
+        distinct = category_codes_arrow(values.dictionary, vocabulary)
+        codes = distinct[values.indices.fill_null(0).to_numpy(zero_copy_only=False)] if len(distinct) else \
+            np.full(len(values), missing_slot(len(vocabulary)), np.int32)
+        codes[values.is_null().to_numpy(zero_copy_only=False)] = missing_slot(len(vocabulary))
+        return codes
     index = pc.index_in(values, value_set=pa.array(vocabulary, pa.string()))  # null for missing and unseen
     codes = pc.fill_null(index, unseen_slot(len(vocabulary))).to_numpy(zero_copy_only=False).astype(np.int32)
     codes[values.is_null().to_numpy(zero_copy_only=False)] = missing_slot(len(vocabulary))

@@ -292,3 +292,48 @@ def test_derived_names_never_collide_with_a_users_columns(tmp_path: Path) -> Non
     z = features.column("x").to_numpy()
     np.testing.assert_array_equal(features.column("x_sq_3").to_numpy(), z * z)  # x's square, renamed
     assert features.column("x_sq").to_numpy().tolist() != features.column("x_sq_3").to_numpy().tolist()
+
+
+def test_category_codes_of_a_dictionary_column_are_the_reference_codes() -> None:
+    # normalize reads raw.parquet's text through its dictionary pages; the codes must be `category_codes`'
+    from eagergraph.data.preprocessing import category_codes, category_codes_arrow
+
+    values = ["b", None, "a", "zz", "b", None, "c"]
+    vocabulary = ["b", "a", "c"]
+    expected = category_codes(np.array(values, dtype=object), vocabulary)
+    assert expected.tolist() == [0, 4, 1, 3, 0, 4, 2]
+    assert category_codes_arrow(pa.array(values).dictionary_encode(), vocabulary).tolist() == expected.tolist()
+    assert category_codes_arrow(pa.array([None, None], pa.string()).dictionary_encode(), vocabulary).tolist() == [4, 4]
+
+
+def test_a_parquet_input_read_through_dictionaries_gives_the_csv_input_s_run(tmp_path: Path) -> None:
+    # ingest scans a Parquet file's text columns as Arrow dictionaries and normalize reads raw.parquet's the same
+    # way: the files and the statistics must be those of the same table given as CSV (read as plain text)
+    csv_run = _run(tmp_path / "csv", passengers(), impute="median")
+    table = pa.csv.read_csv(tmp_path / "csv" / "in.csv")
+    assert pa.types.is_string(table.schema.field("sex").type)
+    pq.write_table(table, tmp_path / "in.parquet")
+    run = RunPaths.of(tmp_path / "parquet")
+    ingest_to(run.raw, tmp_path / "in.parquet", "survived", None, 0, 0, 0, impute="median")
+    normalize_run(run.root, 0.25, seed=5)
+    engineer_run(run.root)
+    for name in ("raw", "test_raw"):
+        ours, theirs = pq.read_table(getattr(run, name)), pq.read_table(getattr(csv_run, name))
+        assert ours.schema.field("sex").type == pa.string()
+        assert ours.select(["sex", "port", LABEL]).equals(theirs.select(["sex", "port", LABEL]))
+        np.testing.assert_array_equal(ours.column("age").to_numpy(), theirs.column("age").to_numpy())  # NaN as NaN
+    assert Normalizer.load(run.normalizer).categorical == Normalizer.load(csv_run.normalizer).categorical
+    for split in SPLITS:
+        assert pq.read_table(run.features(split)).equals(pq.read_table(csv_run.features(split)))
+
+
+def test_a_text_column_s_values_are_counted_across_batches_up_to_the_tracking_cap(monkeypatch) -> None:
+    import eagergraph.data.columns as columns
+
+    monkeypatch.setattr(columns, "TRACK", 4)
+    profile = columns.ColumnProfile("city", pa.string())
+    for batch in (["b", "a", " b", None, "NA"], ["c", "a", "b"], ["d", "e", "a", "f"]):
+        profile.update(pa.array(batch, pa.string()), count_values=False)
+    assert profile.counts == {"b": 3, "a": 3, "c": 1, "d": 1}  # first seen first; " b" is "b"; NA is missing
+    assert profile.missing == 2 and profile.rows == 12
+    assert profile.overflow == 2 and profile.distinct == 6  # "e" and "f" came past the cap of 4

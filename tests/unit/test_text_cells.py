@@ -44,3 +44,19 @@ def test_a_label_with_missing_tokens_and_trailing_spaces_keeps_its_two_classes(t
     summary = ingest_to(tmp_path / "raw.parquet", tmp_path / "t.csv", "answer", None, 0, 0, 0, drop_invalid=True)
     assert summary["task"] == "binary" and summary["dropped_rows"] == 12  # the NA rows: no class
     assert sorted(set(pq.read_table(tmp_path / "raw.parquet").column("label").to_pylist())) == [0, 1]
+
+
+def test_a_column_worked_on_its_distinct_values_takes_the_cell_by_cell_rule() -> None:
+    # canonical_text works on a dictionary's values (Parquet text read through its dictionary pages) or, from
+    # DICTIONARY_AT cells of few values, on a plain column's distinct values: both must equal the rule cell by cell
+    from eagergraph.data.columns import DICTIONARY_AT
+
+    cells = [" male", "TRUE", "NA", None, "female\u00a0", "true", "?", "x", "\ufeffx"]
+    column = pa.array(cells * (DICTIONARY_AT // len(cells) + 1))
+    expected = [canonical_cell(cell) for cell in cells] * (DICTIONARY_AT // len(cells) + 1)
+    assert len(column) >= DICTIONARY_AT
+    assert canonical_text(column).to_pylist() == expected
+    assert canonical_text(column.dictionary_encode()).to_pylist() == expected
+    chunked = pa.chunked_array([column.slice(0, 10).dictionary_encode(), column.slice(10).dictionary_encode()])
+    assert canonical_text(chunked).to_pylist() == expected
+    assert canonical_text(pa.array(["a", "b"]).dictionary_encode()).type == pa.string()
