@@ -156,8 +156,9 @@ def row_columns(cells: dict[str, Any], inputs: ModelInputs, option: str) -> dict
         raise DataError(f"{option}: {error.value!r} is not a number: {field(error.column)}") from None
     for name in unpredictable(columns, inputs):
         given = cells[name]
-        if canonical_cell(given) is None:  # empty by the one text-cell rule (blank or a missing token)
-            raise DataError(f"{option}: {field(name)} is empty; {_order(inputs.features)}; the model does not impute {name}")
+        if canonical_cell(given) is None:  # missing by the one text-cell rule (blank or a missing token)
+            what = "is empty" if given is None or not str(given).strip() else f"is missing ({given!r} reads as a missing value)"
+            raise DataError(f"{option}: {field(name)} {what}; {_order(inputs.features)}; the model does not impute {name}")
         raise DataError(f"{option}: NaN or infinite values cannot be predicted: {field(name)} is {given!r}"
                         + ("" if name in inputs.imputed else " (the model does not impute it)"))
     return columns

@@ -172,7 +172,7 @@ CASES = [
     # predict
     predict("row with too few values", "{model}", "--row", "1,2,3", expect=("--row: 3 values given, the model takes 10 features",)),
     predict("row with a word", "{model}", "--row", "1,2,3,x,5,6,7,8,9,10", expect=("--row: 'x' is not a number",)),
-    predict("row with NaN", "{model}", "--row", "1,2,3,nan,5,6,7,8,9,10", expect=("--row: NaN or infinite values cannot be predicted",)),
+    predict("row with NaN", "{model}", "--row", "1,2,3,nan,5,6,7,8,9,10", expect=("--row: field 4 (x3) is missing ('nan' reads as a missing value)",)),
     predict("row and input together", "{model}", "--row", "1", "--input", "{d}/good.csv", expect=("give exactly one of --input FILE or --row",)),
     predict("model path missing", "{d}/nope", "--row", "1", expect=("nope: no such file or folder",)),
     predict("folder that is not a SavedModel", "{d}/not_a_model", "--row", "1",

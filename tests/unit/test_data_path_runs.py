@@ -39,18 +39,3 @@ def test_a_failed_contender_is_named_and_the_exit_status_is_1(tmp_path, capsys):
     file = tmp_path / "data.parquet"
     data_path.generate(file, 200, n_features=2, seed=1)
     assert data_path.main(["--file", str(file), "--contenders", "pyarrow"]) == 0
-
-
-def test_polars_and_duckdb_split_every_row_by_a_hash_into_train_validation_and_test(tmp_path):
-    # the contenders do eagergraph's work: a hash split into three files that hold every row once, about 70/10/20
-    file = tmp_path / "data.parquet"
-    data_path.generate(file, 4000, n_features=2, categorical=2, seed=3, block_rows=1000)
-    for contender in ("polars", "duckdb"):
-        work = tmp_path / contender
-        work.mkdir()
-        data_path.RUNNERS[contender](file, work, 3)
-        rows = {split: pq.read_metadata(work / f"features-{split}.parquet").num_rows
-                for split in ("train", "validation", "test")}
-        assert sum(rows.values()) == 4000, (contender, rows)
-        assert 0.17 < rows["test"] / 4000 < 0.23 and 0.07 < rows["validation"] / 4000 < 0.13, (contender, rows)
-        assert pq.read_metadata(work / "test_raw.parquet").num_rows == rows["test"]
