@@ -209,6 +209,10 @@ def test_prefect_yaml_deploys_and_a_worker_runs_it_with_nothing_set_by_hand(
         scoring = httpx.post(f"{url}/deployments/filter",
                              json={"deployments": {"name": {"any_": ["eagergraph-scoring-daily"]}}}).json()
         assert [d["entrypoint"] for d in scoring] == ["flows/scoring.py:scoring_flow"]
+        sweep = httpx.post(f"{url}/deployments/filter",
+                           json={"deployments": {"name": {"any_": ["eagergraph-sweep-weekly"]}}}).json()
+        assert [d["entrypoint"] for d in sweep] == ["flows/sweep.py:sweep_pipeline"]
+        assert sweep[0]["parameters"]["sweep"]["hidden"] == [16, 32]
         assert scoring[0]["parameters"]["config"]["input"] == "incoming" and scoring[0]["work_pool_name"] == "eagergraph-process"
 
         artifacts = tmp_path / "artifacts"  # not the project's own artifacts folder
