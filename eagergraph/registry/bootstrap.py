@@ -42,8 +42,8 @@ def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
 
 
 def _auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted Mann-Whitney AUC per resample (ties half, 0 when a class is absent), scores in float32 as
-    auc.roc_auc compares them."""
+    """Weighted Mann-Whitney AUC per resample (ties half; NaN when a class is absent, as `auc.roc_auc` says: an AUC
+    without both classes is undefined), scores in float32 as auc.roc_auc compares them."""
     score = np.asarray(score, dtype=np.float32)
     order = np.argsort(score, kind="stable")
     ordered = score[order]
@@ -53,7 +53,8 @@ def _auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
     wn = np.add.reduceat(w[:, order] * (1.0 - pos), starts, axis=1)
     below = np.cumsum(wn, axis=1) - wn
     won = np.sum(wp * (below + 0.5 * wn), axis=1)
-    return _ratio(won, wp.sum(axis=1) * wn.sum(axis=1))
+    pairs = wp.sum(axis=1) * wn.sum(axis=1)
+    return np.where(pairs > 0, won / np.where(pairs > 0, pairs, 1.0), np.nan)
 
 
 def _binary(name: str, y: np.ndarray, p: np.ndarray, w: np.ndarray, total: np.ndarray) -> np.ndarray:
@@ -141,7 +142,11 @@ def paired_interval(task: Task, name: str, labels: np.ndarray, candidate: np.nda
         diffs.append(weighted_metric(task, name, labels, candidate, w, train_mean)
                      - weighted_metric(task, name, labels, production, w, train_mean))
     tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(np.concatenate(diffs), [tail, 100 - tail])
+    drawn = np.concatenate(diffs)
+    drawn = drawn[np.isfinite(drawn)]  # a resample that drew one class only has no AUC: it is left out
+    if not len(drawn):
+        return Interval(point, float("nan"), float("nan"), rows, resamples)
+    low, high = np.percentile(drawn, [tail, 100 - tail])
     return Interval(point, float(low), float(high), rows, resamples)
 
 

@@ -155,6 +155,11 @@ def decide(candidate: dict[str, float], production: dict[str, float] | None, rul
         refusals.append(f"not compared with production: none of this run's {shared.total:,} test rows is a test row "
                         "of production's split (its seed or fractions differ); `eagergraph promote` makes it "
                         "production by hand")
+    if not refusals and production is not None and not schema and (undefined := not_finite(
+            {f"{name} (this run)": (compared or candidate)[name], f"{name} (production)": production[name]})):
+        rows = f"the {shared.rows:,} shared test rows" if shared is not None else "the test rows"
+        refusals.append(f"not compared with production: {', '.join(undefined)} on {rows} (an AUC needs both classes "
+                        "there); `eagergraph promote` makes it production by hand")
     if refusals:
         promoted, reason = False, "; ".join(refusals)
     elif schema:

@@ -137,3 +137,21 @@ def test_the_comparison_uses_the_shared_rows_and_says_how_they_were_chosen() -> 
     none = decide(shared, None, rules, shared=SharedCount(0, 1045))
     assert not none["promoted"] and none["reason"].startswith("not compared with production: none of this run's 1,045 "
                                                               "test rows is a test row of production's split")
+
+
+def test_shared_rows_of_one_class_are_not_a_comparison_and_never_promote() -> None:
+    """An AUC needs both classes: on shared rows holding one class the comparison is undefined (NaN), every bootstrap
+    resample too, and the candidate is refused with a line saying why, never promoted on `nan vs nan`."""
+    from eagergraph.registry.gate import SharedCount
+
+    y = np.ones(40, dtype=np.int64)  # every shared row positive
+    rng = np.random.default_rng(0)
+    interval = paired_interval("binary", "auc", y, rng.random(40), rng.random(40), seed=1)
+    assert np.isnan(interval.difference) and np.isnan(interval.low) and np.isnan(interval.high)
+    shared = {"auc": roc_auc(y, rng.random(40))}
+    assert np.isnan(shared["auc"])
+    verdict = decide(BINARY, {**BINARY, "auc": float("nan")}, rules_of(), compared=shared, interval=interval,
+                     shared=SharedCount(40, 200))
+    assert not verdict["promoted"]
+    assert verdict["reason"].startswith("not compared with production: auc (this run) nan, auc (production) nan on the "
+                                        "40 shared test rows")
