@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from eagergraph.core.prediction import PREDICTED, PREDICTED_CLASS, FilePredictor, input_batches
+from eagergraph.core.prediction import PREDICTED, PREDICTED_CLASS, FilePredictor, input_batches, output_names
 from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.io import ROW_GROUP_ROWS, in_blocks
 from eagergraph.errors import DataError
@@ -104,8 +104,10 @@ class Distribution:
         self.classes: Counter[str] = Counter()
         self.sample: list[np.ndarray] = []
 
-    def add(self, block: pa.Table) -> None:
-        predicted = block.column(PREDICTED_CLASS)
+    def add(self, block: pa.Table, names: dict[str, str]) -> None:
+        """Count one predicted block; `names`: the model's output columns as `output_names` named them beside the
+        input's own columns (`model_predicted` when the input has a `predicted` column of its own)."""
+        predicted = block.column(names[PREDICTED_CLASS])
         if self.task == "regression":
             values = predicted.drop_null().to_numpy()
             self.sample.append(values[::max(1, len(values) // SAMPLE_PER_BLOCK)])
@@ -113,7 +115,7 @@ class Distribution:
         counted = pc.value_counts(predicted.drop_null()).to_pylist()  # in Arrow: no Python object per row
         self.classes.update({str(item["values"]): item["counts"] for item in counted})
         if self.task == "binary":
-            p = block.column(PREDICTED).drop_null().to_numpy()
+            p = block.column(names[PREDICTED]).drop_null().to_numpy()
             self.probability += np.histogram(p, bins=HISTOGRAM_BINS, range=(0.0, 1.0))[0]
 
     def summary(self) -> dict:
@@ -150,9 +152,9 @@ def score_file(model: Path, info: dict, source: Path, output: Path, facts: dict,
         for block in in_blocks(input_batches(Path(source), predictor.inputs.features)):
             yield block, check_block(block, predictor.inputs, Path(source), counts)
 
-    def write(writer: pq.ParquetWriter, block: pa.Table) -> None:
+    def write(writer: pq.ParquetWriter, block: pa.Table, names: dict[str, str]) -> None:
         writer.write_table(block.replace_schema_metadata(writer.schema.metadata), row_group_size=ROW_GROUP_ROWS)
-        distribution.add(block)
+        distribution.add(block, names)
 
     with atomic_path(output) as partial, contextlib.ExitStack() as open_writer:
         writer: pq.ParquetWriter | None = None
@@ -162,7 +164,7 @@ def score_file(model: Path, info: dict, source: Path, output: Path, facts: dict,
                 if writer is None:
                     schema = block.schema.with_metadata({**(block.schema.metadata or {}), **stored})
                     writer = open_writer.enter_context(pq.ParquetWriter(partial, schema, **_encodings(schema)))
-                behind(write, writer, block)
+                behind(write, writer, block, output_names(rows.column_names, predictor.classes, predictor.task))
     return {"rows": predictor.rows, "invalid_rows": predictor.invalid_rows,
             "invalid_values": predictor.in_model_order(predictor.invalid),
             "unseen": predictor.in_model_order(predictor.unseen), "distribution": distribution.summary()}

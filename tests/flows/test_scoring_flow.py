@@ -141,3 +141,21 @@ def test_ui_artifact_shows_rows_distribution_drift_and_model_link(setting: dict,
     table = next(a["data"] for a in found if a["key"] == "eagergraph-scoring-outputs")
     assert "monday" in json.dumps(table)
     assert np.isfinite(first["checks"][0]["psi"]["x0"])
+
+
+def test_a_users_probability_column_is_kept_and_the_distribution_counts_the_models_outputs(setting: dict) -> None:
+    """An input with its own text `predicted` and `probability` columns: they are carried through untouched, the
+    model's outputs take the `model_` prefix, and the score distribution counts the model's outputs, not the user's."""
+    root = setting["root"] / "own-columns"
+    (root / "in").mkdir(parents=True)
+    table = setting["table"].slice(0, 90)
+    table = table.append_column("predicted", pa.array(["theirs"] * 90)).append_column("probability",
+                                                                                     pa.array(["high"] * 90))
+    pq.write_table(table, root / "in" / "tuesday.parquet")
+    done = _score(setting["artifacts"], root / "in", root / "out")
+    scored = pq.read_table(ScoringPaths(root / "out").predictions("tuesday"))
+    assert scored.column("predicted").to_pylist() == ["theirs"] * 90 and scored.column("probability")[0].as_py() == "high"
+    manifest = json.loads(ScoringPaths(root / "out").manifest("tuesday").read_text())
+    model_classes = pc.value_counts(scored.column("model_predicted")).to_pylist()
+    assert manifest["distribution"]["classes"] == {str(c["values"]): c["counts"] for c in model_classes}
+    assert sum(manifest["distribution"]["probability_counts"]) == 90 and done["rows"] == 90
