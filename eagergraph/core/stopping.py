@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 MIN_DELTA = 1e-4  # relative: an epoch improves when its loss is below best × (1 − MIN_DELTA); rounding is ~1e-7
 DIVERGENCE_FACTOR = 10.0  # a training loss this many times its best means the run diverged
+# ...but never below this: a near-perfect fit whose loss ticks from 1e-6 to 1e-5 has not diverged (the losses are
+# of a standardized target or a class probability, so 0.01 is already a very good fit)
+DIVERGENCE_FLOOR = 0.01
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Stopping:
         if broken:
             self.reason = f"diverged at epoch {epoch} ({broken})"
             return self.reason
-        if loss > DIVERGENCE_FACTOR * self.best_loss:
+        if loss > DIVERGENCE_FACTOR * max(self.best_loss, DIVERGENCE_FLOOR):
             self.reason = (f"diverged at epoch {epoch} (loss {loss:.4g}, more than {DIVERGENCE_FACTOR:g}× its best "
                            f"{self.best_loss:.4g})")
             return self.reason

@@ -86,7 +86,7 @@ def score_candidates(run_dir: Path, trained: list[dict]) -> list[dict]:
 
 
 def rank(results: list[dict]) -> list[dict]:
-    """Best first by the task's `RANK_BY` metrics on the ranking split (binary: higher AUC, then accuracy, then lower test loss;
+    """Best first by the task's `RANK_BY` metrics on the ranking split (binary: higher AUC, then accuracy, then lower loss;
     regression: lower RMSE, then MAE), each in its catalogue direction (metrics.rank_key: non-finite ones last);
     the name breaks exact ties."""
     ordered = sorted(results, key=lambda r: (*rank_key(r, r.get("task", "binary")), r["name"]))

@@ -51,3 +51,9 @@ def test_a_loss_far_above_its_best_is_a_divergence_and_a_non_finite_validation_l
 def test_without_a_patience_only_divergence_stops_training() -> None:
     stopping = _run(math.inf, [1.0] * 50)  # train() with patience None: the epochs run to their maximum
     assert stopping.reason is None and stopping.best_epoch == 1
+
+
+def test_a_near_perfect_fit_that_ticks_up_has_not_diverged() -> None:
+    """Ten times a tiny best is still a tiny loss: the factor applies above a floor, not to 1e-6 → 1e-5."""
+    assert _run(10, [1.0, 1e-6, 1e-5]).reason is None
+    assert _run(10, [1.0, 1e-6, 0.5]).reason.startswith("diverged at epoch 3")  # far above the floor: diverged
