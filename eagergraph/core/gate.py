@@ -52,10 +52,9 @@ def shared_test_rows(test_raw: Path, classes: list | None, production_split: dic
         return SharedRows(None, total, "production recorded no split rule (a run made before the hash split), so "
                                        "it was scored on all of this run's test rows, some of which it may have trained on")
     rule = SplitRule(**production_split)
-    absent = [name for name in rule.key if name not in pq.read_schema(test_raw).names]
-    if absent:
-        return SharedRows(None, total, f"production's split key ({', '.join(absent)}) is not in this run's data, so it "
-                                       "was scored on all of this run's test rows, some of which it may have trained on")
+    if why := rule.recomputable_on(pq.read_schema(test_raw)):
+        return SharedRows(None, total, f"{why}, so it was scored on all of this run's test rows, some of which it may "
+                                       "have trained on")
     parts = [split_codes(batch, rule, classes) for batch in iter_batches(test_raw, columns=rule.key)]
     return SharedRows(np.concatenate(parts) == TEST if parts else np.zeros(0, bool), total)
 

@@ -19,7 +19,7 @@ from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, 
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
 from eagergraph.data.preprocessing import category_codes_arrow, indicator_names, numeric_z, standardize
 from eagergraph.data.profile import TrainSample, numeric_profile
-from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, split_codes
+from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, key_types, split_codes
 from eagergraph.errors import DataError
 from eagergraph.io import write_json
 
@@ -95,9 +95,8 @@ def label_field(task: str) -> pa.Field:
 def split_rule(schema: pa.Schema, seed: int, test_fraction: float, validation_fraction: float) -> SplitRule:
     """raw.parquet's split rule: keyed by the row id column(s) ingest recorded, else by every column (the content)."""
     meta = schema.metadata or {}
-    if SPLIT_KEY in meta:
-        return SplitRule(json.loads(meta[SPLIT_KEY]), seed, test_fraction, validation_fraction, "id")
-    return SplitRule(list(schema.names), seed, test_fraction, validation_fraction, "content")
+    key, by = (json.loads(meta[SPLIT_KEY]), "id") if SPLIT_KEY in meta else (list(schema.names), "content")
+    return SplitRule(key, seed, test_fraction, validation_fraction, by, types=key_types(schema, key))
 
 
 def raw_split_codes(raw: Path, rule: SplitRule) -> np.ndarray:

@@ -48,9 +48,37 @@ class SplitRule:
     validation_fraction: float
     by: str = "content"
     hash: str = SCHEME
+    types: dict[str, str] | None = None  # each key column's value type (runs before it was recorded: None)
+
+    def recomputable_on(self, schema: pa.Schema) -> str | None:
+        """Why this rule cannot be recomputed on rows of `schema` (the same hash of the same key needs the same
+        scheme, the key's columns, and their values of the same type: a column read as integers before and as text
+        now hashes differently), or None when it can."""
+        if self.hash != SCHEME:
+            return f"production's split used the hash scheme {self.hash}, not {SCHEME}"
+        absent = [name for name in self.key if name not in schema.names]
+        if absent:
+            return f"production's split key ({', '.join(absent)}) is not in this run's data"
+        now = key_types(schema, self.key)
+        changed = [name for name in self.key if self.types and name in self.types and now[name] != self.types[name]]
+        if changed:
+            return ("production's split key changed type (" + ", ".join(f"{n}: {self.types[n]} then, {now[n]} now"
+                                                                     for n in changed) + ")")
+        return None
 
     def as_json(self) -> dict:
         return asdict(self)
+
+
+def key_types(schema: pa.Schema, key: list[str]) -> dict[str, str]:
+    """The value type of each key column but the label (hashed as the user's value whatever its codes), a
+    dictionary-encoded column as its values' type: what a recomputed split must find again."""
+    types = {}
+    for name in key:
+        if name != LABEL:
+            kind = schema.field(name).type
+            types[name] = str(kind.value_type if pa.types.is_dictionary(kind) else kind)
+    return types
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -193,3 +193,24 @@ def test_a_new_class_shifting_the_label_codes_moves_no_row() -> None:
                                   LABEL: pa.array([grown_classes.index(v) for v in [*values, "aardvark"]], pa.int16())}),
                         rule, grown_classes)
     assert np.array_equal(after[:-1], before) and len(set(before.tolist())) == 3
+
+
+def test_a_recorded_rule_is_recomputed_only_on_the_same_scheme_key_and_key_types() -> None:
+    """The gate recomputes production's split on this run's rows only where it would give production's codes: the
+    same hash scheme, every key column present, each with the value type it had (text read as dictionaries is
+    text); otherwise it says why, and the gate notes that production may have trained on the rows it compares."""
+    from eagergraph.data.normalize import split_rule
+
+    then = pa.schema([("ticket", pa.int64()), ("name", pa.string()), (LABEL, pa.int8())])
+    rule = split_rule(then, 7, 0.2, 0.1)
+    assert rule.types == {"ticket": "int64", "name": "string"}
+    assert rule.recomputable_on(then) is None
+    dictionary = pa.schema([("ticket", pa.int64()), ("name", pa.dictionary(pa.int32(), pa.string())), (LABEL, pa.int16())])
+    assert rule.recomputable_on(dictionary) is None  # same values, another encoding; the label is hashed by value
+    retyped = pa.schema([("ticket", pa.string()), ("name", pa.string()), (LABEL, pa.int8())])
+    assert rule.recomputable_on(retyped) == "production's split key changed type (ticket: int64 then, string now)"
+    assert rule.recomputable_on(pa.schema([("ticket", pa.int64())])).startswith("production's split key (name, label)")
+    other = SplitRule(**{**rule.as_json(), "hash": "another-v0"})
+    assert other.recomputable_on(then) == f"production's split used the hash scheme another-v0, not {SCHEME}"
+    legacy = SplitRule(**{**rule.as_json(), "types": None})  # recorded before key types were
+    assert legacy.recomputable_on(retyped) is None
