@@ -86,7 +86,7 @@ def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: st
     data_files = {p: d for p, d in _files(hit["run_dir"]).items()
                   if p.startswith(("raw.", "normalizer", "normalized/", "features/"))}
     # raw.parquet, normalizer.json, the three normalized splits and the raw test rows, the three feature files
-    assert len(data_files) == 9 and set(data_files) <= set(_files(first["run_dir"]))
+    assert len(data_files) == 9
     # The store's objects and their links in the run were trusted by their identity in the cache's state file.
     assert not set(opened) & ({Path(p).name for p in data_files} | set(data_files.values())), opened
     assert "metrics.json" in opened  # what the run wrote itself is still hashed for its manifest
