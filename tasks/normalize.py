@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from eagergraph.core.runtime import start_tensorflow_in_background
 from eagergraph.data.normalize import SplitFiles, normalize_to
 from eagergraph.orchestration.caching import publish, raw_input, stage_options
 from eagergraph.rundir.paths import RunPaths
@@ -38,7 +37,6 @@ def split_line(result: dict) -> str:
 @task(name="normalize", **stage_options(raw_input))
 def normalize(run_dir: str, test_fraction: float, validation_fraction: float, seed: int) -> dict:
     """Split raw.parquet into train/validation/test and encode each with statistics of the train split."""
-    start_tensorflow_in_background()  # only when the stage computes: its seconds overlap the import (see pipeline)
     paths = RunPaths.of(run_dir)
     files = split_files(paths)
     result = normalize_to(paths.raw, files, test_fraction, validation_fraction, seed)

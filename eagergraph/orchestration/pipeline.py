@@ -30,14 +30,14 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
                      c.max_categories, c.impute, c.task, c.max_classes, c.id_column)
-    # the input passed ingest's checks, and its classes can fill every split: TensorFlow may load while the rest
-    # runs (normalize checks the split as drawn). normalize starts it when it computes (its seconds overlap the
-    # import); a cache hit returns first and it starts here: begun before the lookup, the import held Python's lock
-    # through it (a hit took 0.3 s instead of 0.014 s)
+    # the input passed ingest's checks, and its classes can fill every split: TensorFlow loads while the rest runs
+    # (normalize checks the split as drawn). Started here, in the flow's process, before normalize: its seconds
+    # overlap the import. (Started inside the normalize task instead, it ran on a Dask worker under the dask runner,
+    # and every sweep candidate then ran on one worker; the price of starting here: a normalize cache hit waits on
+    # the import's hold of Python's lock, 0.3 s instead of 0.014 s.)
     check_planned_split(raw["class_counts"], raw["source"], raw["task"], raw["classes"])
-    split = run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
     start_tensorflow_in_background()
-    return raw, split
+    return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
 
 
 def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str]) -> tuple[dict, dict]:
