@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eagergraph.data.features import engineer_to
-from eagergraph.data.ingest import ingest_to, synthetic_batches
+from eagergraph.data.ingest import ingest_to
 from eagergraph.data.normalize import SplitFiles, normalize_to
 from eagergraph.data.split import SPLITS
+from eagergraph.data.synthetic import synthetic_batches
 from eagergraph.rundir.manifest import peak_memory_bytes
 from eagergraph.rundir.paths import RunPaths
 

@@ -59,9 +59,9 @@ def training_matrix(rows: int, n_features: int, seed: int, task: str = DEFAULT_T
 
     import pyarrow as pa
 
-    from eagergraph.data.ingest import synthetic_batches
     from eagergraph.data.io import LABEL, feature_matrix
     from eagergraph.data.preprocessing import preprocess
+    from eagergraph.data.synthetic import synthetic_batches
 
     table = pa.Table.from_batches(list(synthetic_batches(rows, n_features, seed, task=task)))
     raw = feature_matrix(table, [f"x{i}" for i in range(n_features)])

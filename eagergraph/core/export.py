@@ -26,7 +26,7 @@ from eagergraph.core.serving_inputs import (
     serving_columns,
     signature_names,
 )
-from eagergraph.data.columns import BOOLEAN_WORDS, MISSING_TOKENS, WHITESPACE
+from eagergraph.data.cells import BOOLEAN_WORDS, MISSING_TOKENS, WHITESPACE
 from eagergraph.data.preprocessing import (
     active_codes,
     bounded_z,

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eagergraph.core.outputs import PREDICTED, PREDICTED_CLASS, class_probability_column, label_values, output_names, task_table
 from eagergraph.core.runtime import start_tensorflow
 from eagergraph.core.serving_inputs import (
     ModelInputs,
@@ -25,92 +26,11 @@ from eagergraph.core.serving_inputs import (
     unpredictable,
     unseen_counts,
 )
-from eagergraph.data.columns import MISSING_TOKENS, canonical_cell
+from eagergraph.data.cells import MISSING_TOKENS, canonical_cell
 from eagergraph.data.io import BLOCK_ROWS, LABEL, in_blocks, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
-
-PREDICTED = "probability"  # the positive class's probability
-PREDICTED_CLASS = "predicted"
-
-
-def class_values(codes: np.ndarray, classes: list, valid: np.ndarray | None = None) -> pa.Array:
-    """0/1 codes as the user's label values (`classes` is [negative, positive]); rows not valid become null."""
-    codes = np.asarray(codes).reshape(-1).astype(np.int8)
-    return pa.array(classes).take(pa.array(codes, mask=None if valid is None else ~np.asarray(valid, dtype=bool)))
-
-
-def label_values(codes: np.ndarray, task: str, classes: list) -> pa.Array:
-    """raw.parquet's label in the user's values: class codes as the classes, a regression target as it is."""
-    if task == "regression":
-        return pa.array(np.asarray(codes, dtype=np.float64))
-    if task == "multiclass":
-        return pa.array(classes).take(pa.array(np.asarray(codes).astype(np.int64)))
-    return class_values(codes, classes)
-
-
-OUTPUT_PREFIX = "model_"  # put before the model's output columns when an input column already has one's name
-
-
-def output_names(columns: list[str], classes: list, task: str = "binary") -> dict[str, str]:
-    """The names of the model's output columns beside these input columns: `predicted`, `probability` (binary and
-    multiclass) and `probability_<class>` (multiclass). Every input column is kept as it is: when one of them
-    already has an output's name (a user's own `probability` column), every output name takes OUTPUT_PREFIX
-    (`model_predicted`, `model_probability`, ...), repeated until none clashes."""
-    plain = [PREDICTED_CLASS] if task == "regression" else [PREDICTED_CLASS, PREDICTED]
-    if task == "multiclass":
-        plain += [class_probability_column(c) for c in classes]
-    prefix, taken = "", set(columns)
-    while any(prefix + name in taken for name in plain):
-        prefix += OUTPUT_PREFIX
-    return {name: prefix + name for name in plain}
-
-
-def prediction_table(table: pa.Table, probability: np.ndarray, classes: list) -> pa.Table:
-    """The input columns plus the predicted class (the user's label values) and the positive class's probability
-    (named by `output_names`); a row with a NaN probability (not predicted) gets an empty prediction."""
-    p = np.asarray(probability, dtype=np.float64).reshape(-1)
-    valid = np.isfinite(p)
-    names = output_names(table.column_names, classes)
-    return (table.append_column(names[PREDICTED_CLASS], class_values(p > 0.5, classes, valid))
-            .append_column(names[PREDICTED], pa.array(p, mask=~valid)))
-
-
-def class_probability_column(value: Any) -> str:
-    """predictions' column of one class's probability (multiclass): `probability_<class>`."""
-    return f"{PREDICTED}_{value}"
-
-
-def multiclass_table(table: pa.Table, probabilities: np.ndarray, classes: list) -> pa.Table:
-    """The input columns plus the predicted class (the label's own values), its probability, and the probability
-    of every class (`probability_<class>`), named by `output_names`; a row not predicted (NaN) gets empty cells."""
-    p = np.asarray(probabilities, dtype=np.float64).reshape(len(table), len(classes))
-    valid = np.isfinite(p).all(axis=1)
-    best = np.where(valid, np.nan_to_num(p).argmax(axis=1), 0)
-    names = output_names(table.column_names, classes, "multiclass")
-    table = table.append_column(names[PREDICTED_CLASS], pa.array(classes).take(pa.array(best, mask=~valid)))
-    table = table.append_column(names[PREDICTED], pa.array(p[np.arange(len(p)), best], mask=~valid))
-    for j, value in enumerate(classes):
-        table = table.append_column(names[class_probability_column(value)], pa.array(p[:, j], mask=~valid))
-    return table
-
-
-def regression_table(table: pa.Table, values: np.ndarray) -> pa.Table:
-    """The input columns plus `predicted` (named by `output_names`), the value in the target's units (empty for a
-    row not predicted)."""
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    name = output_names(table.column_names, [], "regression")[PREDICTED_CLASS]
-    return table.append_column(name, pa.array(v, mask=~np.isfinite(v)))
-
-
-def task_table(table: pa.Table, output: np.ndarray, task: str, classes: list) -> pa.Table:
-    """predictions of a task: binary (`prediction_table`), multiclass, regression."""
-    if task == "multiclass":
-        return multiclass_table(table, output, classes)
-    if task == "regression":
-        return regression_table(table, output)
-    return prediction_table(table, output, classes)
 
 
 def parse_row(text: str, features: list[str]) -> dict[str, str]:
@@ -283,7 +203,7 @@ def input_batches(source: Path, features: list[str], only_features: bool = False
     import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
-    from eagergraph.data.ingest import arrow_reason, open_dataset, scanner
+    from eagergraph.data.reader import arrow_reason, open_dataset, scanner
 
     dataset = open_dataset(Path(source))  # the file checks (exists, readable, not empty)
     if Path(source).suffix.lower() == ".csv":

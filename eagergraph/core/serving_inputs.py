@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eagergraph.data.columns import canonical_text
+from eagergraph.data.cells import canonical_text
 from eagergraph.data.normalize import Normalizer
 from eagergraph.data.preprocessing import missing_trained
 from eagergraph.errors import DataError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,23 +11,20 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
+from eagergraph.data.cells import as_numbers, canonical_text
 from eagergraph.data.columns import (
     FEATURES_KEY,
     ColumnProfile,
     Selection,
-    as_numbers,
-    canonical_text,
     check_columns,
     choose_columns,
     describe_kinds,
     raw_schema,
     split_key,
 )
-from eagergraph.data.io import LABEL, ROW_GROUP_ROWS, write_batches
+from eagergraph.data.io import LABEL, write_batches
 from eagergraph.data.labels import (
     LabelValues,
     choose_task,
@@ -40,8 +36,9 @@ from eagergraph.data.labels import (
     order_classes,
     task_line,
 )
-from eagergraph.data.preflight import SUFFIX_FORMATS, check_source
-from eagergraph.errors import DataError, first_line
+from eagergraph.data.reader import arrow_reason, csv_types, open_dataset, scan
+from eagergraph.data.synthetic import synthetic_batches
+from eagergraph.errors import DataError
 
 CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
 SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so later stages' errors can name it
@@ -53,150 +50,6 @@ SPLIT_KEY = b"eagergraph.split_key"  # raw.parquet metadata: the row id column(s
 
 
 # ---------------------------------------------------------------- synthetic data
-
-
-def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = ROW_GROUP_ROWS,
-                      task: str = "binary") -> Iterator[pa.RecordBatch]:
-    """A seeded table the model can learn: a label from a quadratic rule plus noise, on features of mixed scale.
-
-    The label per task: binary 0/1 (the score above its mean), multiclass 0/1/2 (the score in three bands around
-    its mean, of roughly equal size), regression the score itself (float).
-
-    The rule is linear in (z, z²) of the standardized features, so the squared features of stage 3 make it
-    learnable; the offsets and scales make normalization matter. Chunks are seeded by index, so any chunk
-    size gives the same rows.
-    """
-    coef = np.random.default_rng([seed, 0])
-    quadratic = coef.uniform(-1.0, 1.0, n_features)
-    linear = coef.uniform(-0.5, 0.5, n_features)
-    scale = coef.uniform(0.5, 20.0, n_features)
-    offset = coef.uniform(-50.0, 50.0, n_features)
-    names = [f"x{i}" for i in range(n_features)]
-    threshold = quadratic.sum()  # E[z²] = 1, so the classes come out roughly balanced
-    band = 0.43 * float(np.sqrt(2 * (quadratic**2).sum() + (linear**2).sum() + 0.09))  # ±0.43 sd: about thirds
-    for index, start in enumerate(range(0, rows, chunk_rows)):
-        n = min(chunk_rows, rows - start)
-        rng = np.random.default_rng([seed, 1, index])
-        # features × rows: every column contiguous, handed to Arrow without a copy; drawn in float32 (twice as fast)
-        z = rng.standard_normal((n_features, n), dtype=np.float32).astype(np.float64)
-        score = np.einsum("f,fn,fn->n", quadratic, z, z) + linear @ z + rng.normal(0.0, 0.3, n)
-        label = _synthetic_label(score, threshold, band, task)
-        z *= scale[:, None]  # in place: z becomes x, no second array of the chunk's size
-        z += offset[:, None]
-        yield pa.RecordBatch.from_arrays([pa.array(z[j]) for j in range(n_features)] + [pa.array(label)], names=[*names, LABEL])
-
-
-def _synthetic_label(score: np.ndarray, threshold: float, band: float, task: str) -> np.ndarray:
-    if task == "regression":
-        return score
-    if task == "multiclass":
-        return np.digitize(score - threshold, [-band, band]).astype(np.int64)
-    return (score > threshold).astype(np.int8)
-
-
-# ---------------------------------------------------------------- user data
-
-
-def open_dataset(path: Path, csv_as_text: bool = False) -> ds.Dataset:
-    """A pyarrow dataset over a CSV file, a Parquet file or a folder of Parquet files, with at least one row.
-
-    With `csv_as_text` (ingest), a CSV file's columns but dates and times are read as text, so a numeric column
-    with blank or missing-token cells anywhere in the file is still read whole; `ColumnProfile` decides what each
-    column holds, and `as_numbers` / `canonical_text` turn cells into raw.parquet's types.
-    """
-    fmt = check_source(path)  # the one set of file checks (preflight runs it before Prefect starts)
-    dataset = None
-    try:
-        dataset = ds.dataset(path, format=fmt)
-        if path.is_dir() and not dataset.files:
-            raise DataError(f"{path}: the folder holds no Parquet files")
-        if fmt == "csv" and csv_as_text:
-            dataset = _csv_as_text(path, dataset.schema)
-        elif fmt == "parquet":
-            dataset = _text_through_dictionary(path, dataset)
-        # Parquet: the footers' row counts (reading the first block decoded a whole row group: 0.4 s on 1M rows);
-        # CSV: the first block only. A damaged page past the footer is named by the profile pass's read.
-        empty = (dataset.count_rows() if fmt == "parquet" else scanner(dataset).head(1).num_rows) == 0
-    except (pa.ArrowException, OSError) as exc:
-        duplicated = _duplicate_names(path) if fmt == "parquet" and path.is_file() else []
-        if duplicated:
-            raise DataError(f"{path}: duplicate column names: {', '.join(duplicated)}") from None
-        schema = dataset.schema if dataset is not None else None
-        raise DataError(f"{path}: cannot read as {fmt}: {arrow_reason(exc, schema)}") from None
-    if empty:
-        raise DataError(f"{path}: no data rows" + (" (a header only)" if fmt == "csv" else ""))
-    return dataset
-
-
-def scanner(dataset: ds.Dataset, columns: list[str] | None = None, batch_size: int | None = None) -> ds.Scanner:
-    """A scanner over the dataset in bounded memory: one batch (of `batch_size` rows, Arrow's default when None) and
-    one file read ahead, Parquet column chunks read as decoded. (Arrow's defaults, 16 batches, 4 files and
-    pre-buffered row groups ahead, held about the whole 10M-row file: 1.1 GiB of Arrow memory against 0.18 GiB this
-    way, in the same time; even `head(1)` left its read-ahead running.)"""
-    parquet = isinstance(getattr(dataset, "format", None), ds.ParquetFileFormat)
-    options = ds.ParquetFragmentScanOptions(pre_buffer=False) if parquet else None
-    sizing = {"batch_size": batch_size} if batch_size else {}
-    text = dataset.format.read_options.dictionary_columns if parquet else set()
-    if text:  # batches with the text columns as the dictionary arrays read (see `_text_through_dictionary`)
-        schema = pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in text else f for f in dataset.schema])
-        dataset = ds.dataset(dataset.files, schema=schema, format=dataset.format, filesystem=dataset.filesystem)
-    return dataset.scanner(columns=columns, batch_readahead=1, fragment_readahead=1, fragment_scan_options=options,
-                           **sizing)
-
-
-def scan(dataset: ds.Dataset, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """The dataset's batches, in bounded memory (see `scanner`)."""
-    return scanner(dataset, columns).to_batches()
-
-
-def _text_through_dictionary(path: Path, dataset: ds.Dataset) -> ds.Dataset:
-    """The Parquet dataset again with its text columns read through their dictionary pages (a categorical column's
-    few values decoded once per page, not once per cell: 3.5x faster to scan here). The dataset's schema stays the
-    file's; `scanner` hands the text columns on as Arrow dictionary arrays, which `canonical_text` and the counts
-    work on value by distinct value (a passthrough column is decoded where it is written: `ParquetSink`)."""
-    text = [f.name for f in dataset.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    if not text:
-        return dataset
-    options = ds.ParquetReadOptions(dictionary_columns=text)
-    return ds.dataset(path, schema=dataset.schema, format=ds.ParquetFileFormat(read_options=options))
-
-
-def _csv_as_text(path: Path, inferred: pa.Schema) -> ds.Dataset:
-    """The CSV dataset again with every column but dates/times read as text (no cell is turned into null by Arrow)."""
-    types = {f.name: (f.type if pa.types.is_temporal(f.type) else pa.string()) for f in inferred}
-    options = pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False)
-    return ds.dataset(path, format=ds.CsvFileFormat(convert_options=options))
-
-
-def arrow_reason(exc: BaseException, schema: pa.Schema | None = None) -> str:
-    """Arrow's error message without its wrapping ("Error creating dataset. Could not open ... source '...'"),
-    with CSV column numbers turned into names, printable and short enough for one line."""
-    reason = first_line(exc)
-    reason = re.sub(r"^.*?input source '[^']*': (Invalid: )?", "", reason)
-    duplicate = re.search(r"multiple columns named (.+)$", reason)
-    if duplicate:
-        return f"duplicate column names: {duplicate.group(1)}"
-    if schema is not None:
-        reason = re.sub(r"CSV column #(\d+)", lambda m: f"column {_column_name(schema, int(m.group(1)))!r}", reason)
-    reason = re.sub(r"(got \d+): .*$", r"\1", reason)  # drop the raw row echoed after a parse error
-    reason = "".join(ch if ch.isprintable() else "?" for ch in reason)
-    return reason if len(reason) <= 200 else reason[:197] + "..."
-
-
-def _column_name(schema: pa.Schema, index: int) -> str:
-    return schema.names[index] if 0 <= index < len(schema.names) else f"#{index}"
-
-
-def _duplicate_names(path: Path) -> list[str]:
-    """Duplicate column names of one Parquet file (Arrow's dataset refuses them without naming them)."""
-    try:
-        names = pq.read_schema(path).names
-    except (pa.ArrowException, OSError):
-        return []
-    return sorted({name for name in names if names.count(name) > 1})
-
-
-# ---------------------------------------------------------------- the passes over the user's rows
 
 
 @dataclass
@@ -333,13 +186,6 @@ def _passthrough(values: pa.Array, kind: pa.DataType | None) -> pa.Array:
     if kind is None or values.type == kind:
         return values
     return pc.cast(canonical_text(values), kind)
-
-
-def csv_types(path: Path) -> dict[str, pa.DataType]:
-    """The column types Arrow infers for a CSV file (its first block); none for Parquet."""
-    if not path.is_file() or SUFFIX_FORMATS.get(path.suffix.lower()) != "csv":
-        return {}
-    return {f.name: f.type for f in ds.dataset(path, format="csv").schema}
 
 
 def passthrough_types(path: Path, profiles: dict[str, ColumnProfile], names: list[str], label: str) -> dict:

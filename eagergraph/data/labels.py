@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eagergraph.data.columns import canonical_text
+from eagergraph.data.cells import canonical_text
 from eagergraph.data.io import LABEL
 from eagergraph.errors import DataError
 

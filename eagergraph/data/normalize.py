@@ -17,10 +17,11 @@ import pyarrow.parquet as pq
 from eagergraph.data.columns import raw_features
 from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, SPLIT_KEY, TASK_KEY
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
+from eagergraph.data.moments import RunningMoments, float64_column, present_moments
 from eagergraph.data.preprocessing import category_codes_arrow, indicator_names, numeric_z, standardize
 from eagergraph.data.profile import TrainSample, numeric_profile
 from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, key_types, split_codes
-from eagergraph.errors import DataError
+from eagergraph.data.split_checks import check_split
 from eagergraph.io import write_json
 
 
@@ -107,117 +108,6 @@ def raw_split_codes(raw: Path, rule: SplitRule) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
 
-HINT = "add rows or change --test-fraction or --validation-fraction"  # what a user can do about a tiny split
-
-
-def split_counts(labels: np.ndarray, codes: np.ndarray, task: str, classes: list | None = None) -> np.ndarray:
-    """Rows per split (rows: train, validation, test) and class (columns, code order; regression: one column)."""
-    if task == "regression":
-        return np.bincount(codes, minlength=len(SPLITS)).reshape(-1, 1)
-    size = len(classes) if classes else int(labels.max(initial=1)) + 1
-    return np.stack([np.bincount(labels[codes == code], minlength=size) for code in range(len(SPLITS))])
-
-
-def check_split(labels: np.ndarray, codes: np.ndarray, where: Path | str, task: str = "binary",
-                classes: list | None = None) -> None:
-    """Each split must hold every class (regression: a row), or neither training, early stopping nor evaluation
-    means anything: checked on the split as drawn (`codes`: 0 train, 1 validation, 2 test)."""
-    refuse_split(split_counts(labels, codes, task, classes), where, task, classes)
-
-
-def check_planned_split(counts: list[int], where: Path | str, task: str, classes: list | None = None) -> None:
-    """Before the split is drawn, from the rows per class alone (regression: [rows]): a class (or a table) needs at
-    least one row per split. Necessary, not sufficient (the hash decides the rest, and normalize checks it exactly),
-    but it refuses the tiniest tables before TensorFlow loads."""
-    counts = np.asarray(counts, dtype=np.int64)
-    if task == "regression":
-        if counts.sum() < len(SPLITS):
-            raise DataError(f"{where}: too few rows for the split ({int(counts.sum())} rows in all), fewer than one for "
-                            f"each of the train, validation and test splits; {HINT}")
-        return
-    short = [code for code, count in enumerate(counts) if count < len(SPLITS)]
-    if short:
-        code = min(short, key=lambda c: (counts[c], c))  # the smallest class, as the drawn split's check names it
-        _refuse_class(code, int(counts[code]), where, task, classes, counts)
-
-
-def _refuse_class(code: int, count: int, where: Path | str, task: str, classes: list | None, counts: np.ndarray) -> None:
-    value = classes[code] if classes else code  # the user's value (binary: [negative, positive])
-    raise DataError(f"{where}: class {value!r} of the label has {count} row{'s' if count != 1 else ''}, too few for each "
-                    f"of the train, validation and test splits ({int(counts.sum())} rows in all); "
-                    + ("add rows of it, drop them, or change --test-fraction or --validation-fraction"
-                       if task == "multiclass" else HINT))
-
-
-def refuse_split(counts: np.ndarray, where: Path | str, task: str, classes: list | None = None) -> None:
-    """The one rule and its messages: `counts` rows per split (train, validation, test) and class (code order;
-    regression: one column) must all be non-zero."""
-    total = int(counts.sum())
-    if task == "regression":
-        if counts.min() == 0:
-            raise DataError(f"{where}: too few rows for the split ({total} rows in all): the train, validation and test "
-                            f"splits have {', '.join(str(int(n)) for n in counts[:, 0])} rows; {HINT}")
-        return
-    if task == "multiclass":
-        totals = counts.sum(axis=0)
-        short = [code for code in range(counts.shape[1]) if counts[:, code].min() == 0]
-        if short:
-            code = min(short, key=lambda c: (totals[c], c))  # the smallest class missing from a split
-            _refuse_class(code, int(totals[code]), where, task, classes, counts)
-        return
-    for name, row in zip(SPLITS, counts):
-        if row.min() == 0:
-            raise DataError(
-                f"{where}: too few rows for the split: the {name} split has {row[0]} rows of class 0 and "
-                f"{row[1]} of class 1 ({total} rows in all); {HINT}")
-
-
-class RunningMoments:
-    """Mean and variance per column in one streaming pass (Chan et al.'s parallel merge), exact to float64; each
-    column keeps its own count, so missing cells are simply left out of its statistics."""
-
-    def __init__(self, n_columns: int) -> None:
-        self.count = np.zeros(n_columns)
-        self.mean = np.zeros(n_columns)
-        self.m2 = np.zeros(n_columns)
-
-    def update(self, x: np.ndarray) -> None:
-        if len(x) == 0:
-            return
-        self.merge(len(x), x.mean(axis=0), ((x - x.mean(axis=0)) ** 2).sum(axis=0))
-
-    def merge(self, count: int | np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:
-        count = np.broadcast_to(np.asarray(count, dtype=np.float64), self.count.shape)
-        total = self.count + count
-        safe = np.where(total > 0, total, 1.0)
-        delta = np.where(count > 0, mean - self.mean, 0.0)
-        self.mean = self.mean + delta * count / safe
-        self.m2 = self.m2 + np.where(count > 0, m2, 0.0) + delta**2 * self.count * count / safe
-        self.count = total
-
-    def std(self) -> np.ndarray:
-        std = np.sqrt(self.m2 / np.maximum(self.count, 1))
-        return np.where(std > 0, std, 1.0)  # a constant column becomes 0 after centring, never a division by zero
-
-
-def _column(batch: pa.RecordBatch, name: str) -> np.ndarray:
-    return batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-
-
-def _present_moments(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per column: count, mean and sum of squared deviations of its present (not NaN) values."""
-    counts, means, m2 = np.zeros(len(columns)), np.zeros(len(columns)), np.zeros(len(columns))
-    for j, column in enumerate(columns):
-        gaps = np.isnan(column)
-        present = column[~gaps] if gaps.any() else column
-        if len(present):
-            counts[j], means[j] = len(present), present.mean()
-            centred = present - means[j]
-            # einsum, not np.dot: BLAS's threads made the dot product 1000x slower on two busy cores (measured)
-            m2[j] = float(np.einsum("i,i->", centred, centred))
-    return counts, means, m2
-
-
 def _merge_counts(total: dict, values: pa.Array) -> None:
     """Fold a block's value counts into `total`: a dictionary column counted on its indices (a bincount), its
     few values named once; a plain one by Arrow's hash count."""
@@ -262,8 +152,8 @@ def fit_normalizer(raw: Path, codes: np.ndarray, rule: SplitRule | None = None) 
     for batch in iter_batches(raw, features, text_as_dictionary=True):
         keep = np.flatnonzero(codes[start:start + batch.num_rows] == TRAIN)  # once per block: `take` is 5x a boolean mask
         start += batch.num_rows
-        train = {n: _column(batch, n).take(keep) for n in numeric}
-        moments.merge(*_present_moments([train[n] for n in numeric]))
+        train = {n: float64_column(batch, n).take(keep) for n in numeric}
+        moments.merge(*present_moments([train[n] for n in numeric]))
         sample.add(train, len(keep))
         for name in numeric:
             gaps = np.isnan(train[name])
@@ -324,7 +214,7 @@ def normalized_schema(normalizer: Normalizer) -> pa.Schema:
 
 def normalize_batch(batch: pa.RecordBatch, normalizer: Normalizer, schema: pa.Schema) -> pa.RecordBatch:
     """One raw block → its normalized columns (column by column: contiguous arrays, no rows × columns copy)."""
-    parts = [numeric_z(_column(batch, s["name"]), s) for s in normalizer.numeric]
+    parts = [numeric_z(float64_column(batch, s["name"]), s) for s in normalizer.numeric]
     flags = [missing.astype(np.float32) for (_, missing), s in zip(parts, normalizer.numeric) if s["impute"] is not None]
     codes = [category_codes_arrow(batch.column(s["name"]), s["vocabulary"]).astype(np.int16) for s in normalizer.categorical]
     return pa.RecordBatch.from_arrays([*(z for z, _ in parts), *flags, *codes, normalized_label(batch, normalizer)],
@@ -335,7 +225,7 @@ def normalized_label(batch: pa.RecordBatch, normalizer: Normalizer) -> pa.Array:
     """The label as the model trains on it: classes as they are, a regression target standardized (float32)."""
     if normalizer.task != "regression":
         return batch.column(LABEL)
-    y = standardize(_column(batch, LABEL), normalizer.target["mean"], normalizer.target["std"])
+    y = standardize(float64_column(batch, LABEL), normalizer.target["mean"], normalizer.target["std"])
     return pa.array(y.astype(np.float32))
 
 

@@ -31,7 +31,6 @@ from eagergraph.data.ingest import (
     TASK_KEY,
     _Checks,
     clean_batches,
-    open_dataset,
     resolve_task,
     select_from,
     validate,
@@ -39,6 +38,7 @@ from eagergraph.data.ingest import (
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
 from eagergraph.data.labels import LabelValues, encode_task_label, label_type, order_classes
 from eagergraph.data.normalize import SplitFiles, describe_normalizer, drawn_split, normalize_with_codes, split_rule
+from eagergraph.data.reader import open_dataset
 from eagergraph.errors import DataError
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from eagergraph.config import PipelineConfig
 from eagergraph.core.runtime import start_tensorflow_in_background
-from eagergraph.data.normalize import check_planned_split
+from eagergraph.data.split_checks import check_planned_split
 from eagergraph.orchestration.caching import run_cached
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
 from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from eagergraph.core.prediction import output_names
+from eagergraph.core.outputs import output_names
 from eagergraph.data.columns import ID_REASON
 from eagergraph.data.io import LABEL
 from eagergraph.data.labels import task_line

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eagergraph.core.serving_inputs import CATEGORICAL, ModelInputs, NotANumber, serving_columns
-from eagergraph.data.columns import canonical_text
+from eagergraph.data.cells import canonical_text
 from eagergraph.data.io import in_blocks
 from eagergraph.errors import DataError
 from eagergraph.io import read_json

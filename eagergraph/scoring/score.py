@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from eagergraph.core.prediction import PREDICTED, PREDICTED_CLASS, FilePredictor, input_batches, output_names
+from eagergraph.core.outputs import PREDICTED, PREDICTED_CLASS, output_names
+from eagergraph.core.prediction import FilePredictor, input_batches
 from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.io import ROW_GROUP_ROWS, in_blocks
 from eagergraph.errors import DataError

@@ -20,7 +20,7 @@ import pytest
 from recorder import record_at_once
 
 from conftest import run_cli
-from eagergraph.data.ingest import synthetic_batches
+from eagergraph.data.synthetic import synthetic_batches
 from eagergraph.metrics import metrics_for
 from eagergraph.registry.registry import production_run, read_registry
 from eagergraph.rundir.paths import PRODUCTION, cache_object, completed_runs

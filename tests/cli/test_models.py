@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import run_cli
-from eagergraph.data.ingest import synthetic_batches
+from eagergraph.data.synthetic import synthetic_batches
 from eagergraph.registry.registry import productions, read_registry
 from eagergraph.rundir.paths import PRODUCTION, completed_runs
 

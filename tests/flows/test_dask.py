@@ -71,7 +71,7 @@ def _partitions(folder: Path, sizes: tuple[int, ...] = (250, 180, 220)) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from eagergraph.data.ingest import synthetic_batches
+    from eagergraph.data.synthetic import synthetic_batches
 
     folder.mkdir()
     table = pa.Table.from_batches(list(synthetic_batches(sum(sizes), 4, seed=9)))

@@ -14,7 +14,8 @@ import pytest
 
 from eagergraph.core.evaluation import evaluate_run
 from eagergraph.core.export import export_model, load_serving
-from eagergraph.core.prediction import label_values, predict_file, predict_run, task_table
+from eagergraph.core.outputs import label_values, task_table
+from eagergraph.core.prediction import predict_file, predict_run
 from eagergraph.core.serving_inputs import read_preprocessing
 from eagergraph.core.training import train_to
 from eagergraph.data.ingest import ingest_to

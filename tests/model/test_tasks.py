@@ -20,8 +20,9 @@ from eagergraph.core.training import train
 from eagergraph.data.ingest import TASK_KEY, ingest_message, ingest_to
 from eagergraph.data.io import LABEL
 from eagergraph.data.labels import LabelValues, choose_task
-from eagergraph.data.normalize import Normalizer, check_split, raw_split_codes
+from eagergraph.data.normalize import Normalizer, raw_split_codes
 from eagergraph.data.split import SplitRule, split_codes
+from eagergraph.data.split_checks import check_split
 from eagergraph.errors import DataError
 from eagergraph.modes import VARIANTS
 from eagergraph.rundir.paths import RunPaths

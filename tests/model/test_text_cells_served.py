@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from eagergraph.core.export import export_model
 from eagergraph.core.serving_inputs import CATEGORICAL, ModelInputs, serving_columns
-from eagergraph.data.columns import MISSING_TOKENS, WHITESPACE
+from eagergraph.data.cells import MISSING_TOKENS, WHITESPACE
 from eagergraph.data.normalize import Normalizer
 from eagergraph.data.preprocessing import encode
 from eagergraph.io import read_json

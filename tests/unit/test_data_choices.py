@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from eagergraph.auc import roc_auc
-from eagergraph.core.prediction import output_names, parse_row, prediction_table, row_columns
+from eagergraph.core.outputs import output_names, prediction_table
+from eagergraph.core.prediction import parse_row, row_columns
 from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.ingest import ingest_to, select_from
 from eagergraph.data.io import LABEL

@@ -10,10 +10,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from eagergraph.data.ingest import ingest_to, synthetic_batches
+from eagergraph.data.ingest import ingest_to
 from eagergraph.data.io import LABEL
-from eagergraph.data.normalize import Normalizer, RunningMoments
+from eagergraph.data.moments import RunningMoments
+from eagergraph.data.normalize import Normalizer
 from eagergraph.data.split import TEST, TRAIN, SplitRule, split_codes
+from eagergraph.data.synthetic import synthetic_batches
 from eagergraph.errors import DataError
 from eagergraph.rundir.paths import RunPaths
 from runs import engineer_run, normalize_run
@@ -167,7 +169,7 @@ def test_the_split_planned_from_class_counts_refuses_only_what_the_drawn_split_r
     """The flow checks the split from ingest's class counts before TensorFlow loads (a class needs a row per split);
     normalize checks the split it draws. What the plan refuses, the drawn split refuses too (multiclass: with the
     same line); the drawn split refuses more (a hash may leave a small class out of a split), never less."""
-    from eagergraph.data.normalize import check_planned_split, check_split
+    from eagergraph.data.split_checks import check_planned_split, check_split
 
     rng = np.random.default_rng(1)
     labels = rng.permutation(np.repeat(np.arange(len(counts), dtype=np.int16), counts)) if task != "regression" \

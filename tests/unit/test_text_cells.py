@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from eagergraph.data.columns import MISSING_TOKENS, WHITESPACE, canonical_cell, canonical_text
+from eagergraph.data.cells import MISSING_TOKENS, WHITESPACE, canonical_cell, canonical_text
 from eagergraph.data.ingest import ingest_to
 from eagergraph.data.labels import label_cells
 
@@ -49,7 +49,7 @@ def test_a_label_with_missing_tokens_and_trailing_spaces_keeps_its_two_classes(t
 def test_a_column_worked_on_its_distinct_values_takes_the_cell_by_cell_rule() -> None:
     # canonical_text works on a dictionary's values (Parquet text read through its dictionary pages) or, from
     # DICTIONARY_AT cells of few values, on a plain column's distinct values: both must equal the rule cell by cell
-    from eagergraph.data.columns import DICTIONARY_AT
+    from eagergraph.data.cells import DICTIONARY_AT
 
     cells = [" male", "TRUE", "NA", None, "female\u00a0", "true", "?", "x", "\ufeffx"]
     column = pa.array(cells * (DICTIONARY_AT // len(cells) + 1))
