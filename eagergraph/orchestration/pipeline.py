@@ -9,6 +9,7 @@ from typing import Any
 from eagergraph.config import PipelineConfig
 from eagergraph.core.runtime import start_tensorflow_in_background
 from eagergraph.data.split_checks import check_planned_split
+from eagergraph.metrics import task_of
 from eagergraph.orchestration.caching import run_cached
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
 from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest
@@ -95,7 +96,7 @@ def gate_rules(c: PipelineConfig, raw: dict) -> dict[str, Any]:
     from eagergraph.registry.gate import GateRules, check_rules
 
     rules = GateRules.of(c)
-    check_rules(rules, raw.get("task") or "binary")  # data stages before tasks: binary
+    check_rules(rules, task_of(raw))  # data stages before tasks: the default
     return asdict(rules)
 
 
