@@ -13,11 +13,12 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from eagergraph.data.cells import as_numbers, canonical_text
-from eagergraph.data.columns import ColumnProfile, Selection, check_columns, choose_columns, describe_kinds, raw_schema, split_key
+from eagergraph.data.columns import ColumnProfile
 from eagergraph.data.io import LABEL, write_batches
 from eagergraph.data.labels import LabelValues, counting_classes, encode_task_label, label_cells, label_missing, label_type
 from eagergraph.data.raw_metadata import raw_metadata
 from eagergraph.data.reader import arrow_reason, csv_types, open_dataset, scan
+from eagergraph.data.selection import Selection, check_columns, choose_columns, describe_kinds, raw_schema, split_key
 from eagergraph.data.synthetic import synthetic_batches
 from eagergraph.data.task import positive_of, resolve_task, synthetic_task, task_line
 from eagergraph.errors import DataError

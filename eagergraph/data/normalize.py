@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import raw_features
 from eagergraph.data.io import LABEL, ParquetSink, float64_column, iter_batches
 from eagergraph.data.preprocessing import category_codes_arrow, indicator_names, numeric_z, standardize
 from eagergraph.data.profile import TrainSample, numeric_profile
 from eagergraph.data.raw_metadata import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, SPLIT_KEY, raw_task
+from eagergraph.data.selection import raw_features
 from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, key_types, split_codes
 from eagergraph.data.split_checks import check_split
 from eagergraph.io import write_json

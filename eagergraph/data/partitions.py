@@ -19,13 +19,13 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import Selection, raw_schema, split_key
 from eagergraph.data.ingest import _Checks, clean_batches, select_from, validate
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
 from eagergraph.data.labels import LabelValues, encode_task_label, label_type
 from eagergraph.data.normalize import SplitFiles, describe_normalizer, drawn_split, normalize_with_codes, split_rule
 from eagergraph.data.raw_metadata import raw_metadata
 from eagergraph.data.reader import open_dataset
+from eagergraph.data.selection import Selection, raw_schema, split_key
 from eagergraph.data.task import positive_of, resolve_task, task_classes
 from eagergraph.metrics import task_of
 

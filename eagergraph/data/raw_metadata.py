@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from eagergraph.data.columns import FEATURES_KEY
+from eagergraph.data.selection import FEATURES_KEY
 from eagergraph.metrics import DEFAULT_TASK, Task, task_of
 
 CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
