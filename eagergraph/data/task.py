@@ -83,7 +83,7 @@ def synthetic_task(requested: str, positive: str | None) -> tuple[str, str, list
     reason = "synthetic data's default" if requested == "auto" else "chosen with --task"
     if positive is not None and task != "binary":
         raise DataError(f"synthetic data: --positive-class is for binary labels; the task is {task}")
-    classes = SYNTHETIC_CLASSES[task]
+    classes = list(SYNTHETIC_CLASSES[task])
     return task, reason, order_classes(classes, positive, LABEL, "synthetic data") if task == "binary" else classes
 
 
