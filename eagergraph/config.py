@@ -215,7 +215,7 @@ def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
     return validated(PipelineConfig, values, file, **overrides)
 
 
-def validated(kind: type[Config], values: dict[str, Any] | None = None, file: Path | None = None,
+def validated(kind: type[Config], values: dict[str, Any] | None = None, file: Path | None = None, /,
               **options: Any) -> Config:
     """A typed config (`PipelineConfig`, `SweepGrid`, `ScoringConfig`) from a file's values (if any) and the given
     options (None means 'not given'), validated; a ConfigError in one line, naming the option or the file's key."""
