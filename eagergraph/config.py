@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -186,6 +186,7 @@ def _one_line(error: ValidationError, file: Path | None, from_cli: set[str]) -> 
     return _describe(error.errors()[0], file, from_cli) + more
 
 
+Config = TypeVar("Config", bound=BaseModel)  # one of the typed configs `validated` builds
 FILE_PATHS = ("data", "artifacts")  # path options of a config file, relative to the file's folder
 
 
@@ -211,18 +212,20 @@ def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
         values = resolve_file_paths(values.get("eagergraph", values), Path(file).parent)
-    given = {key: value for key, value in overrides.items() if value is not None}
-    values.update(given)
+    return validated(PipelineConfig, values, file, **overrides)
+
+
+def validated(kind: type[Config], values: dict[str, Any] | None = None, file: Path | None = None, /,
+              **options: Any) -> Config:
+    """A typed config (`PipelineConfig`, `SweepGrid`, `ScoringConfig`) from a file's values (if any) and the given
+    options (None means 'not given'), validated; a ConfigError in one line, naming the option or the file's key."""
+    given = {key: value for key, value in options.items() if value is not None}
     try:
-        return PipelineConfig.model_validate(values)
+        return kind.model_validate({**(values or {}), **given})
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, file, set(given))) from None
 
 
 def build_sweep_grid(**values: Any) -> SweepGrid:
     """The sweep grid from CLI lists (None means 'not given'); raises ConfigError with a one-line message."""
-    given = {key: value for key, value in values.items() if value is not None}
-    try:
-        return SweepGrid.model_validate(given)
-    except ValidationError as exc:
-        raise ConfigError(_one_line(exc, None, set(given))) from None
+    return validated(SweepGrid, **values)

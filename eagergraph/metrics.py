@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from eagergraph.auc import KEY_CAP, AucCounts
+from eagergraph.moments import RunningMoments
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
@@ -78,9 +79,11 @@ RANK_BY: dict[Task, tuple[str, ...]] = {"binary": ("auc", "accuracy", "loss"),
 AUC_MAX_ERROR = "auc_max_error"
 
 
-def task_of(metrics: Mapping[str, Any]) -> Task:
-    """The task of a run's metrics.json (or a registry row): its own, else the default."""
-    return metrics.get("task") or DEFAULT_TASK
+def task_of(record: Mapping[Any, Any], key: str | bytes = "task") -> Task:
+    """The task a record names (metrics.json, a registry row, a stage's result, or raw.parquet's metadata under its
+    bytes key): its own, else the default."""
+    task = record.get(key)
+    return (task.decode() if isinstance(task, bytes) else task) or DEFAULT_TASK
 
 
 def served_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -269,13 +272,13 @@ class RegressionAccumulator:
     a model must beat to have learned anything), block by block.
 
     R²'s total sum of squares is the labels' sum of squared deviations from their mean, merged block by block
-    (Chan et al.'s parallel update, as normalize fits its statistics), never Σy² - n·ȳ², which cancels
+    (`RunningMoments`, as normalize fits its statistics), never Σy² - n·ȳ², which cancels
     catastrophically when the mean is large beside the spread."""
 
     def __init__(self, train_mean: float) -> None:
         self.train_mean = float(train_mean)
         self.rows, self.squared_error, self.absolute_error, self.baseline_squared_error = 0, 0.0, 0.0, 0.0
-        self.mean, self.squared_deviation = 0.0, 0.0  # the labels' running mean and sum of squared deviations
+        self.labels = RunningMoments(1)  # the labels' running mean and sum of squared deviations
 
     def update(self, labels: np.ndarray, predicted: np.ndarray) -> "RegressionAccumulator":
         y = np.asarray(labels, dtype=np.float64).reshape(-1)
@@ -285,12 +288,8 @@ class RegressionAccumulator:
         self.squared_error += float(np.sum(error**2))
         self.absolute_error += float(np.sum(np.abs(error)))
         self.baseline_squared_error += float(np.sum((y - self.train_mean) ** 2))
-        mean = float(y.mean())
-        total = self.rows + len(y)
-        delta = mean - self.mean
-        self.squared_deviation += float(np.sum((y - mean) ** 2)) + delta**2 * self.rows * len(y) / total
-        self.mean += delta * len(y) / total
-        self.rows = total
+        self.labels.update(y[:, None])
+        self.rows += len(y)
         return self
 
     def result(self) -> dict[str, float]:
@@ -298,7 +297,7 @@ class RegressionAccumulator:
         n = self.rows
         return {"rmse": float(np.sqrt(self.squared_error / n)) if n else 0.0,
                 "mae": self.absolute_error / n if n else 0.0,
-                "r2": 1.0 - self.squared_error / self.squared_deviation if self.squared_deviation > 0 else 0.0,
+                "r2": 1.0 - self.squared_error / spread if (spread := float(self.labels.m2[0])) > 0 else 0.0,
                 "baseline_rmse": float(np.sqrt(self.baseline_squared_error / n)) if n else 0.0}
 
     def bounds(self) -> dict[str, float]:

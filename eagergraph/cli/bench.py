@@ -47,10 +47,11 @@ def bench(
     from rich.console import Console
 
     from eagergraph.bench.steps import plot, render, run_bench
+    from eagergraph.metrics import DEFAULT_TASK
 
     if not debugging():  # Keras fit is rebuilt per contender and repeat: TensorFlow warns of the retracing, by design
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    task = "binary" if c.task == "auto" else c.task  # synthetic data: binary unless asked
+    task = DEFAULT_TASK if c.task == "auto" else c.task  # synthetic data: the default task unless asked
     from eagergraph.core.runtime import start_tensorflow
 
     start_tensorflow()  # its thread settings come before TensorFlow's first op, the seed below included

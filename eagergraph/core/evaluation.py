@@ -15,7 +15,7 @@ from eagergraph.core.parity import drift_epoch, epoch_differences, load_epoch_we
 from eagergraph.core.serving_inputs import ModelInputs, Preprocessing, read_preprocessing
 from eagergraph.data.io import LABEL, in_blocks, iter_batches
 from eagergraph.io import read_json, write_json
-from eagergraph.metrics import accumulator
+from eagergraph.metrics import DEFAULT_TASK, accumulator, positive_class
 from eagergraph.modes import MODES
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
@@ -58,7 +58,7 @@ def score_blocks(models: Mapping[str, Path], test_raw: Path, prep: Preprocessing
     regression's standardized target, like its weights): evaluate's run parity.
     """
     serving = {name: load_serving(path) for name, path in models.items()}
-    task = prep.task if prep is not None else "binary"
+    task = prep.task if prep is not None else DEFAULT_TASK
     regression = prep is not None and task == "regression"
     totals = {name: accumulator(task, prep.target["mean"] if regression else None) for name in models}
     rows, diff = 0, 0.0
@@ -134,6 +134,6 @@ def evaluate_run(run_dir: Path) -> dict:
     report["test_rows"] = scores.rows
     report["task"], report["classes"] = normalizer.task, normalizer.classes  # the design's contract: every task names itself
     if normalizer.task == "binary":
-        report["positive_class"] = normalizer.classes[1]  # precision, recall and the probability are about it
+        report["positive_class"] = positive_class(normalizer.classes)  # precision, recall and the probability are about it
     write_json(paths.metrics, report)
     return report

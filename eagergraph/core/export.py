@@ -37,6 +37,7 @@ from eagergraph.data.preprocessing import (
     with_squares,
 )
 from eagergraph.io import read_json, write_json
+from eagergraph.metrics import positive_class
 from eagergraph.rundir.paths import RunPaths, model_info_file
 
 # The model's input layout (data contract): the numeric features' z, their squares, the missing indicators of the
@@ -152,7 +153,7 @@ def task_info(prep: Preprocessing) -> dict:
     regression the target's statistics."""
     fields = {"task": prep.task, "output": output_name(prep.task)}
     if prep.task == "binary":
-        return {**fields, "positive_class": prep.classes[1]}
+        return {**fields, "positive_class": positive_class(prep.classes)}
     return {**fields, **({"target": prep.target} if prep.target else {})}
 
 

@@ -17,7 +17,7 @@ from eagergraph.core.serving_inputs import Preprocessing, read_preprocessing
 from eagergraph.data.io import LABEL, iter_batches
 from eagergraph.data.split import TEST, SplitRule, split_codes
 from eagergraph.io import read_json, write_json
-from eagergraph.metrics import accumulator
+from eagergraph.metrics import accumulator, task_of
 from eagergraph.registry.bootstrap import Interval, paired_interval, sample_rows
 from eagergraph.registry.gate import GateRules, SharedCount, check_rules, decide, inputs_differ, production_after, rounded
 from eagergraph.registry.registry import production_run
@@ -110,7 +110,7 @@ def judge_run(run_dir: Path, production_dir: Path | None, rules: GateRules, eval
     SavedModel on the same raw test split); production's model is scored here on the same rows, beside it, for
     the paired bootstrap."""
     paths = RunPaths.of(run_dir)
-    task = evaluated.get("task") or "binary"  # metrics.json before tasks: binary
+    task = task_of(evaluated)  # metrics.json before tasks: the default
     check_rules(rules, task)
     served = paths.served_model
     candidate = rounded(evaluated[served.name], task)

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from eagergraph.metrics import DEFAULT_TASK
+
 PREDICTED = "probability"  # the positive class's probability
 PREDICTED_CLASS = "predicted"
 
@@ -30,7 +32,7 @@ def label_values(codes: np.ndarray, task: str, classes: list) -> pa.Array:
 OUTPUT_PREFIX = "model_"  # put before the model's output columns when an input column already has one's name
 
 
-def output_names(columns: list[str], classes: list, task: str = "binary") -> dict[str, str]:
+def output_names(columns: list[str], classes: list, task: str = DEFAULT_TASK) -> dict[str, str]:
     """The names of the model's output columns beside these input columns: `predicted`, `probability` (binary and
     multiclass) and `probability_<class>` (multiclass). Every input column is kept as it is: when one of them
     already has an output's name (a user's own `probability` column), every output name takes OUTPUT_PREFIX

@@ -22,6 +22,7 @@ from eagergraph.data.cells import canonical_text
 from eagergraph.data.normalize import Normalizer
 from eagergraph.data.preprocessing import missing_trained
 from eagergraph.errors import DataError
+from eagergraph.metrics import DEFAULT_TASK, task_of
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 MATRIX_INPUT = "features"  # the one float32 [None, n] input of models exported before raw-column signatures
@@ -53,7 +54,7 @@ class Preprocessing:
     numeric: list[NumericColumn]
     categorical: list[CategoricalColumn]
     classes: list
-    task: str = "binary"
+    task: str = DEFAULT_TASK
     target: dict | None = None  # regression: the train split's {"mean", "std"} of the label
 
 
@@ -66,7 +67,7 @@ def preprocessing_of(normalizer: Any) -> Preprocessing:
     categorical = [CategoricalColumn(c["name"], canonical_values(c["vocabulary"]), missing_trained(c))
                    for c in fields.get("categorical", [])]
     return Preprocessing(list(fields["features"]), numeric, categorical, list(fields["classes"]),
-                         fields.get("task", "binary"), fields.get("target"))
+                         task_of(fields), fields.get("target"))
 
 
 def read_preprocessing(path: Path) -> Preprocessing:

@@ -22,7 +22,7 @@ from eagergraph.data.normalize import Normalizer, raw_split_codes
 from eagergraph.data.split import SPLITS, SplitRule
 from eagergraph.errors import DataError
 from eagergraph.io import write_json
-from eagergraph.metrics import RANK_BY, rank_key
+from eagergraph.metrics import DEFAULT_TASK, RANK_BY, rank_key, task_of
 from eagergraph.rundir.paths import RunPaths
 
 
@@ -89,7 +89,7 @@ def rank(results: list[dict]) -> list[dict]:
     """Best first by the task's `RANK_BY` metrics on the ranking split (binary: higher AUC, then accuracy, then lower loss;
     regression: lower RMSE, then MAE), each in its catalogue direction (metrics.rank_key: non-finite ones last);
     the name breaks exact ties."""
-    ordered = sorted(results, key=lambda r: (*rank_key(r, r.get("task", "binary")), r["name"]))
+    ordered = sorted(results, key=lambda r: (*rank_key(r, task_of(r)), r["name"]))
     return [{"rank": i + 1, **r} for i, r in enumerate(ordered)]
 
 
@@ -106,6 +106,6 @@ def adopt_best_candidate(run_dir: Path, ranking: list[dict]) -> dict:
 
 def ranking_markdown_rows(ranking: list[dict]) -> list[dict]:
     """The ranking as rows for a Prefect table artifact (rounded, without process ids)."""
-    scored = RANK_BY[ranking[0].get("task", "binary")] if ranking else RANK_BY["binary"]
+    scored = RANK_BY[task_of(ranking[0]) if ranking else DEFAULT_TASK]
     keys = ("rank", "name", "learning_rate", "hidden", "batch_size", "variant", *scored, "train_seconds")
     return [{k: round(r[k], 4) if isinstance(r[k], float) else r[k] for k in keys} for r in ranking]

@@ -27,6 +27,7 @@ from eagergraph.core.stopping import Stopping
 from eagergraph.core.variants import GraphVariant, Mode, choose_variant
 from eagergraph.data.normalize import Normalizer
 from eagergraph.errors import ConfigError
+from eagergraph.metrics import DEFAULT_TASK
 from eagergraph.rundir.paths import RunPaths
 
 
@@ -62,7 +63,7 @@ class TrainResult:
 
 def train(x: np.ndarray, y: np.ndarray, mode: Mode, variant: GraphVariant, epochs: int, batch_size: int, hidden: int,
           learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None,
-          max_steps: int | None = None, measure_step_parity: bool = False, task: str = "binary",
+          max_steps: int | None = None, measure_step_parity: bool = False, task: str = DEFAULT_TASK,
           n_classes: int = 2, validation: Validation | None = None,
           patience: int | None = None) -> tuple[keras.Model, TrainResult]:
     """Train a fresh model on arrays in memory; the same arguments give the same batches and weights in every mode."""
@@ -86,7 +87,7 @@ def validation_loss(model: keras.Model, validation: Validation, task: str) -> fl
 
 def _epochs(runner: Runner, source: BatchSource, first: Iterator[Block], totals: Totals, epochs: int,
             max_steps: int | None, on_epoch: Callable[[dict], None] | None,
-            judge: Callable[[dict], bool] = lambda entry: False, task: str = "binary") -> list[dict]:
+            judge: Callable[[dict], bool] = lambda entry: False, task: str = DEFAULT_TASK) -> list[dict]:
     """Run the epochs (the first one's blocks already reading), at most `max_steps` steps in all; one history
     entry per epoch that ran a step, which `judge` completes (the validation loss) and which says whether to stop.
     A regression entry has the loss only (the mean squared error of the standardized target): accuracy means
@@ -145,7 +146,7 @@ class _Judge:
 
 def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: int, hidden: int, learning_rate: float,
                seed: int, on_epoch: Callable[[dict], None] | None = None,
-               max_steps: int | None = None, measure_step_parity: bool = False, task: str = "binary",
+               max_steps: int | None = None, measure_step_parity: bool = False, task: str = DEFAULT_TASK,
                n_classes: int = 2, validation: Validation | None = None,
                patience: int | None = None) -> tuple[keras.Model, TrainResult]:
     """Train a fresh model of the task's head on a batch source (in memory or streamed from Parquet), at most `max_steps` steps in all.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,40 +13,16 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from eagergraph.data.cells import as_numbers, canonical_text
-from eagergraph.data.columns import (
-    FEATURES_KEY,
-    ColumnProfile,
-    Selection,
-    check_columns,
-    choose_columns,
-    describe_kinds,
-    raw_schema,
-    split_key,
-)
+from eagergraph.data.columns import ColumnProfile
 from eagergraph.data.io import LABEL, write_batches
-from eagergraph.data.labels import (
-    LabelValues,
-    choose_task,
-    counting_classes,
-    encode_task_label,
-    label_cells,
-    label_missing,
-    label_type,
-    order_classes,
-    task_line,
-)
+from eagergraph.data.labels import LabelValues, counting_classes, encode_task_label, label_cells, label_missing, label_type
+from eagergraph.data.raw_metadata import raw_metadata
 from eagergraph.data.reader import arrow_reason, csv_types, open_dataset, scan
+from eagergraph.data.selection import Selection, check_columns, choose_columns, describe_kinds, raw_schema, split_key
 from eagergraph.data.synthetic import synthetic_batches
+from eagergraph.data.task import positive_of, resolve_task, synthetic_task, task_line
 from eagergraph.errors import DataError
-
-CLASSES_KEY = b"eagergraph.classes"  # raw.parquet metadata: the user's label values that became 0 and 1
-SOURCE_KEY = b"eagergraph.source"  # raw.parquet metadata: the user's file, so later stages' errors can name it
-IMPUTE_KEY = b"eagergraph.impute"  # raw.parquet metadata: --impute, applied by normalize on the train split
-MAX_CATEGORIES_KEY = b"eagergraph.max_categories"  # raw.parquet metadata: the vocabulary cap normalize applies
-MISSING_KEY = b"eagergraph.missing"  # raw.parquet metadata: missing cells per numeric feature (which ones impute)
-TASK_KEY = b"eagergraph.task"  # raw.parquet metadata: binary, multiclass or regression (absent: binary)
-SPLIT_KEY = b"eagergraph.split_key"  # raw.parquet metadata: the row id column(s) that key the split (absent: content)
-
+from eagergraph.metrics import task_of
 
 # ---------------------------------------------------------------- synthetic data
 
@@ -229,29 +204,6 @@ def select_from(dataset: ds.Dataset, data: Path, label: str, features: list[str]
 # ---------------------------------------------------------------- the stage
 
 
-def resolve_task(requested: str, values: LabelValues, kind: pa.DataType, max_classes: int, label: str,
-                 positive_class: str | None, where: Path | str) -> tuple[str, str, list]:
-    """The task, why it was chosen, and the classes in the model's order: binary [negative, positive], multiclass
-    sorted, regression none. `--positive-class` belongs to binary labels only."""
-    task, reason = choose_task(requested, values, kind, max_classes, label, where)
-    if positive_class is not None and task != "binary":
-        raise DataError(f"{where}: --positive-class is for binary labels; label column {label!r} is a {task} task")
-    if task == "binary":
-        return task, reason, order_classes(sorted(values), positive_class, label, where)
-    return task, reason, sorted(values) if task == "multiclass" else []
-
-
-def _synthetic_task(requested: str, positive_class: str | None, n_features: int) -> tuple[str, str, list]:
-    task = "binary" if requested == "auto" else requested
-    reason = "synthetic data's default" if requested == "auto" else "chosen with --task"
-    if positive_class is not None and task != "binary":
-        raise DataError(f"synthetic data: --positive-class is for binary labels; the task is {task}")
-    classes = {"binary": [0, 1], "multiclass": [0, 1, 2], "regression": []}[task]
-    if task == "binary":
-        classes = order_classes(classes, positive_class, LABEL, "synthetic data")
-    return task, reason, classes
-
-
 def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | None, rows: int, n_features: int,
               seed: int, drop_invalid: bool = False, exclude: list[str] | None = None,
               positive_class: str | None = None, categorical: list[str] | None = None, max_categories: int = 50,
@@ -262,7 +214,7 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
     started = time.perf_counter()
     if data is None:
         selection = Selection([f"x{i}" for i in range(n_features)], [], {LABEL: "the label"})
-        task, reason, classes = _synthetic_task(task, positive_class, n_features)
+        task, reason, classes = synthetic_task(task, positive_class)
         checks, source = _Checks(), "synthetic"
         batches = synthetic_batches(rows, n_features, seed, task=task)
         if task != "binary" or classes != [0, 1]:  # --positive-class 0, or another task's label
@@ -287,14 +239,8 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
     schema = schema.set(schema.get_field_index(LABEL), pa.field(LABEL, label_type(task)))
     class_counts = np.zeros(1 if task == "regression" else len(classes), dtype=np.int64)
     batches = counting_classes(batches, task, class_counts)
-    metadata = {CLASSES_KEY: json.dumps(classes, default=str), SOURCE_KEY: source,
-                FEATURES_KEY: json.dumps(selection.features), IMPUTE_KEY: impute,
-                MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
-    if task != "binary":  # a binary snapshot stays byte for byte what it was before tasks
-        metadata[TASK_KEY] = task
     key = split_key(selection)
-    if key:
-        metadata[SPLIT_KEY] = json.dumps(key)
+    metadata = raw_metadata(classes, source, selection.features, impute, max_categories, checks.missing, task, key)
     try:
         written = write_batches(out, schema.with_metadata(metadata), batches)
         if data is not None:
@@ -307,7 +253,7 @@ def ingest_to(out: Path, data: Path | None, label: str, features: list[str] | No
     return {"path": out.name, "rows": written, "features": selection.features, "categorical": selection.categorical,
             "task": task, "task_reason": reason, "split_key": key,
             "classes": classes, "class_counts": class_counts.tolist(),
-            "positive_class": classes[1] if task == "binary" else None, "left_out": selection.left_out,
+            "positive_class": positive_of(task, classes), "left_out": selection.left_out,
             "passthrough": selection.passthrough, "dropped_rows": checks.dropped, "invalid_values": checks.invalid,
             "missing_values": checks.missing, "impute": impute,
             "distinct": {n: profiles[n].distinct for n in selection.categorical} if data is not None else {},
@@ -325,5 +271,5 @@ def ingest_message(result: dict) -> str:
     if result["dropped_rows"]:
         counts = ", ".join(f"{name}: {count}" for name, count in result["invalid_values"].items())
         message += f"; dropped {result['dropped_rows']} rows with missing, NaN or infinite values ({counts})"
-    message += f"; {task_line(result.get('task', 'binary'), result.get('task_reason', 'two label values'))}"
+    message += f"; {task_line(task_of(result), result.get('task_reason', 'two label values'))}"
     return message + (f"; positive class {result['positive_class']!r}" if result.get("positive_class") is not None else "")

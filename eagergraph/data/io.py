@@ -137,3 +137,8 @@ def feature_matrix(batch: pa.RecordBatch | pa.Table, columns: list[str]) -> np.n
     if not columns:
         return np.empty((batch.num_rows, 0))
     return np.column_stack([batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64) for name in columns])
+
+
+def float64_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
+    """A numeric column of a batch as float64 (missing cells NaN)."""
+    return batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)

@@ -1,4 +1,5 @@
-"""The label: missing cells, the task it calls for, the classes (which value is the positive class) and its encoding."""
+"""The label: missing cells, its values, the classes (which value is the positive class) and its encoding for each
+task (which task a label calls for is `data/task.py`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pyarrow.compute as pc
 from eagergraph.data.cells import canonical_text
 from eagergraph.data.io import LABEL
 from eagergraph.errors import DataError
+from eagergraph.metrics import positive_class
 
 
 def label_cells(target: pa.Array) -> pa.Array:
@@ -66,15 +68,12 @@ def as_number(text: str) -> float | None:
 
 def encode_label(batch: pa.RecordBatch, classes: list) -> pa.RecordBatch:
     """Map the label's two values to 0 and 1: `classes` is [negative, positive] (see `order_classes`)."""
-    positive = pa.scalar(classes[1], type=batch.schema.field(LABEL).type)
+    positive = pa.scalar(positive_class(classes), type=batch.schema.field(LABEL).type)
     encoded = pc.cast(pc.equal(batch.column(LABEL), positive), pa.int8())
     return batch.set_column(batch.schema.get_field_index(LABEL), LABEL, encoded)
 
 
-# ---------------------------------------------------------------- the task
-
-
-TASK_CHOICES = ("auto", "binary", "multiclass", "regression")
+# ---------------------------------------------------------------- the label's values
 
 
 class LabelValues:
@@ -99,55 +98,6 @@ class LabelValues:
 
     def __iter__(self):
         return iter(self.values)
-
-
-def _is_text(kind: pa.DataType) -> bool:
-    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
-
-
-def shown_values(values: list, more: bool, at_most: int = 5) -> str:
-    """Label values for a message, sorted; "..." only when values were left out."""
-    ordered = sorted(values)
-    listed = ", ".join(repr(v) for v in ordered[:at_most])
-    return listed + (", ..." if more or len(ordered) > at_most else "")
-
-
-def choose_task(requested: str, values: LabelValues, kind: pa.DataType, max_classes: int, label: str,
-                where: Path | str) -> tuple[str, str]:
-    """The task and why: `requested` unless auto; auto is binary for two values, multiclass for text, boolean or
-    integer labels with 3..max_classes values, regression for a float label or an integer one with more values."""
-    count = f"{len(values)}{'+' if values.more else ''}"
-    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
-    if requested == "regression":
-        if not numeric:
-            raise DataError(f"{where}: --task regression needs a numeric label; label column {label!r} holds text "
-                            f"({shown_values(list(values), values.more)})")
-        return "regression", "chosen with --task"
-    if requested == "binary" and (len(values) > 2 or values.more):
-        raise DataError(f"{where}: --task binary needs two label values; label column {label!r} has {count} "
-                        f"({shown_values(list(values), values.more)}); choose --task multiclass or regression")
-    if requested in ("binary", "multiclass"):
-        if requested == "multiclass" and (values.more or len(values) > max_classes):
-            raise DataError(f"{where}: label column {label!r} has more than {max_classes} classes; raise --max-classes")
-        return requested, "chosen with --task"
-    if len(values) <= 2 and not values.more:
-        return "binary", f"label {label!r} has two values: {shown_values(list(values), False)}"
-    if pa.types.is_floating(kind):
-        return "regression", f"label {label!r} holds numbers with fractions"
-    if values.more or len(values) > max_classes:
-        if pa.types.is_integer(kind):
-            return "regression", f"label {label!r} is an integer column with more than --max-classes {max_classes} values"
-        raise DataError(f"{where}: label column {label!r} has more than {max_classes} distinct values "
-                        f"({shown_values(list(values), True)}); raise --max-classes, or use a numeric label for regression")
-    classes = ", ".join(str(v) for v in sorted(values))
-    return "multiclass", f"label {label!r} has {len(values)} classes: {classes}"
-
-
-def task_line(task: str, reason: str) -> str:
-    """What ingest says about the task: what it chose, why, and how to choose otherwise."""
-    if reason == "chosen with --task":
-        return f"task: {task} (chosen with --task)"
-    return f"task: {task} ({reason}); choose with --task"
 
 
 def encode_task_label(batch: pa.RecordBatch, task: str, classes: list) -> pa.RecordBatch:

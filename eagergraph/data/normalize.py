@@ -14,15 +14,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import raw_features
-from eagergraph.data.ingest import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, SPLIT_KEY, TASK_KEY
-from eagergraph.data.io import LABEL, ParquetSink, iter_batches
-from eagergraph.data.moments import RunningMoments, float64_column, present_moments
+from eagergraph.data.io import LABEL, ParquetSink, float64_column, iter_batches
 from eagergraph.data.preprocessing import category_codes_arrow, indicator_names, numeric_z, standardize
 from eagergraph.data.profile import TrainSample, numeric_profile
+from eagergraph.data.raw_metadata import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, SPLIT_KEY, raw_task
+from eagergraph.data.selection import raw_features
 from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, key_types, split_codes
 from eagergraph.data.split_checks import check_split
 from eagergraph.io import write_json
+from eagergraph.metrics import DEFAULT_TASK
+from eagergraph.moments import RunningMoments, present_moments
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Normalizer:
     classes: list = field(default_factory=list)
     train_rows: int = 0
     test_rows: int = 0
-    task: str = "binary"
+    task: str = DEFAULT_TASK
     target: dict | None = None  # regression: the label's {"mean", "std"} on the train split (the model's target is z)
     validation_rows: int = 0
     split: dict | None = None  # the rule that drew the split (`SplitRule`), so a later run can recompute it
@@ -82,11 +83,6 @@ class SplitFiles:
     profile: Path
 
 
-def task_of(raw_metadata: dict | None) -> str:
-    """The task recorded in raw.parquet's metadata (snapshots written before tasks are binary)."""
-    return (raw_metadata or {}).get(TASK_KEY, b"binary").decode()
-
-
 def label_field(task: str) -> pa.Field:
     """The label column of the normalized and engineered splits: binary int8 0/1, multiclass int16 codes,
     regression float32, standardized with the train split's mean and std."""
@@ -103,7 +99,7 @@ def split_rule(schema: pa.Schema, seed: int, test_fraction: float, validation_fr
 def raw_split_codes(raw: Path, rule: SplitRule) -> np.ndarray:
     """Each raw.parquet row's split code (`split_codes`), block by block, reading the key columns only."""
     meta = pq.read_schema(raw).metadata or {}
-    classes = json.loads(meta.get(CLASSES_KEY, b"[]")) if task_of(meta) != "regression" else None
+    classes = json.loads(meta.get(CLASSES_KEY, b"[]")) if raw_task(meta) != "regression" else None
     parts = [split_codes(batch, rule, classes) for batch in iter_batches(raw, rule.key, text_as_dictionary=True)]
     return np.concatenate(parts) if parts else np.zeros(0, np.int8)
 
@@ -174,7 +170,7 @@ def fit_normalizer(raw: Path, codes: np.ndarray, rule: SplitRule | None = None) 
     cats = [{"name": n, "vocabulary": vocabulary(counts[n], cap), "missing": missing[n], "distinct": len(counts[n])}
             for n in categorical]
     classes = json.loads(meta[CLASSES_KEY])
-    task = task_of(meta)
+    task = raw_task(meta)
     target = target_moments(raw, codes) if task == "regression" else None
     normalizer = Normalizer(features, specs, cats, classes, int(sizes[TRAIN]), int(sizes[TEST]), task, target,
                             int(sizes[VALIDATION]), rule.as_json() if rule else None)
@@ -199,7 +195,7 @@ def drawn_split(raw: Path, rule: SplitRule) -> np.ndarray:
     meta = pq.read_schema(raw).metadata or {}
     codes = raw_split_codes(raw, rule)
     labels = pq.read_table(raw, columns=[LABEL]).column(LABEL).to_numpy()
-    check_split(labels, codes, meta.get(SOURCE_KEY, str(raw).encode()).decode(), task_of(meta),
+    check_split(labels, codes, meta.get(SOURCE_KEY, str(raw).encode()).decode(), raw_task(meta),
                 json.loads(meta.get(CLASSES_KEY, b"[]")))
     return codes
 

@@ -9,7 +9,6 @@ artifacts: raw.parquet, normalizer.json, the normalized splits and the drift pro
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -20,26 +19,15 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from eagergraph.data.columns import FEATURES_KEY, Selection, raw_schema, split_key
-from eagergraph.data.ingest import (
-    CLASSES_KEY,
-    IMPUTE_KEY,
-    MAX_CATEGORIES_KEY,
-    MISSING_KEY,
-    SOURCE_KEY,
-    SPLIT_KEY,
-    TASK_KEY,
-    _Checks,
-    clean_batches,
-    resolve_task,
-    select_from,
-    validate,
-)
+from eagergraph.data.ingest import _Checks, clean_batches, select_from, validate
 from eagergraph.data.io import LABEL, ParquetSink, iter_batches
-from eagergraph.data.labels import LabelValues, encode_task_label, label_type, order_classes
+from eagergraph.data.labels import LabelValues, encode_task_label, label_type
 from eagergraph.data.normalize import SplitFiles, describe_normalizer, drawn_split, normalize_with_codes, split_rule
+from eagergraph.data.raw_metadata import raw_metadata
 from eagergraph.data.reader import open_dataset
-from eagergraph.errors import DataError
+from eagergraph.data.selection import Selection, raw_schema, split_key
+from eagergraph.data.task import positive_of, resolve_task, task_classes
+from eagergraph.metrics import task_of
 
 
 def partition_files(data: Path | None) -> list[str]:
@@ -118,21 +106,14 @@ def merge_partitions_to(raw: Path, part_files: list[Path], files: SplitFiles, pa
         values.update(part["classes"])
     checks = _Checks(classes=values, dropped=sum(p["dropped"] for p in parts),
                      rows=sum(p["rows"] for p in parts), invalid=_summed(parts, "invalid"), missing=_summed(parts, "missing"))
-    task = parts[0].get("task", "binary")  # every partition chose it from the whole folder's label
+    task = task_of(parts[0])  # every partition chose it from the whole folder's label
     validate(checks, label, drop_invalid, folder, impute)
-    if positive_class is not None and task != "binary":
-        raise DataError(f"{folder}: --positive-class is for binary labels; label column {label!r} is a {task} task")
-    classes = {"binary": lambda: order_classes(sorted(values), positive_class, label, folder),
-               "multiclass": lambda: sorted(values), "regression": list}[task]()
+    classes = task_classes(task, values, positive_class, label, folder)
     names = parts[0]["features"]
     schema = pq.read_schema(part_files[0]).remove_metadata()  # features, label, passthrough
     schema = schema.set(schema.get_field_index(LABEL), pa.field(LABEL, label_type(task)))
-    metadata = {CLASSES_KEY: json.dumps(classes, default=str), FEATURES_KEY: json.dumps(names), SOURCE_KEY: str(folder),
-                IMPUTE_KEY: impute, MAX_CATEGORIES_KEY: str(max_categories), MISSING_KEY: json.dumps(checks.missing)}
-    if task != "binary":
-        metadata[TASK_KEY] = task
-    if parts[0].get("split_key"):
-        metadata[SPLIT_KEY] = json.dumps(parts[0]["split_key"])
+    metadata = raw_metadata(classes, str(folder), names, impute, max_categories, checks.missing, task,
+                            parts[0].get("split_key"))
     with ParquetSink(raw, schema.with_metadata(metadata)) as sink:
         for part_file in part_files:
             for batch in iter_batches(part_file):
@@ -143,7 +124,7 @@ def merge_partitions_to(raw: Path, part_files: list[Path], files: SplitFiles, pa
     seconds = time.perf_counter() - started
     return {"rows": checks.rows, "features": names, "categorical": parts[0]["categorical"], "classes": classes,
             "task": task, "task_reason": parts[0].get("task_reason"),
-            "positive_class": classes[1] if task == "binary" else None, "left_out": parts[0]["left_out"], "passthrough": parts[0]["passthrough"],
+            "positive_class": positive_of(task, classes), "left_out": parts[0]["left_out"], "passthrough": parts[0]["passthrough"],
             "dropped_rows": checks.dropped, "invalid_values": checks.invalid, "missing_values": checks.missing,
             "impute": impute, "distinct": {spec["name"]: spec.get("distinct", len(spec["vocabulary"])) for spec in normalizer.categorical},
             "source": str(folder), **describe_normalizer(normalizer), "partitions": len(parts),

@@ -71,7 +71,7 @@ def _parquet_columns(file: Path, shown: Path) -> list[str]:
 def preflight_data(data: Path | None, label: str, features: list[str] | None) -> None:
     """Everything about `--data` that a header or schema tells; nothing for synthetic data."""
     if data is not None:
-        from eagergraph.data.columns import check_columns  # the ingest stage's own check, on the header only
+        from eagergraph.data.selection import check_columns  # the ingest stage's own check, on the header only
 
         check_columns(data_columns(Path(data)), label, features, Path(data))
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from eagergraph.data.split import SPLITS
 from eagergraph.errors import DataError
+from eagergraph.metrics import DEFAULT_TASK
 
 HINT = "add rows or change --test-fraction or --validation-fraction"  # what a user can do about a tiny split
 
@@ -22,7 +23,7 @@ def split_counts(labels: np.ndarray, codes: np.ndarray, task: str, classes: list
     return np.stack([np.bincount(labels[codes == code], minlength=size) for code in range(len(SPLITS))])
 
 
-def check_split(labels: np.ndarray, codes: np.ndarray, where: Path | str, task: str = "binary",
+def check_split(labels: np.ndarray, codes: np.ndarray, where: Path | str, task: str = DEFAULT_TASK,
                 classes: list | None = None) -> None:
     """Each split must hold every class (regression: a row), or neither training, early stopping nor evaluation
     means anything: checked on the split as drawn (`codes`: 0 train, 1 validation, 2 test)."""

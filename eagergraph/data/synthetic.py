@@ -9,10 +9,11 @@ import numpy as np
 import pyarrow as pa
 
 from eagergraph.data.io import LABEL, ROW_GROUP_ROWS
+from eagergraph.metrics import DEFAULT_TASK
 
 
 def synthetic_batches(rows: int, n_features: int, seed: int, chunk_rows: int = ROW_GROUP_ROWS,
-                      task: str = "binary") -> Iterator[pa.RecordBatch]:
+                      task: str = DEFAULT_TASK) -> Iterator[pa.RecordBatch]:
     """A seeded table the model can learn: a label from a quadratic rule plus noise, on features of mixed scale.
 
     The label per task: binary 0/1 (the score above its mean), multiclass 0/1/2 (the score in three bands around

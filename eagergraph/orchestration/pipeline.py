@@ -1,18 +1,57 @@
 """The choices the flows make, kept out of them so each flow reads as its list of stages: one file or a folder
 of partitions, which stages go through the cache, when TensorFlow starts, what the manifest names, what a run
-returns. Both flows (training and sweep) start with the same `data_stages`."""
+returns. Both flows (training and sweep) start with `opened_run`: the data stages, whose tasks the flows hand in
+(`DataStages`), so the package never imports tasks/ or flows/."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from prefect import get_run_logger
+from prefect.runtime import flow_run
 
 from eagergraph.config import PipelineConfig
-from eagergraph.core.runtime import start_tensorflow_in_background
+from eagergraph.core.runtime import start_tensorflow, start_tensorflow_in_background
+from eagergraph.data.partitions import describe_partitioned, partition_files
 from eagergraph.data.split_checks import check_planned_split
+from eagergraph.metrics import task_of
 from eagergraph.orchestration.caching import run_cached
+from eagergraph.orchestration.crashed import mark_crashed
+from eagergraph.orchestration.naming import run_tags
 from eagergraph.orchestration.stages import run_side_by_side, run_stage
+from eagergraph.orchestration.task_runners import task_runner
 from eagergraph.rundir.manifest import data_summary, manifest_fields, write_manifest
-from eagergraph.rundir.paths import RunPaths, StagedRun
+from eagergraph.rundir.paths import RunPaths
+from eagergraph.rundir.staging import StagedRun
+
+
+class DataStages(NamedTuple):
+    """The tasks of the stages every flow starts with, handed in by the flows: the package never imports tasks/."""
+
+    ingest: Any
+    normalize: Any
+    partition_kinds: Any
+    ingest_partition: Any
+    merge_partitions: Any
+    engineer_features: Any
+    check_data: Any
+
+
+@dataclass
+class OpenRun:
+    """A flow's run once its data stages passed: the staged run directory, where the stages write (`work`), the
+    stage times so far, the data stages' results (raw, split, features), the gate's rules and check-data's result."""
+
+    run: StagedRun
+    flow_run_id: str
+    work: str
+    seconds: dict[str, float]
+    data: tuple[dict, dict, dict]
+    rules: dict[str, Any]
+    data_check: dict
 
 
 def work_dir(run: StagedRun) -> str:
@@ -21,12 +60,26 @@ def work_dir(run: StagedRun) -> str:
     return str(run.work.resolve())
 
 
-def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict]:
-    """ingest and normalize of one file (or synthetic data), both through the cache."""
-    from eagergraph.tasks.ingest import ingest
-    from eagergraph.tasks.normalize import normalize
+@contextmanager
+def opened_run(c: PipelineConfig, stages: DataStages) -> Iterator[OpenRun]:
+    """What every flow starts with, inside its staged run directory: the crashed runs marked, the data stages
+    (`data_stages`), the gate's rules checked against the task, check-data, then TensorFlow ready for the model
+    stages (loading in the background since ingest passed, so bad input failed in seconds, before it)."""
+    flow_run_id, seconds = str(flow_run.get_id()), {}
+    with StagedRun(c.artifacts, flow_run_id=flow_run_id) as run:
+        mark_crashed(run.crashed_flow_runs, logger=get_run_logger())
+        work = work_dir(run)
+        data = data_stages(c, work, seconds, stages)
+        rules = gate_rules(c, data[0])
+        data_check = run_stage(seconds, stages.check_data, work, str(c.artifacts), c.drift_threshold, c.fail_on_drift,
+                               c.run_model_name)
+        start_tensorflow()
+        yield OpenRun(run, flow_run_id, work, seconds, data, rules, data_check)
 
-    reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
+
+def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float], stages: DataStages) -> tuple[dict, dict]:
+    """ingest and normalize of one file (or synthetic data), both through the cache."""
+    reading = stages.ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
                      c.max_categories, c.impute, c.task, c.max_classes, c.id_column)
@@ -37,48 +90,38 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
     # the import's hold of Python's lock, 0.3 s instead of 0.014 s.)
     check_planned_split(raw["class_counts"], raw["source"], raw["task"], raw["classes"])
     start_tensorflow_in_background()
-    return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
+    return raw, run_cached(seconds, stages.normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
 
 
-def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str]) -> tuple[dict, dict]:
+def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str],
+                stages: DataStages) -> tuple[dict, dict]:
     """ingest and normalize of a folder of Parquet partitions: the column kinds decided once over the folder, then
     partition by partition, in parallel on the runner, then merged (statistics from the partitions' moments)."""
-    from eagergraph.data.partitions import describe_partitioned
-    from eagergraph.tasks.partitions import ingest_partition, merge_partitions, partition_kinds
-
-    kinds = run_stage(seconds, partition_kinds, str(c.data), c.label, c.features, c.exclude, c.categorical, c.max_categories,
-                      c.task, c.max_classes, c.id_column)
+    kinds = run_stage(seconds, stages.partition_kinds, str(c.data), c.label, c.features, c.exclude, c.categorical,
+                      c.max_categories, c.task, c.max_classes, c.id_column)
     start_tensorflow_in_background()  # the folder's columns passed their checks
     calls = [(work, str(c.data), file, index, c.label, c.features, c.drop_invalid, c.exclude,
               c.categorical, c.max_categories, c.impute, c.task, c.max_classes, kinds) for index, file in enumerate(files)]
-    parts = run_side_by_side(seconds, ingest_partition, calls, threads_too=True)
-    merged = run_stage(seconds, merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid, c.positive_class,
-                       c.max_categories, c.impute, c.test_fraction, c.validation_fraction, c.seed)
-    return describe_partitioned(merged, parts, seconds[ingest_partition.name]), merged
+    parts = run_side_by_side(seconds, stages.ingest_partition, calls, threads_too=True)
+    merged = run_stage(seconds, stages.merge_partitions, work, parts, str(c.data), c.label, c.drop_invalid,
+                       c.positive_class, c.max_categories, c.impute, c.test_fraction, c.validation_fraction, c.seed)
+    return describe_partitioned(merged, parts, seconds[stages.ingest_partition.name]), merged
 
 
-def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict, dict]:
+def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float], stages: DataStages) -> tuple[dict, dict, dict]:
     """ingest, normalize and engineer-features (cached, or partition by partition): what every flow starts with.
     Returns the three stages' results (raw, split, features)."""
-    from eagergraph.data.partitions import partition_files
-    from eagergraph.tasks.features import engineer_features
-
     files = partition_files(c.data)
-    raw, split = _partitions(c, work, seconds, files) if files else _one_file(c, work, seconds)
-    return raw, split, run_cached(seconds, engineer_features, c.refresh, work)
+    raw, split = _partitions(c, work, seconds, files, stages) if files else _one_file(c, work, seconds, stages)
+    return raw, split, run_cached(seconds, stages.engineer_features, c.refresh, work)
 
 
-def model_stages() -> tuple[Any, Any, Any, Any]:
-    """train-eager, train-graph, evaluate and predict, imported once the data stages have passed: TensorFlow,
-    loading in the background since ingest passed, is ready here, and bad input failed in seconds, before it."""
-    from eagergraph.core.runtime import start_tensorflow
+def run_tagged(flow: Any, config: PipelineConfig, *more: Any) -> dict:
+    """A flow on the task runner the config names (threads, or Dask worker processes), tagged with its data."""
+    from prefect import tags
 
-    start_tensorflow()
-    from eagergraph.tasks.evaluate import evaluate
-    from eagergraph.tasks.predict import predict
-    from eagergraph.tasks.train import train_eager, train_graph
-
-    return train_eager, train_graph, evaluate, predict
+    with tags(*run_tags(config.data)):
+        return flow.with_options(task_runner=task_runner(config))(config, *more)
 
 
 def training_options(c: PipelineConfig) -> dict[str, Any]:
@@ -95,7 +138,7 @@ def gate_rules(c: PipelineConfig, raw: dict) -> dict[str, Any]:
     from eagergraph.registry.gate import GateRules, check_rules
 
     rules = GateRules.of(c)
-    check_rules(rules, raw.get("task") or "binary")  # data stages before tasks: binary
+    check_rules(rules, task_of(raw))  # data stages before tasks: the default
     return asdict(rules)
 
 

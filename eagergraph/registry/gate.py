@@ -17,7 +17,18 @@ from typing import Any
 
 from eagergraph.config import option_name
 from eagergraph.errors import ConfigError
-from eagergraph.metrics import FLOORS, GATE_DEFAULT, Task, Tolerance, baseline, metric, metrics_for, parse_tolerance
+from eagergraph.metrics import (
+    DEFAULT_TASK,
+    FLOORS,
+    GATE_DEFAULT,
+    Task,
+    Tolerance,
+    baseline,
+    metric,
+    metrics_for,
+    parse_tolerance,
+    task_of,
+)
 from eagergraph.registry.bootstrap import CONFIDENCE, Interval
 
 
@@ -130,7 +141,7 @@ def _compare(candidate: dict[str, float], production: dict[str, float], rules: G
     return True, f"not worse than production: {compared}"
 
 
-def decide(candidate: dict[str, float], production: dict[str, float] | None, rules: GateRules, task: Task = "binary",
+def decide(candidate: dict[str, float], production: dict[str, float] | None, rules: GateRules, task: Task = DEFAULT_TASK,
            *, schema: str | None = None, interval: Interval | None = None,
            majority_share: float | None = None, compared: dict[str, float] | None = None,
            shared: SharedCount | None = None) -> dict[str, Any]:
@@ -191,8 +202,8 @@ def inputs_differ(candidate: dict, production: dict) -> str | None:
         detail = "; ".join(part for part in (f"new {', '.join(missing)}" if missing else "",
                                              f"dropped {', '.join(extra)}" if extra else "") if part) or "reordered"
         return f"features differ from production ({detail})"
-    if candidate.get("task", "binary") != production.get("task", "binary"):
-        return f"the task differs from production ({production.get('task', 'binary')} → {candidate.get('task', 'binary')})"
+    if task_of(candidate) != task_of(production):
+        return f"the task differs from production ({task_of(production)} → {task_of(candidate)})"
     kinds, before = candidate.get("kinds") or {}, production.get("kinds") or {}
     changed = [f"{name} {before.get(name, 'numeric')} → {kind}" for name, kind in kinds.items() if kind != before.get(name, "numeric")]
     if changed:
@@ -205,7 +216,7 @@ def inputs_differ(candidate: dict, production: dict) -> str | None:
     return None
 
 
-def rounded(metrics: dict[str, Any], task: Task = "binary") -> dict[str, float]:
+def rounded(metrics: dict[str, Any], task: Task = DEFAULT_TASK) -> dict[str, float]:
     """The task's catalogue metrics, rounded as the registry records them (the confusion matrix stays out)."""
     return {m.name: round(float(metrics[m.name]), 6) for m in metrics_for(task) if m.name in metrics}
 

@@ -6,9 +6,9 @@ from rich.console import Console
 from rich.table import Table
 
 from eagergraph.core.outputs import output_names
-from eagergraph.data.columns import ID_REASON
 from eagergraph.data.io import LABEL
-from eagergraph.data.labels import task_line
+from eagergraph.data.selection import ID_REASON
+from eagergraph.data.task import task_line
 from eagergraph.metrics import DEFAULT_TASK, POSITIVE, metrics_for, positive_class, task_of
 from eagergraph.modes import MODES
 from eagergraph.reporting.artifacts import (

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from eagergraph.config import PipelineConfig, _one_line
-from eagergraph.errors import ConfigError
+from eagergraph.config import PipelineConfig, validated
 
 _TRAINING = PipelineConfig.model_fields  # the defaults scoring shares with training are written once, there
 
@@ -38,9 +37,5 @@ class ScoringConfig(BaseModel):
 
 def build_scoring_config(**values: object) -> ScoringConfig:
     """The validated scoring config from options (None means 'not given'); a ConfigError in one line."""
-    given = {key: value for key, value in values.items() if value is not None}
-    try:
-        return ScoringConfig.model_validate(given)
-    except ValidationError as exc:
-        raise ConfigError(_one_line(exc, None, set(given))) from None
+    return validated(ScoringConfig, **values)
 

@@ -17,12 +17,14 @@ import pytest
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.parity import STEP_TOLERANCE, flat_weights
 from eagergraph.core.training import train
-from eagergraph.data.ingest import TASK_KEY, ingest_message, ingest_to
+from eagergraph.data.ingest import ingest_message, ingest_to
 from eagergraph.data.io import LABEL
-from eagergraph.data.labels import LabelValues, choose_task
+from eagergraph.data.labels import LabelValues
 from eagergraph.data.normalize import Normalizer, raw_split_codes
+from eagergraph.data.raw_metadata import TASK_KEY
 from eagergraph.data.split import SplitRule, split_codes
 from eagergraph.data.split_checks import check_split
+from eagergraph.data.task import choose_task
 from eagergraph.errors import DataError
 from eagergraph.modes import VARIANTS
 from eagergraph.rundir.paths import RunPaths

@@ -12,11 +12,11 @@ import pytest
 
 from eagergraph.data.ingest import ingest_to
 from eagergraph.data.io import LABEL
-from eagergraph.data.moments import RunningMoments
 from eagergraph.data.normalize import Normalizer
 from eagergraph.data.split import TEST, TRAIN, SplitRule, split_codes
 from eagergraph.data.synthetic import synthetic_batches
 from eagergraph.errors import DataError
+from eagergraph.moments import RunningMoments
 from eagergraph.rundir.paths import RunPaths
 from runs import engineer_run, normalize_run
 

@@ -1,10 +1,9 @@
-"""Streaming statistics of the train split: mean and variance per column merged block by block (Chan et al.), with
-missing cells left out of each column's own count."""
+"""Streaming mean and variance per column, merged block by block (Chan et al.'s parallel update), exact to float64:
+normalize's statistics of the train split and the regression metrics' label spread (numpy only)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 
 
 class RunningMoments:
@@ -33,10 +32,6 @@ class RunningMoments:
     def std(self) -> np.ndarray:
         std = np.sqrt(self.m2 / np.maximum(self.count, 1))
         return np.where(std > 0, std, 1.0)  # a constant column becomes 0 after centring, never a division by zero
-
-
-def float64_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
-    return batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 
 def present_moments(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
