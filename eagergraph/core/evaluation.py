@@ -10,12 +10,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eagergraph.accumulators import accumulator
 from eagergraph.core.export import load_serving, weights_max_abs_diff
 from eagergraph.core.parity import drift_epoch, epoch_differences, load_epoch_weights, parity_note, stop_note
 from eagergraph.core.serving_inputs import ModelInputs, Preprocessing, read_preprocessing
 from eagergraph.data.io import LABEL, in_blocks, iter_batches
 from eagergraph.io import read_json, write_json
-from eagergraph.metrics import DEFAULT_TASK, accumulator, positive_class
+from eagergraph.metrics import DEFAULT_TASK, positive_class
 from eagergraph.modes import MODES
 from eagergraph.rundir.paths import RunPaths, model_info_file
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from eagergraph.accumulators import accumulator
 from eagergraph.core.evaluation import _read_columns, selected_blocks
 from eagergraph.core.export import load_serving
 from eagergraph.core.prediction import model_info
@@ -17,7 +18,7 @@ from eagergraph.core.serving_inputs import Preprocessing, read_preprocessing
 from eagergraph.data.io import LABEL, iter_batches
 from eagergraph.data.split import TEST, SplitRule, split_codes
 from eagergraph.io import read_json, write_json
-from eagergraph.metrics import accumulator, task_of
+from eagergraph.metrics import task_of
 from eagergraph.registry.bootstrap import Interval, paired_interval, sample_rows
 from eagergraph.registry.gate import GateRules, SharedCount, check_rules, decide, inputs_differ, production_after, rounded
 from eagergraph.registry.registry import production_run

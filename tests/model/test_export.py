@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
+from eagergraph.accumulators import binary_metrics
 from eagergraph.core.evaluation import score_blocks
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.serving_inputs import (
@@ -26,7 +27,6 @@ from eagergraph.core.serving_inputs import (
     unseen_counts,
 )
 from eagergraph.data.preprocessing import preprocess
-from eagergraph.metrics import binary_metrics
 from eagergraph.rundir.paths import model_info_file
 from serving_reference import N_INPUTS, NORMALIZER, reference_encode, tiny_model
 

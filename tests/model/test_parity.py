@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from eagergraph.accumulators import binary_metrics
 from eagergraph.core import parity
 from eagergraph.core.evaluation import compare_modes
 from eagergraph.core.export import save_weights
@@ -21,7 +22,6 @@ from eagergraph.core.runners import make_runner
 from eagergraph.core.sources import InMemorySource
 from eagergraph.core.training import TrainResult, train
 from eagergraph.io import write_json
-from eagergraph.metrics import binary_metrics
 from eagergraph.modes import VARIANTS
 from eagergraph.reporting.artifacts import evaluation_markdown
 from eagergraph.reporting.terminal import print_run

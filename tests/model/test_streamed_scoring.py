@@ -12,6 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from eagergraph.accumulators import binary_metrics, multiclass_metrics, regression_metrics
 from eagergraph.core.evaluation import evaluate_run
 from eagergraph.core.export import export_model, load_serving
 from eagergraph.core.outputs import label_values, task_table
@@ -21,7 +22,6 @@ from eagergraph.core.training import train_to
 from eagergraph.data.ingest import ingest_to
 from eagergraph.data.io import LABEL
 from eagergraph.io import read_json
-from eagergraph.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from eagergraph.rundir.paths import RunPaths
 from runs import engineer_run, normalize_run
 from serving_reference import N_INPUTS, NORMALIZER, tiny_model

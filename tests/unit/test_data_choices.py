@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from eagergraph.accumulators import binary_metrics
 from eagergraph.auc import roc_auc
 from eagergraph.core.outputs import output_names, prediction_table
 from eagergraph.core.prediction import parse_row, row_columns
@@ -22,7 +23,6 @@ from eagergraph.data.io import LABEL
 from eagergraph.data.labels import label_missing, order_classes
 from eagergraph.data.partitions import ingest_partition_to, merge_partitions_to
 from eagergraph.errors import DataError
-from eagergraph.metrics import binary_metrics
 from eagergraph.orchestration.naming import data_name, run_name, run_tags
 from eagergraph.rundir.paths import RunPaths
 from runs import normalize_run, split_files

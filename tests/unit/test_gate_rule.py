@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from eagergraph.accumulators import binary_metrics, multiclass_metrics, regression_metrics
 from eagergraph.auc import roc_auc
 from eagergraph.config import build_config
 from eagergraph.errors import ConfigError
-from eagergraph.metrics import binary_metrics, multiclass_metrics, parse_tolerance, regression_metrics
+from eagergraph.metrics import parse_tolerance
 from eagergraph.registry.bootstrap import paired_interval, weighted_metric
 from eagergraph.registry.gate import decide, rules_of
 

@@ -8,21 +8,16 @@ import math
 import numpy as np
 import pytest
 
-from eagergraph.auc import AucCounts, roc_auc, score_keys
-from eagergraph.metrics import (
-    CATALOGUE,
-    GATE_DEFAULT,
-    RANK_BY,
-    TASKS,
+from eagergraph.accumulators import (
     BinaryAccumulator,
     MulticlassAccumulator,
     RegressionAccumulator,
     binary_metrics,
-    metric,
-    metrics_for,
     multiclass_metrics,
     regression_metrics,
 )
+from eagergraph.auc import AucCounts, roc_auc, score_keys
+from eagergraph.metrics import CATALOGUE, GATE_DEFAULT, RANK_BY, TASKS, metric, metrics_for
 
 # Uneven ways to cut 300 rows into blocks: whole, a single row first, an empty block, ragged sizes.
 SPLITS = [(300,), (1, 299), (0, 7, 93, 1, 0, 199), (150, 150), (13,) * 23 + (1,)]
