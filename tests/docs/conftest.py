@@ -19,6 +19,8 @@ convention every page follows). This module runs them:
 from __future__ import annotations
 
 import contextlib
+import doctest
+import io
 import os
 import shlex
 import shutil
@@ -114,8 +116,8 @@ def evaluate_transcript(example: Example) -> None:
         if code != want:
             raise ExampleFailed(f"{_where(example, command)}\nexit status {code}, the page implies {want}; it printed:\n{printed}")
         differs = match(command.shown, printed, home=str(folder), tolerance=block.tolerance)
-        if differs:
-            raise ExampleFailed(f"{_where(example, command)}\n{differs}")
+        if differs:  # the whole output as printed too: what a page's transcript is regenerated from
+            raise ExampleFailed(f"{_where(example, command)}\n{differs}\n--- printed:\n{printed}")
 
 
 def evaluate_commands(example: Example) -> None:
@@ -128,9 +130,19 @@ def evaluate_commands(example: Example) -> None:
 
 
 def evaluate_python(example: Example) -> None:
+    """A snippet runs in the page's namespace; written as a doctest (`>>>` lines), what it shows is compared too."""
     block: Block = example.parsed
     with _in(_page_dir(example)):
-        exec(compile(block.body, f"{example.path}:{block.line + 1}", "exec"), example.namespace)
+        if not block.body.lstrip().startswith(">>>"):
+            exec(compile(block.body, f"{example.path}:{block.line + 1}", "exec"), example.namespace)
+            return
+        test = doctest.DocTestParser().get_doctest(block.body, example.namespace, Path(example.path).name,
+                                                   str(example.path), block.line)
+        report = io.StringIO()
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        runner.run(test, out=report.write, clear_globs=False)
+        if runner.failures:
+            raise ExampleFailed(report.getvalue())
 
 
 def evaluate_file(example: Example) -> None:
