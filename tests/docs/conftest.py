@@ -18,7 +18,6 @@ convention every page follows). This module runs them:
 
 from __future__ import annotations
 
-import contextlib
 import doctest
 import io
 import os
@@ -27,9 +26,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
+from cli_in_process import in_folder, run_eagergraph
 from sybil import Document, Example, Region, Sybil
 
 from transcripts import Block, Command, blocks, expected_status, match, names_a_test
@@ -48,46 +48,10 @@ def _page_dir(example: Example) -> Path:
     return example.namespace[PAGE_DIR]
 
 
-@contextlib.contextmanager
-def _in(folder: Path) -> Iterator[None]:
-    before = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 def _in_process(command: str) -> bool:
     words = command.split()
     return bool(words) and words[0] in ("eagergraph", ".venv/bin/eagergraph") and not any(
         op in command for op in SHELL_OPERATORS)
-
-
-def run_eagergraph(args: list[str], folder: Path) -> tuple[int, str]:
-    """`eagergraph ARGS` in this process, as the console script runs it: (exit status, stdout and stderr)."""
-    from typer.testing import CliRunner
-
-    import eagergraph.cli.quiet as quiet
-    from eagergraph.cli.app import main
-
-    runner = CliRunner()
-    redirected, quiet._redirected = quiet._redirected, True  # no file-descriptor games inside the test process
-    argv, sys.argv = sys.argv, ["eagergraph", *args]
-    try:
-        with _in(folder), runner.isolation() as (_, _, output):
-            try:
-                main()
-                code = 0
-            except SystemExit as stop:
-                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            text = output.getvalue().decode("utf-8", "replace")
-    finally:
-        sys.argv = argv
-        quiet._redirected = redirected
-    return code, text
 
 
 def run_shell(command: str, folder: Path) -> tuple[int, str]:
@@ -132,7 +96,7 @@ def evaluate_commands(example: Example) -> None:
 def evaluate_python(example: Example) -> None:
     """A snippet runs in the page's namespace; written as a doctest (`>>>` lines), what it shows is compared too."""
     block: Block = example.parsed
-    with _in(_page_dir(example)):
+    with in_folder(_page_dir(example)):
         if not block.body.lstrip().startswith(">>>"):
             exec(compile(block.body, f"{example.path}:{block.line + 1}", "exec"), example.namespace)
             return
