@@ -13,20 +13,21 @@ from pathlib import Path
 @contextlib.contextmanager
 def prefect_console_to_stdout() -> Iterator[None]:
     """Prefect's console log handler keeps the stream it was made with; while a command runs here, it writes to the
-    command's own (captured) stdout, as the installed command's Prefect lines go to its stdout."""
+    command's own (captured) stdout, as the installed command's Prefect lines go to its stdout. The formatter and
+    filters the command puts on it (eagergraph.cli.terminal.quiet_expected_tracebacks) are taken off after."""
     import logging
 
     from prefect.logging.handlers import PrefectConsoleHandler
 
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
-    before = [(h.stream, h.console.file) for h in handlers]
+    before = [(h.stream, h.console.file, h.formatter, list(h.filters)) for h in handlers]
     for handler in handlers:
         handler.stream = handler.console.file = sys.stdout
     try:
         yield
     finally:
-        for handler, (stream, file) in zip(handlers, before):
-            handler.stream, handler.console.file = stream, file
+        for handler, (stream, file, formatter, filters) in zip(handlers, before):
+            handler.stream, handler.console.file, handler.formatter, handler.filters = stream, file, formatter, filters
 
 
 @contextlib.contextmanager
