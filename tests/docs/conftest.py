@@ -128,6 +128,11 @@ EVALUATORS = {"transcript": evaluate_transcript, "commands": evaluate_commands, 
               "file": evaluate_file, "covered": evaluate_covered}
 
 
+# Sybil's items get the fixtures named here and no autouse ones: the session's server check is named first, so it is
+# set up before the server and torn down after it, as for every other test.
+SESSION_FIXTURES = ["no_background_server_left", "prefect_api"]
+
+
 def parse_page(document: Document) -> Iterable[Region]:
     for block in blocks(document.text):
         if block.kind in EVALUATORS:
@@ -146,5 +151,5 @@ def tear_down_page(namespace: dict) -> None:
 
 
 
-pytest_collect_file = Sybil(parsers=[parse_page], patterns=["*.md"], path="pages", fixtures=["prefect_api"],
+pytest_collect_file = Sybil(parsers=[parse_page], patterns=["*.md"], path="pages", fixtures=SESSION_FIXTURES,
                             setup=set_up_page, teardown=tear_down_page).pytest()
