@@ -11,9 +11,13 @@ convention every page follows). This module runs them:
   session's server (fixture `prefect_api`). The folder is removed after the page's last example.
 - `eagergraph …` command lines (also `.venv/bin/eagergraph …`) without pipes or redirections run in this process,
   through the console script's own `main` with its streams captured, the working directory the page's folder:
-  the same code path as the installed command, without a TensorFlow import per command (measured: a subprocess
-  `eagergraph runs` costs 8-12 s here, in process well under 1 s once TensorFlow is loaded). Every other command line
-  runs in `bash` in the page's folder, with the project's `.venv/bin` first on PATH.
+  the same code path as the installed command, without a TensorFlow import per command (measured 2026-12-07 on
+  the 2-core machine, load 4.6: `import tensorflow` takes 5.3-7.1 s in a fresh process, a cost each subprocess
+  `run`, `predict` or `score` would pay; in process it is paid once per worker). Every other command line runs in
+  `bash` in the page's folder, with the project's `.venv/bin` first on PATH (`eagergraph` in a pipe included).
+- The docs tier took 142 s of wall on `-n 3 --dist loadfile` (2026-12-07, load 2-4), of which about 30 s per worker
+  is the session server's start, which `make test` pays anyway; its examples' own work is about 220 s, spread
+  over the three workers.
 """
 
 from __future__ import annotations
