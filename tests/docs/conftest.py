@@ -62,6 +62,27 @@ def _in_process(command: str) -> bool:
         op in command for op in SHELL_OPERATORS)
 
 
+@contextlib.contextmanager
+def _prefect_console_on_stdout() -> Iterator[None]:
+    """Prefect's console log handler writes to the stream it found when Prefect configured logging (once per
+    process); point it at this command's stdout, and back after, so a second command does not log to the first
+    one's closed stream (`ValueError: I/O operation on closed file` tracebacks in its output)."""
+    import logging
+
+    import prefect  # noqa: F401  (configures Prefect's logging)
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    handlers = [handler for handler in logging.getLogger().handlers if isinstance(handler, PrefectConsoleHandler)]
+    before = [(handler.stream, handler.console.file) for handler in handlers]
+    for handler in handlers:
+        handler.stream = handler.console.file = sys.stdout
+    try:
+        yield
+    finally:
+        for handler, (stream, file) in zip(handlers, before):
+            handler.stream, handler.console.file = stream, file
+
+
 def run_eagergraph(args: list[str], folder: Path) -> tuple[int, str]:
     """`eagergraph ARGS` in this process, as the console script runs it: (exit status, stdout and stderr)."""
     from typer.testing import CliRunner
@@ -73,7 +94,7 @@ def run_eagergraph(args: list[str], folder: Path) -> tuple[int, str]:
     redirected, quiet._redirected = quiet._redirected, True  # no file-descriptor games inside the test process
     argv, sys.argv = sys.argv, ["eagergraph", *args]
     try:
-        with _in(folder), runner.isolation() as (_, _, output):
+        with _in(folder), runner.isolation() as (_, _, output), _prefect_console_on_stdout():
             try:
                 main()
                 code = 0
