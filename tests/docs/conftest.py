@@ -18,16 +18,18 @@ convention every page follows). This module runs them:
 
 from __future__ import annotations
 
-import contextlib
+import doctest
+import io
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
+from cli_in_process import in_folder, run_eagergraph
 from sybil import Document, Example, Region, Sybil
 
 from transcripts import Block, Command, blocks, expected_status, match, names_a_test
@@ -46,67 +48,10 @@ def _page_dir(example: Example) -> Path:
     return example.namespace[PAGE_DIR]
 
 
-@contextlib.contextmanager
-def _in(folder: Path) -> Iterator[None]:
-    before = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 def _in_process(command: str) -> bool:
     words = command.split()
     return bool(words) and words[0] in ("eagergraph", ".venv/bin/eagergraph") and not any(
         op in command for op in SHELL_OPERATORS)
-
-
-@contextlib.contextmanager
-def _prefect_console_on_stdout() -> Iterator[None]:
-    """Prefect's console log handler writes to the stream it found when Prefect configured logging (once per
-    process); point it at this command's stdout, and back after, so a second command does not log to the first
-    one's closed stream (`ValueError: I/O operation on closed file` tracebacks in its output)."""
-    import logging
-
-    import prefect  # noqa: F401  (configures Prefect's logging)
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    handlers = [handler for handler in logging.getLogger().handlers if isinstance(handler, PrefectConsoleHandler)]
-    before = [(handler.stream, handler.console.file) for handler in handlers]
-    for handler in handlers:
-        handler.stream = handler.console.file = sys.stdout
-    try:
-        yield
-    finally:
-        for handler, (stream, file) in zip(handlers, before):
-            handler.stream, handler.console.file = stream, file
-
-
-def run_eagergraph(args: list[str], folder: Path) -> tuple[int, str]:
-    """`eagergraph ARGS` in this process, as the console script runs it: (exit status, stdout and stderr)."""
-    from typer.testing import CliRunner
-
-    import eagergraph.cli.quiet as quiet
-    from eagergraph.cli.app import main
-
-    runner = CliRunner()
-    redirected, quiet._redirected = quiet._redirected, True  # no file-descriptor games inside the test process
-    argv, sys.argv = sys.argv, ["eagergraph", *args]
-    try:
-        with _in(folder), runner.isolation() as (_, _, output), _prefect_console_on_stdout():
-            try:
-                main()
-                code = 0
-            except SystemExit as stop:
-                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            text = output.getvalue().decode("utf-8", "replace")
-    finally:
-        sys.argv = argv
-        quiet._redirected = redirected
-    return code, text
 
 
 def run_shell(command: str, folder: Path) -> tuple[int, str]:
@@ -135,8 +80,8 @@ def evaluate_transcript(example: Example) -> None:
         if code != want:
             raise ExampleFailed(f"{_where(example, command)}\nexit status {code}, the page implies {want}; it printed:\n{printed}")
         differs = match(command.shown, printed, home=str(folder), tolerance=block.tolerance)
-        if differs:
-            raise ExampleFailed(f"{_where(example, command)}\n{differs}")
+        if differs:  # the whole output as printed too: what a page's transcript is regenerated from
+            raise ExampleFailed(f"{_where(example, command)}\n{differs}\n--- printed:\n{printed}")
 
 
 def evaluate_commands(example: Example) -> None:
@@ -149,9 +94,19 @@ def evaluate_commands(example: Example) -> None:
 
 
 def evaluate_python(example: Example) -> None:
+    """A snippet runs in the page's namespace; written as a doctest (`>>>` lines), what it shows is compared too."""
     block: Block = example.parsed
-    with _in(_page_dir(example)):
-        exec(compile(block.body, f"{example.path}:{block.line + 1}", "exec"), example.namespace)
+    with in_folder(_page_dir(example)):
+        if not block.body.lstrip().startswith(">>>"):
+            exec(compile(block.body, f"{example.path}:{block.line + 1}", "exec"), example.namespace)
+            return
+        test = doctest.DocTestParser().get_doctest(block.body, example.namespace, Path(example.path).name,
+                                                   str(example.path), block.line)
+        report = io.StringIO()
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        runner.run(test, out=report.write, clear_globs=False)
+        if runner.failures:
+            raise ExampleFailed(report.getvalue())
 
 
 def evaluate_file(example: Example) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from conftest import AFTER_RUN, STAGES
+from conftest import AFTER_RUN, ROOT, STAGES
 from eagergraph.core.variants import choose_variant
 from eagergraph.rundir.paths import RunPaths
 
@@ -125,3 +128,37 @@ def test_a_table_too_small_to_split_is_refused_before_tensorflow_starts(prefect_
         training_pipeline(PipelineConfig(data=data, label="y", artifacts=tmp_path / "artifacts"))
     assert starts == []
     assert not any(p.name.startswith("2") for p in (tmp_path / "artifacts").glob("*"))  # no run directory left
+
+
+def _reference_section(heading: str) -> str:
+    text = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _expand(pattern: str) -> list[str]:
+    """`normalized/{train,test}.parquet` → both paths; `<mode>` → eager and graph."""
+    pattern = pattern.replace("<mode>", "{eager,graph}")
+    braces = re.search(r"\{([^}]*)\}", pattern)
+    if not braces:
+        return [pattern]
+    return [path for part in braces[1].split(",")
+            for path in _expand(pattern[:braces.start()] + part.strip() + pattern[braces.end():])]
+
+
+def test_the_reference_names_every_json_key_and_every_file_of_a_run_directory(default_run: dict) -> None:
+    """docs/reference.md's `--json` keys and its table of run-directory files, against a real run's."""
+    named = set(re.findall(r"`([a-z_]+)`", _reference_section("The `--json` line").split("`metrics.task`")[0]))
+    assert set(default_run) == named, f"undocumented: {set(default_run) - named}; not in the line: {named - set(default_run)}"
+
+    rows = [line.split("|")[1] for line in _reference_section("The files of a run directory").splitlines()
+            if line.startswith("| `")]
+    patterns = [path for row in rows for shown in re.findall(r"`([^`]+)`", row) for path in _expand(shown)]
+    root = Path(default_run["run_dir"])
+    files = sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
+
+    def covers(pattern: str, file: str) -> bool:
+        return fnmatch.fnmatch(file, pattern) or (pattern.endswith("/") and file.startswith(pattern))
+
+    assert not [f for f in files if not any(covers(p, f) for p in patterns)], "files the reference does not name"
+    sweep_only = [p for p in patterns if p.startswith("sweep/")]
+    assert not [p for p in patterns if p not in sweep_only and not any(covers(p, f) for f in files)], "named, not written"
