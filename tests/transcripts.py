@@ -124,7 +124,7 @@ def blocks(text: str) -> list[Block]:
         info = fence["info"].strip().split()[0].lower() if fence["info"].strip() else ""
         body = fence["body"]
         indent = len(fence["indent"])
-        body = "\n".join(raw[indent:] if raw[:indent].isspace() else raw.lstrip() for raw in body.splitlines())
+        body = "\n".join(raw[indent:] if not raw[:indent].strip() else raw.lstrip() for raw in body.splitlines())
         directives = _directives_before(text, fence.start())
         block = Block("illustration", fence.start(), fence.end(), line, info, body, directives)
         body_lines = _logical_lines(body, line + 1)
