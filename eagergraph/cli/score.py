@@ -27,7 +27,7 @@ def _preflight(cfg: ScoringConfig) -> None:
 
         _, saved = resolve_scoring_model(cfg.artifacts, cfg.model_name, cfg.model)
         files = input_files(cfg.input)
-        check_output(cfg.output_folder, cfg.input)
+        check_output(cfg.output_folder, cfg.input, cfg.output_named)
         check_columns(files, list(model_info(saved)["features"]))
 
     checked(check)

@@ -32,8 +32,14 @@ class ScoringConfig(BaseModel):
 
     @property
     def output_folder(self) -> Path:
-        """Where predictions go: --output, else `scored/` beside the input (a folder's sibling for a folder)."""
-        return self.output if self.output is not None else Path(self.input).parent / "scored"
+        """Where predictions go: --output, else `scored/` beside the input (a folder's sibling for a folder: the
+        input resolved first, so `--input .` scores into `../scored`, not into the folder it reads)."""
+        return self.output if self.output is not None else Path(self.input).resolve().parent / "scored"
+
+    @property
+    def output_named(self) -> str:
+        """How a message names the output folder: the option as given, or the default folder in full."""
+        return f"--output {self.output}" if self.output is not None else f"the default output folder {self.output_folder}"
 
 
 def build_scoring_config(**values: object) -> ScoringConfig:

@@ -3,6 +3,7 @@ compared by check-data's own rules (no TensorFlow, no server)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_a_value_of_the_wrong_kind_is_named_with_its_row_across_blocks() -> None
 
 def test_config_options_and_output_names(tmp_path: Path) -> None:
     config = build_scoring_config(input=tmp_path / "incoming", model_name="churn")
-    assert config.output_folder == tmp_path / "scored" and config.drift_threshold == 0.25
+    assert config.output_folder == tmp_path.resolve() / "scored" and config.drift_threshold == 0.25
     with pytest.raises(ConfigError, match=r"^invalid value for --model-name: 'a b'"):
         build_scoring_config(input="x.csv", model_name="a b")
     with pytest.raises(ConfigError, match=r"^invalid value for --drift-threshold: 0"):
@@ -87,6 +88,22 @@ def test_inputs_and_output_folder_refusals(tmp_path: Path) -> None:
         check_output(tmp_path / "file", tmp_path / "in")
     with pytest.raises(DataError, match="lies inside the input folder"):
         check_output(tmp_path / "in" / "scored", tmp_path / "in")
+
+
+def test_the_default_output_of_the_current_folder_is_its_sibling_and_named_in_full(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`score --input .`: the default output is `scored/` beside the folder, not inside it, and a message about it
+    names that folder in full, not an `--output` the user never gave."""
+    (tmp_path / "in").mkdir()
+    monkeypatch.chdir(tmp_path / "in")
+    config = build_scoring_config(input=".")
+    assert config.output_folder == tmp_path.resolve() / "scored"
+    check_output(config.output_folder, config.input, config.output_named)  # beside the input folder: accepted
+    (tmp_path / "scored").write_text("a file where the default folder goes")
+    with pytest.raises(DataError, match="^" + re.escape(f"the default output folder {tmp_path.resolve() / 'scored'}: is a file")):
+        check_output(config.output_folder, config.input, config.output_named)
+    given = build_scoring_config(input=".", output="elsewhere")
+    assert given.output_named == "--output elsewhere"
 
 
 def test_checked_columns_reach_the_model_converted_once() -> None:
