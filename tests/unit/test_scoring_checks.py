@@ -15,7 +15,7 @@ from eagergraph.errors import ConfigError, DataError
 from eagergraph.registry import drift
 from eagergraph.rundir.paths import ScoringPaths, scored_name
 from eagergraph.scoring.check import ProfileCounts, check_block, check_file, drift_report
-from eagergraph.scoring.config import build_scoring_config
+from eagergraph.scoring.config import build_scoring_config, read_scoring_file
 from eagergraph.scoring.inputs import check_output, input_files
 
 INPUTS = ModelInputs(["size", "colour"], {"size": "numeric", "colour": "categorical"}, {"colour": ["red", "blue"]},
@@ -115,3 +115,24 @@ def test_checked_columns_reach_the_model_converted_once() -> None:
     assert again["size"] is columns["size"]
     np.testing.assert_array_equal(again["size"], [1.5, 2.0, np.nan])
     assert again["colour"].tolist() == columns["colour"].tolist() == ["red", "blue", ""]
+
+
+def test_a_scoring_file_gives_the_config_and_its_own_schedule(tmp_path: Path) -> None:
+    """`serve --scoring FILE`: `score`'s options by their config names, paths relative to the file, the schedule
+    apart; a `[scoring]` table beside a --config file's `[eagergraph]` one is read alone."""
+    (tmp_path / "conf").mkdir()
+    file = tmp_path / "conf" / "schedule.toml"
+    file.write_text('[eagergraph]\nrows = 200\n\n[scoring]\ninput = "incoming"\noutput = "../scored"\n'
+                    'model_name = "churn"\nfail_on_drift = true\ncron = "0 6 * * *"\n')
+    config, when = read_scoring_file(file)
+    assert when == {"cron": "0 6 * * *"}
+    assert config.input == (tmp_path / "conf" / "incoming").resolve() and config.output == (tmp_path / "scored").resolve()
+    assert config.model_name == "churn" and config.fail_on_drift and config.artifacts == Path("artifacts")
+    file.write_text('input = "new.csv"\ninterval = "daily"\n')
+    with pytest.raises(ConfigError, match=r"^--scoring .*schedule.toml: interval = 'daily': give a number of seconds"):
+        read_scoring_file(file)
+    file.write_text('input = "new.csv"\ninterval = 60\nmodel_nmae = "churn"\n')
+    with pytest.raises(ConfigError, match=r"schedule.toml: unknown option 'model_nmae'"):
+        read_scoring_file(file)
+    with pytest.raises(ConfigError, match=r"^--scoring .*absent.toml: no such file"):
+        read_scoring_file(tmp_path / "absent.toml")
