@@ -189,8 +189,8 @@ class FilePredictor:
         self.unseen.update(unseen_counts(usable, self.inputs))
         self.invalid_rows += int(gaps.sum())
         scores = self._scores(usable) if not gaps.all() else np.empty((0, self.width))
-        if self.drop_invalid:
-            table, served = table.filter(pa.array(~gaps)), scores
+        if self.drop_invalid or not gaps.any():  # every row predicted: the scores as they are
+            table, served = (table.filter(pa.array(~gaps)) if gaps.any() else table), scores
         else:
             served = np.full((table.num_rows, self.width), np.nan)
             served[~gaps] = scores
