@@ -5,13 +5,15 @@ stages live in tasks/, their logic in eagergraph.scoring."""
 # validates the parameters against the real ScoringConfig class, which a string annotation would hide.
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
+from eagergraph.orchestration.crashed import mark_crashed
 from eagergraph.orchestration.naming import scoring_run_name
 from eagergraph.orchestration.stages import run_stage
 from eagergraph.rundir.paths import ScoringPaths
 from eagergraph.scoring.config import ScoringConfig
-from eagergraph.scoring.score import staged_predictions
+from eagergraph.scoring.score import StagedPredictions
 from eagergraph.tasks.publish_scores import publish_scores
 from eagergraph.tasks.record_scoring import record_scoring
 from eagergraph.tasks.score import score
@@ -29,8 +31,9 @@ def scoring_flow(config: ScoringConfig) -> dict:
     planned = run_stage(seconds, resolve_scoring, str(c.artifacts), c.model_name, str(c.model) if c.model else None,
                         str(c.input), str(c.output_folder))
     pending = [source for source in planned["inputs"] if not source["skip"]]
-    with staged_predictions(ScoringPaths(Path(planned["output"]))) as staging:
-        scored = [run_stage(seconds, score, planned, source, str(staging), c.drift_threshold, c.fail_on_drift)
+    with StagedPredictions(ScoringPaths(Path(planned["output"])), str(flow_run.get_id())) as staging:
+        mark_crashed(staging.crashed_flow_runs, logger=get_run_logger())  # runs killed with their staging folder
+        scored = [run_stage(seconds, score, planned, source, str(staging.folder), c.drift_threshold, c.fail_on_drift)
                   for source in pending]
         published = run_stage(seconds, publish_scores, planned, scored)
     checks = [item["check"] for item in scored]

@@ -104,26 +104,31 @@ def serve(
     interval: Annotated[Optional[float], typer.Option(help="Seconds between runs (default: none).")] = None,
     rrule: Annotated[Optional[str], typer.Option(help="iCalendar RRule, e.g. 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=6' "
                                                  "(default: none).")] = None,
+    scoring: Annotated[Optional[Path], typer.Option("--scoring", help="Also serve the scoring flow: a TOML file of "
+                                                    "`eagergraph score`'s options with its own cron, interval or rrule, "
+                                                    "or its [scoring] table (default: training only).")] = None,
     config: ConfigFile = None, overrides: dict | None = None,
 ) -> None:
     """Serve the pipeline as a deployment on a schedule (cron, interval or RRule), with the run options as its
-    parameters, until Ctrl-C or SIGTERM (which pause the deployment)."""
+    parameters, and the scoring flow on its own schedule with `--scoring`, until Ctrl-C or SIGTERM (which pause
+    the deployments)."""
     prepare_environment()
-    from eagergraph.orchestration.deployments import schedule, serve_pipeline
+    from eagergraph.orchestration.deployments import schedule, serve_deployments, training_deployment
 
     try:
         when = schedule(cron, interval, rrule)
     except ValueError as exc:
         fail(str(exc))
     cfg = _config(config, overrides or {})
+    scored = _score.scoring_schedule(scoring) if scoring is not None else None
     use_server(False)  # a served deployment needs a server that outlives each run
     _server.zombie_automation_on()
     from eagergraph.flows.pipeline import training_pipeline
 
-    deployment = serve_pipeline(training_pipeline, cfg, when)
-    typer.echo(f"stopped serving: the deployment {deployment!r} is paused (no scheduled runs while nothing serves "
-               "it); the same `eagergraph serve` command resumes it")
-
+    deployments = [training_deployment(training_pipeline, cfg, when)]
+    if scored is not None:
+        deployments.append(_score.scoring_deployment_of(*scored))
+    typer.echo(_score.stopped_serving(serve_deployments(*deployments), "eagergraph serve"))
 
 
 @app.command()

@@ -27,10 +27,42 @@ def _preflight(cfg: ScoringConfig) -> None:
 
         _, saved = resolve_scoring_model(cfg.artifacts, cfg.model_name, cfg.model)
         files = input_files(cfg.input)
-        check_output(cfg.output_folder, cfg.input)
+        check_output(cfg.output_folder, cfg.input, cfg.output_named)
         check_columns(files, list(model_info(saved)["features"]))
 
     checked(check)
+
+
+def scoring_schedule(file: Path) -> tuple[ScoringConfig, dict[str, Any]]:
+    """`serve --scoring FILE`: the scoring config and schedule of the file, checked as `score` checks its options
+    (one line, exit 2, before Prefect starts)."""
+    from eagergraph.orchestration.deployments import schedule
+    from eagergraph.scoring.config import read_scoring_file
+
+    cfg, given = checked(lambda: read_scoring_file(file))
+    try:
+        when = schedule(**given)
+    except ValueError as exc:
+        fail(f"--scoring {file}: {str(exc).replace('--', '')}")
+    _preflight(cfg)
+    return cfg, when
+
+
+def scoring_deployment_of(cfg: ScoringConfig, when: dict[str, Any]) -> Any:
+    """The scoring flow's deployment with this config and schedule (`score --cron`, `serve --scoring`)."""
+    from eagergraph.flows.scoring import scoring_flow
+    from eagergraph.orchestration.scheduled_scoring import scoring_deployment
+
+    return scoring_deployment(scoring_flow, cfg, when)
+
+
+def stopped_serving(names: list[str], command: str) -> str:
+    """What a serving command says when it stops: its deployments are paused until it serves them again."""
+    if len(names) == 1:
+        return (f"stopped serving: the deployment {names[0]!r} is paused (no scheduled runs while nothing serves it); "
+                f"the same `{command}` command resumes it")
+    return (f"stopped serving: the deployments {', '.join(map(repr, names))} are paused (no scheduled runs while "
+            f"nothing serves them); the same `{command}` command resumes them")
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -70,9 +102,11 @@ def score(
     from eagergraph.flows.scoring import scoring_flow
 
     if when is not None:
-        from eagergraph.orchestration.scheduled_scoring import serve_scoring
+        from eagergraph.cli.server import zombie_automation_on
+        from eagergraph.orchestration.deployments import serve_deployments
 
-        serve_scoring(scoring_flow, cfg, when)
+        zombie_automation_on()  # as `serve`: heartbeats on, and runs whose process died are marked Crashed
+        typer.echo(stopped_serving(serve_deployments(scoring_deployment_of(cfg, when)), "eagergraph score"))
         return
     result = _flow(lambda: scoring_flow(cfg))
     _print(result)

@@ -3,85 +3,31 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import itertools
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eagergraph.core.outputs import PREDICTED, PREDICTED_CLASS, class_probability_column, label_values, output_names, task_table
+from eagergraph.core.rows import parse_row, parse_row_json, row_columns
 from eagergraph.core.runtime import start_tensorflow
 from eagergraph.core.serving_inputs import (
     ModelInputs,
-    NotANumber,
     Preprocessing,
     read_preprocessing,
     serving_columns,
     unpredictable,
     unseen_counts,
 )
-from eagergraph.data.cells import MISSING_TOKENS, canonical_cell
+from eagergraph.data.cells import MISSING_TOKENS
 from eagergraph.data.io import BLOCK_ROWS, LABEL, in_blocks, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
-
-
-def parse_row(text: str, features: list[str]) -> dict[str, str]:
-    """`--row`: one CSV line (Python's csv module: quoted fields may hold commas and quotes) as the cells of the
-    model's raw features, in the model's order; the cells are converted as a file's are (`row_columns`)."""
-    fields = next(csv.reader([text], skipinitialspace=True), [])
-    if len(fields) != len(features):
-        raise DataError(f"--row: {len(fields)} values given, {_order(features)}")
-    return dict(zip(features, fields))
-
-
-def parse_row_json(text: str, features: list[str]) -> dict[str, Any]:
-    """`--row-json`: a JSON object of the model's raw features by name; a missing key is a missing cell."""
-    try:
-        row = json.loads(text)
-    except ValueError as exc:
-        raise DataError(f"--row-json: not valid JSON ({str(exc).splitlines()[0]})") from None
-    if not isinstance(row, dict):
-        raise DataError(f"--row-json: give a JSON object of feature values by name, like {{{json.dumps(features[0])}: ...}}")
-    unknown = [key for key in row if key not in features]
-    if unknown:
-        raise DataError(f"--row-json: unknown feature(s) {', '.join(map(repr, unknown))}; {_order(features)}")
-    nested = [key for key, value in row.items() if isinstance(value, (dict, list))]
-    if nested:
-        raise DataError(f"--row-json: {nested[0]!r} holds a {type(row[nested[0]]).__name__}; give one value per feature")
-    return {name: row.get(name) for name in features}
-
-
-def _order(features: list[str]) -> str:
-    return f"the model takes {len(features)} features in this order: {', '.join(features)}"
-
-
-def row_columns(cells: dict[str, Any], inputs: ModelInputs, option: str) -> dict[str, np.ndarray]:
-    """One row's cells (text, numbers, booleans or None) as the model's inputs, by the same rules as a file's
-    columns; a row the model cannot predict (a gap it does not impute, an infinite value) is bad input."""
-    def field(name: str) -> str:  # how the error names a cell: its position in a CSV row, its key in JSON
-        return f"field {inputs.features.index(name) + 1} ({name})" if option == "--row" else repr(name)
-
-    table = pa.table({name: pa.array([cells[name]]) for name in inputs.features})
-    try:
-        columns = serving_columns(table, inputs, option)
-    except NotANumber as error:
-        raise DataError(f"{option}: {error.value!r} is not a number: {field(error.column)}") from None
-    for name in unpredictable(columns, inputs):
-        given = cells[name]
-        if canonical_cell(given) is None:  # missing by the one text-cell rule (blank or a missing token)
-            what = "is empty" if given is None or not str(given).strip() else f"is missing ({given!r} reads as a missing value)"
-            raise DataError(f"{option}: {field(name)} {what}; {_order(inputs.features)}; the model does not impute {name}")
-        raise DataError(f"{option}: NaN or infinite values cannot be predicted: {field(name)} is {given!r}"
-                        + ("" if name in inputs.imputed else " (the model does not impute it)"))
-    return columns
 
 
 def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthrough: list[str]) -> dict:
@@ -243,8 +189,8 @@ class FilePredictor:
         self.unseen.update(unseen_counts(usable, self.inputs))
         self.invalid_rows += int(gaps.sum())
         scores = self._scores(usable) if not gaps.all() else np.empty((0, self.width))
-        if self.drop_invalid:
-            table, served = table.filter(pa.array(~gaps)), scores
+        if self.drop_invalid or not gaps.any():  # every row predicted: the scores as they are
+            table, served = (table.filter(pa.array(~gaps)) if gaps.any() else table), scores
         else:
             served = np.full((table.num_rows, self.width), np.nan)
             served[~gaps] = scores

@@ -147,7 +147,8 @@ def numeric_values(column: pa.Array | pa.ChunkedArray, name: str, where: str) ->
         column = column.cast(pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise DataError(f"{where}: feature column(s) are not numeric: {name} ({column.type})") from None
-    return pc.fill_null(column, np.nan).to_numpy().astype(np.float64, copy=False)
+    filled = pc.fill_null(column, np.nan) if column.null_count else column  # a column without gaps: no copy
+    return filled.to_numpy().astype(np.float64, copy=False)
 
 
 def serving_columns(data: pa.Table | Mapping[str, Any], inputs: ModelInputs, where: str) -> dict[str, np.ndarray]:
@@ -196,6 +197,10 @@ def unpredictable(columns: Mapping[str, np.ndarray], inputs: ModelInputs) -> dic
     for name in inputs.features:
         if inputs.kinds[name] == NUMERIC:
             values = columns[name]
+            with np.errstate(over="ignore", invalid="ignore"):  # a huge sum, or inf - inf: checked row by row below
+                total = np.sum(values)
+            if np.isfinite(total):  # one pass, no mask: a NaN or an infinity anywhere makes the sum one
+                continue
             rows = np.isinf(values) if name in inputs.imputed else ~np.isfinite(values)
             if rows.any():
                 bad[name] = rows

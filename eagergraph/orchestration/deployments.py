@@ -35,14 +35,22 @@ def schedule(cron: str | None = None, interval: float | None = None, rrule: str 
     return {option.lstrip("-"): text}
 
 
-def serve_pipeline(flow: Any, config: Any, when: dict[str, Any], name: str = DEPLOYMENT_NAME) -> str:
-    """Serve `flow` (the training flow) as a deployment with this schedule, the config as its parameters, until
-    Ctrl-C or SIGTERM; the deployment's full name. Prefect pauses the deployment when serving stops (a schedule
-    nothing serves would pile up late runs); serving it again resumes it."""
+def training_deployment(flow: Any, config: Any, when: dict[str, Any], name: str = DEPLOYMENT_NAME) -> Any:
+    """The training flow as a deployment to serve with this schedule, the config as its parameters."""
     from eagergraph.orchestration.naming import run_tags
 
     # Scheduled runs execute in child processes; absolute paths keep them independent of a working directory.
     config = config.model_copy(update={"artifacts": config.artifacts.resolve(),
                                        "data": config.data.resolve() if config.data else None})
-    flow.serve(name=name, parameters={"config": config.model_dump(mode="json")}, tags=run_tags(config.data), **when)
-    return f"{flow.name}/{name}"
+    return flow.to_deployment(name=name, parameters={"config": config.model_dump(mode="json")},
+                              tags=run_tags(config.data), **when)
+
+
+def serve_deployments(*deployments: Any) -> list[str]:
+    """Serve these deployments from this process until Ctrl-C or SIGTERM; their full names. Prefect pauses them
+    when serving stops (a schedule nothing serves would pile up late runs); serving them again resumes them. The one
+    serving call of `eagergraph serve` (training, and scoring with `--scoring`) and `eagergraph score --cron`."""
+    from prefect import serve
+
+    serve(*deployments)
+    return [deployment.full_name for deployment in deployments]

@@ -1,5 +1,5 @@
-"""Serving the scoring flow as a deployment on a schedule (`eagergraph score --cron/--interval`). The schedule is
-`deployments.schedule`'s, the same as `eagergraph serve`'s for training; the flow object comes from the caller."""
+"""The scoring flow as a deployment on a schedule (`eagergraph score --cron/--interval`, `eagergraph serve --scoring`).
+The schedule is `deployments.schedule`'s, the same as training's; the flow object comes from the caller."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ def absolute(config: Any) -> Any:
     return config.model_copy(update={**update, "output": config.output_folder.resolve()})
 
 
-def serve_scoring(flow: Any, config: Any, when: dict[str, Any], name: str = SCORING_DEPLOYMENT) -> None:
-    """Serve the scoring flow with this schedule and the config as its parameters, until stopped. Each run scores
+def scoring_deployment(flow: Any, config: Any, when: dict[str, Any], name: str = SCORING_DEPLOYMENT) -> Any:
+    """The scoring flow as a deployment to serve with this schedule and the config as its parameters (served by
+    `eagergraph score --cron/--interval`, or beside training by `eagergraph serve --scoring FILE`). Each run scores
     the input folder's files that this model has not scored yet."""
     config = absolute(config)
-    flow.serve(name=name, parameters={"config": config.model_dump(mode="json")},
-               tags=["eagergraph", "scoring", f"data:{Path(config.input).name}"], **when)
+    return flow.to_deployment(name=name, parameters={"config": config.model_dump(mode="json")},
+                              tags=["eagergraph", "scoring", f"data:{Path(config.input).name}"], **when)

@@ -209,6 +209,11 @@ class ScoringPaths:
         output folder (the same file system: one rename puts a file in place), named with this prefix."""
         return self.root.parent, f".{self.root.name}.staging-"
 
+    def staging_init(self) -> str:
+        """The prefix of a staging folder in the instant before its run locks it (`staging.lock_new`): not the
+        staging prefix, so no run takes it for an abandoned staging folder meanwhile."""
+        return f".{self.root.name}.staging.init-"
+
 
 def scored_name(source: Path, folder: Path | None = None) -> str:
     """An input's name in the output folder: its path under the input folder (or its file name) without the suffix,

@@ -1,9 +1,11 @@
 """A run in progress: its id, its temporary directory under a lock, the move into place, and the removal of what
-killed runs left behind (the run directory's names around a run's life, beside paths.py's layout)."""
+killed runs left behind (the run directory's names around a run's life, beside paths.py's layout). The same locked
+directories (`lock_new`, `abandoned`) stage a scoring run's predictions (`eagergraph.scoring.score`)."""
 
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 import re
 import shutil
@@ -72,16 +74,53 @@ def _owner_alive(directory: Path) -> bool:
     return False
 
 
+def abandoned(parent: Path, prefix: str) -> list[Path]:
+    """The directories `parent/prefix*` whose lock is free: their process died (a live writer holds the lock of its
+    directory for its whole life, `lock_new`)."""
+    if not Path(parent).is_dir():
+        return []
+    return [path for path in sorted(Path(parent).glob(f"{glob.escape(prefix)}*"))
+            if path.is_dir() and not path.is_symlink() and not _owner_alive(path)]
+
+
+def flow_runs_of(directories: list[Path]) -> list[str]:
+    """The flow-run ids recorded in these directories (`FLOW_RUN_FILE`), read before they are removed."""
+    ids = []
+    for path in directories:
+        try:
+            ids.append((path / FLOW_RUN_FILE).read_text().strip())
+        except OSError:
+            continue
+    return [i for i in ids if i]
+
+
 def abandoned_flow_runs(artifacts: Path) -> list[str]:
     """Flow-run ids recorded in temporary directories whose process is dead (read before they are removed)."""
-    ids = []
-    for path in sorted(Path(artifacts).glob(f"{TMP_PREFIX}*")):
-        if path.is_dir() and not path.is_symlink() and not _owner_alive(path):
-            try:
-                ids.append((path / FLOW_RUN_FILE).read_text().strip())
-            except OSError:
-                continue
-    return [i for i in ids if i]
+    return flow_runs_of(abandoned(artifacts, TMP_PREFIX))
+
+
+def remove_stale(parent: Path, pattern: str) -> list[Path]:
+    """Remove the directories `parent/pattern` older than INIT_GRACE_SECONDS: a directory in the instant before its
+    owner locks it (`lock_new`) lives microseconds, so one this old was abandoned."""
+    removed = []
+    for path in Path(parent).glob(pattern):
+        if time.time() - path.lstat().st_mtime > INIT_GRACE_SECONDS:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def lock_new(fresh: Path, final: Path, flow_run_id: str | None) -> int:
+    """Create `fresh`, lock it, record the flow run (`FLOW_RUN_FILE`) and rename it `final`, so that a directory
+    named like `final` is locked from the moment it appears; the lock's descriptor (closing it releases the lock,
+    as the kernel does when the process dies, SIGKILL too)."""
+    fresh.mkdir()
+    lock = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # nobody else knows `fresh` yet: never waits
+    if flow_run_id:
+        (fresh / FLOW_RUN_FILE).write_text(flow_run_id + "\n")
+    fresh.rename(final)
+    return lock
 
 
 def remove_abandoned(artifacts: Path) -> list[Path]:
@@ -91,15 +130,10 @@ def remove_abandoned(artifacts: Path) -> list[Path]:
     whose lock is free belongs to a dead process, however recent. Age decides only for the two states that
     last microseconds: an unlocked `.init-` directory and a `latest` staging link.
     """
-    removed = []
-    for path in sorted(artifacts.glob(f"{TMP_PREFIX}*")):
-        if path.is_dir() and not path.is_symlink() and not _owner_alive(path):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    for path in artifacts.glob(f"{INIT_PREFIX}*"):
-        if time.time() - path.lstat().st_mtime > INIT_GRACE_SECONDS:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    removed = abandoned(artifacts, TMP_PREFIX)
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    removed += remove_stale(artifacts, f"{INIT_PREFIX}*")
     with _artifacts_locked(artifacts):
         for path in artifacts.glob(f"{TMP_PREFIX}{LATEST}-*"):
             if path.is_symlink():
@@ -130,16 +164,10 @@ class StagedRun:
             self.artifacts.mkdir(parents=True, exist_ok=True)
             self.crashed_flow_runs = abandoned_flow_runs(self.artifacts)
             remove_abandoned(self.artifacts)
-            fresh = self.artifacts / f"{INIT_PREFIX}{self.run_id}"
-            fresh.mkdir()
+            self._lock = lock_new(self.artifacts / f"{INIT_PREFIX}{self.run_id}", self.work, self.flow_run_id)
         except OSError as exc:
             raise RegistryError(f"--artifacts {self.artifacts}: cannot create run directories there "
                             f"({exc.strerror or exc})") from None
-        self._lock = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY)
-        fcntl.flock(self._lock, fcntl.LOCK_EX)  # nobody else knows `fresh` yet: never waits
-        if self.flow_run_id:
-            (fresh / FLOW_RUN_FILE).write_text(self.flow_run_id + "\n")
-        fresh.rename(self.work)  # so every `.tmp-` directory is locked from the moment it appears
         return self
 
     def __exit__(self, kind: type | None, error: BaseException | None, traceback: object) -> None:

@@ -59,14 +59,16 @@ def output_names(source: Path, files: list[Path]) -> list[str]:
     return [scored_name(file, folder) for file in files]
 
 
-def check_output(output: Path, source: Path) -> ScoringPaths:
+def check_output(output: Path, source: Path, named: str | None = None) -> ScoringPaths:
     """The output folder: a folder or nothing yet (created when the first predictions are written), never a file,
-    and not the input folder itself (a polled folder would score its own predictions)."""
+    and not the input folder itself (a polled folder would score its own predictions). `named`: how messages name
+    it (`ScoringConfig.output_named`; default `--output OUTPUT`)."""
     output = Path(output)
+    named = named or f"--output {output}"
     if output.exists() and not output.is_dir():
-        raise DataError(f"--output {output}: is a file; give a folder for the predictions")
+        raise DataError(f"{named}: is a file; give a folder for the predictions")
     if Path(source).is_dir() and output.resolve().is_relative_to(Path(source).resolve()):
-        raise DataError(f"--output {output}: lies inside the input folder {source}; give a folder outside it")
+        raise DataError(f"{named}: lies inside the input folder {source}; give a folder outside it")
     return ScoringPaths(output)
 
 

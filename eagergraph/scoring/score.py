@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from eagergraph.data.io import ROW_GROUP_ROWS, in_blocks
 from eagergraph.errors import DataError
 from eagergraph.io import DIGEST, atomic_path, file_digest, read_json, write_json
 from eagergraph.rundir.paths import ScoringPaths
+from eagergraph.rundir.staging import abandoned, flow_runs_of, lock_new, remove_stale
 from eagergraph.scoring.check import ProfileCounts, check_block, drift_report, drifted, reference_profile
 from eagergraph.scoring.overlap import WriteBehind, read_ahead
 
@@ -177,17 +179,44 @@ def write_scored_manifest(paths: ScoringPaths, name: str, facts: dict, key: str,
                                              **scored, "drift": check})
 
 
-@contextlib.contextmanager
-def staged_predictions(paths: ScoringPaths) -> Iterator[Path]:
-    """A scoring run's staging folder beside the output folder (`ScoringPaths.staging`; created by the first file
-    written into it): predictions wait there until every input has passed its checks, and whatever is left in it
-    (everything, when a check failed) is removed at the end, so bad input writes nothing to the output folder."""
-    parent, prefix = paths.staging()
-    staging = parent / f"{prefix}{uuid.uuid4().hex}"
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+class StagedPredictions:
+    """A scoring run's staging folder beside the output folder (`ScoringPaths.staging`): predictions wait there until
+    every input has passed its checks, and whatever is left in it (everything, when a check failed) is removed at the
+    end, so bad input writes nothing to the output folder. Like a training run's temporary directory
+    (`rundir.staging`), the folder is locked by its run for its whole life and records the run's flow run: a folder
+    whose lock is free was left by a killed run (SIGKILL), and the next run removes it, keeping the flow runs it
+    names in `crashed_flow_runs` (to be marked Crashed)."""
+
+    def __init__(self, paths: ScoringPaths, flow_run_id: str | None = None) -> None:
+        self.paths, self.flow_run_id = paths, flow_run_id
+        parent, prefix = paths.staging()
+        self.token = uuid.uuid4().hex
+        self.folder = parent / f"{prefix}{self.token}"
+        self.crashed_flow_runs: list[str] = []
+        self._lock: int | None = None
+
+    def __enter__(self) -> "StagedPredictions":
+        parent, prefix = self.paths.staging()
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            left = abandoned(parent, prefix)
+            self.crashed_flow_runs = flow_runs_of(left)
+            for path in left:
+                shutil.rmtree(path, ignore_errors=True)
+            remove_stale(parent, f"{glob.escape(self.paths.staging_init())}*")
+            self._lock = lock_new(parent / f"{self.paths.staging_init()}{self.token}", self.folder, self.flow_run_id)
+        except OSError as exc:
+            raise DataError(f"{parent}: cannot create the scoring run's staging folder there "
+                            f"({exc.strerror or exc})") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)
+                self._lock = None
 
 
 def score_input(planned: dict, source: dict, staging: Path, threshold: float, fail_on_drift: bool,

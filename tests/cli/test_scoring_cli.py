@@ -121,13 +121,53 @@ def test_a_served_schedule_scores_each_new_file_of_a_folder_once(place: Path, pr
         entries = _wait_until(lambda e: _polled_after(e, "day2", {"day1", "day2"}), prefect_api, output, artifacts,
                               serve, log)
     finally:
-        if serve.poll() is None:
-            os.killpg(serve.pid, signal.SIGINT)
-            try:
-                serve.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(serve.pid, signal.SIGKILL)
-                serve.wait()
+        _stop(serve)
     scored = [name for entry in entries for name in entry["scored"]]
     assert sorted(scored) == ["day1", "day2"]  # each file once, however many runs polled the folder
     assert pq.read_metadata(output / "day2.predictions.parquet").num_rows == 20
+    said = log.read_text()
+    assert "a run silent for" in said and "is marked Crashed" in said  # heartbeats and the zombie automation, as serve
+    assert "stopped serving: the deployment 'eagergraph-scoring/eagergraph-scoring-scheduled' is paused" in said
+
+
+def _stop(serve: subprocess.Popen) -> None:
+    if serve.poll() is None:
+        os.killpg(serve.pid, signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait()
+
+
+def test_serve_schedules_scoring_beside_training_from_a_scoring_file(place: Path, prefect_api: str,
+                                                                    tmp_path: Path) -> None:
+    """`eagergraph serve --scoring FILE`: one process serves the training deployment on its schedule and the scoring
+    deployment on the file's; the scoring runs score the folder's file once."""
+    incoming, output, artifacts = tmp_path / "incoming", tmp_path / "scored", place / "artifacts"
+    incoming.mkdir()
+    shutil.copy(place / "new.parquet", incoming / "day1.parquet")
+    (tmp_path / "schedule.toml").write_text(  # relative paths: relative to the file
+        f'[scoring]\ninput = "incoming"\noutput = "scored"\nartifacts = "{artifacts}"\ninterval = 6\n')
+    log = tmp_path / "serve.log"
+    serve = subprocess.Popen([EAGERGRAPH, "serve", "--cron", "0 0 1 1 *", "--artifacts", str(tmp_path / "training"),
+                              "--scoring", "schedule.toml"],
+                             env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}, stdout=open(log, "w"),
+                             stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    try:
+        entries = _wait_until(lambda e: _polled_after(e, "day1", {"day1"}), prefect_api, output, artifacts, serve, log)
+    finally:
+        _stop(serve)
+    assert [name for entry in entries for name in entry["scored"]] == ["day1"]
+    assert not (tmp_path / "training").exists()  # the training schedule (once a year) did not fire
+    assert ("stopped serving: the deployments 'eagergraph-training/eagergraph-scheduled', "
+            "'eagergraph-scoring/eagergraph-scoring-scheduled' are paused") in log.read_text()
+
+
+def test_serve_refuses_a_bad_scoring_file_in_one_line(place: Path, tmp_path: Path) -> None:
+    for text, expected in [('input = "x.parquet"\ninterval = 60\nartefacts = "a"\n', "unknown option 'artefacts'"),
+                           (f'input = "{place}/new.parquet"\n', "give exactly one of cron EXPR, interval SECONDS")]:
+        (tmp_path / "scoring.toml").write_text(text)
+        done = run_cli("serve", "--cron", "0 0 1 1 *", "--scoring", str(tmp_path / "scoring.toml"),
+                       env={"PREFECT_API_URL": DEAD_API})
+        _one_line(done, expected)

@@ -159,3 +159,31 @@ def test_a_users_probability_column_is_kept_and_the_distribution_counts_the_mode
     model_classes = pc.value_counts(scored.column("model_predicted")).to_pylist()
     assert manifest["distribution"]["classes"] == {str(c["values"]): c["counts"] for c in model_classes}
     assert sum(manifest["distribution"]["probability_counts"]) == 90 and done["rows"] == 90
+
+
+def test_a_killed_runs_staging_folder_is_removed_and_its_flow_run_marked_crashed(setting: dict,
+                                                                                 prefect_api: str) -> None:
+    """What a SIGKILLed scoring run leaves: its flow run Running on the server and its staging folder, unlocked
+    (the kernel drops a dead process's locks; tests/unit/test_scoring_staging.py kills a real one). The next run
+    over the same output folder removes the folder and marks the flow run Crashed, then scores as usual."""
+    from prefect import flow, get_client
+    from prefect.states import Running
+
+    from eagergraph.rundir.staging import FLOW_RUN_FILE
+
+    @flow(name="eagergraph-scoring-killed")
+    def killed() -> None: ...
+
+    with get_client(sync_client=True) as client:
+        victim = str(client.create_flow_run(killed, state=Running()).id)
+    root, output = setting["root"], setting["root"] / "after-kill"
+    parent, prefix = ScoringPaths(output).staging()
+    left = parent / f"{prefix}0123456789abcdef"
+    left.mkdir()
+    (left / FLOW_RUN_FILE).write_text(victim + "\n")
+    (left / "monday.predictions.parquet.partial").write_bytes(b"PAR1 half a file")
+    pq.write_table(setting["table"].slice(0, 25), root / "after-kill.parquet")
+    scored = _score(setting["artifacts"], root / "after-kill.parquet", output)
+    assert scored["rows"] == 25 and not left.exists() and not list(parent.glob(f"{prefix}*"))
+    state = httpx.get(f"{prefect_api}/flow_runs/{victim}").json()["state"]
+    assert state["type"] == "CRASHED" and "abandoned" in state["message"], state

@@ -16,7 +16,7 @@ import pytest
 from eagergraph.accumulators import binary_metrics
 from eagergraph.auc import roc_auc
 from eagergraph.core.outputs import output_names, prediction_table
-from eagergraph.core.prediction import parse_row, row_columns
+from eagergraph.core.rows import parse_row, row_columns
 from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.ingest import ingest_to, select_from
 from eagergraph.data.io import LABEL

@@ -3,6 +3,7 @@ compared by check-data's own rules (no TensorFlow, no server)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from eagergraph.errors import ConfigError, DataError
 from eagergraph.registry import drift
 from eagergraph.rundir.paths import ScoringPaths, scored_name
 from eagergraph.scoring.check import ProfileCounts, check_block, check_file, drift_report
-from eagergraph.scoring.config import build_scoring_config
+from eagergraph.scoring.config import build_scoring_config, read_scoring_file
 from eagergraph.scoring.inputs import check_output, input_files
 
 INPUTS = ModelInputs(["size", "colour"], {"size": "numeric", "colour": "categorical"}, {"colour": ["red", "blue"]},
@@ -68,7 +69,7 @@ def test_a_value_of_the_wrong_kind_is_named_with_its_row_across_blocks() -> None
 
 def test_config_options_and_output_names(tmp_path: Path) -> None:
     config = build_scoring_config(input=tmp_path / "incoming", model_name="churn")
-    assert config.output_folder == tmp_path / "scored" and config.drift_threshold == 0.25
+    assert config.output_folder == tmp_path.resolve() / "scored" and config.drift_threshold == 0.25
     with pytest.raises(ConfigError, match=r"^invalid value for --model-name: 'a b'"):
         build_scoring_config(input="x.csv", model_name="a b")
     with pytest.raises(ConfigError, match=r"^invalid value for --drift-threshold: 0"):
@@ -89,6 +90,22 @@ def test_inputs_and_output_folder_refusals(tmp_path: Path) -> None:
         check_output(tmp_path / "in" / "scored", tmp_path / "in")
 
 
+def test_the_default_output_of_the_current_folder_is_its_sibling_and_named_in_full(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`score --input .`: the default output is `scored/` beside the folder, not inside it, and a message about it
+    names that folder in full, not an `--output` the user never gave."""
+    (tmp_path / "in").mkdir()
+    monkeypatch.chdir(tmp_path / "in")
+    config = build_scoring_config(input=".")
+    assert config.output_folder == tmp_path.resolve() / "scored"
+    check_output(config.output_folder, config.input, config.output_named)  # beside the input folder: accepted
+    (tmp_path / "scored").write_text("a file where the default folder goes")
+    with pytest.raises(DataError, match="^" + re.escape(f"the default output folder {tmp_path.resolve() / 'scored'}: is a file")):
+        check_output(config.output_folder, config.input, config.output_named)
+    given = build_scoring_config(input=".", output="elsewhere")
+    assert given.output_named == "--output elsewhere"
+
+
 def test_checked_columns_reach_the_model_converted_once() -> None:
     """The scoring pass converts each block once (`check_block`); the model's serving function takes those columns as
     they are (numeric ones untouched), and what it takes equals a conversion of the raw block."""
@@ -98,3 +115,24 @@ def test_checked_columns_reach_the_model_converted_once() -> None:
     assert again["size"] is columns["size"]
     np.testing.assert_array_equal(again["size"], [1.5, 2.0, np.nan])
     assert again["colour"].tolist() == columns["colour"].tolist() == ["red", "blue", ""]
+
+
+def test_a_scoring_file_gives_the_config_and_its_own_schedule(tmp_path: Path) -> None:
+    """`serve --scoring FILE`: `score`'s options by their config names, paths relative to the file, the schedule
+    apart; a `[scoring]` table beside a --config file's `[eagergraph]` one is read alone."""
+    (tmp_path / "conf").mkdir()
+    file = tmp_path / "conf" / "schedule.toml"
+    file.write_text('[eagergraph]\nrows = 200\n\n[scoring]\ninput = "incoming"\noutput = "../scored"\n'
+                    'model_name = "churn"\nfail_on_drift = true\ncron = "0 6 * * *"\n')
+    config, when = read_scoring_file(file)
+    assert when == {"cron": "0 6 * * *"}
+    assert config.input == (tmp_path / "conf" / "incoming").resolve() and config.output == (tmp_path / "scored").resolve()
+    assert config.model_name == "churn" and config.fail_on_drift and config.artifacts == Path("artifacts")
+    file.write_text('input = "new.csv"\ninterval = "daily"\n')
+    with pytest.raises(ConfigError, match=r"^--scoring .*schedule.toml: interval = 'daily': give a number of seconds"):
+        read_scoring_file(file)
+    file.write_text('input = "new.csv"\ninterval = 60\nmodel_nmae = "churn"\n')
+    with pytest.raises(ConfigError, match=r"schedule.toml: unknown option 'model_nmae'"):
+        read_scoring_file(file)
+    with pytest.raises(ConfigError, match=r"^--scoring .*absent.toml: no such file"):
+        read_scoring_file(tmp_path / "absent.toml")
