@@ -190,10 +190,10 @@ Config = TypeVar("Config", bound=BaseModel)  # one of the typed configs `validat
 FILE_PATHS = ("data", "artifacts")  # path options of a config file, relative to the file's folder
 
 
-def resolve_file_paths(values: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """A config file's relative paths, made absolute against the file's folder (not the working directory)."""
+def resolve_file_paths(values: dict[str, Any], folder: Path, keys: tuple[str, ...] = FILE_PATHS) -> dict[str, Any]:
+    """A file's relative paths (its `keys`), made absolute against the file's folder (not the working directory)."""
     resolved = dict(values)
-    for key in FILE_PATHS:
+    for key in keys:
         if isinstance(resolved.get(key), str) and not Path(resolved[key]).expanduser().is_absolute():
             resolved[key] = str((folder / resolved[key]).resolve())
     return resolved
@@ -203,16 +203,23 @@ def build_config(file: Path | None = None, **overrides: Any) -> PipelineConfig:
     """Merge a TOML file (if any) with explicit overrides (None means 'not given') into a validated config."""
     values: dict[str, Any] = {}
     if file is not None:
-        try:
-            values = tomllib.loads(Path(file).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {file}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{file}: cannot read the config file: {getattr(exc, 'strerror', None) or exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
-        values = resolve_file_paths(values.get("eagergraph", values), Path(file).parent)
+        values = read_toml(file, "eagergraph", "config")
+        values = resolve_file_paths(values, Path(file).parent)
     return validated(PipelineConfig, values, file, **overrides)
+
+
+def read_toml(file: Path, table: str, kind: str) -> dict[str, Any]:
+    """A TOML file's values: its `[table]` if it has one, else the whole file; a ConfigError of one line naming the
+    file (`kind`: what the file is to the user, "config" or "scoring")."""
+    try:
+        values = tomllib.loads(Path(file).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{kind} file not found: {file}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read the {kind} file: {getattr(exc, 'strerror', None) or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{kind} file {file} is not valid TOML: {exc}") from None
+    return dict(values.get(table, values))
 
 
 def validated(kind: type[Config], values: dict[str, Any] | None = None, file: Path | None = None, /,

@@ -27,6 +27,7 @@ from eagergraph.data.cells import MISSING_TOKENS
 from eagergraph.data.io import BLOCK_ROWS, LABEL, in_blocks, iter_batches, write_batches
 from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
+from eagergraph.metrics import positive_class, task_of
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
 
 
@@ -38,7 +39,7 @@ def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthr
                "features": {name: first[name] for name in normalizer.features}, "label": first[LABEL],
                "predicted": first[names[PREDICTED_CLASS]]}
     if normalizer.task == "binary":
-        return {**example, "probability": first[names[PREDICTED]], "positive_class": normalizer.classes[1]}
+        return {**example, "probability": first[names[PREDICTED]], "positive_class": positive_class(normalizer.classes)}
     if normalizer.task == "multiclass":
         return {**example, "task": "multiclass", "probability": first[names[PREDICTED]],
                 "probabilities": {str(c): first[names[class_probability_column(c)]] for c in normalizer.classes}}
@@ -128,7 +129,7 @@ def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
     columns = row_columns(cells, inputs, option)
     output = load_model(model)(columns)
     unseen = unseen_counts(columns, inputs)
-    task = info.get("task", "binary")
+    task = task_of(info)
     if task == "regression":
         return {"task": task, "predicted": float(output[0, 0]), "unseen": unseen}
     if task == "multiclass":
@@ -171,7 +172,7 @@ class FilePredictor:
 
     def __init__(self, model: Path, info: dict, source: Path, drop_invalid: bool) -> None:
         self.model, self.inputs, self.where, self.drop_invalid = model, ModelInputs.of(info), str(source), drop_invalid
-        self.task, self.classes = info.get("task", "binary"), info["classes"]
+        self.task, self.classes = task_of(info), info["classes"]
         self.width = len(self.classes) if self.task == "multiclass" else 1
         self.invalid: Counter[str] = Counter()
         self.unseen: Counter[str] = Counter()
@@ -231,7 +232,7 @@ def predict_file(model_path: Path, source: Path, output: Path | None, drop_inval
     return {"rows": predictor.rows, "output": str(output), "invalid_rows": predictor.invalid_rows,
             "invalid_values": predictor.in_model_order(predictor.invalid),
             "dropped": bool(drop_invalid and predictor.invalid_rows), "unseen": predictor.in_model_order(predictor.unseen),
-            "task": task, "positive_class": info.get("positive_class", info["classes"][1]) if task == "binary" else None}
+            "task": task, "positive_class": info.get("positive_class", positive_class(info["classes"])) if task == "binary" else None}
 
 
 def invalid_rows_note(written: dict) -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from eagergraph.config import PipelineConfig, validated
+from eagergraph.config import PipelineConfig, read_toml, resolve_file_paths, validated
+from eagergraph.errors import ConfigError
 
 _TRAINING = PipelineConfig.model_fields  # the defaults scoring shares with training are written once, there
 
@@ -48,7 +48,6 @@ def build_scoring_config(**values: object) -> ScoringConfig:
     return validated(ScoringConfig, **values)
 
 
-
 SCHEDULE_KEYS = ("cron", "interval", "rrule")  # a scoring file's own schedule, as `serve`'s options name them
 SCORING_PATHS = ("input", "output", "artifacts", "model")  # relative to the file's folder, as in a --config file
 SCORING_TABLE = "scoring"  # the file's table for scoring, when it holds one (a --config file's [eagergraph] beside it)
@@ -58,25 +57,11 @@ def read_scoring_file(file: Path) -> tuple[ScoringConfig, dict[str, Any]]:
     """`eagergraph serve --scoring FILE`: the scoring run's options (`eagergraph score`'s, by their config names) and
     its own schedule (`cron`, `interval` or `rrule`), from a TOML file or its `[scoring]` table; relative paths are
     relative to the file. A ConfigError of one line naming the file."""
-    try:
-        values = tomllib.loads(Path(file).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"--scoring {file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--scoring {file}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--scoring {file}: not valid TOML: {exc}") from None
-    values = dict(values.get(SCORING_TABLE, values))
+    values = read_toml(file, SCORING_TABLE, "scoring")
     when = {key: values.pop(key) for key in SCHEDULE_KEYS if key in values}
     for key, value in when.items():
         wanted = (int, float) if key == "interval" else str
         if not isinstance(value, wanted) or isinstance(value, bool):
             raise ConfigError(f"--scoring {file}: {key} = {value!r}: give "
                               + ("a number of seconds" if key == "interval" else "a string"))
-    for key in SCORING_PATHS:
-        if isinstance(values.get(key), str) and not Path(values[key]).expanduser().is_absolute():
-            values[key] = str((Path(file).parent / values[key]).resolve())
-    try:
-        return ScoringConfig.model_validate(values), when
-    except ValidationError as exc:
-        raise ConfigError(_one_line(exc, Path(file), set())) from None
+    return validated(ScoringConfig, resolve_file_paths(values, Path(file).parent, SCORING_PATHS), Path(file)), when

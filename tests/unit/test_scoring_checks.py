@@ -134,5 +134,5 @@ def test_a_scoring_file_gives_the_config_and_its_own_schedule(tmp_path: Path) ->
     file.write_text('input = "new.csv"\ninterval = 60\nmodel_nmae = "churn"\n')
     with pytest.raises(ConfigError, match=r"schedule.toml: unknown option 'model_nmae'"):
         read_scoring_file(file)
-    with pytest.raises(ConfigError, match=r"^--scoring .*absent.toml: no such file"):
+    with pytest.raises(ConfigError, match=r"^scoring file not found: .*absent.toml"):
         read_scoring_file(tmp_path / "absent.toml")
