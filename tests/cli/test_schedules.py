@@ -334,6 +334,9 @@ def test_zombie_automation_command_creates_the_automation_once(prefect_api: str)
 
     from eagergraph.orchestration.zombies import AUTOMATION_NAME, HEARTBEAT_SECONDS, zombie_after
 
+    with get_client(sync_client=True) as client:  # `serve` or `score --cron` in an earlier file may have made it
+        for existing in client.read_automations_by_name(AUTOMATION_NAME):
+            client.delete_automation(existing.id)
     first = run_cli("zombie-automation")
     assert first.returncode == 0, first.stderr[-3000:]
     with get_client(sync_client=True) as client:
