@@ -162,7 +162,7 @@ def print_run(result: dict, console: Console | None = None) -> None:
         console.print(f"eager was bounded to {eager['steps']} of {plural(eager['full_steps'], 'step')} (--eager-max-steps); "
                       f"its full training time is extrapolated to {eager['full_train_seconds']:.1f}s")
     if metrics["speedup"] is None:
-        console.print("speedup and parity: not measured (only one mode was trained)")
+        console.print("speedup and run parity: not measured (only one mode was trained)")
     else:
         console.print(f"speedup (eager / graph training time, tracing included): [bold]{metrics['speedup']:.1f}x[/bold]; "
                       f"steady state {metrics['steady_speedup']:.1f}x")
