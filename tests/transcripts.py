@@ -56,6 +56,16 @@ SHELLS = {"bash", "sh", "shell", "console"}
 PROMPT = "$ "
 
 
+# Commands that run until stopped: a page must mark their block `covered-by` (run here, they would hang the test).
+UNTIL_STOPPED = re.compile(r"(?:^|[\s/])(?:eagergraph\s+(?:serve\b|score\b.*--(?:cron|interval|rrule)\b"
+                           r"|server\s*$|server\s+start\b(?!.*--background))|prefect\s+(?:server|worker)\s+start\b)")
+
+
+def runs_until_stopped(command: str) -> bool:
+    """Whether a command line serves, or starts a server or worker in the foreground (it would never end)."""
+    return bool(UNTIL_STOPPED.search(command.split(" #")[0].strip()))
+
+
 @dataclass
 class Command:
     line: int  # the 1-based line of the page the command is on

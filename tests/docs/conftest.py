@@ -36,7 +36,7 @@ from pathlib import Path
 from cli_in_process import in_folder, run_eagergraph
 from sybil import Document, Example, Region, Sybil
 
-from transcripts import Block, Command, blocks, expected_status, match, names_a_test
+from transcripts import Block, Command, blocks, expected_status, match, names_a_test, runs_until_stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -66,6 +66,8 @@ def run_shell(command: str, folder: Path) -> tuple[int, str]:
 
 
 def run_command(command: Command, folder: Path) -> tuple[int, str]:
+    if runs_until_stopped(command.text):
+        raise ExampleFailed(f"$ {command.text}: runs until stopped; mark its block <!-- covered-by: tests/…::test_… -->")
     if _in_process(command.text):
         return run_eagergraph(shlex.split(command.text, comments=True)[1:], folder)
     return run_shell(command.text, folder)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from transcripts import blocks, expected_status, mask, match, names_a_test
+from transcripts import blocks, expected_status, mask, match, names_a_test, runs_until_stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted([ROOT / "README.md", ROOT / "benchmarks" / "README.md", *(ROOT / "docs").glob("*.md")])
@@ -138,3 +138,21 @@ def test_decimals_and_exponents_compare_as_numbers(shown: list[str]) -> None:
 def test_a_python_block_keeps_its_indentation_and_an_indented_fence_loses_its_own() -> None:
     page = "```python\nfor x in [1]:\n    print(x)\n```\n\n- item:\n\n  ```python\n  if True:\n      print(2)\n  ```\n"
     assert [block.body for block in blocks(page)] == ["for x in [1]:\n    print(x)", "if True:\n    print(2)"]
+
+
+@pytest.mark.parametrize("command, forever", [
+    ('eagergraph serve --cron "0 6 * * *" --data d.csv --label y', True),
+    ("eagergraph serve --scoring schedule.toml", True),
+    ("eagergraph score --model-name t --input in --cron '0 6 * * *'", True),
+    ("eagergraph score --model-name t --input in --interval 60", True),
+    ("eagergraph server", True),
+    ("eagergraph server start", True),
+    ("prefect worker start --pool eagergraph-process", True),
+    ("prefect server start", True),
+    ("eagergraph server start --background", False),
+    ("eagergraph score --model-name t --input in", False),
+    ("eagergraph server stop", False),
+    ("eagergraph run --data d.csv --label y  # serve it later", False),
+])
+def test_a_command_that_runs_until_stopped_is_recognised(command: str, forever: bool) -> None:
+    assert runs_until_stopped(command) is forever
