@@ -27,17 +27,22 @@ def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[
     from eagergraph.tasks.normalize import normalize
 
     reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
+    hits: set[str] = set()
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
-                     c.max_categories, c.impute, c.task, c.max_classes, c.id_column)
+                     c.max_categories, c.impute, c.task, c.max_classes, c.id_column, hits=hits)
     # the input passed ingest's checks, and its classes can fill every split: TensorFlow loads while the rest runs
-    # (normalize checks the split as drawn). Started here, in the flow's process, before normalize: its seconds
-    # overlap the import. (Started inside the normalize task instead, it ran on a Dask worker under the dask runner,
-    # and every sweep candidate then ran on one worker; the price of starting here: a normalize cache hit waits on
-    # the import's hold of Python's lock, 0.3 s instead of 0.014 s.)
+    # (normalize checks the split as drawn), in the flow's process (started inside the normalize task, it ran on a
+    # Dask worker under the dask runner, and every sweep candidate then ran on one worker). A new raw.parquet means
+    # normalize computes: the import starts before it and overlaps its seconds. A cached one means normalize is
+    # most likely a hit too, which the import's hold of Python's lock would slow twentyfold (0.3 s, not 0.014 s):
+    # the import then starts once normalize has returned.
     check_planned_split(raw["class_counts"], raw["source"], raw["task"], raw["classes"])
-    start_tensorflow_in_background()
-    return raw, run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
+    if reading.name not in hits:
+        start_tensorflow_in_background()
+    split = run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
+    start_tensorflow_in_background()  # once only: no-op when it started before normalize
+    return raw, split
 
 
 def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str]) -> tuple[dict, dict]:

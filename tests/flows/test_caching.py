@@ -92,13 +92,40 @@ def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: st
     assert "metrics.json" in opened  # what the run wrote itself is still hashed for its manifest
 
 
-def test_changed_parameter_or_refresh_recomputes(two_runs, prefect_api: str) -> None:
+def _record_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The data stages and TensorFlow's background start, in the order the flow asks for them."""
+    import eagergraph.orchestration.pipeline as pipeline
+
+    order: list[str] = []
+    run_cached, start = pipeline.run_cached, pipeline.start_tensorflow_in_background
+
+    def stage(seconds: dict, task, *args, **kwargs) -> dict:
+        order.append(task.name)
+        return run_cached(seconds, task, *args, **kwargs)
+
+    def tensorflow() -> None:
+        if "tensorflow" not in order:
+            order.append("tensorflow")
+        start()
+
+    monkeypatch.setattr(pipeline, "run_cached", stage)
+    monkeypatch.setattr(pipeline, "start_tensorflow_in_background", tensorflow)
+    return order
+
+
+def test_changed_parameter_or_refresh_recomputes(two_runs, prefect_api: str, monkeypatch) -> None:
     artifacts, _, _ = two_runs
+    order = _record_order(monkeypatch)
     changed = _states(prefect_api, _run(artifacts, test_fraction=0.25)["flow_run_id"])
     assert changed["ingest"] == "Cached"  # its inputs did not change
     assert changed["normalize"] == "Completed" and changed["engineer-features"] == "Completed"
+    # ingest was a hit, so normalize was expected to be one: TensorFlow's import waited for it (a hit beside the
+    # import is twenty times slower)
+    assert order == ["ingest", "normalize", "tensorflow", "engineer-features"]
+    order.clear()
     refreshed = _states(prefect_api, _run(artifacts, refresh=True)["flow_run_id"])
     assert {s: refreshed[s] for s in CACHED} == dict.fromkeys(CACHED, "Completed")
+    assert order == ["ingest", "tensorflow", "normalize", "engineer-features"]  # the import overlaps normalize
 
 
 def test_changed_data_file_recomputes_and_a_lost_cache_is_rebuilt(prefect_api: str, tmp_path: Path) -> None:
