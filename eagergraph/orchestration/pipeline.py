@@ -21,28 +21,32 @@ def work_dir(run: StagedRun) -> str:
     return str(run.work.resolve())
 
 
-def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tuple[dict, dict]:
+def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float], hits: set[str]) -> tuple[dict, dict]:
     """ingest and normalize of one file (or synthetic data), both through the cache."""
     from eagergraph.tasks.ingest import ingest
     from eagergraph.tasks.normalize import normalize
 
     reading = ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
-    hits: set[str] = set()
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
                      c.max_categories, c.impute, c.task, c.max_classes, c.id_column, hits=hits)
-    # the input passed ingest's checks, and its classes can fill every split: TensorFlow loads while the rest runs
-    # (normalize checks the split as drawn), in the flow's process (started inside the normalize task, it ran on a
-    # Dask worker under the dask runner, and every sweep candidate then ran on one worker). A new raw.parquet means
-    # normalize computes: the import starts before it and overlaps its seconds. A cached one means normalize is
-    # most likely a hit too, which the import's hold of Python's lock would slow twentyfold (0.3 s, not 0.014 s):
-    # the import then starts once normalize has returned.
+    # the input passed ingest's checks, and its classes can fill every split (normalize checks the split as drawn)
     check_planned_split(raw["class_counts"], raw["source"], raw["task"], raw["classes"])
-    if reading.name not in hits:
-        start_tensorflow_in_background()
-    split = run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
-    start_tensorflow_in_background()  # once only: no-op when it started before normalize
+    _overlap_unless_cached(reading.name, hits)
+    split = run_cached(seconds, normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed, hits=hits)
+    _overlap_unless_cached(normalize.name, hits)
     return raw, split
+
+
+def _overlap_unless_cached(stage: str, hits: set[str]) -> None:
+    """Start TensorFlow's import in the background once a data stage has computed: the stages after it most likely
+    compute too, in Arrow and numpy, and their seconds overlap the import. After a cache hit the next stage is most
+    likely a hit too, which the import's hold of Python's lock would slow twentyfold (a normalize hit: 0.3 s beside
+    it, 0.014 s without), so the import waits (at the latest, it starts after the last data stage). It starts in the
+    flow's process: started inside the normalize task, it ran on a Dask worker under the dask runner, and every sweep
+    candidate then ran on one worker."""
+    if stage not in hits:
+        start_tensorflow_in_background()
 
 
 def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str]) -> tuple[dict, dict]:
@@ -69,8 +73,11 @@ def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float]) -> tupl
     from eagergraph.tasks.features import engineer_features
 
     files = partition_files(c.data)
-    raw, split = _partitions(c, work, seconds, files) if files else _one_file(c, work, seconds)
-    return raw, split, run_cached(seconds, engineer_features, c.refresh, work)
+    hits: set[str] = set()
+    raw, split = _partitions(c, work, seconds, files) if files else _one_file(c, work, seconds, hits)
+    features = run_cached(seconds, engineer_features, c.refresh, work, hits=hits)
+    start_tensorflow_in_background()  # a no-op once started; else every data stage was a cache hit
+    return raw, split, features
 
 
 def model_stages() -> tuple[Any, Any, Any, Any]:

@@ -77,21 +77,6 @@ def _as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return count_opens(monkeypatch)
 
 
-def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: str, monkeypatch) -> None:
-    artifacts, first, _ = two_runs
-    opened = _as_a_new_process(monkeypatch)
-    hit = _run(artifacts)
-    states = _states(prefect_api, hit["flow_run_id"])
-    assert {s: states[s] for s in CACHED} == dict.fromkeys(CACHED, "Cached")
-    data_files = {p: d for p, d in _files(hit["run_dir"]).items()
-                  if p.startswith(("raw.", "normalizer", "normalized/", "features/"))}
-    # raw.parquet, normalizer.json, the three normalized splits and the raw test rows, the three feature files
-    assert len(data_files) == 9
-    # The store's objects and their links in the run were trusted by their identity in the cache's state file.
-    assert not set(opened) & ({Path(p).name for p in data_files} | set(data_files.values())), opened
-    assert "metrics.json" in opened  # what the run wrote itself is still hashed for its manifest
-
-
 def _record_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The data stages and TensorFlow's background start, in the order the flow asks for them."""
     import eagergraph.orchestration.pipeline as pipeline
@@ -113,6 +98,24 @@ def _record_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return order
 
 
+def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: str, monkeypatch) -> None:
+    artifacts, first, _ = two_runs
+    opened = _as_a_new_process(monkeypatch)
+    order = _record_order(monkeypatch)
+    hit = _run(artifacts)
+    states = _states(prefect_api, hit["flow_run_id"])
+    assert {s: states[s] for s in CACHED} == dict.fromkeys(CACHED, "Cached")
+    # every data stage a hit: TensorFlow's import began after them, so it slowed none of them
+    assert order == [*CACHED, "tensorflow"]
+    data_files = {p: d for p, d in _files(hit["run_dir"]).items()
+                  if p.startswith(("raw.", "normalizer", "normalized/", "features/"))}
+    # raw.parquet, normalizer.json, the three normalized splits and the raw test rows, the three feature files
+    assert len(data_files) == 9
+    # The store's objects and their links in the run were trusted by their identity in the cache's state file.
+    assert not set(opened) & ({Path(p).name for p in data_files} | set(data_files.values())), opened
+    assert "metrics.json" in opened  # what the run wrote itself is still hashed for its manifest
+
+
 def test_changed_parameter_or_refresh_recomputes(two_runs, prefect_api: str, monkeypatch) -> None:
     artifacts, _, _ = two_runs
     order = _record_order(monkeypatch)
@@ -120,7 +123,7 @@ def test_changed_parameter_or_refresh_recomputes(two_runs, prefect_api: str, mon
     assert changed["ingest"] == "Cached"  # its inputs did not change
     assert changed["normalize"] == "Completed" and changed["engineer-features"] == "Completed"
     # ingest was a hit, so normalize was expected to be one: TensorFlow's import waited for it (a hit beside the
-    # import is twenty times slower)
+    # import is twenty times slower); normalize computed, so the import overlapped engineer-features
     assert order == ["ingest", "normalize", "tensorflow", "engineer-features"]
     order.clear()
     refreshed = _states(prefect_api, _run(artifacts, refresh=True)["flow_run_id"])
