@@ -22,7 +22,7 @@ from eagergraph.orchestration.pipeline import (
 )
 from eagergraph.orchestration.stages import run_stage, untagged
 from eagergraph.orchestration.task_runners import task_runner
-from eagergraph.reporting.artifacts import publish_run_report
+from eagergraph.reporting.artifacts import charts_in_background, publish_run_report
 from eagergraph.rundir.staging import StagedRun
 from eagergraph.tasks.check_data import check_data
 from eagergraph.tasks.gate import gate
@@ -53,11 +53,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         run_stage(seconds, evaluate, work)
         metrics = run_stage(seconds, gate, work, str(run.final), str(c.artifacts), rules, data_check,
                             c.run_model_name, c.model_name_reason)
+        charts = charts_in_background(metrics)  # the report's charts draw while predict runs
         prediction = run_stage(seconds, predict, work)
         write_run_manifest(run, c, flow_run_id, seconds, data, figures=run_figures(run))
     with untagged():
         decision = record_verdict(str(run.final), str(c.artifacts), metrics["gate"], flow_run_id)
-        publish_run_report(run.final, metrics, prediction["example"])
+        publish_run_report(run.final, metrics, prediction["example"], charts.result())
         if c.keep_runs:
             apply_retention(str(c.artifacts), c.keep_runs)
     return run_result(run, flow_run_id, seconds, data[0], metrics, prediction, data[1], **verdict_fields(decision))
