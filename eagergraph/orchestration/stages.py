@@ -43,10 +43,12 @@ def run_stage(seconds: dict[str, float], stage: Any, *args: Any, hits: set[str] 
         if on_workers():
             future = stage.submit(*args, **kwargs)
             result, state = future.result(), future.state
-        else:
+        elif hits is not None:  # the state tells a hit; a failed stage raises its own error from `result()`
             state = stage(*args, return_state=True, **kwargs)
-            result = state.result()  # a failed stage raises its own error here, as calling it does
-    if hits is not None and state.name == "Cached":
+            result = state.result()
+        else:
+            result, state = stage(*args, **kwargs), None
+    if hits is not None and state is not None and state.name == "Cached":
         hits.add(stage.name)
     seconds[stage.name] = time.perf_counter() - started
     return result
