@@ -5,8 +5,9 @@
     python benchmarks/data_path.py --rows 1000000 --categorical 3 --repeat 3 --whole-command --json data-path.json
 
 The file is generated block by block (seeded, bounded memory), then every contender runs in a process of its
-own, so the peak resident memory it reports (getrusage in that process) is its own (with `--repeat N`, N rounds
-over all contenders, each keeping its fastest round: a shared machine's busy spells hit them alike):
+own, so the peak resident memory and the CPU seconds it reports (getrusage, process_time: the steadier figure on a
+busy machine; the load average is printed beside them) are its own (with `--repeat N`, N rounds over all
+contenders, each keeping its fastest round: a shared machine's busy spells hit them alike):
 - eagergraph: the package's data stages called in-process, no Prefect, as the flow calls them: ingest →
   normalize (which writes check-data's profile of the train split while it holds the rows) → engineer-features;
 - Polars (lazy frames, streaming `sink_parquet`) and DuckDB doing the same work: validate (nulls, NaN), a raw
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -263,11 +265,14 @@ RUNNERS = {"eagergraph": run_eagergraph, "polars": run_polars, "duckdb": run_duc
 def child(contender: str, file: Path, seed: int) -> dict:
     """One contender in this (fresh) process, in a temporary folder it removes; its stages, total and peak RSS."""
     with tempfile.TemporaryDirectory(prefix=f"eagergraph-bench-{contender}-") as work:
+        cpu = time.process_time()
         try:
             seconds = RUNNERS[contender](file, Path(work), seed)
         except Exception as exc:  # reported in the table, never skipped
             return {"contender": contender, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
-    return {"contender": contender, "seconds": seconds, "total": sum(seconds.values()), "peak_rss": peak_rss_bytes()}
+        cpu = time.process_time() - cpu  # every thread of the process: an engine's own threads count too
+    return {"contender": contender, "seconds": seconds, "total": sum(seconds.values()), "cpu": cpu,
+            "peak_rss": peak_rss_bytes(), "load": os.getloadavg()[0]}
 
 
 def measure(contender: str, file: Path, seed: int) -> dict:
@@ -293,11 +298,12 @@ def whole_command(file: Path, artifacts: Path, name: str = "eagergraph run (whol
     command = [str(beside) if beside.is_file() else (shutil.which("eagergraph") or "eagergraph"), "run", "--data", str(file),
                "--label", LABEL, "--modes", "graph", "--batch-size", "1024", "--epochs", "1", "--artifacts", str(artifacts),
                "--json"]
-    timer = ("import json, resource, subprocess, sys, time; t = time.perf_counter(); "
+    timer = ("import json, os, resource, subprocess, sys, time; t = time.perf_counter(); "
              "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
              "print(json.dumps({'rc': done.returncode, 'wall': time.perf_counter() - t, 'err': done.stderr[-400:], "
              "'out': (done.stdout.strip().splitlines() or [''])[-1], "
-             "'peak_rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}))")
+             "'peak_rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, "
+             "'cpu': sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]), 'load': os.getloadavg()[0]}))")
     done = subprocess.run([sys.executable, "-c", timer, *command], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["rc"] != 0:
@@ -306,7 +312,7 @@ def whole_command(file: Path, artifacts: Path, name: str = "eagergraph run (whol
     stages = json.loads(result["out"]).get("stage_seconds", {})  # `--json`: the flow's own time per stage
     rest = result["wall"] - sum(stages.values())  # start-up, imports, server calls, manifest, shutdown
     return {"contender": name, "seconds": {**stages, "outside the stages": rest},
-            "total": result["wall"], "peak_rss": result["peak_rss"]}
+            "total": result["wall"], "cpu": result["cpu"], "load": result["load"], "peak_rss": result["peak_rss"]}
 
 
 # ---------------------------------------------------------------- the table
@@ -314,13 +320,16 @@ def whole_command(file: Path, artifacts: Path, name: str = "eagergraph run (whol
 
 def format_table(results: list[dict], rows: int) -> str:
     """One Markdown line per contender: seconds, rows/s, peak RSS and seconds per stage (or its error)."""
-    lines = ["| contender | seconds | rows/s | peak RSS | seconds per stage |", "|---|---:|---:|---:|---|"]
+    lines = ["| contender | seconds | CPU seconds | load | rows/s | peak RSS | seconds per stage |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['contender']} | – | – | – | failed: {r['error'].replace('|', '/')} |")
+            lines.append(f"| {r['contender']} | – | – | – | – | – | failed: {r['error'].replace('|', '/')} |")
             continue
         stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in r["seconds"].items())
-        lines.append(f"| {r['contender']} | {r['total']:.2f} | {rows / max(r['total'], 1e-9):,.0f} | "
+        cpu = f"{r['cpu']:.2f}" if r.get("cpu") is not None else "–"
+        load = f"{r['load']:.1f}" if r.get("load") is not None else "–"
+        lines.append(f"| {r['contender']} | {r['total']:.2f} | {cpu} | {load} | {rows / max(r['total'], 1e-9):,.0f} | "
                      f"{r['peak_rss'] / 2**30:.2f} GiB | {stages} |")
     return "\n".join(lines)
 

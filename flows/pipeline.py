@@ -18,7 +18,7 @@ from eagergraph.orchestration.pipeline import (
     write_run_manifest,
 )
 from eagergraph.orchestration.stages import run_stage, untagged
-from eagergraph.reporting.artifacts import publish_run_report
+from eagergraph.reporting.artifacts import charts_in_background, publish_run_report
 from eagergraph.tasks.check_data import check_data
 from eagergraph.tasks.features import engineer_features
 from eagergraph.tasks.gate import gate
@@ -55,11 +55,12 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         run_stage(r.seconds, evaluate, r.work)
         metrics = run_stage(r.seconds, gate, r.work, str(r.run.final), str(c.artifacts), r.rules, r.data_check,
                             c.run_model_name, c.model_name_reason)
+        charts = charts_in_background(metrics)  # the report's charts draw while predict runs
         prediction = run_stage(r.seconds, predict, r.work)
         write_run_manifest(r.run, c, r.flow_run_id, r.seconds, r.data, figures=run_figures(r.run))
     with untagged():
         decision = record_verdict(str(r.run.final), str(c.artifacts), metrics["gate"], r.flow_run_id)
-        publish_run_report(r.run.final, metrics, prediction["example"])
+        publish_run_report(r.run.final, metrics, prediction["example"], charts.result())
         if c.keep_runs:
             apply_retention(str(c.artifacts), c.keep_runs)
     return run_result(r.run, r.flow_run_id, r.seconds, r.data[0], metrics, prediction, r.data[1],

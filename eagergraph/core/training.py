@@ -22,7 +22,15 @@ from eagergraph.core.model import Totals, build_model, make_train_step, row_loss
 from eagergraph.core.parity import first_block, flat_weights, save_epoch_weights, step_parity
 from eagergraph.core.runners import Runner, make_runner, run_epoch
 from eagergraph.core.runtime import start_tensorflow
-from eagergraph.core.sources import BatchSource, Block, InMemorySource, Validation, load_validation, open_source
+from eagergraph.core.sources import (
+    BatchSource,
+    Block,
+    InMemorySource,
+    StreamedValidation,
+    Validation,
+    load_validation,
+    open_source,
+)
 from eagergraph.core.stopping import Stopping
 from eagergraph.core.variants import GraphVariant, Mode, choose_variant
 from eagergraph.data.normalize import Normalizer
@@ -64,7 +72,7 @@ class TrainResult:
 def train(x: np.ndarray, y: np.ndarray, mode: Mode, variant: GraphVariant, epochs: int, batch_size: int, hidden: int,
           learning_rate: float, seed: int, on_epoch: Callable[[dict], None] | None = None,
           max_steps: int | None = None, measure_step_parity: bool = False, task: str = DEFAULT_TASK,
-          n_classes: int = 2, validation: Validation | None = None,
+          n_classes: int = 2, validation: Validation | StreamedValidation | None = None,
           patience: int | None = None) -> tuple[keras.Model, TrainResult]:
     """Train a fresh model on arrays in memory; the same arguments give the same batches and weights in every mode."""
     return train_from(InMemorySource(x, y, batch_size, seed), mode, variant, epochs, hidden, learning_rate, seed,
@@ -74,13 +82,11 @@ def train(x: np.ndarray, y: np.ndarray, mode: Mode, variant: GraphVariant, epoch
 VALIDATION_BLOCK_ROWS = 65_536  # rows per forward pass of the validation loss: memory stays bounded
 
 
-def validation_loss(model: keras.Model, validation: Validation, task: str) -> float:
+def validation_loss(model: keras.Model, validation: Validation | StreamedValidation, task: str) -> float:
     """The mean loss of the model on the validation rows, computed by this one function for both modes (a plain
     forward pass in blocks, summed in float64), so the modes' figures differ only as their weights do."""
     total = 0.0
-    for start in range(0, validation.n_rows, VALIDATION_BLOCK_ROWS):
-        x = validation.x[start:start + VALIDATION_BLOCK_ROWS]
-        y = validation.y[start:start + VALIDATION_BLOCK_ROWS]
+    for x, y in validation.blocks(VALIDATION_BLOCK_ROWS):
         total += float(np.sum(row_losses(task, y, model(x, training=False)).numpy(), dtype=np.float64))
     return total / max(validation.n_rows, 1)
 
@@ -118,7 +124,8 @@ class _Judge:
     """After each epoch: the validation loss, the end-of-epoch weights (run parity), the stopping decision, and
     a copy of the best epoch's weights, which `restore` puts back."""
 
-    def __init__(self, model: keras.Model, validation: Validation | None, patience: int | None, task: str) -> None:
+    def __init__(self, model: keras.Model, validation: Validation | StreamedValidation | None, patience: int | None,
+                 task: str) -> None:
         self.model, self.validation, self.task = model, validation, task
         self.stopping = Stopping(patience or math.inf)
         self.snapshots: list[np.ndarray] = []
@@ -147,7 +154,7 @@ class _Judge:
 def train_from(source: BatchSource, mode: Mode, variant: GraphVariant, epochs: int, hidden: int, learning_rate: float,
                seed: int, on_epoch: Callable[[dict], None] | None = None,
                max_steps: int | None = None, measure_step_parity: bool = False, task: str = DEFAULT_TASK,
-               n_classes: int = 2, validation: Validation | None = None,
+               n_classes: int = 2, validation: Validation | StreamedValidation | None = None,
                patience: int | None = None) -> tuple[keras.Model, TrainResult]:
     """Train a fresh model of the task's head on a batch source (in memory or streamed from Parquet), at most `max_steps` steps in all.
 
@@ -221,7 +228,8 @@ def train_to(run_dir: Path, mode: Mode, variant: GraphVariant, epochs: int, batc
     normalizer = Normalizer.load(paths.normalizer)
     model, result = train_from(source, mode, variant, epochs, hidden, learning_rate, seed, on_epoch, max_steps,
                                measure_step_parity=True, task=normalizer.task, n_classes=len(normalizer.classes),
-                               validation=load_validation(paths.features("validation")), patience=patience)
+                               validation=load_validation(paths.features("validation"), in_memory_rows),
+                               patience=patience)
     kept = {f.name: getattr(result, f.name) for f in fields(result) if f.name != "epoch_weights"}  # saved apart, as .npz
     record = {**kept, "bounded": result.bounded, "streamed": not isinstance(source, InMemorySource),
               "train_rows": source.n_rows}

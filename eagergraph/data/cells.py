@@ -44,6 +44,15 @@ def canonical_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     return pc.if_else(pc.is_in(trimmed, value_set=pa.array(MISSING_TOKENS)), pa.scalar(None, pa.string()), cleaned)
 
 
+def canonical_dictionary(values: pa.DictionaryArray) -> pa.DictionaryArray:
+    """`canonical_text` of a dictionary column, kept a dictionary column: the rule runs on each distinct value once,
+    values that became equal share one entry, and a cell whose value became missing is null (the dictionary holds
+    no null). Counting its values is then a count per index (`np.bincount`), never a hash per cell."""
+    cleaned = pc.dictionary_encode(canonical_text(values.dictionary))  # nulls stay null indices
+    indices = cleaned.indices.take(values.indices) if len(cleaned) else pa.nulls(len(values), pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, cleaned.dictionary)
+
+
 def canonical_cell(value: object) -> str | None:
     """One cell by the rule of `canonical_text` (None: missing), for a value given alone (`predict --row`)."""
     return canonical_text(pa.array([value])).to_pylist()[0]

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eagergraph.data.cells import canonical_text, is_number, is_text
+from eagergraph.data.cells import canonical_dictionary, canonical_text, is_number, is_text
 
 NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[Ii]nf(inity)?)$"  # infinite values are numbers (refused later)
 INTEGER = r"^[+-]?\d+$"
@@ -40,6 +40,7 @@ class ColumnProfile:
     integer: bool = True
     datelike: bool = True  # every present cell is an ISO date or time written as text
     values: pa.Array | None = None  # the distinct present values counted (up to TRACK), in order of first appearance
+    # (of a batch read as a dictionary: in its dictionary's order, which a Parquet file writes as first seen)
     tallies: pa.Array | None = None  # ... and how many cells hold each
     overflow: int = 0  # distinct values seen beyond TRACK (a lower bound on the rest)
     numbers: int = 0  # text columns: present cells that are numbers ...
@@ -72,12 +73,13 @@ class ColumnProfile:
             self.missing += values.null_count
             self.numeric = self.integer = self.datelike = False
             return
-        text = canonical_text(values) if is_text(self.type) or count_values or pa.types.is_boolean(self.type) else None
-        counted = None  # a text batch's distinct present values with their counts, in order of first appearance
-        if is_text(self.type):
+        text = canonical_text(values) if not is_text(self.type) and (count_values or pa.types.is_boolean(self.type)) else None
+        counted = None  # a text batch's distinct present values with their counts
+        if is_text(self.type):  # worked as a dictionary: the rule per distinct value, the counts per index
+            text = canonical_dictionary(values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values))
             self.missing += text.null_count
+            counted = _value_counts(text)
             if len(text) > text.null_count:
-                counted = pc.value_counts(pc.drop_null(text))
                 self._check_text(counted.field("values"), counted.field("counts").to_numpy(), len(values))
         elif pa.types.is_boolean(self.type):
             self.missing += values.null_count
@@ -131,3 +133,12 @@ class ColumnProfile:
             self.overflow += len(values) - TRACK
             values, tallies = values.slice(0, TRACK), tallies.slice(0, TRACK)
         self.values, self.tallies = values, tallies
+
+
+def _value_counts(text: pa.DictionaryArray) -> pa.StructArray:
+    """`pc.value_counts` of a dictionary column's present cells (in its dictionary's order), from a count per
+    index: no hash per cell."""
+    found = np.bincount(text.indices.drop_null().to_numpy(zero_copy_only=False), minlength=len(text.dictionary))
+    present = np.flatnonzero(found)
+    return pa.StructArray.from_arrays([text.dictionary.take(pa.array(present)), pa.array(found[present])],
+                                      names=["values", "counts"])

@@ -156,10 +156,11 @@ def fit_normalizer(raw: Path, codes: np.ndarray, rule: SplitRule | None = None) 
             missing[name] += int(gaps.sum())
             if name in present:
                 present[name].append(train[name][~gaps])
-        rows = batch.take(pa.array(keep)) if categorical else None
-        for name in categorical:
-            missing[name] += rows.column(name).null_count
-            _merge_counts(counts[name], rows.column(name))
+        at = pa.array(keep) if categorical else None
+        for name in categorical:  # the categorical columns' train cells alone (a dictionary's indices)
+            cells = batch.column(name).take(at)
+            missing[name] += cells.null_count
+            _merge_counts(counts[name], cells)
     mean, std = moments.mean, moments.std()
     specs = []
     for j, name in enumerate(numeric):
@@ -202,10 +203,13 @@ def drawn_split(raw: Path, rule: SplitRule) -> np.ndarray:
 
 def normalized_schema(normalizer: Normalizer) -> pa.Schema:
     """The normalized splits' columns: z of each numeric feature (float32, imputed), a missing flag per imputed
-    one, the slot code of each categorical one (its vocabulary index, then unseen, then missing), the label."""
-    return pa.schema([*(pa.field(s["name"], pa.float32()) for s in normalizer.numeric),
-                      *(pa.field(name, pa.float32()) for name in indicator_names(normalizer).values()),
-                      *(pa.field(s["name"], pa.int16()) for s in normalizer.categorical), label_field(normalizer.task)])
+    one, the slot code of each categorical one (its vocabulary index, then unseen, then missing), the label. No
+    cell is ever missing (a gap is a NaN, an imputed value or a slot), so no field is nullable: Parquet then writes
+    no definition levels."""
+    return pa.schema([*(pa.field(s["name"], pa.float32(), nullable=False) for s in normalizer.numeric),
+                      *(pa.field(name, pa.float32(), nullable=False) for name in indicator_names(normalizer).values()),
+                      *(pa.field(s["name"], pa.int16(), nullable=False) for s in normalizer.categorical),
+                      label_field(normalizer.task).with_nullable(False)])
 
 
 def normalize_batch(batch: pa.RecordBatch, normalizer: Normalizer, schema: pa.Schema) -> pa.RecordBatch:

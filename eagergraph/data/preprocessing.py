@@ -168,20 +168,29 @@ def category_codes_arrow(values: "pa.Array | pa.ChunkedArray", vocabulary: list[
     return codes
 
 
-def one_hot(codes: np.ndarray, slots: int) -> list[np.ndarray]:
-    """Slot codes → `slots` float32 columns of 0/1."""
-    return [(codes == slot).astype(np.float32) for slot in range(slots)]
+def one_hot(codes: np.ndarray, slots: int, flag_type: type = np.float32) -> list[np.ndarray]:
+    """Slot codes → `slots` columns of 0/1 (float32, or `flag_type`)."""
+    return [(codes == slot).astype(flag_type, copy=False) for slot in range(slots)]
 
 
-def expand(z: list[np.ndarray], missing: list[np.ndarray], codes: list[np.ndarray], normalizer: Any) -> list[np.ndarray]:
+def expand(z: list[np.ndarray], missing: list[np.ndarray], codes: list[np.ndarray], normalizer: Any,
+           flag_type: type = np.float32) -> list[np.ndarray]:
     """Per-column parts (z and missing flags of each numeric feature, slot codes of each categorical one) →
-    the model's input columns in `input_names` order, float32."""
+    the model's input columns in `input_names` order: z and z² float32, the 0/1 inputs (missing indicators, one-hot
+    slots; `flag_inputs`) float32 or `flag_type` (the engineered files store them as booleans, a bit a row)."""
     columns = [*z, *(column * column for column in z)]
-    columns += [flags.astype(np.float32) for flags, spec in zip(missing, normalizer.numeric) if spec["impute"] is not None]
+    columns += [flags.astype(flag_type, copy=False) for flags, spec in zip(missing, normalizer.numeric)
+                if spec["impute"] is not None]
     for column, spec in zip(codes, normalizer.categorical):
         size = len(spec["vocabulary"])
-        columns += one_hot(active_codes(np.asarray(column), size, missing_trained(spec), np.where), slot_count(size))
+        columns += one_hot(active_codes(np.asarray(column), size, missing_trained(spec), np.where), slot_count(size),
+                           flag_type)
     return columns
+
+
+def flag_inputs(normalizer: Any) -> list[str]:
+    """The model's 0/1 inputs (missing indicators, one-hot slots): every input after the z and z² columns."""
+    return input_names(normalizer)[2 * len(normalizer.numeric):]
 
 
 def encode(columns: dict[str, np.ndarray], normalizer: Any) -> np.ndarray:

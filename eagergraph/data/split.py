@@ -84,15 +84,22 @@ def key_types(schema: pa.Schema, key: list[str]) -> dict[str, str]:
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finalizer over uint64 (wrapping arithmetic)."""
     with np.errstate(over="ignore"):
-        x = x + _GOLDEN
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+        x = x + _GOLDEN  # a new array; the rest works in place on it (half the passes over memory)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
 
 
 def _float_bits(values: np.ndarray) -> np.ndarray:
-    values = np.where(values == 0, 0.0, values.astype(np.float64, copy=False))  # -0.0 is 0.0
-    return np.where(np.isnan(values), _NAN, values.view(np.uint64))
+    values = values.astype(np.float64, copy=False) + 0.0  # a new array, and -0.0 + 0.0 is 0.0
+    bits = values.view(np.uint64)
+    nan = np.isnan(values)
+    if nan.any():
+        bits[nan] = _NAN  # one NaN, whatever its payload
+    return bits
 
 
 def _integer_bits(values: np.ndarray) -> np.ndarray:

@@ -134,14 +134,21 @@ def _place(source: Path, target: Path) -> None:
     os.replace(staging, target)  # concurrent writers of one object write the same bytes; either wins
 
 
-def run_cached(seconds: dict[str, float], stage: Any, refresh: bool, run_dir: str, *args: Any, **kwargs: Any) -> dict:
+def run_cached(seconds: dict[str, float], stage: Any, refresh: bool, run_dir: str, *args: Any,
+               hits: set[str] | None = None, **kwargs: Any) -> dict:
     """Run a cached data stage like `run_stage` (`refresh` recomputes it whatever the cache holds), then link its
-    files into `run_dir`; when the store lost them (a deleted cache folder) the stage computes again."""
+    files into `run_dir`; when the store lost them (a deleted cache folder) the stage computes again. A stage whose
+    cached result was used, files and all, is named in `hits`."""
     started = time.perf_counter()
-    result = run_stage(seconds, stage.with_options(refresh_cache=True) if refresh else stage, run_dir, *args, **kwargs)
+    found: set[str] = set()
+    result = run_stage(seconds, stage.with_options(refresh_cache=True) if refresh else stage, run_dir, *args,
+                       hits=found, **kwargs)
     if not materialize(result, run_dir):
+        found.clear()
         result = run_stage(seconds, stage.with_options(refresh_cache=True), run_dir, *args, **kwargs)
         materialize(result, run_dir)
+    if hits is not None:
+        hits.update(found)
     seconds[stage.name] = time.perf_counter() - started
     return result
 

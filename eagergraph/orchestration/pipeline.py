@@ -77,20 +77,30 @@ def opened_run(c: PipelineConfig, stages: DataStages) -> Iterator[OpenRun]:
         yield OpenRun(run, flow_run_id, work, seconds, data, rules, data_check)
 
 
-def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float], stages: DataStages) -> tuple[dict, dict]:
+def _one_file(c: PipelineConfig, work: str, seconds: dict[str, float], stages: DataStages,
+              hits: set[str]) -> tuple[dict, dict]:
     """ingest and normalize of one file (or synthetic data), both through the cache."""
     reading = stages.ingest.with_options(retries=c.ingest_retries, retry_delay_seconds=c.ingest_retry_delay)
     raw = run_cached(seconds, reading, c.refresh, work, str(c.data) if c.data else None, c.label, c.features,
                      c.rows, c.n_features, c.seed, c.drop_invalid, c.exclude, c.positive_class, c.categorical,
-                     c.max_categories, c.impute, c.task, c.max_classes, c.id_column)
-    # the input passed ingest's checks, and its classes can fill every split: TensorFlow loads while the rest runs
-    # (normalize checks the split as drawn). Started here, in the flow's process, before normalize: its seconds
-    # overlap the import. (Started inside the normalize task instead, it ran on a Dask worker under the dask runner,
-    # and every sweep candidate then ran on one worker; the price of starting here: a normalize cache hit waits on
-    # the import's hold of Python's lock, 0.3 s instead of 0.014 s.)
+                     c.max_categories, c.impute, c.task, c.max_classes, c.id_column, hits=hits)
+    # the input passed ingest's checks, and its classes can fill every split (normalize checks the split as drawn)
     check_planned_split(raw["class_counts"], raw["source"], raw["task"], raw["classes"])
-    start_tensorflow_in_background()
-    return raw, run_cached(seconds, stages.normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed)
+    _overlap_unless_cached(reading.name, hits)
+    split = run_cached(seconds, stages.normalize, c.refresh, work, c.test_fraction, c.validation_fraction, c.seed, hits=hits)
+    _overlap_unless_cached(stages.normalize.name, hits)
+    return raw, split
+
+
+def _overlap_unless_cached(stage: str, hits: set[str]) -> None:
+    """Start TensorFlow's import in the background once a data stage has computed: the stages after it most likely
+    compute too, in Arrow and numpy, and their seconds overlap the import. After a cache hit the next stage is most
+    likely a hit too, which the import's hold of Python's lock would slow twentyfold (a normalize hit: 0.3 s beside
+    it, 0.014 s without), so the import waits (at the latest, it starts after the last data stage). It starts in the
+    flow's process: started inside the normalize task, it ran on a Dask worker under the dask runner, and every sweep
+    candidate then ran on one worker."""
+    if stage not in hits:
+        start_tensorflow_in_background()
 
 
 def _partitions(c: PipelineConfig, work: str, seconds: dict[str, float], files: list[str],
@@ -112,8 +122,11 @@ def data_stages(c: PipelineConfig, work: str, seconds: dict[str, float], stages:
     """ingest, normalize and engineer-features (cached, or partition by partition): what every flow starts with.
     Returns the three stages' results (raw, split, features)."""
     files = partition_files(c.data)
-    raw, split = _partitions(c, work, seconds, files, stages) if files else _one_file(c, work, seconds, stages)
-    return raw, split, run_cached(seconds, stages.engineer_features, c.refresh, work)
+    hits: set[str] = set()
+    raw, split = _partitions(c, work, seconds, files, stages) if files else _one_file(c, work, seconds, stages, hits)
+    features = run_cached(seconds, stages.engineer_features, c.refresh, work, hits=hits)
+    start_tensorflow_in_background()  # a no-op once started; else every data stage was a cache hit
+    return raw, split, features
 
 
 def run_tagged(flow: Any, config: PipelineConfig, *more: Any) -> dict:

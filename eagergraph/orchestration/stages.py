@@ -35,11 +35,21 @@ def untagged() -> Iterator[None]:
         yield
 
 
-def run_stage(seconds: dict[str, float], stage: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a stage and wait for it (in the flow's thread, or on a worker process), untagged; record its wall time."""
+def run_stage(seconds: dict[str, float], stage: Any, *args: Any, hits: set[str] | None = None, **kwargs: Any) -> Any:
+    """Run a stage and wait for it (in the flow's thread, or on a worker process), untagged; record its wall time,
+    and its name in `hits` when Prefect found its result in the cache."""
     started = time.perf_counter()
     with untagged():
-        result = stage.submit(*args, **kwargs).result() if on_workers() else stage(*args, **kwargs)
+        if on_workers():
+            future = stage.submit(*args, **kwargs)
+            result, state = future.result(), future.state
+        elif hits is not None:  # the state tells a hit; a failed stage raises its own error from `result()`
+            state = stage(*args, return_state=True, **kwargs)
+            result = state.result()
+        else:
+            result, state = stage(*args, **kwargs), None
+    if hits is not None and state is not None and state.name == "Cached":
+        hits.add(stage.name)
     seconds[stage.name] = time.perf_counter() - started
     return result
 

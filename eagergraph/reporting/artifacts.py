@@ -7,6 +7,7 @@ with its history of versions, one per run.
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -212,11 +213,26 @@ def publish_trace(mode: str, history: list[dict[str, Any]]) -> None:
                           description=f"Training trace of the {mode} model: loss and accuracy per epoch.")
 
 
-def publish_run_report(run_dir: str | Path, metrics: dict[str, Any], prediction: dict[str, Any] | None) -> None:
-    """Markdown artifacts of the finished run: the evaluation side by side, and the run directory."""
+def charts_in_background(metrics: dict[str, Any]) -> Future[dict[str, str]]:
+    """`run_charts` on a thread of its own, begun as soon as the metrics are known (after the gate): matplotlib's
+    second or more of drawing then overlaps predict, which runs in TensorFlow outside Python's lock, instead of
+    adding to the run's end. Only this thread draws meanwhile (pyplot is not shared across threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-charts")
+    drawing = pool.submit(run_charts, metrics)
+    pool.shutdown(wait=False)  # the thread ends with its one job
+    return drawing
+
+
+def publish_run_report(run_dir: str | Path, metrics: dict[str, Any], prediction: dict[str, Any] | None,
+                       charts: dict[str, str] | None = None) -> None:
+    """Markdown artifacts of the finished run: the evaluation side by side (with `charts`, drawn here when not
+    given), and the run directory."""
     from prefect.artifacts import create_markdown_artifact
 
-    create_markdown_artifact(evaluation_markdown(metrics, prediction, run_dir, run_charts(metrics)),
+    charts = run_charts(metrics) if charts is None else charts
+    create_markdown_artifact(evaluation_markdown(metrics, prediction, run_dir, charts),
                              key=artifact_key("evaluation"),
                              description="Eager vs graph: test metrics, speedup, parity, a prediction, training curves "
                                          "and step times.")

@@ -77,12 +77,36 @@ def _as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return count_opens(monkeypatch)
 
 
+def _record_order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The data stages and TensorFlow's background start, in the order the flow asks for them."""
+    import eagergraph.orchestration.pipeline as pipeline
+
+    order: list[str] = []
+    run_cached, start = pipeline.run_cached, pipeline.start_tensorflow_in_background
+
+    def stage(seconds: dict, task, *args, **kwargs) -> dict:
+        order.append(task.name)
+        return run_cached(seconds, task, *args, **kwargs)
+
+    def tensorflow() -> None:
+        if "tensorflow" not in order:
+            order.append("tensorflow")
+        start()
+
+    monkeypatch.setattr(pipeline, "run_cached", stage)
+    monkeypatch.setattr(pipeline, "start_tensorflow_in_background", tensorflow)
+    return order
+
+
 def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: str, monkeypatch) -> None:
     artifacts, first, _ = two_runs
     opened = _as_a_new_process(monkeypatch)
+    order = _record_order(monkeypatch)
     hit = _run(artifacts)
     states = _states(prefect_api, hit["flow_run_id"])
     assert {s: states[s] for s in CACHED} == dict.fromkeys(CACHED, "Cached")
+    # every data stage a hit: TensorFlow's import began after them, so it slowed none of them
+    assert order == [*CACHED, "tensorflow"]
     data_files = {p: d for p, d in _files(hit["run_dir"]).items()
                   if p.startswith(("raw.", "normalizer", "normalized/", "features/"))}
     # raw.parquet, normalizer.json, the three normalized splits and the raw test rows, the three feature files
@@ -92,13 +116,19 @@ def test_a_hit_in_a_later_process_reads_no_cached_file(two_runs, prefect_api: st
     assert "metrics.json" in opened  # what the run wrote itself is still hashed for its manifest
 
 
-def test_changed_parameter_or_refresh_recomputes(two_runs, prefect_api: str) -> None:
+def test_changed_parameter_or_refresh_recomputes(two_runs, prefect_api: str, monkeypatch) -> None:
     artifacts, _, _ = two_runs
+    order = _record_order(monkeypatch)
     changed = _states(prefect_api, _run(artifacts, test_fraction=0.25)["flow_run_id"])
     assert changed["ingest"] == "Cached"  # its inputs did not change
     assert changed["normalize"] == "Completed" and changed["engineer-features"] == "Completed"
+    # ingest was a hit, so normalize was expected to be one: TensorFlow's import waited for it (a hit beside the
+    # import is twenty times slower); normalize computed, so the import overlapped engineer-features
+    assert order == ["ingest", "normalize", "tensorflow", "engineer-features"]
+    order.clear()
     refreshed = _states(prefect_api, _run(artifacts, refresh=True)["flow_run_id"])
     assert {s: refreshed[s] for s in CACHED} == dict.fromkeys(CACHED, "Completed")
+    assert order == ["ingest", "tensorflow", "normalize", "engineer-features"]  # the import overlaps normalize
 
 
 def test_changed_data_file_recomputes_and_a_lost_cache_is_rebuilt(prefect_api: str, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from rich.console import Console
 from eagergraph.core.evaluation import evaluate_run
 from eagergraph.core.export import load_serving
 from eagergraph.core.parity import load_epoch_weights, stop_note
-from eagergraph.core.sources import Block, InMemorySource, Validation, load_validation
+from eagergraph.core.sources import Block, InMemorySource, StreamedValidation, Validation, load_validation
 from eagergraph.core.training import train_from, train_to, validation_loss
 from eagergraph.data.ingest import ingest_to
 from eagergraph.errors import ConfigError
@@ -88,6 +88,19 @@ def test_the_saved_model_holds_the_best_epochs_weights(stopped: Path) -> None:
         p = np.clip(served[:, 0].astype(np.float64), 1e-7, 1 - 1e-7)
         loss = float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
         assert loss == pytest.approx(record["history"][record["best_epoch"] - 1]["val_loss"], abs=1e-4)
+
+
+def test_a_validation_split_beyond_in_memory_rows_streams_to_the_same_loss(stopped: Path) -> None:
+    import keras
+
+    path = RunPaths.of(stopped).features("validation")
+    held, streamed = load_validation(path, in_memory_rows=10**6), load_validation(path, in_memory_rows=10)
+    assert isinstance(held, Validation) and isinstance(streamed, StreamedValidation)
+    assert streamed.n_rows == held.n_rows > 16
+    for (x, y), (read_x, read_y) in zip(held.blocks(16), streamed.blocks(16), strict=True):
+        assert read_x.dtype == np.float32 and np.array_equal(read_x, x) and np.array_equal(read_y, y)
+    model = keras.Sequential([keras.Input((held.x.shape[1],)), keras.layers.Dense(1, activation="sigmoid")])
+    assert validation_loss(model, streamed, "binary") == validation_loss(model, held, "binary")
 
 
 class _BlowsUp(InMemorySource):

@@ -159,7 +159,7 @@ def test_a_contender_reports_its_stages_and_peak_memory_and_a_failure_is_a_line(
     file = tmp_path / "data.parquet"
     data_path.generate(file, 100, n_features=2, seed=1)
     floor = data_path.child("pyarrow", file, 1)
-    assert list(floor["seconds"]) == ["read + write"] and floor["peak_rss"] > 0
+    assert list(floor["seconds"]) == ["read + write"] and floor["peak_rss"] > 0 and floor["cpu"] > 0
     broken = data_path.child("pyarrow", tmp_path / "absent.parquet", 1)
     assert broken["error"].startswith("FileNotFoundError")
     slower = {**floor, "total": floor["total"] + 1}
@@ -168,7 +168,7 @@ def test_a_contender_reports_its_stages_and_peak_memory_and_a_failure_is_a_line(
     assert data_path.fastest(floor, broken) is floor
     lines = data_path.format_table([floor, broken], rows=100).splitlines()
     assert lines[2].startswith("| pyarrow | ") and " GiB | read + write " in lines[2]
-    assert lines[3].startswith("| pyarrow | – | – | – | failed: FileNotFoundError")
+    assert lines[3].startswith("| pyarrow | – | – | – | – | – | failed: FileNotFoundError")
 
 
 def test_stage_memory_repeats_the_test_split_in_order(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import io
 from rich.console import Console
 
 from eagergraph.metrics import metrics_for
-from eagergraph.reporting.artifacts import evaluation_markdown, run_charts
+from eagergraph.reporting.artifacts import charts_in_background, evaluation_markdown, run_charts
 from eagergraph.reporting.charts import confusion_png
 from eagergraph.reporting.promotion import runs_table, verdict_markdown
 from eagergraph.reporting.terminal import confusion_table, evaluation_table, trace_table
@@ -72,6 +72,12 @@ def test_multiclass_shows_its_confusion_matrix_as_a_table_and_an_image() -> None
     assert not any("confusion matrix" in image for image in binary.values())
     image = charts["Confusion matrix image (test split)"]
     assert base64.b64decode(image.split(",", 1)[1].rstrip(")")).startswith(PNG)
+
+
+def test_charts_drawn_in_the_background_are_the_run_report_s_charts() -> None:
+    run = _run("multiclass", confusion_matrix=MATRIX)
+    charts = charts_in_background(run).result(timeout=60)
+    assert charts == run_charts(run) and len(charts) == 3  # the same images, byte for byte
 
 
 def test_regression_traces_show_loss_only() -> None:
