@@ -33,9 +33,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from cli_in_process import in_folder, run_eagergraph
 from sybil import Document, Example, Region, Sybil
 
+from docs.cli_in_process import in_folder, run_eagergraph
 from transcripts import Block, Command, blocks, expected_status, match, names_a_test, runs_until_stopped
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_in_process import run_eagergraph
-
+from docs.cli_in_process import run_eagergraph
 from transcripts import names_a_test
 
 ROOT = Path(__file__).resolve().parents[2]
