@@ -104,7 +104,11 @@ def remove_stale(parent: Path, pattern: str) -> list[Path]:
     owner locks it (`lock_new`) lives microseconds, so one this old was abandoned."""
     removed = []
     for path in Path(parent).glob(pattern):
-        if time.time() - path.lstat().st_mtime > INIT_GRACE_SECONDS:
+        try:
+            age = time.time() - path.lstat().st_mtime
+        except FileNotFoundError:  # another run removed it first
+            continue
+        if age > INIT_GRACE_SECONDS:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
@@ -116,10 +120,14 @@ def lock_new(fresh: Path, final: Path, flow_run_id: str | None) -> int:
     as the kernel does when the process dies, SIGKILL too)."""
     fresh.mkdir()
     lock = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY)
-    fcntl.flock(lock, fcntl.LOCK_EX)  # nobody else knows `fresh` yet: never waits
-    if flow_run_id:
-        (fresh / FLOW_RUN_FILE).write_text(flow_run_id + "\n")
-    fresh.rename(final)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # nobody else knows `fresh` yet: never waits
+        if flow_run_id:
+            (fresh / FLOW_RUN_FILE).write_text(flow_run_id + "\n")
+        fresh.rename(final)
+    except BaseException:  # a full disk, a failed rename: the descriptor goes with the attempt
+        os.close(lock)
+        raise
     return lock
 
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from eagergraph.rundir.paths import ScoringPaths
 from eagergraph.scoring.score import StagedPredictions
 
@@ -50,3 +52,14 @@ def test_the_next_run_removes_a_killed_runs_staging_folder_and_keeps_a_live_ones
         live.stdin.close()
         live.wait()
     assert not running.exists()  # the live run removed its own on the way out
+
+
+def test_a_staging_folder_that_cannot_be_put_in_place_keeps_no_descriptor_open(tmp_path: Path) -> None:
+    """`lock_new` fails at its rename (the final folder's parent is missing): the error reaches the caller and the
+    lock's descriptor is closed with the attempt, so a long-running `serve` does not leak one per failure."""
+    from eagergraph.rundir.staging import lock_new
+
+    before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(FileNotFoundError):
+        lock_new(tmp_path / ".init-x", tmp_path / "absent" / "final", "flow-run")
+    assert set(os.listdir("/proc/self/fd")) <= before
