@@ -219,7 +219,10 @@ def read_toml(file: Path, table: str, kind: str) -> dict[str, Any]:
         raise ConfigError(f"{file}: cannot read the {kind} file: {getattr(exc, 'strerror', None) or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{kind} file {file} is not valid TOML: {exc}") from None
-    return dict(values.get(table, values))
+    chosen = values.get(table, values)
+    if not isinstance(chosen, dict):
+        raise ConfigError(f"{kind} file {file}: {table} must be a table ([{table}]), not {chosen!r}")
+    return dict(chosen)
 
 
 def validated(kind: type[Config], values: dict[str, Any] | None = None, file: Path | None = None, /,

@@ -136,3 +136,6 @@ def test_a_scoring_file_gives_the_config_and_its_own_schedule(tmp_path: Path) ->
         read_scoring_file(file)
     with pytest.raises(ConfigError, match=r"^scoring file not found: .*absent.toml"):
         read_scoring_file(tmp_path / "absent.toml")
+    file.write_text('scoring = "other.toml"\n')  # a key named like the table, holding a value: one line, not a traceback
+    with pytest.raises(ConfigError, match=r"^scoring file .*schedule.toml: scoring must be a table \(\[scoring\]\)"):
+        read_scoring_file(file)
