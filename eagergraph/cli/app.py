@@ -15,7 +15,7 @@ import typer
 
 from eagergraph.cli import bench as _bench  # noqa: F401  (registers bench, bench-data)
 from eagergraph.cli import registry as _registry  # registers promote, rollback, runs, gc
-from eagergraph.cli import score as _score  # noqa: F401  (registers score, scores)
+from eagergraph.cli import score as _score  # registers score, scores; serve --scoring uses it
 from eagergraph.cli import server as _server  # noqa: F401  (registers server, zombie-automation)
 from eagergraph.cli.common import AsJson, ConfigFile, Ephemeral, app, checked, finish, prepare_environment, use_server
 from eagergraph.cli.options import parse_list, parse_numbers, with_config_options

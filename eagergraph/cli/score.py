@@ -13,24 +13,32 @@ import typer
 from eagergraph.cli.common import Ephemeral, app, checked, prepare_environment, use_server
 from eagergraph.cli.options import with_config_options
 from eagergraph.cli.terminal import fail
+from eagergraph.errors import USER_ERRORS
 from eagergraph.scoring.config import ScoringConfig
 from eagergraph.text import plural
 
 
-def _preflight(cfg: ScoringConfig) -> None:
-    """What needs neither Prefect nor TensorFlow, checked first (the flow checks it again for scheduled runs): the
-    model, the inputs, their columns, the output folder."""
+def _preflight(cfg: ScoringConfig, scheduled: bool = False) -> None:
+    """What needs neither Prefect nor TensorFlow, checked first: the output folder, the model, the inputs and their
+    columns. A schedule resolves its model and lists its inputs at each run (a folder fills later, a model is
+    promoted later, perhaps by the training served beside it), so for one only the output folder must be right now;
+    the rest, when it fails, is said in a note and checked again by each run."""
     from eagergraph.scoring.inputs import check_columns, check_output, input_files, resolve_scoring_model
 
-    def check() -> None:
+    def model_and_inputs() -> None:
         from eagergraph.core.prediction import model_info
 
         _, saved = resolve_scoring_model(cfg.artifacts, cfg.model_name, cfg.model)
-        files = input_files(cfg.input)
-        check_output(cfg.output_folder, cfg.input, cfg.output_named)
-        check_columns(files, list(model_info(saved)["features"]))
+        check_columns(input_files(cfg.input), list(model_info(saved)["features"]))
 
-    checked(check)
+    checked(lambda: check_output(cfg.output_folder, cfg.input, cfg.output_named))
+    if not scheduled:
+        checked(model_and_inputs)
+        return
+    try:
+        model_and_inputs()
+    except USER_ERRORS as error:
+        typer.echo(f"note: {error} (each scheduled run checks again when it runs)", err=True)
 
 
 def scoring_schedule(file: Path) -> tuple[ScoringConfig, dict[str, Any]]:
@@ -44,7 +52,7 @@ def scoring_schedule(file: Path) -> tuple[ScoringConfig, dict[str, Any]]:
         when = schedule(**given)
     except ValueError as exc:
         fail(f"--scoring {file}: {str(exc).replace('--', '')}")
-    _preflight(cfg)
+    _preflight(cfg, scheduled=True)
     return cfg, when
 
 
@@ -96,7 +104,7 @@ def score(
             when = schedule(cron, interval)
         except ValueError as exc:
             fail(str(exc))
-    _preflight(cfg)
+    _preflight(cfg, scheduled=when is not None)
     api = use_server(ephemeral and when is None)
     from eagergraph.cli.app import _flow
     from eagergraph.flows.scoring import scoring_flow

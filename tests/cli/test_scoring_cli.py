@@ -106,8 +106,7 @@ def _polled_after(entries: list[dict], name: str, expected: set[str]) -> bool:
 
 def test_a_served_schedule_scores_each_new_file_of_a_folder_once(place: Path, prefect_api: str, tmp_path: Path) -> None:
     incoming, output, artifacts = tmp_path / "incoming", tmp_path / "scored", place / "artifacts"
-    incoming.mkdir()
-    shutil.copy(place / "new.parquet", incoming / "day1.parquet")
+    incoming.mkdir()  # empty when the schedule starts: a polled folder fills later
     log = tmp_path / "serve.log"
     # runs every 8 s outlast the interval on a busy two-core machine, so they overlap: the output folder's lock
     # must keep each file scored once
@@ -116,6 +115,8 @@ def test_a_served_schedule_scores_each_new_file_of_a_folder_once(place: Path, pr
                              env={**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}, stdout=open(log, "w"),
                              stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
     try:
+        _said(log, serve, "note: ")
+        shutil.copy(place / "new.parquet", incoming / "day1.parquet")
         _wait_until(lambda e: _polled_after(e, "day1", {"day1"}), prefect_api, output, artifacts, serve, log)
         shutil.copy(place / "new.parquet", incoming / "day2.parquet")
         entries = _wait_until(lambda e: _polled_after(e, "day2", {"day1", "day2"}), prefect_api, output, artifacts,
@@ -126,8 +127,18 @@ def test_a_served_schedule_scores_each_new_file_of_a_folder_once(place: Path, pr
     assert sorted(scored) == ["day1", "day2"]  # each file once, however many runs polled the folder
     assert pq.read_metadata(output / "day2.predictions.parquet").num_rows == 20
     said = log.read_text()
+    assert "note: " in said and "the folder holds no Parquet files (each scheduled run checks again when it runs)" in said
     assert "a run silent for" in said and "is marked Crashed" in said  # heartbeats and the zombie automation, as serve
     assert "stopped serving: the deployment 'eagergraph-scoring/eagergraph-scoring-scheduled' is paused" in said
+
+
+def _said(log: Path, serve: subprocess.Popen, text: str, timeout: float = 120) -> None:
+    """Wait until the served command's output holds `text` (it is still running)."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert serve.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
 
 
 def _stop(serve: subprocess.Popen) -> None:
