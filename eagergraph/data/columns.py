@@ -78,7 +78,7 @@ class ColumnProfile:
         if is_text(self.type):  # worked as a dictionary: the rule per distinct value, the counts per index
             text = canonical_dictionary(values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values))
             self.missing += text.null_count
-            counted = _value_counts(text)
+            counted = dictionary_counts(text)
             if len(text) > text.null_count:
                 self._check_text(counted.field("values"), counted.field("counts").to_numpy(), len(values))
         elif pa.types.is_boolean(self.type):
@@ -135,7 +135,7 @@ class ColumnProfile:
         self.values, self.tallies = values, tallies
 
 
-def _value_counts(text: pa.DictionaryArray) -> pa.StructArray:
+def dictionary_counts(text: pa.DictionaryArray) -> pa.StructArray:
     """`pc.value_counts` of a dictionary column's present cells (in its dictionary's order), from a count per
     index: no hash per cell."""
     found = np.bincount(text.indices.drop_null().to_numpy(zero_copy_only=False), minlength=len(text.dictionary))

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from eagergraph.data.columns import dictionary_counts
 from eagergraph.data.io import LABEL, ParquetSink, float64_column, iter_batches
 from eagergraph.data.preprocessing import category_codes_arrow, indicator_names, numeric_z, standardize
 from eagergraph.data.profile import TrainSample, numeric_profile
@@ -105,18 +106,11 @@ def raw_split_codes(raw: Path, rule: SplitRule) -> np.ndarray:
 
 
 def _merge_counts(total: dict, values: pa.Array) -> None:
-    """Fold a block's value counts into `total`: a dictionary column counted on its indices (a bincount), its
-    few values named once; a plain one by Arrow's hash count."""
-    if pa.types.is_dictionary(values.type):
-        indices = values.indices.drop_null().to_numpy(zero_copy_only=False)
-        found = np.bincount(indices, minlength=len(values.dictionary))
-        pairs = zip(values.dictionary.to_pylist(), found.tolist())
-    else:
-        counted = pc.value_counts(pc.drop_null(values))
-        pairs = zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist())
-    for value, count in pairs:
-        if count:
-            total[value] = total.get(value, 0) + count
+    """Fold a block's value counts into `total`: a dictionary column counted on its indices, a plain one by Arrow's
+    hash count."""
+    counted = dictionary_counts(values) if pa.types.is_dictionary(values.type) else pc.value_counts(pc.drop_null(values))
+    for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
+        total[value] = total.get(value, 0) + count
 
 
 def vocabulary(counts: dict[str, int], cap: int) -> list[str]:

@@ -81,10 +81,7 @@ def synthetic_task(requested: str, positive: str | None) -> tuple[str, str, list
     """The synthetic table's task (the default unless --task), why, and its classes in the model's order."""
     task = DEFAULT_TASK if requested == "auto" else requested
     reason = "synthetic data's default" if requested == "auto" else "chosen with --task"
-    if positive is not None and task != "binary":
-        raise DataError(f"synthetic data: --positive-class is for binary labels; the task is {task}")
-    classes = list(SYNTHETIC_CLASSES[task])
-    return task, reason, order_classes(classes, positive, LABEL, "synthetic data") if task == "binary" else classes
+    return task, reason, task_classes(task, list(SYNTHETIC_CLASSES[task]), positive, LABEL, "synthetic data")
 
 
 def positive_of(task: str, classes: list) -> object:
