@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from eagergraph.bench.command import eagergraph_command
 
 LABEL = "label"
 BLOCK_ROWS = 1_000_000
@@ -294,8 +295,7 @@ def fastest(kept: dict | None, new: dict) -> dict:
 
 def whole_command(file: Path, artifacts: Path, name: str = "eagergraph run (whole command)") -> dict:
     """`eagergraph run` on the file, timed from a process of its own: wall seconds and the command's peak RSS."""
-    beside = Path(sys.executable).parent / "eagergraph"
-    command = [str(beside) if beside.is_file() else (shutil.which("eagergraph") or "eagergraph"), "run", "--data", str(file),
+    command = [*eagergraph_command(), "run", "--data", str(file),
                "--label", LABEL, "--modes", "graph", "--batch-size", "1024", "--epochs", "1", "--artifacts", str(artifacts),
                "--json"]
     timer = ("import json, os, resource, subprocess, sys, time; t = time.perf_counter(); "

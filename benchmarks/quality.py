@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from eagergraph.bench.command import eagergraph_command
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ROW_ID = "bench_row_id"  # added to every table so eagergraph's split can be read back; unique integers: an id
@@ -213,12 +214,6 @@ class Outcome:
     @property
     def met(self) -> bool:
         return self.gap is not None and self.gap >= -TARGETS[self.task][1]
-
-
-def eagergraph_command() -> list[str]:
-    """The `eagergraph` console script of this interpreter's environment (else the one on PATH)."""
-    beside = Path(sys.executable).parent / "eagergraph"
-    return [str(beside)] if beside.is_file() else [shutil.which("eagergraph") or "eagergraph"]
 
 
 def one_line(text: str) -> str:

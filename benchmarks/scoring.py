@@ -35,6 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eagergraph.bench.command import eagergraph_command
+
 FEATURES = [f"x{i}" for i in range(10)]
 BLOCKS = 16
 
@@ -150,7 +152,7 @@ def main() -> None:
         work = Path(folder)
         model = args.model
         if model is None:
-            subprocess.run(["eagergraph", "run", "--ephemeral", "--rows", "2000", "--epochs", "1", "--artifacts",
+            subprocess.run([*eagergraph_command(), "run", "--ephemeral", "--rows", "2000", "--epochs", "1", "--artifacts",
                             str(work / "artifacts")], check=True, capture_output=True)
             model = (work / "artifacts" / "latest").resolve()
         write_input(work / "new.parquet", args.rows)
