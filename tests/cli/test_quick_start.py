@@ -5,6 +5,7 @@ themselves run in CI (`.ci/run` is `make test`) and on every developer's machine
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _commands(target: str) -> list[str]:
-    done = subprocess.run(["make", "-B", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # run from `make test` itself: the outer make's flags are not this one's, and no "Entering directory" lines
+    env = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    done = subprocess.run(["make", "--no-print-directory", "-B", "-n", target], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     return [line.strip() for line in done.stdout.splitlines()]
 
