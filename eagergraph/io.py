@@ -7,6 +7,7 @@ It imports only eagergraph.errors (itself a leaf), so `data/` and `rundir/` both
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -92,6 +93,42 @@ def write_json(path: Path, payload: Any) -> Path:
 def read_json(path: Path) -> Any:
     """The JSON document stored at `path`."""
     return json.loads(Path(path).read_text())
+
+
+def append_json_line(path: Path, entry: dict[str, Any]) -> None:
+    """One JSON line appended with one write(2) on an O_APPEND descriptor (appenders never interleave), flushed to
+    disk before it returns."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(entry, sort_keys=True, default=str) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """Every entry of a JSON-lines file, oldest first (none when it is absent); a line cut short by a crash
+    mid-write is skipped."""
+    entries = []
+    for line in Path(path).read_text().splitlines() if Path(path).is_file() else []:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
+@contextlib.contextmanager
+def locked(path: Path, mode: int = 0o644) -> Iterator[None]:
+    """Hold an exclusive lock on `path`: a directory, or a lock file (created with `mode` if absent). Waits for
+    the holder; the kernel releases the lock when the descriptor closes or the process dies (SIGKILL too)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY if Path(path).is_dir() else os.O_RDWR | os.O_CREAT
+    fd = os.open(path, flags, mode)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _identity(path: Path) -> tuple[int, int, int, int]:

@@ -11,7 +11,6 @@ on the server before Prefect reads its settings.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import socket
@@ -21,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from eagergraph.io import locked
 from eagergraph.orchestration.profiles import point_profile, profile_api_url, restore_profile
 from eagergraph.orchestration.server_record import RECORD_NAME, ServerError, ServerRecord, prefect_home, read_record, write_record
 
@@ -153,12 +153,8 @@ def start_server(home: Path, preferred_port: int = DEFAULT_PORT, timeout: float 
 @contextlib.contextmanager
 def _locked(home: Path) -> Iterator[None]:
     home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # a second run waits here while the first starts the server
+    with locked(home / LOCK_NAME, 0o600):  # a second run waits here while the first starts the server
         yield
-    finally:
-        os.close(fd)
 
 
 def running_server(home: Path) -> ServerRecord | None:

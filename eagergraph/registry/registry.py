@@ -10,7 +10,6 @@ pointer moves by renaming a new symlink over the old one: a crash leaves the old
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eagergraph.errors import RegistryError
-from eagergraph.io import DATA_DIGEST, DIGEST
+from eagergraph.io import DATA_DIGEST, DIGEST, append_json_line, locked, read_json_lines
 from eagergraph.metrics import metrics_for, served_metrics, task_of
 from eagergraph.rundir.model_names import default_model_name
 from eagergraph.rundir.paths import PRODUCTION, PRODUCTIONS, REGISTRY, REGISTRY_LOCK, RunPaths, production_names
@@ -33,36 +32,18 @@ def registry_locked(artifacts: Path) -> Iterator[None]:
     folder must exist: a mistyped --artifacts is an error, not a new folder."""
     if not Path(artifacts).is_dir():
         raise RegistryError(f"{artifacts}: no such artifacts folder")
-    fd = os.open(Path(artifacts) / REGISTRY_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(Path(artifacts) / REGISTRY_LOCK):
         yield
-    finally:
-        os.close(fd)
 
 
 def read_registry(artifacts: Path) -> list[dict[str, Any]]:
     """Every recorded decision, oldest first; a line cut short by a crash mid-write is skipped."""
-    path = Path(artifacts) / REGISTRY
-    if not path.is_file():
-        return []
-    entries = []
-    for line in path.read_text().splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    return entries
+    return read_json_lines(Path(artifacts) / REGISTRY)
 
 
 def _append(artifacts: Path, entry: dict[str, Any]) -> None:
-    """One line, one write(2) on an O_APPEND descriptor, flushed to disk before the lock is released."""
-    fd = os.open(Path(artifacts) / REGISTRY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (json.dumps(entry, sort_keys=True, default=str) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """One line, flushed to disk before the registry's lock is released."""
+    append_json_line(Path(artifacts) / REGISTRY, entry)
 
 
 def _read(path: Path) -> dict[str, Any]:

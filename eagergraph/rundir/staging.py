@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from eagergraph.errors import RegistryError
+from eagergraph.io import locked
 
 TMP_PREFIX = ".tmp-"  # a run in progress; never listed among completed runs
 INIT_PREFIX = ".init-"  # a run directory in the instant before its owner locks it
@@ -43,12 +44,8 @@ RUN_ID_PATTERN = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")  # what new_run_id mak
 @contextmanager
 def _artifacts_locked(artifacts: Path) -> Iterator[None]:
     """Hold the artifacts folder's lock: one process at a time completes a run and moves `latest`."""
-    fd = os.open(artifacts / ARTIFACTS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(artifacts / ARTIFACTS_LOCK):
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _point_latest(artifacts: Path, run_dir: Path) -> None:

@@ -3,17 +3,14 @@ each scoring run leaves in the artifacts folder (`scoring.jsonl`, beside the tra
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from eagergraph.core.prediction import model_info
-from eagergraph.io import file_digest, read_json
+from eagergraph.io import append_json_line, file_digest, read_json, read_json_lines
 from eagergraph.registry.registry import run_model_name
 from eagergraph.rundir.paths import RunPaths, scoring_log
-from eagergraph.scoring.inputs import check_columns, check_output, input_files, output_names, resolve_scoring_model
+from eagergraph.scoring.inputs import check_columns, check_output, input_files, resolve_scoring_model, scored_names
 from eagergraph.scoring.score import already_scored, cache_key, model_digest
 
 
@@ -28,7 +25,7 @@ def plan(artifacts: Path, model_name: str | None, model: Path | None, source: Pa
     check_columns(files, list(info["features"]))
     model_id = model_digest(saved)
     inputs = []
-    for file, name in zip(files, output_names(Path(source), files)):
+    for file, name in zip(files, scored_names(Path(source), files)):
         digest = file_digest(file)
         key = cache_key(digest, model_id)
         inputs.append({"path": str(file.resolve()), "name": name, "digest": digest, "key": key,
@@ -45,29 +42,17 @@ def _name_of(run: Path, saved: Path) -> str:
 
 
 def record(artifacts: Path, entry: dict) -> dict:
-    """Append one scoring run to `artifacts/scoring.jsonl` (one write under an exclusive lock, like the registry);
-    returns the entry with its time."""
+    """Append one scoring run to `artifacts/scoring.jsonl` (one write(2) on an O_APPEND descriptor: runs that end
+    at once never interleave their lines); returns the entry with its time."""
     entry = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **entry}
     log = scoring_log(Path(artifacts))
     if not log.parent.is_dir():
         return entry  # scoring with --model outside an artifacts folder: the output manifests are the record
-    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, (json.dumps(entry, sort_keys=True, default=str) + "\n").encode())
-    finally:
-        os.close(fd)
+    append_json_line(log, entry)
     return entry
 
 
 def read_scoring_log(artifacts: Path) -> list[dict]:
     """Every recorded scoring run, oldest first (a line cut short by a crash is skipped)."""
-    log = scoring_log(Path(artifacts))
-    entries = []
-    for line in log.read_text().splitlines() if log.is_file() else []:
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    return entries
+    return read_json_lines(scoring_log(Path(artifacts)))
 

@@ -6,7 +6,6 @@ it) once every input of the run has passed. The same input (by content) scored b
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import json
 import os
@@ -29,7 +28,7 @@ from eagergraph.core.prediction import FilePredictor, input_batches
 from eagergraph.core.serving_inputs import ModelInputs
 from eagergraph.data.io import ROW_GROUP_ROWS, in_blocks
 from eagergraph.errors import DataError
-from eagergraph.io import DIGEST, atomic_path, file_digest, read_json, write_json
+from eagergraph.io import DIGEST, atomic_path, file_digest, locked, read_json, write_json
 from eagergraph.rundir.paths import ScoringPaths
 from eagergraph.rundir.staging import abandoned, flow_runs_of, lock_new, remove_stale
 from eagergraph.scoring.check import ProfileCounts, check_block, drift_report, drifted, reference_profile
@@ -72,12 +71,8 @@ def output_locked(folder: Path) -> Iterator[None]:
     overlap (a schedule whose runs outlast its interval) score one input at a time there, and each looks again,
     under the lock, whether another has just scored it. The kernel releases the lock if the process dies."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(folder):
         yield
-    finally:
-        os.close(fd)
 
 
 def lineage(planned: dict, source: Path, input_digest: str, scoring_flow_run_id: str | None) -> dict:
@@ -156,7 +151,7 @@ def score_file(model: Path, info: dict, source: Path, output: Path, facts: dict,
             yield block, check_block(block, predictor.inputs, Path(source), counts)
 
     def write(writer: pq.ParquetWriter, block: pa.Table, names: dict[str, str]) -> None:
-        writer.write_table(block.replace_schema_metadata(writer.schema.metadata), row_group_size=ROW_GROUP_ROWS)
+        writer.write_table(block, row_group_size=ROW_GROUP_ROWS)  # the file's metadata is the writer's schema's
         distribution.add(block, names)
 
     with atomic_path(output) as partial, contextlib.ExitStack() as open_writer:
@@ -164,10 +159,11 @@ def score_file(model: Path, info: dict, source: Path, output: Path, facts: dict,
         with WriteBehind() as behind:  # ends first: every block is written before the writer closes
             for rows, columns in read_ahead(checked()):
                 block = predictor.predict(rows, columns)
-                if writer is None:
+                if writer is None:  # the first block: the file's schema and the output's column names, once
                     schema = block.schema.with_metadata({**(block.schema.metadata or {}), **stored})
                     writer = open_writer.enter_context(pq.ParquetWriter(partial, schema, **_encodings(schema)))
-                behind(write, writer, block, output_names(rows.column_names, predictor.classes, predictor.task))
+                    names = output_names(rows.column_names, predictor.classes, predictor.task)
+                behind(write, writer, block, names)
     return {"rows": predictor.rows, "invalid_rows": predictor.invalid_rows,
             "invalid_values": predictor.in_model_order(predictor.invalid),
             "unseen": predictor.in_model_order(predictor.unseen), "distribution": distribution.summary()}
