@@ -6,17 +6,11 @@ from prefect import get_run_logger, task
 
 from eagergraph.data.features import engineer_to
 from eagergraph.data.split import SPLITS
-from eagergraph.orchestration.caching import publish, stage_options
+from eagergraph.orchestration.caching import normalized_inputs, publish, stage_options
 from eagergraph.rundir.paths import RunPaths
 
 
-def normalized_splits(inputs: dict) -> list:
-    """The stage's input files, keyed by content: every normalized split (train, validation, test)."""
-    paths = RunPaths.of(inputs["run_dir"])
-    return [paths.normalized(split) for split in SPLITS]
-
-
-@task(name="engineer-features", **stage_options(normalized_splits))
+@task(name="engineer-features", **stage_options(normalized_inputs))
 def engineer_features(run_dir: str) -> dict:
     """Expand the normalized splits into the model's inputs (z, z², missing indicators, one-hot slots)."""
     paths = RunPaths.of(run_dir)

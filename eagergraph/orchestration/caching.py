@@ -24,7 +24,9 @@ that restores times, a bit flip on disk) are not noticed (DVC's and rsync's trad
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import os
 import shutil
 import time
@@ -37,6 +39,7 @@ from typing import Any
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.utilities.hashing import hash_objects
 
+from eagergraph.data.split import SPLITS
 from eagergraph.io import file_digest, save_state
 from eagergraph.orchestration.stages import run_stage
 from eagergraph.rundir.paths import RunPaths, cache_object, cache_state
@@ -56,10 +59,24 @@ def content_digest(path: Path, state: Path | None = None) -> list[tuple[str, str
 
 
 def package_source_digest(package: str = DATA_LOGIC) -> str | None:
-    """Hash of every module's source in the data-logic package: a change to any stage's logic (or the I/O the
-    stages share) invalidates the cached data stages (TASK_SOURCE sees only the thin task)."""
+    """Hash of every module's source in the data-logic package, and of each eagergraph module outside it that they
+    import (the streaming moments, the metric catalogue's task rules): a change to any of the stages' logic (or the
+    I/O they share) invalidates the cached data stages (TASK_SOURCE sees only the thin task)."""
     folder = Path(importlib.import_module(package).__file__).parent
-    return hash_objects([p.read_text() for p in sorted(folder.glob("*.py"))])
+    sources = sorted(folder.glob("*.py"))
+    outside = {name for source in sources for name in _imported(source) if not name.startswith(package + ".")}
+    used = [Path(importlib.util.find_spec(name).origin) for name in sorted(outside)]
+    return hash_objects([p.read_text() for p in [*sources, *used]])
+
+
+def _imported(source: Path) -> set[str]:
+    """The eagergraph modules a module's source imports (`from eagergraph.x import …`, `import eagergraph.x`)."""
+    found = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else \
+            [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        found |= {name for name in names if name.startswith("eagergraph.")}
+    return found
 
 
 @dataclass
@@ -163,8 +180,9 @@ def raw_input(inputs: dict[str, Any]) -> list[Path]:
 
 
 def normalized_inputs(inputs: dict[str, Any]) -> list[Path]:
+    """engineer-features' inputs, keyed by content: every normalized split (train, validation, test)."""
     paths = RunPaths.of(inputs[RUN_DIR])
-    return [paths.normalized("train"), paths.normalized("test")]
+    return [paths.normalized(split) for split in SPLITS]
 
 
 def is_transient(task: Any, task_run: Any, state: Any) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import blake3
 import pytest
@@ -230,3 +231,14 @@ def test_a_folder_of_many_files_costs_one_state_write(tmp_path, monkeypatch):
     content_digest(folder, state)
     save_state(state)
     assert writes == ["state.json"] and len(json.loads(state.read_text())["entries"]) == 50
+
+
+def test_the_data_stages_cache_key_covers_the_modules_outside_data_they_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """normalize's statistics come from eagergraph/moments.py: editing it must invalidate cached data stages as an
+    edit of eagergraph/data/ does."""
+    from eagergraph.orchestration.caching import package_source_digest
+
+    before = package_source_digest()
+    read = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: read(self, *a, **k) + ("\n# edited" if self.name == "moments.py" else ""))
+    assert package_source_digest() != before
