@@ -1,5 +1,5 @@
 """The area under the ROC curve over streamed blocks, in bounded memory: exact rank counts per distinct score while
-they fit, binned with a stated error bound past that (numpy only; the metric accumulators in metrics.py use it)."""
+they fit, binned with a stated error bound past that (numpy only; the metric accumulators in accumulators.py use it)."""
 
 from __future__ import annotations
 

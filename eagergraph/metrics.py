@@ -2,9 +2,8 @@
 
 Every place that shows or compares a metric (evaluate, the terminal, the evaluation artifact, metrics.json, the
 gate, the registry, the sweep's ranking and `eagergraph runs`) reads its name, direction, label and format from
-`CATALOGUE`; a new metric is one `Metric(...)` line here and one entry in its task's accumulator.
-
-The accumulators that compute each task's metrics block by block are `eagergraph/accumulators.py`.
+`CATALOGUE`; a new metric is one `Metric(...)` line here, one entry in its task's accumulator
+(`eagergraph/accumulators.py`) and one in its task's bootstrap function (`registry/bootstrap.py`, for the gate).
 """
 
 from __future__ import annotations

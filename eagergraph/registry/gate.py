@@ -121,20 +121,21 @@ def _compare(candidate: dict[str, float], production: dict[str, float], rules: G
     direction = "higher" if gauge.higher_is_better else "lower"
     compared = f"{name} {gauge.show(value)} vs production {gauge.show(reference)} ({direction} is better; " \
                f"{value - reference:+{gauge.format}}"
-    if interval is None or not math.isfinite(interval.high):
-        noisy, compared = False, compared + f", tolerance {shown_tolerance})"
-        worse = delta < -allowed
+    beyond_tolerance = delta < -allowed
+    measured = interval is not None and math.isfinite(interval.high)  # else the tolerance alone decides
+    if not measured:
+        worse, noisy = beyond_tolerance, False
+        compared += f", tolerance {shown_tolerance})"
     else:
         worse_beyond_noise = max(sign * interval.low, sign * interval.high) < 0
-        worse = delta < -allowed and worse_beyond_noise
-        noisy = delta < -allowed and not worse_beyond_noise
+        worse, noisy = beyond_tolerance and worse_beyond_noise, beyond_tolerance and not worse_beyond_noise
         lo, hi = sorted((interval.low, interval.high))
         over = f"{interval.rows:,} shared test rows" if rows is None or rows == interval.rows else \
             f"a sample of {interval.rows:,} of {rows:,} shared test rows"
         compared += (f", {CONFIDENCE:.0%} interval [{lo:+{gauge.format}}, {hi:+{gauge.format}}] over "
                      f"{over}, tolerance {shown_tolerance})")
     if worse:
-        beyond = " beyond the tolerance and the noise" if interval is not None else ""
+        beyond = " beyond the tolerance and the noise" if measured else ""
         return False, f"worse than production{beyond}: {compared}"
     if noisy:
         return True, f"not worse than production beyond the noise: {compared}"

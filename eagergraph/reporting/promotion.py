@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eagergraph.metrics import CATALOGUE, DEFAULT_TASK, metric, task_of
+from eagergraph.registry.bootstrap import CONFIDENCE
 from eagergraph.registry.drift import summary
 
 
@@ -64,7 +65,7 @@ def verdict_markdown(metrics: dict[str, Any]) -> list[str]:
         if interval:
             gauge = metric(gate["metric"])
             lines += ["", f"Candidate − production on {gauge.label}: {interval['difference']:+{gauge.format}}, "
-                          f"95% interval [{interval['low']:+{gauge.format}}, {interval['high']:+{gauge.format}}] over "
+                          f"{CONFIDENCE:.0%} interval [{interval['low']:+{gauge.format}}, {interval['high']:+{gauge.format}}] over "
                           f"{interval['rows']:,} shared test rows (paired bootstrap, {interval['resamples']:,} resamples)"]
         if metrics.get("model_name_reason"):
             lines += ["", model_line(metrics["model_name"], metrics["model_name_reason"])]

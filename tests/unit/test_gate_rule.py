@@ -108,6 +108,9 @@ def test_beyond_the_tolerance_but_within_the_noise_promotes_and_says_so() -> Non
     lower = decide({**REGRESSION, "rmse": 3.2}, REGRESSION, rules_of(), task="regression",
                    interval=Interval(0.3, 0.1, 0.5, 500))  # rmse up: worse, wholly above zero
     assert not lower["promoted"]
+    unmeasured = decide({**BINARY, "auc": 0.939}, BINARY, rules_of(),  # no finite interval: the tolerance alone
+                        interval=Interval(-0.011, float("nan"), float("nan"), 50))
+    assert not unmeasured["promoted"] and unmeasured["reason"].startswith("worse than production: ")
 
 
 def test_a_sweep_ranks_a_nan_candidate_last() -> None:
