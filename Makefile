@@ -31,14 +31,16 @@ lint: install
 
 # Three pytest-xdist workers, each test file whole on one of them (its shared runs happen once), in the files'
 # order. More workers than cores, because many tests wait on a server or a subprocess: on 2 cores the suite took
-# 22.5 min in one process, 18.6 min on two workers, 12-15.4 min on three (four: 14.6; 2026-11-30). Not `--dist
+# 22.5 min in one process, 18.6 min on two workers, 12-15.4 min on three (four: 14.6; 2026-11-30, before the docs
+# tier; with it, 9.9 min on three workers on a quiet machine, 2026-12-07). Not `--dist
 # loadgroup`: pytest-xdist 3.8 under pytest 9.2 ignored `xdist_group` marks here and split every file across workers
 # (16.3 min).
 TEST_WORKERS ?= 3
 test: install system-deps lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
-# The pure-core tier alone: no TensorFlow, no Prefect server, no subprocess (tests/model holds the TensorFlow tests).
+# The pure-core tier alone: no TensorFlow, no Prefect server, no eagergraph command (two tests start a small Python
+# helper process to hold a lock; tests/model holds the TensorFlow tests).
 test-fast: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 

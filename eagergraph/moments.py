@@ -18,7 +18,8 @@ class RunningMoments:
     def update(self, x: np.ndarray) -> None:
         if len(x) == 0:
             return
-        self.merge(len(x), x.mean(axis=0), ((x - x.mean(axis=0)) ** 2).sum(axis=0))
+        mean = x.mean(axis=0)
+        self.merge(len(x), mean, ((x - mean) ** 2).sum(axis=0))
 
     def merge(self, count: int | np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:
         count = np.broadcast_to(np.asarray(count, dtype=np.float64), self.count.shape)

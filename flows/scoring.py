@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 
 from eagergraph.orchestration.crashed import mark_crashed
 from eagergraph.orchestration.naming import scoring_run_name
-from eagergraph.orchestration.stages import run_stage
+from eagergraph.orchestration.stages import run_side_by_side, run_stage
 from eagergraph.rundir.paths import ScoringPaths
 from eagergraph.scoring.config import ScoringConfig
 from eagergraph.scoring.score import StagedPredictions
@@ -33,8 +33,8 @@ def scoring_flow(config: ScoringConfig) -> dict:
     pending = [source for source in planned["inputs"] if not source["skip"]]
     with StagedPredictions(ScoringPaths(Path(planned["output"])), str(flow_run.get_id())) as staging:
         mark_crashed(staging.crashed_flow_runs, logger=get_run_logger())  # runs killed with their staging folder
-        scored = [run_stage(seconds, score, planned, source, str(staging.folder), c.drift_threshold, c.fail_on_drift)
-                  for source in pending]
+        scored = run_side_by_side(seconds, score, [(planned, source, str(staging.folder), c.drift_threshold,
+                                                    c.fail_on_drift) for source in pending])
         published = run_stage(seconds, publish_scores, planned, scored)
     checks = [item["check"] for item in scored]
     entry = run_stage(seconds, record_scoring, str(c.artifacts), planned, published, checks)

@@ -139,10 +139,10 @@ def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
                 "probabilities": {str(c): v for c, v in zip(info["classes"], p)}, "unseen": unseen}
     probability = float(output[0, 0])
     return {"task": task, "probability": probability, "predicted": info["classes"][int(probability > 0.5)],
-            "positive_class": info.get("positive_class", info["classes"][1]), "unseen": unseen}
+            "positive_class": info.get("positive_class", positive_class(info["classes"])), "unseen": unseen}
 
 
-def input_batches(source: Path, features: list[str], only_features: bool = False) -> Iterator[pa.RecordBatch]:
+def input_batches(source: Path, features: list[str]) -> Iterator[pa.RecordBatch]:
     """The file `predict --input` reads, a batch at a time (a CSV block or a Parquet row group, one read ahead at
     most: memory stays flat in the file's rows). A CSV file's feature columns are read as text and converted by the
     model's kinds (`serving_columns`: trimmed, missing tokens missing, numbers parsed): Arrow's type inference sees
@@ -158,8 +158,7 @@ def input_batches(source: Path, features: list[str], only_features: bool = False
                                        column_types={name: pa.string() for name in features})
         dataset = ds.dataset(source, format=ds.CsvFileFormat(convert_options=options))
     try:
-        columns = features if only_features else None  # the scoring flow's data check reads the features alone
-        yield from scanner(dataset, columns, batch_size=BLOCK_ROWS).to_batches()  # bounded memory, as ingest reads
+        yield from scanner(dataset, None, batch_size=BLOCK_ROWS).to_batches()  # bounded memory, as ingest reads
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{source}: cannot read: {arrow_reason(exc, dataset.schema)}") from None
 

@@ -24,7 +24,7 @@ from eagergraph.data.task import positive_of, resolve_task, synthetic_task, task
 from eagergraph.errors import DataError
 from eagergraph.metrics import task_of
 
-# ---------------------------------------------------------------- synthetic data
+# ---------------------------------------------------------------- the checks of the user's rows
 
 
 @dataclass
@@ -173,8 +173,8 @@ def passthrough_types(path: Path, profiles: dict[str, ColumnProfile], names: lis
     return {**types, label: inferred[label]}
 
 
-def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, impute: str = "none") -> list:
-    """Refuse what a pass over the rows found wrong; return the two label classes in sorted order."""
+def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, impute: str = "none") -> None:
+    """Refuse what a pass over the rows found wrong."""
     if checks.invalid and not drop_invalid:
         counts = ", ".join(f"{name}: {count}" for name, count in checks.invalid.items())
         hint = "pass --impute median (missing numeric values) or --drop-invalid" if impute == "none" and any(
@@ -184,7 +184,6 @@ def validate(checks: _Checks, label: str, drop_invalid: bool, where: Path, imput
         raise DataError(f"{where}: no data rows" + (" left after dropping invalid rows" if checks.dropped else ""))
     if len(checks.classes) < 2:
         raise DataError(f"{where}: label column {label!r} has a single class ({next(iter(checks.classes))!r}); two are needed")
-    return sorted(checks.classes)
 
 
 def select_from(dataset: ds.Dataset, data: Path, label: str, features: list[str] | None, exclude: list[str] | None,

@@ -66,7 +66,7 @@ def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: s
     selection, task, reason = Selection(**kinds["selection"]), kinds["task"], kinds["task_reason"]
     checks = _Checks(classes=LabelValues(max_classes))  # the bound the folder's task was decided with
     schema = raw_schema(dataset.schema, selection, dataset.schema.field(label).type)
-    part = ds.dataset(file, format="parquet", schema=dataset.schema)
+    part = ds.dataset(file, format=dataset.format, schema=dataset.schema)  # the folder's reads: text as dictionaries
     table = pa.Table.from_batches(list(clean_batches(dataset, label, selection, drop_invalid, impute, checks, Path(file),
                                                      files=part)), schema=schema)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ ID_COLUMN_REASON = "the row id (--id-column)"
 DATE_REASON = "date/time"
 EMPTY_REASON = "empty on every row"
 RESERVED = (LABEL,)  # the name the run directory gives the label: never passed through (model outputs never clash:
-# `prediction.output_names` prefixes them when a user column has one's name)
+# `core.outputs.output_names` prefixes them when a user column has one's name)
 
 
 # ---------------------------------------------------------------- the decision

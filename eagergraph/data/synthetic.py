@@ -49,6 +49,3 @@ def _synthetic_label(score: np.ndarray, threshold: float, band: float, task: str
     if task == "multiclass":
         return np.digitize(score - threshold, [-band, band]).astype(np.int64)
     return (score > threshold).astype(np.int8)
-
-
-# ---------------------------------------------------------------- user data

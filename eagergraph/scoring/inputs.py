@@ -53,7 +53,7 @@ def input_files(source: Path) -> list[Path]:
     return files
 
 
-def output_names(source: Path, files: list[Path]) -> list[str]:
+def scored_names(source: Path, files: list[Path]) -> list[str]:
     """Each input's name in the output folder (`scored_name`)."""
     folder = Path(source) if Path(source).is_dir() else None
     return [scored_name(file, folder) for file in files]

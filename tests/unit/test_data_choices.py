@@ -102,7 +102,7 @@ def test_partitions_drop_and_count_missing_labels(tmp_path: Path) -> None:
     assert merged["dropped_rows"] == 2 and merged["invalid_values"] == {"y": 2} and merged["rows"] == 38
     assert merged["classes"] == ["yes", "no"] and merged["left_out"]["id"] == "looks like an id"
     assert pq.read_table(run.test_raw).column_names == ["x", "calls", LABEL, "id", "day", "leak"]
-    kept = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0)
+    kept = [ingest_partition_to(run.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None)
             for i in range(2)]
     with pytest.raises(DataError, match=r"missing, NaN or infinite values \(y: 2\); fix them or pass --drop-invalid"):
         refused = tmp_path / "refused"

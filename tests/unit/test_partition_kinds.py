@@ -28,14 +28,14 @@ def _folder(tmp_path, sizes=(60, 50, 40)):
 def test_the_kinds_are_decided_once_and_give_what_each_partition_decided_alone(tmp_path, monkeypatch):
     folder, n = _folder(tmp_path)
     alone = RunPaths.of(tmp_path / "alone")
-    before = [ingest_partition_to(alone.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0)
+    before = [ingest_partition_to(alone.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None)
               for i in range(n)]
     scans = []
     real = partitions.select_from
     monkeypatch.setattr(partitions, "select_from", lambda *a, **k: scans.append(a[1]) or real(*a, **k))
     kinds = decide_kinds(folder, "y", None)
     once = RunPaths.of(tmp_path / "once")
-    parts = [ingest_partition_to(once.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None, 0.25, 0,
+    parts = [ingest_partition_to(once.raw_part(i), folder, str(folder / f"part-{i}.parquet"), i, "y", None,
                                  kinds=kinds) for i in range(n)]
     assert scans == [folder]  # one scan of the folder for all three partitions
     assert kinds["selection"]["left_out"]["id"] == "looks like an id" and kinds["selection"]["categorical"] == ["plan"]
