@@ -91,11 +91,6 @@ def flow_runs_of(directories: list[Path]) -> list[str]:
     return [i for i in ids if i]
 
 
-def abandoned_flow_runs(artifacts: Path) -> list[str]:
-    """Flow-run ids recorded in temporary directories whose process is dead (read before they are removed)."""
-    return flow_runs_of(abandoned(artifacts, TMP_PREFIX))
-
-
 def remove_stale(parent: Path, pattern: str) -> list[Path]:
     """Remove the directories `parent/pattern` older than INIT_GRACE_SECONDS: a directory in the instant before its
     owner locks it (`lock_new`) lives microseconds, so one this old was abandoned."""
@@ -128,23 +123,32 @@ def lock_new(fresh: Path, final: Path, flow_run_id: str | None) -> int:
     return lock
 
 
-def remove_abandoned(artifacts: Path) -> list[Path]:
-    """Remove what killed runs left behind (SIGKILL, power loss); never a live run's directory.
+def sweep_abandoned(parent: Path, prefix: str, init_prefix: str) -> list[str]:
+    """Remove what killed runs left in `parent` (SIGKILL, power loss), never a live run's directory: the
+    directories `prefix*` whose lock is free (`abandoned`) and the stale `init_prefix*` ones (`remove_stale`).
+    Returns the flow-run ids those runs recorded, read before the directories go (to be marked Crashed)."""
+    left = abandoned(parent, prefix)
+    crashed = flow_runs_of(left)
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    remove_stale(parent, f"{glob.escape(init_prefix)}*")
+    return crashed
+
+
+def remove_abandoned(artifacts: Path) -> list[str]:
+    """What killed training runs left in the artifacts folder, removed (`sweep_abandoned`), with the `latest`
+    staging links a run killed while moving `latest` left; the flow-run ids of those runs.
 
     Every run holds an exclusive lock on its temporary directory for its whole life, so a temporary directory
     whose lock is free belongs to a dead process, however recent. Age decides only for the two states that
     last microseconds: an unlocked `.init-` directory and a `latest` staging link.
     """
-    removed = abandoned(artifacts, TMP_PREFIX)
-    for path in removed:
-        shutil.rmtree(path, ignore_errors=True)
-    removed += remove_stale(artifacts, f"{INIT_PREFIX}*")
+    crashed = sweep_abandoned(artifacts, TMP_PREFIX, INIT_PREFIX)
     with _artifacts_locked(artifacts):
         for path in artifacts.glob(f"{TMP_PREFIX}{LATEST}-*"):
             if path.is_symlink():
                 path.unlink(missing_ok=True)
-                removed.append(path)
-    return removed
+    return crashed
 
 
 class StagedRun:
@@ -167,8 +171,7 @@ class StagedRun:
     def __enter__(self) -> "StagedRun":
         try:
             self.artifacts.mkdir(parents=True, exist_ok=True)
-            self.crashed_flow_runs = abandoned_flow_runs(self.artifacts)
-            remove_abandoned(self.artifacts)
+            self.crashed_flow_runs = remove_abandoned(self.artifacts)
             self._lock = lock_new(self.artifacts / f"{INIT_PREFIX}{self.run_id}", self.work, self.flow_run_id)
         except OSError as exc:
             raise RegistryError(f"--artifacts {self.artifacts}: cannot create run directories there "

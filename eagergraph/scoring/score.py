@@ -6,7 +6,6 @@ it) once every input of the run has passed. The same input (by content) scored b
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ from eagergraph.data.io import ROW_GROUP_ROWS, in_blocks
 from eagergraph.errors import DataError
 from eagergraph.io import DIGEST, atomic_path, file_digest, locked, read_json, write_json
 from eagergraph.rundir.paths import ScoringPaths
-from eagergraph.rundir.staging import abandoned, flow_runs_of, lock_new, remove_stale
+from eagergraph.rundir.staging import lock_new, sweep_abandoned
 from eagergraph.scoring.check import ProfileCounts, check_block, drift_report, drifted, reference_profile
 from eagergraph.scoring.overlap import WriteBehind, read_ahead
 
@@ -195,11 +194,7 @@ class StagedPredictions:
         parent, prefix = self.paths.staging()
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            left = abandoned(parent, prefix)
-            self.crashed_flow_runs = flow_runs_of(left)
-            for path in left:
-                shutil.rmtree(path, ignore_errors=True)
-            remove_stale(parent, f"{glob.escape(self.paths.staging_init())}*")
+            self.crashed_flow_runs = sweep_abandoned(parent, prefix, self.paths.staging_init())
             self._lock = lock_new(parent / f"{self.paths.staging_init()}{self.token}", self.folder, self.flow_run_id)
         except OSError as exc:
             raise DataError(f"{parent}: cannot create the scoring run's staging folder there "
