@@ -15,8 +15,8 @@ from eagergraph.core.evaluation import _read_columns, selected_blocks
 from eagergraph.core.export import load_serving
 from eagergraph.core.prediction import model_info
 from eagergraph.core.serving_inputs import Preprocessing, read_preprocessing
-from eagergraph.data.io import LABEL, iter_batches
-from eagergraph.data.split import TEST, SplitRule, split_codes
+from eagergraph.data.io import LABEL
+from eagergraph.data.split import TEST, SplitRule, file_split_codes
 from eagergraph.io import read_json, write_json
 from eagergraph.metrics import task_of
 from eagergraph.registry.bootstrap import Interval, paired_interval, sample_rows
@@ -56,8 +56,7 @@ def shared_test_rows(test_raw: Path, classes: list | None, production_split: dic
     if why := rule.recomputable_on(pq.read_schema(test_raw)):
         return SharedRows(None, total, f"{why}, so it was scored on all of this run's test rows, some of which it may "
                                        "have trained on")
-    parts = [split_codes(batch, rule, classes) for batch in iter_batches(test_raw, columns=rule.key)]
-    return SharedRows(np.concatenate(parts) == TEST if parts else np.zeros(0, bool), total)
+    return SharedRows(file_split_codes(test_raw, rule, classes) == TEST, total)
 
 
 @dataclass(frozen=True)
@@ -70,13 +69,12 @@ class Paired:
 
 
 def score_paired(candidate: Path, production: Path, test_raw: Path, prep: Preprocessing, name: str,
-                 seed: int, shared: SharedRows | None = None) -> Paired:
-    """Both models on the same raw test rows (`shared`: which; all when None), read once in blocks: each model's
+                 seed: int, shared: SharedRows) -> Paired:
+    """Both models on the same raw test rows (`shared`: which), read once in blocks: each model's
     metrics over those rows, and candidate − production on metric `name` with its paired bootstrap interval over
     them (a seeded sample of at most BOOTSTRAP_ROWS)."""
     task = prep.task
     mean = prep.target["mean"] if task == "regression" else 0.0
-    shared = shared or SharedRows(None, pq.ParquetFile(test_raw).metadata.num_rows)
     serving = {"candidate": load_serving(candidate), "production": load_serving(production)}
     totals = {key: accumulator(task, mean if task == "regression" else None) for key in serving}
     keep = sample_rows(shared.rows, seed)

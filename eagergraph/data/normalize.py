@@ -20,7 +20,7 @@ from eagergraph.data.preprocessing import category_codes_arrow, indicator_names,
 from eagergraph.data.profile import TrainSample, numeric_profile
 from eagergraph.data.raw_metadata import CLASSES_KEY, IMPUTE_KEY, MAX_CATEGORIES_KEY, MISSING_KEY, SOURCE_KEY, SPLIT_KEY, raw_task
 from eagergraph.data.selection import raw_features
-from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, key_types, split_codes
+from eagergraph.data.split import SPLITS, TEST, TRAIN, VALIDATION, SplitRule, file_split_codes, key_types
 from eagergraph.data.split_checks import check_split
 from eagergraph.io import write_json
 from eagergraph.metrics import DEFAULT_TASK
@@ -101,8 +101,7 @@ def raw_split_codes(raw: Path, rule: SplitRule) -> np.ndarray:
     """Each raw.parquet row's split code (`split_codes`), block by block, reading the key columns only."""
     meta = pq.read_schema(raw).metadata or {}
     classes = json.loads(meta.get(CLASSES_KEY, b"[]")) if raw_task(meta) != "regression" else None
-    parts = [split_codes(batch, rule, classes) for batch in iter_batches(raw, rule.key, text_as_dictionary=True)]
-    return np.concatenate(parts) if parts else np.zeros(0, np.int8)
+    return file_split_codes(raw, rule, classes)
 
 
 def _merge_counts(total: dict, values: pa.Array) -> None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eagergraph.data.io import LABEL
+from eagergraph.data.io import LABEL, iter_batches
 from eagergraph.errors import DataError
 
 SCHEME = "splitmix64-blake2b-v1"
@@ -195,3 +196,10 @@ def split_codes(table_or_batch: pa.Table | pa.RecordBatch, rule: SplitRule, clas
         columns[name] = values
     u = unit_interval(row_hash(columns, rule.seed, table_or_batch.num_rows))
     return codes_of(u, rule.test_fraction, rule.validation_fraction)
+
+
+def file_split_codes(path: Path, rule: SplitRule, classes: list | None) -> np.ndarray:
+    """Each row's split code (`split_codes`) of a Parquet file holding the rule's key columns, block by block,
+    reading the key columns only (text through its dictionaries: hashed once per distinct value)."""
+    parts = [split_codes(batch, rule, classes) for batch in iter_batches(path, rule.key, text_as_dictionary=True)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int8)
