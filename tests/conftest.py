@@ -111,6 +111,15 @@ def default_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> d
     return training_pipeline(PipelineConfig(artifacts=artifacts))
 
 
+def forget_digests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget every digest eagergraph.io remembers in this process (taken, loaded from a state file, or waiting to
+    be saved), as a later run, a process of its own, starts without them."""
+    import eagergraph.io as eio
+
+    for name in ("_DIGESTS", "_STATES", "_PENDING"):
+        monkeypatch.setattr(eio, name, {})
+
+
 def count_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the name of every file eagergraph.io opens from now on (hashing reads files through it)."""
     import builtins

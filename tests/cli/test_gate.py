@@ -275,4 +275,5 @@ def test_dated_exports_are_one_model_judged_by_the_gate_and_a_dropped_column_is_
         "features differ from production (dropped x3): a schema change is not promoted silently")
     assert "--model-name" in result["reason"] and "--accept-schema-change" in result["reason"]
     assert "model: arrests (the data file's name without its dates and numbers (arrests_2026-12-08))" in done.stdout
-    assert production_run(artifacts, "arrests") == Path(two["run_dir"] if two["promoted"] else one["run_dir"])
+    assert two["promoted"]  # the same table and settings: the same model, not worse than itself
+    assert production_run(artifacts, "arrests") == Path(two["run_dir"])  # the refused third run moved nothing

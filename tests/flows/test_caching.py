@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 import eagergraph.io as eio
-from conftest import count_opens
+from conftest import count_opens, forget_digests
 from eagergraph.orchestration.caching import content_digest
 from eagergraph.rundir.paths import RunPaths, cache_object
 
@@ -72,8 +72,7 @@ def test_second_identical_run_is_cached_faster_and_complete(two_runs, prefect_ap
 def _as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Forget the digests this process remembered (a later run is a process of its own) and list the files
     eagergraph.io reads from now on."""
-    monkeypatch.setattr(eio, "_DIGESTS", {})
-    monkeypatch.setattr(eio, "_STATES", {})
+    forget_digests(monkeypatch)
     return count_opens(monkeypatch)
 
 

@@ -4,6 +4,7 @@ same results as the sequential run, from different worker processes."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -120,17 +121,18 @@ def test_partitioned_run_on_dask_equals_sequential_run(prefect_api: str, tmp_pat
     assert normalizer.train_rows == len(rows) and normalizer.classes == ["no", "yes"]
 
 
-def test_a_sweep_checks_data_gates_and_records_its_best_like_a_run(sequential_sweep: dict) -> None:
+def test_a_sweep_checks_data_gates_and_records_its_best_like_a_run(sequential_sweep: dict, tmp_path: Path) -> None:
     from eagergraph.flows.sweep import run_sweep
     from eagergraph.io import read_json
     from eagergraph.registry.registry import production_run, read_registry
     from eagergraph.rundir.paths import RunPaths
 
-    artifacts = Path(sequential_sweep["run_dir"]).parent
     first = read_json(RunPaths.of(sequential_sweep["run_dir"]).metrics)
     assert sequential_sweep["promoted"] and first["gate"]["reason"].startswith("first run: no production model yet")
     assert first["data_check"]["status"] == "no-reference"
-    assert production_run(artifacts, "synthetic") == Path(sequential_sweep["run_dir"])
+    assert production_run(Path(sequential_sweep["run_dir"]).parent, "synthetic") == Path(sequential_sweep["run_dir"])
+    artifacts = tmp_path / "artifacts"  # a copy: the module's sweep stays as the other tests read it
+    shutil.copytree(Path(sequential_sweep["run_dir"]).parent, artifacts, symlinks=True)
     again = run_sweep(PipelineConfig(artifacts=artifacts, **BASE), GRID)  # scheduled again: judged against production
     gate = read_json(RunPaths.of(again["run_dir"]).metrics)["gate"]
     assert gate["production_run"] == Path(sequential_sweep["run_dir"]).name and gate["interval"]["rows"] > 0

@@ -12,7 +12,7 @@ import blake3
 import pytest
 
 import eagergraph.io as eio
-from conftest import count_opens
+from conftest import count_opens, forget_digests
 from eagergraph.io import file_digest, save_state, write_json
 from eagergraph.rundir.manifest import file_inventory
 from eagergraph.rundir.paths import cache_object, cache_state
@@ -98,11 +98,7 @@ def test_a_run_recorded_before_the_move_to_blake3_can_still_be_promoted(tmp_path
 @pytest.fixture
 def new_process(monkeypatch: pytest.MonkeyPatch):
     """Forget what this process remembered, as a later run (a process of its own) starts."""
-    def forget() -> None:
-        monkeypatch.setattr(eio, "_DIGESTS", {})
-        monkeypatch.setattr(eio, "_STATES", {})
-        monkeypatch.setattr(eio, "_PENDING", {})
-    return forget
+    return lambda: forget_digests(monkeypatch)
 
 
 def _touch(path, seconds_ago: float) -> None:
