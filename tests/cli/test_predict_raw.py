@@ -88,3 +88,21 @@ def test_text_given_for_a_number_names_the_column(run_dir: tuple[Path, keras.Mod
     done = run_cli("predict", str(run), "--row-json", '{"fare": "cheap", "sex": "male"}', cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == ["eagergraph: error: --row-json: 'cheap' is not a number: 'fare'"]
+
+
+def test_an_unknown_feature_and_a_model_without_its_facts_are_one_line_each(run_dir: tuple[Path, keras.Model],
+                                                                             tmp_path: Path) -> None:
+    """Two lines troubleshooting quotes: a --row-json key the model has no feature for, and a SavedModel whose
+    eagergraph facts (assets.extra/eagergraph.json) were removed."""
+    import shutil
+
+    run, _ = run_dir
+    done = run_cli("predict", str(run), "--row-json", '{"agee": 22, "sex": "male"}', cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("eagergraph: error: --row-json: unknown feature(s) 'agee'; ")
+    bare = tmp_path / "bare"
+    shutil.copytree(run / "models" / "graph", bare)
+    (bare / "assets.extra" / "eagergraph.json").unlink()
+    done = run_cli("predict", str(bare), "--row", "1", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"eagergraph: error: {bare}: no assets.extra/eagergraph.json; was this SavedModel exported by eagergraph?"]

@@ -50,10 +50,10 @@ NOT_PRODUCED_HERE = {  # quoted by the table, made by a run with a trained model
     "...; fix them or pass --drop-invalid": "tests/unit/test_data_choices.py::test_ingest_drops_missing_labels_encodes_the_positive_class_and_passes_columns_through",
     "--row: 3 values given, the model takes 7 features in this order: ...": T,
     "--row: 'male' is not a number: field 2 (Age)": "tests/cli/test_own_data.py::test_predict_input_keeps_or_skips_rows_with_gaps",
-    "--row-json: unknown feature(s) 'age'; ...": None,
+    "--row-json: unknown feature(s) 'age'; ...": "tests/cli/test_predict_raw.py::test_an_unknown_feature_and_a_model_without_its_facts_are_one_line_each",
     "--row: field 4 (SibSp) is empty; ...; the model does not impute SibSp": "tests/cli/test_predict_raw.py::test_input_file_with_blank_cells_and_text_columns",
     "PATH: not a loadable SavedModel (...)": T,
-    "PATH: no assets.extra/eagergraph.json; was this SavedModel exported by eagergraph?": None,
+    "PATH: no assets.extra/eagergraph.json; was this SavedModel exported by eagergraph?": "tests/cli/test_predict_raw.py::test_an_unknown_feature_and_a_model_without_its_facts_are_one_line_each",
     "FILE: missing the model's feature column(s): x0, x1": T,
     "OUT: unsupported output type '.txt'; use .parquet or .csv": T,
     "OUT: the folder ... does not exist": T,
@@ -64,7 +64,7 @@ NOT_PRODUCED_HERE = {  # quoted by the table, made by a run with a trained model
     "interrupted by SIGINT; unfinished output was discarded, earlier runs are untouched": "tests/cli/test_faults.py::test_interrupt_during_training_exits_cleanly",
     "cannot reach the Prefect server at URL (...); start the local one with `eagergraph server start --background`, ...":
         "tests/docs/test_troubleshooting.py::test_an_unreachable_server_is_the_line_the_table_quotes",
-}  # None: no test makes it (a server that does not start, Prefect's own time-out, rare model states)
+}  # None: no test makes it (a server that does not start, Prefect's own time-out, a split short of a class)
 LABEL_Y = "a,b,y\n" + "".join(f"{i},{i % 7},{'u' if i % 2 else 'v'}\n" for i in range(60))
 THREE = "a,y\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(60))
 CASES = {  # name: (the command's arguments, the files it needs)
