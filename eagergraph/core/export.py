@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -157,33 +157,43 @@ def task_info(prep: Preprocessing) -> dict:
     return {**fields, **({"target": prep.target} if prep.target else {})}
 
 
-def load_serving(path: Path) -> Callable[[pa.Table | Mapping[str, Any] | np.ndarray], np.ndarray]:
+class Serving:
     """The exported model's serving signature, read with TensorFlow alone, as a function of raw columns (a pyarrow
     Table or a dict of columns, the model's features by name; other columns are ignored) → the model's one output:
     probabilities [rows, 1] (binary), [rows, K] (multiclass) or values [rows, 1] (regression, target units).
+    `feed` takes columns `serving_columns` has already converted (what predict and scoring hold): no second pass.
 
     Models exported before raw-column signatures (one float32 `features` matrix input) are detected and get the
     matrix of their (numeric) features. A 2-D array is taken as the features in the model's order.
     """
-    loaded = tf.saved_model.load(str(path))
-    signature = loaded.signatures["serving_default"]
-    inputs = ModelInputs.of(read_json(model_info_file(path)))
-    _, specs = signature.structured_input_signature
-    matrix = set(specs) == {MATRIX_INPUT} and specs[MATRIX_INPUT].shape.rank == 2
 
-    def serve(data: pa.Table | Mapping[str, Any] | np.ndarray) -> np.ndarray:
-        _ = loaded  # the signature's variables and tables live as long as the loaded object
+    def __init__(self, path: Path) -> None:
+        self.loaded = tf.saved_model.load(str(path))  # the signature's variables and tables live as long as it
+        self.signature = self.loaded.signatures["serving_default"]
+        self.inputs = ModelInputs.of(read_json(model_info_file(path)))
+        self.where = str(path)
+        _, specs = self.signature.structured_input_signature
+        self.matrix = set(specs) == {MATRIX_INPUT} and specs[MATRIX_INPUT].shape.rank == 2
+
+    def __call__(self, data: pa.Table | Mapping[str, Any] | np.ndarray) -> np.ndarray:
         if isinstance(data, np.ndarray):
-            data = dict(zip(inputs.features, np.atleast_2d(data).T))
-        columns = serving_columns(data, inputs, where=str(path))
-        if matrix:
+            data = dict(zip(self.inputs.features, np.atleast_2d(data).T))
+        return self.feed(serving_columns(data, self.inputs, where=self.where))
+
+    def feed(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The signature on converted columns (`serving_columns`'s output)."""
+        inputs = self.inputs
+        if self.matrix:
             x = np.column_stack([columns[f] for f in inputs.features]).astype(np.float32)
-            return signature(**{MATRIX_INPUT: tf.constant(x)})["probability"].numpy()
+            return self.signature(**{MATRIX_INPUT: tf.constant(x)})["probability"].numpy()
         feeds = {inputs.names[f]: tf.constant(columns[f], tf.float64 if inputs.kinds[f] == NUMERIC else tf.string)
                  for f in inputs.features}
-        return next(iter(signature(**feeds).values())).numpy()  # the one output, whichever the task
+        return next(iter(self.signature(**feeds).values())).numpy()  # the one output, whichever the task
 
-    return serve
+
+def load_serving(path: Path) -> Serving:
+    """The exported model at `path`, ready to serve (`Serving`)."""
+    return Serving(path)
 
 
 def save_weights(model: keras.Model, path: Path) -> Path:

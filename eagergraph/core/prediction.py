@@ -7,6 +7,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +30,9 @@ from eagergraph.errors import DataError
 from eagergraph.io import atomic_path, write_json
 from eagergraph.metrics import positive_class, task_of
 from eagergraph.rundir.paths import MODEL_INFO, RunPaths, model_info_file, resolve_model
+
+if TYPE_CHECKING:  # TensorFlow loads only when a model is
+    from eagergraph.core.export import Serving
 
 
 def example_prediction(predictions: pa.Table, normalizer: Preprocessing, passthrough: list[str]) -> dict:
@@ -91,7 +95,7 @@ def model_info(model: Path) -> dict:
         raise DataError(f"{info}: not valid JSON; was this SavedModel exported by eagergraph?") from None
 
 
-def load_model(model: Path) -> Callable[[np.ndarray], np.ndarray]:
+def load_model(model: Path) -> Serving:
     """The SavedModel's serving function; a directory TensorFlow cannot load is bad input, not a crash."""
     start_tensorflow()  # TensorFlow starts here: argument and path errors come first
     from eagergraph.core.export import load_serving
@@ -127,7 +131,7 @@ def predict_row(model_path: Path, text: str, as_json: bool = False) -> dict:
     option = "--row-json" if as_json else "--row"
     cells = parse_row_json(text, inputs.features) if as_json else parse_row(text, inputs.features)
     columns = row_columns(cells, inputs, option)
-    output = load_model(model)(columns)
+    output = load_model(model).feed(columns)
     unseen = unseen_counts(columns, inputs)
     task = task_of(info)
     if task == "regression":
@@ -176,7 +180,7 @@ class FilePredictor:
         self.invalid: Counter[str] = Counter()
         self.unseen: Counter[str] = Counter()
         self.invalid_rows = self.rows = 0
-        self._serve: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+        self._serve: Serving | None = None
 
     def predict(self, table: pa.Table, columns: dict[str, np.ndarray] | None = None) -> pa.Table:
         """The block with the task's prediction columns; a row not predicted gets empty ones, or is left out
@@ -201,7 +205,7 @@ class FilePredictor:
     def _scores(self, usable: dict[str, np.ndarray]) -> np.ndarray:
         if self._serve is None:
             self._serve = load_model(self.model)
-        return self._serve(usable).reshape(-1, self.width)
+        return self._serve.feed(usable).reshape(-1, self.width)  # converted once, by `predict`
 
     def in_model_order(self, counts: Counter[str]) -> dict[str, int]:
         """Counts per column in the model's feature order, the columns with none left out."""

@@ -154,29 +154,19 @@ def numeric_values(column: pa.Array | pa.ChunkedArray, name: str, where: str) ->
 def serving_columns(data: pa.Table | Mapping[str, Any], inputs: ModelInputs, where: str) -> dict[str, np.ndarray]:
     """The model's raw feature columns of a table (or a dict of columns): numeric float64 with NaN for missing,
     categorical canonical text (object arrays of str) with "" for missing. Other columns are ignored."""
-    ready = {} if isinstance(data, pa.Table) else {name: data[name] for name in inputs.features
-                                                    if name in data and _converted(data[name], inputs.kinds[name])}
     table = data if isinstance(data, pa.Table) else pa.table({name: _as_arrow(data[name]) for name in inputs.features
-                                                              if name in data and name not in ready})
-    absent = [name for name in inputs.features if name not in table.column_names and name not in ready]
+                                                              if name in data})
+    absent = [name for name in inputs.features if name not in table.column_names]
     if absent:
         raise DataError(f"{where}: missing the model's feature column(s): {', '.join(absent)}")
     columns: dict[str, np.ndarray] = {}
     for name in inputs.features:
-        if name in ready:
-            columns[name] = ready[name]
-        elif inputs.kinds[name] == CATEGORICAL:
+        if inputs.kinds[name] == CATEGORICAL:
             text = _as_trained(_chunked(canonical_text(table.column(name))), inputs.vocabularies[name])
             columns[name] = pc.fill_null(text, "").to_numpy().astype(object, copy=False)
         else:
             columns[name] = numeric_values(table.column(name), name, where)
     return columns
-
-
-def _converted(values: Any, kind: str) -> bool:
-    """Whether a column is already what `serving_columns` makes of a numeric feature (float64, NaN for missing):
-    columns converted once (the scoring pass, `predict --input`) reach the model without a second conversion."""
-    return kind == NUMERIC and isinstance(values, np.ndarray) and values.dtype == np.float64 and values.ndim == 1
 
 
 def unseen_counts(columns: Mapping[str, np.ndarray], inputs: ModelInputs) -> dict[str, int]:
