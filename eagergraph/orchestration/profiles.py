@@ -8,6 +8,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from eagergraph.io import atomic_path
 from eagergraph.orchestration.server_record import ServerError, ServerRecord, write_record
 
 API_URL_SETTING = "PREFECT_API_URL"
@@ -43,11 +44,9 @@ def _write_profiles(home: Path, profiles: dict) -> None:
     if not profiles:
         path.unlink(missing_ok=True)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(toml.dumps(profiles))
-    staging.chmod(0o600)
-    staging.replace(path)
+    with atomic_path(path) as staging:  # a name of its own: two writers never share one; removed on failure
+        staging.write_text(toml.dumps(profiles))
+        staging.chmod(0o600)
 
 
 def active_profile(profiles: dict) -> str:

@@ -8,6 +8,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from eagergraph.io import atomic_path
+
 RECORD_NAME = "eagergraph-server.json"  # in the Prefect home: where the background server listens, its pid
 
 
@@ -42,6 +44,5 @@ def read_record(home: Path) -> ServerRecord | None:
 
 
 def write_record(home: Path, record: ServerRecord) -> None:
-    staging = home / f".{RECORD_NAME}.tmp"
-    staging.write_text(json.dumps(asdict(record)) + "\n")
-    staging.replace(home / RECORD_NAME)
+    with atomic_path(home / RECORD_NAME) as staging:
+        staging.write_text(json.dumps(asdict(record)) + "\n")
