@@ -142,13 +142,13 @@ def fit_normalizer(raw: Path, codes: np.ndarray, rule: SplitRule | None = None) 
         keep = np.flatnonzero(codes[start:start + batch.num_rows] == TRAIN)  # once per block: `take` is 5x a boolean mask
         start += batch.num_rows
         train = {n: float64_column(batch, n).take(keep) for n in numeric}
-        moments.merge(*present_moments([train[n] for n in numeric]))
+        counted = present_moments([train[n] for n in numeric])
+        moments.merge(*counted)
         sample.add(train, len(keep))
-        for name in numeric:
-            gaps = np.isnan(train[name])
-            missing[name] += int(gaps.sum())
+        for j, name in enumerate(numeric):
+            missing[name] += len(keep) - int(counted[0][j])  # the present values were counted once, above
             if name in present:
-                present[name].append(train[name][~gaps])
+                present[name].append(train[name][~np.isnan(train[name])])
         at = pa.array(keep) if categorical else None
         for name in categorical:  # the categorical columns' train cells alone (a dictionary's indices)
             cells = batch.column(name).take(at)

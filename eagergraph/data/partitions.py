@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from eagergraph.data.ingest import _Checks, clean_batches, select_from, validate
-from eagergraph.data.io import LABEL, ParquetSink, iter_batches
+from eagergraph.data.io import LABEL, ParquetSink, iter_batches, write_batches
 from eagergraph.data.labels import LabelValues, encode_task_label, label_type
 from eagergraph.data.normalize import SplitFiles, describe_normalizer, drawn_split, normalize_with_codes, split_rule
 from eagergraph.data.raw_metadata import raw_metadata
@@ -67,10 +67,8 @@ def ingest_partition_to(out: Path, folder: Path, file: str, index: int, label: s
     checks = _Checks(classes=LabelValues(max_classes))  # the bound the folder's task was decided with
     schema = raw_schema(dataset.schema, selection, dataset.schema.field(label).type)
     part = ds.dataset(file, format=dataset.format, schema=dataset.schema)  # the folder's reads: text as dictionaries
-    table = pa.Table.from_batches(list(clean_batches(dataset, label, selection, drop_invalid, impute, checks, Path(file),
-                                                     files=part)), schema=schema)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out)
+    write_batches(out, schema, clean_batches(dataset, label, selection, drop_invalid, impute, checks, Path(file), files=part))
     return {"file": file, "index": index, "features": selection.features, "categorical": selection.categorical,
             "rows": checks.rows, "classes": sorted(checks.classes), "invalid": checks.invalid,
             "task": task, "task_reason": reason, "max_classes": max_classes, "split_key": kinds.get("split_key"),
