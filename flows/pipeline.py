@@ -14,7 +14,6 @@ from eagergraph.orchestration.pipeline import (
     run_result,
     run_tagged,
     training_options,
-    verdict_fields,
     write_run_manifest,
 )
 from eagergraph.orchestration.stages import run_stage, untagged
@@ -63,8 +62,7 @@ def training_pipeline(config: PipelineConfig = PipelineConfig()) -> dict:
         publish_run_report(r.run.final, metrics, prediction["example"], charts.result())
         if c.keep_runs:
             apply_retention(str(c.artifacts), c.keep_runs)
-    return run_result(r.run, r.flow_run_id, r.seconds, r.data[0], metrics, prediction, r.data[1],
-                      **verdict_fields(decision))
+    return run_result(r, metrics, prediction, decision)
 
 
 def run_pipeline(config: PipelineConfig) -> dict:

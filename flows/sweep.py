@@ -7,14 +7,7 @@ from prefect import flow
 from eagergraph.config import PipelineConfig, SweepGrid
 from eagergraph.flows.pipeline import DATA_STAGES
 from eagergraph.orchestration.naming import flow_run_name
-from eagergraph.orchestration.pipeline import (
-    opened_run,
-    run_result,
-    run_tagged,
-    sweep_candidates,
-    verdict_fields,
-    write_run_manifest,
-)
+from eagergraph.orchestration.pipeline import opened_run, run_result, run_tagged, sweep_candidates, write_run_manifest
 from eagergraph.orchestration.stages import run_side_by_side, run_stage, untagged
 from eagergraph.tasks.gate import gate
 from eagergraph.tasks.record_verdict import record_verdict
@@ -43,8 +36,7 @@ def sweep_pipeline(config: PipelineConfig = PipelineConfig(), sweep: SweepGrid =
         write_run_manifest(r.run, c, r.flow_run_id, r.seconds, r.data, sweep=ranking)
     with untagged():
         decision = record_verdict(str(r.run.final), str(c.artifacts), metrics["gate"], r.flow_run_id)
-    return run_result(r.run, r.flow_run_id, r.seconds, r.data[0], metrics, prediction, ranking=ranking, best=ranking[0],
-                      **verdict_fields(decision))
+    return run_result(r, metrics, prediction, decision, ranking=ranking, best=ranking[0])
 
 
 def run_sweep(config: PipelineConfig, sweep: SweepGrid) -> dict:

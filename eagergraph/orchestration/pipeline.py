@@ -169,17 +169,14 @@ def run_figures(run: StagedRun) -> dict[str, str]:
     return {"training_curves": final.training_curves.name, "tensorboard": final.tensorboard().name}
 
 
-def run_result(run: StagedRun, flow_run_id: str, seconds: dict[str, float], raw: dict, metrics: dict,
-               prediction: dict, split: dict | None = None, **extra: Any) -> dict:
-    """What a flow returns (and `--json` prints): where the run is, its flow run, metrics, an example
-    prediction, stage times and the data summary, plus the flow's own `extra` fields."""
-    return {"run_dir": str(run.final.resolve()), "flow_run_id": flow_run_id, "metrics": metrics,
-            "prediction": prediction["example"], "stage_seconds": seconds, **data_summary(raw, split), **extra}
-
-
-def verdict_fields(decision: dict) -> dict:
-    """The recorded verdict as the training flow returns it."""
-    return {"promoted": decision["promoted"], "production": decision["production_dir"], "reason": decision["reason"]}
+def run_result(r: OpenRun, metrics: dict, prediction: dict, decision: dict, **extra: Any) -> dict:
+    """What a flow returns (and `--json` prints): where the run is, its flow run, metrics, an example prediction,
+    stage times, the data summary and the recorded verdict, plus the flow's own `extra` fields."""
+    raw, split, _ = r.data
+    return {"run_dir": str(r.run.final.resolve()), "flow_run_id": r.flow_run_id, "metrics": metrics,
+            "prediction": prediction["example"], "stage_seconds": r.seconds, **data_summary(raw, split),
+            "promoted": decision["promoted"], "production": decision["production_dir"], "reason": decision["reason"],
+            **extra}
 
 
 def sweep_candidates(c: PipelineConfig, g: Any) -> list[dict]:
